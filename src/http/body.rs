@@ -1,0 +1,1 @@
+//! Decodes chunked request bodies (RFC 9112 §7.1) incrementally.

@@ -4,6 +4,8 @@
 //! See `ARCHITECTURE.md` for the module map and the path of a request.
 
 pub mod auth;
+pub mod cli;
+pub mod handler;
 pub mod http;
 pub mod server;
 pub mod store;

@@ -344,12 +344,12 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 }
 
 /// `OWS = *( SP / HTAB )` (RFC 9110 §5.6.3).
-fn is_ows(b: u8) -> bool {
+pub(crate) fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
 /// `field-vchar / SP / HTAB` (RFC 9110 §5.5): VCHAR, obs-text, SP and HTAB.
-fn is_field_value_byte(b: u8) -> bool {
+pub(crate) fn is_field_value_byte(b: u8) -> bool {
     matches!(b, b'\t' | b' ' | 0x21..=0x7E | 0x80..=0xFF)
 }
 

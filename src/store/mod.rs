@@ -281,8 +281,8 @@ impl Store for FileStore {
             .published
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        // Extends in place unless a reader still holds this snapshot, in which case it copies;
-        // either way under the read lock only for a memcpy, never for I/O.
+        // Extends in place unless a reader still holds this snapshot, in which case it copies.
+        // Either way readers wait on this lock for a memcpy at most, never for I/O.
         Arc::make_mut(&mut published).extend_from_slice(&line);
         Ok(())
     }

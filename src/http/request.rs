@@ -214,14 +214,7 @@ struct RequestLine {
 
 /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3), exactly one SP each.
 fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
-    let parsed: IResult<&[u8], (&[u8], char, &[u8], char, &[u8])> = (
-        take_till1(|b| b == b' '),
-        char(' '),
-        take_till1(|b| b == b' '),
-        char(' '),
-        rest,
-    )
-        .parse(line);
+    let parsed = (request_line_part, sp, request_line_part, sp, rest).parse(line);
     let Ok((_, (method, _, target, _, version))) = parsed else {
         return Err(ParseError::MalformedRequestLine);
     };
@@ -236,6 +229,16 @@ fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
         raw_target: target.iter().map(|&b| char::from(b)).collect(),
         version: parse_version(version)?,
     })
+}
+
+/// One part of the request-line: the bytes up to the next SP.
+fn request_line_part(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_till1(|b| b == b' ')(input)
+}
+
+/// The single SP between request-line parts.
+fn sp(input: &[u8]) -> IResult<&[u8], char> {
+    char(' ')(input)
 }
 
 /// `method = token` (RFC 9110 §9.1), case-sensitive.
@@ -385,8 +388,7 @@ pub(crate) fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError
     if line.first().is_some_and(|&b| is_ows(b)) {
         return Err(ParseError::ObsoleteLineFolding);
     }
-    let parsed: IResult<&[u8], (&[u8], &[u8], Option<char>)> =
-        (token, take_while(is_ows), opt(char(':'))).parse(line);
+    let parsed = (token, take_while(is_ows), opt(char(':'))).parse(line);
     let Ok((value, (name, space, colon))) = parsed else {
         return Err(ParseError::InvalidFieldName);
     };

@@ -13,9 +13,11 @@ use super::{ParseError, Progress};
 /// Size limits applied while parsing a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadLimits {
-    /// Longest request-line, in bytes, without its line terminator. Longer: 414.
+    /// Longest request-line, in bytes, without its line terminator; empty lines
+    /// skipped before it count too. Longer: 414. Also bounds a chunk-size line (longer: 400).
     pub max_line: usize,
-    /// Largest field section (all field lines and the empty line after them). Larger: 431.
+    /// Largest field section (all field lines and the empty line after them), and
+    /// largest trailer section of a chunked body. Larger: 431.
     pub max_header_bytes: usize,
     /// Largest body a `Content-Length` may announce. Larger: 413.
     pub max_body: u64,
@@ -146,13 +148,13 @@ pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestH
                     return Err(ParseError::HeaderSectionTooLarge);
                 }
                 if content.is_empty() {
-                    let facts = fields.finish(limits)?;
+                    let framing = fields.finish(limits)?;
                     let head = RequestHead {
                         method,
                         raw_target,
                         target,
                         version,
-                        framing: facts.framing,
+                        framing,
                         connection_close: fields.connection_close,
                         connection_keep_alive: fields.connection_keep_alive,
                         expect_continue: fields.expect_continue,
@@ -419,11 +421,6 @@ struct Fields<'a> {
     authorization: Option<&'a [u8]>,
 }
 
-/// What `Fields::finish` decides once the field section is complete.
-struct Facts {
-    framing: Framing,
-}
-
 impl<'a> Fields<'a> {
     fn new(version: Version) -> Self {
         Fields {
@@ -499,8 +496,8 @@ impl<'a> Fields<'a> {
         Ok(())
     }
 
-    /// The checks that need the whole field section.
-    fn finish(&self, limits: &HeadLimits) -> Result<Facts, ParseError> {
+    /// The checks that need the whole field section, and the framing they leave.
+    fn finish(&self, limits: &HeadLimits) -> Result<Framing, ParseError> {
         // RFC 9112 §3.2: an HTTP/1.1 request must carry Host.
         if self.version == Version::Http11 && self.hosts == 0 {
             return Err(ParseError::MissingHost);
@@ -514,7 +511,7 @@ impl<'a> Fields<'a> {
             }
             (false, None) => Framing::None,
         };
-        Ok(Facts { framing })
+        Ok(framing)
     }
 }
 

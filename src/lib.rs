@@ -4,7 +4,9 @@
 //! See `ARCHITECTURE.md` for the module map and the path of a request.
 
 pub mod auth;
+pub mod client;
 pub mod http;
+pub mod replay;
 pub mod server;
 pub mod store;
 pub mod word;

@@ -11,9 +11,7 @@ pub mod request;
 pub mod response;
 
 pub use error::ParseError;
-pub use request::{
-    Framing, HeadLimits, Method, RequestHead, RequestTarget, Version, parse_head,
-};
+pub use request::{Framing, HeadLimits, Method, RequestHead, RequestTarget, Version, parse_head};
 
 /// The outcome of feeding a parser the bytes received so far, when they are not wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,9 @@
 //! See `ARCHITECTURE.md` for the module map and the path of a request.
 
 pub mod auth;
+pub mod cli;
 pub mod client;
+pub mod handler;
 pub mod http;
 pub mod replay;
 pub mod server;

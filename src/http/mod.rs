@@ -10,6 +10,7 @@ pub mod error;
 pub mod request;
 pub mod response;
 
+pub use body::{ChunkedDecoder, Decoded};
 pub use error::ParseError;
 pub use request::{Framing, HeadLimits, Method, RequestHead, RequestTarget, Version, parse_head};
 

@@ -1,0 +1,289 @@
+//! The `serve` flags and their defaults, checked once into a `Config`.
+//!
+//! Here: flag names, defaults, value syntax (seconds with fractions, 504|408),
+//! where credentials come from, and the refusal of the lab pair off loopback.
+//! Elsewhere: the `client` and `replay` flags (`client`, `replay`), running (`main`).
+
+use std::fs;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::auth::{Credentials, DEFAULT_PASSWORD, DEFAULT_USER};
+use crate::http::HeadLimits;
+use crate::server::Config;
+use crate::store::SyncMode;
+
+/// `wordwire serve` flags (see CONTRACT.md, "The command line").
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:12345", value_parser = parse_addr)]
+    pub addr: SocketAddr,
+    /// The word store file (created if missing).
+    #[arg(long, default_value = "words.txt")]
+    pub store: PathBuf,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Require credentials for every method, not only GET and HEAD.
+    #[arg(long)]
+    pub auth_all: bool,
+    /// fsync each change before answering (always), or leave it to the OS (none).
+    #[arg(long, value_enum, default_value_t = Sync::Always)]
+    pub sync: Sync,
+    /// Longest silence between bytes of a request, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub read_timeout: Duration,
+    /// Longest time from a request's first byte to its last, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub request_timeout: Duration,
+    /// Longest silence on a kept-alive connection between requests, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_secs)]
+    pub idle_timeout: Duration,
+    /// Status for a timed-out request: 504 (the assignment's) or 408 (RFC 9110's).
+    #[arg(long, default_value_t = 504, value_parser = parse_timeout_status)]
+    pub timeout_status: u16,
+    /// Connections open at once; the next gets 503.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Longest request line, in bytes (longer: 414).
+    #[arg(long, value_name = "BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u32).range(16..))]
+    pub max_line: u32,
+    /// Largest header section, in bytes (larger: 431).
+    #[arg(long, value_name = "BYTES", default_value_t = 16384, value_parser = clap::value_parser!(u32).range(16..))]
+    pub max_header_bytes: u32,
+    /// Largest request body, in bytes (larger: 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_body: u32,
+}
+
+/// Where credentials come from; shared by `serve` and `client`.
+#[derive(Debug, Clone, Args)]
+pub struct CredentialArgs {
+    /// User name for Basic auth [default: the lab pair wordwire:wordwire].
+    #[arg(long, env = "WORDWIRE_USER")]
+    pub user: Option<String>,
+    /// File whose first line is the password (or set WORDWIRE_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sync {
+    Always,
+    None,
+}
+
+impl From<Sync> for SyncMode {
+    fn from(sync: Sync) -> SyncMode {
+        match sync {
+            Sync::Always => SyncMode::Always,
+            Sync::None => SyncMode::None,
+        }
+    }
+}
+
+impl CredentialArgs {
+    /// The configured pair: `--user`/`WORDWIRE_USER` with `--password-file` or
+    /// `WORDWIRE_PASSWORD`, or the lab pair if neither part is given.
+    pub fn resolve(&self) -> Result<Credentials, String> {
+        let password = match &self.password_file {
+            Some(path) => Some(read_password(path)?),
+            None => std::env::var("WORDWIRE_PASSWORD").ok(),
+        };
+        match (&self.user, password) {
+            (None, None) => Ok(Credentials::lab_default()),
+            (Some(user), Some(password)) => {
+                if user.is_empty() || user.contains(':') {
+                    return Err(
+                        "the user name must be non-empty and contain no ':' (RFC 7617 §2)".into(),
+                    );
+                }
+                if password.is_empty() {
+                    return Err("the password is empty".into());
+                }
+                Ok(Credentials::new(user.clone(), password))
+            }
+            (Some(_), None) => Err(
+                "a user is set but no password: use --password-file or WORDWIRE_PASSWORD".into(),
+            ),
+            (None, Some(_)) => {
+                Err("a password is set but no user: use --user or WORDWIRE_USER".into())
+            }
+        }
+    }
+}
+
+impl ServeArgs {
+    /// Checks the combination and builds the server's configuration.
+    pub fn to_config(&self) -> Result<Config, String> {
+        let credentials = self.credentials.resolve()?;
+        if credentials.is_lab_default() && !self.addr.ip().is_loopback() {
+            return Err(format!(
+                "refusing to serve the lab credentials {DEFAULT_USER}:{DEFAULT_PASSWORD} on {}, which is not loopback; \
+                 set WORDWIRE_USER and WORDWIRE_PASSWORD (or --user and --password-file)",
+                self.addr
+            ));
+        }
+        let mut config = Config::new(self.addr, credentials);
+        config.auth_all = self.auth_all;
+        config.read_timeout = self.read_timeout;
+        config.request_timeout = self.request_timeout;
+        config.idle_timeout = self.idle_timeout;
+        config.timeout_status = self.timeout_status;
+        config.max_connections = self.max_connections as usize;
+        config.limits = HeadLimits {
+            max_line: self.max_line as usize,
+            max_header_bytes: self.max_header_bytes as usize,
+            max_body: u64::from(self.max_body),
+        };
+        Ok(config)
+    }
+}
+
+fn read_password(path: &PathBuf) -> Result<String, String> {
+    let text = fs::read_to_string(path)
+        .map_err(|error| format!("cannot read password file {}: {error}", path.display()))?;
+    Ok(text.lines().next().unwrap_or("").to_owned())
+}
+
+/// `host:port`; a name is resolved, the first address wins.
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .map_err(|error| format!("not an address (host:port): {error}"))?
+        .next()
+        .ok_or_else(|| "the name resolves to no address".to_owned())
+}
+
+/// 504 or 408, the two statuses the contract allows for a timeout.
+fn parse_timeout_status(text: &str) -> Result<u16, String> {
+    match text {
+        "504" => Ok(504),
+        "408" => Ok(408),
+        _ => Err("expected 504 or 408".into()),
+    }
+}
+
+/// Seconds, possibly with a fraction (`0.5`); positive and at most a day.
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| "expected seconds, e.g. 10 or 0.5".to_owned())?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err("expected seconds greater than 0 and at most 86400".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        Wrapper::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .map(|w| w.serve)
+    }
+
+    #[test]
+    fn defaults_are_the_contracts() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.addr, "127.0.0.1:12345".parse().unwrap());
+        assert_eq!(args.store, PathBuf::from("words.txt"));
+        assert_eq!(args.sync, Sync::Always);
+        assert_eq!(args.read_timeout, Duration::from_secs(10));
+        assert_eq!(args.request_timeout, Duration::from_secs(30));
+        assert_eq!(args.idle_timeout, Duration::from_secs(60));
+        assert_eq!(args.timeout_status, 504);
+        assert_eq!(
+            (
+                args.max_connections,
+                args.max_line,
+                args.max_header_bytes,
+                args.max_body
+            ),
+            (1024, 8192, 16384, 8192)
+        );
+    }
+
+    #[test]
+    fn seconds_may_have_a_fraction() {
+        let args = parse(&["--read-timeout", "0.5"]).unwrap();
+        assert_eq!(args.read_timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for bad in [
+            &["--read-timeout", "-1"][..],
+            &["--read-timeout", "abc"],
+            &["--read-timeout", "NaN"],
+            &["--timeout-status", "500"],
+            &["--max-connections", "0"],
+            &["--sync", "sometimes"],
+            &["--addr", "nowhere"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timeout_status_408_is_accepted() {
+        assert_eq!(
+            parse(&["--timeout-status", "408"]).unwrap().timeout_status,
+            408
+        );
+    }
+
+    #[test]
+    fn the_lab_pair_is_refused_off_loopback() {
+        let mut args = parse(&["--addr", "0.0.0.0:0"]).unwrap();
+        args.credentials = CredentialArgs {
+            user: None,
+            password_file: None,
+        };
+        // WORDWIRE_PASSWORD may be set in the environment of whoever runs the tests.
+        if std::env::var_os("WORDWIRE_PASSWORD").is_none() {
+            let error = args.to_config().unwrap_err();
+            assert!(
+                error.contains("refusing to serve the lab credentials"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_password_file_supplies_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        fs::write(&file, "s3cret\n").unwrap();
+        let creds = CredentialArgs {
+            user: Some("alice".into()),
+            password_file: Some(file),
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!((creds.user(), creds.password()), ("alice", "s3cret"));
+        let creds = CredentialArgs {
+            user: Some("alice".into()),
+            password_file: Some(dir.path().join("missing")),
+        };
+        assert!(
+            creds
+                .resolve()
+                .unwrap_err()
+                .contains("cannot read password file")
+        );
+    }
+}

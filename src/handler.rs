@@ -1,0 +1,402 @@
+//! What a well-formed request means: the contract's method table, in one place.
+//!
+//! Here: routing (`/` only), credentials, body interpretation, and mapping each
+//! outcome (including store failures) to a status and one-line body.
+//! Elsewhere: parsing (`http`), reading the body and writing the answer (`server::conn`),
+//! the file (`store`, reached only through the `Store` trait).
+
+use std::sync::Arc;
+
+use crate::auth::Credentials;
+use crate::http::response::Response;
+use crate::http::{Method, RequestHead, RequestTarget};
+use crate::store::{Store, StoreError};
+use crate::word::{InvalidWord, Word};
+
+/// Turns requests into responses against one store.
+pub struct Handler {
+    store: Arc<dyn Store>,
+    credentials: Credentials,
+    auth_all: bool,
+}
+
+/// Why a well-formed request was refused; the `Display` is the body on the wire.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    /// A POST or DELETE body that is not one word. Example: `hello world`. 400.
+    #[error(transparent)]
+    InvalidWord(#[from] InvalidWord),
+    /// A PUT body that is not two words. Example: `hello`. 400.
+    #[error("body must be two words: OLD NEW")]
+    NotTwoWords,
+    /// PUT or DELETE of a word the store does not hold. Example: `DELETE` with body `absent`. 400.
+    #[error("{0} is not in the store")]
+    NotInStore(Word),
+}
+
+impl Handler {
+    pub fn new(store: Arc<dyn Store>, credentials: Credentials, auth_all: bool) -> Handler {
+        Handler {
+            store,
+            credentials,
+            auth_all,
+        }
+    }
+
+    /// The answer that the head alone decides (unknown method, unknown path,
+    /// missing credentials), or `None` if the body is needed. The connection
+    /// calls this before reading a body, so that `Expect: 100-continue` can be
+    /// answered with a final status instead (RFC 9110 §10.1.1).
+    pub fn precheck(&self, head: &RequestHead) -> Option<Response> {
+        if let Method::Other(_) = head.method {
+            return Some(Response::line(501, "method not implemented").with_allow());
+        }
+        match (&head.target, &head.method) {
+            (RequestTarget::Path(path), _) if path == "/" => {}
+            // RFC 9112 §3.2.4: the asterisk-form is only for OPTIONS.
+            (RequestTarget::Asterisk, Method::Options) => {}
+            (RequestTarget::Asterisk, _) => {
+                return Some(Response::line(400, "the * target is only for OPTIONS"));
+            }
+            // RFC 9112 §3.2.3: the authority-form is only for CONNECT (a 501 above).
+            (RequestTarget::Authority, _) => {
+                return Some(Response::line(
+                    400,
+                    "the authority-form target is only for CONNECT",
+                ));
+            }
+            (RequestTarget::Path(_), _) => {
+                return Some(Response::line(404, "not found: the only resource is /"));
+            }
+        }
+        let needs_credentials = self.auth_all || matches!(head.method, Method::Get | Method::Head);
+        if needs_credentials && !self.credentials.accepts(head.authorization.as_deref()) {
+            return Some(Response::line(401, "valid credentials required").with_challenge());
+        }
+        None
+    }
+
+    /// The full answer to a request whose `precheck` passed, given its body.
+    pub fn handle(&self, head: &RequestHead, body: &[u8]) -> Response {
+        if let Some(response) = self.precheck(head) {
+            return response;
+        }
+        let outcome = match head.method {
+            Method::Get | Method::Head => {
+                return match self.store.snapshot() {
+                    Ok(words) => Response::words(words),
+                    Err(error) => store_failure(&error),
+                };
+            }
+            Method::Options => return Response::options(),
+            Method::Post => self.post(body),
+            Method::Put => self.put(body),
+            Method::Delete => self.delete(body),
+            Method::Other(_) => unreachable!("precheck answers every other method with 501"),
+        };
+        match outcome {
+            Ok(Ok(text)) => Response::line(200, text),
+            Ok(Err(refusal)) => Response::line(400, refusal.to_string()),
+            Err(error) => store_failure(&error),
+        }
+    }
+
+    fn post(&self, body: &[u8]) -> Result<Result<String, Refusal>, StoreError> {
+        let word = match Word::parse(trim(body)) {
+            Ok(word) => word,
+            Err(invalid) => return Ok(Err(invalid.into())),
+        };
+        self.store.append(&word)?;
+        Ok(Ok(format!("added {word}")))
+    }
+
+    fn put(&self, body: &[u8]) -> Result<Result<String, Refusal>, StoreError> {
+        let mut parts = body
+            .split(|b| is_separator(*b))
+            .filter(|part| !part.is_empty());
+        let (Some(old), Some(new), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Ok(Err(Refusal::NotTwoWords));
+        };
+        let (old, new) = match (Word::parse(old), Word::parse(new)) {
+            (Ok(old), Ok(new)) => (old, new),
+            (Err(invalid), _) | (_, Err(invalid)) => return Ok(Err(invalid.into())),
+        };
+        match self.store.replace_all(&old, &new)? {
+            0 => Ok(Err(Refusal::NotInStore(old))),
+            n => Ok(Ok(format!("replaced {n}"))),
+        }
+    }
+
+    fn delete(&self, body: &[u8]) -> Result<Result<String, Refusal>, StoreError> {
+        let word = match Word::parse(trim(body)) {
+            Ok(word) => word,
+            Err(invalid) => return Ok(Err(invalid.into())),
+        };
+        match self.store.delete_all(&word)? {
+            0 => Ok(Err(Refusal::NotInStore(word))),
+            n => Ok(Ok(format!("deleted {n}"))),
+        }
+    }
+}
+
+/// 500 for a store failure. The details go to the log, not to the peer.
+fn store_failure(error: &StoreError) -> Response {
+    eprintln!("store error: {error}");
+    match error {
+        StoreError::ReadOnly { .. } => Response::line(
+            500,
+            "store is read-only after a write failure; restart the server",
+        ),
+        _ => Response::line(500, "the store could not be read or written"),
+    }
+}
+
+/// The separators the contract trims from bodies: SP, HTAB, CR, LF.
+fn is_separator(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn trim(body: &[u8]) -> &[u8] {
+    let start = body
+        .iter()
+        .position(|b| !is_separator(*b))
+        .unwrap_or(body.len());
+    let end = body
+        .iter()
+        .rposition(|b| !is_separator(*b))
+        .map_or(start, |i| i + 1);
+    &body[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Framing, Version};
+    use crate::store::Snapshot;
+    use std::sync::Mutex;
+
+    /// The store as a list of lines, for deciding outcomes without a disk.
+    #[derive(Default)]
+    struct MemoryStore {
+        lines: Mutex<Vec<Word>>,
+        failing: bool,
+    }
+
+    impl MemoryStore {
+        fn fail_if_asked(&self) -> Result<(), StoreError> {
+            if self.failing {
+                return Err(StoreError::Io {
+                    action: "write",
+                    path: "memory".into(),
+                    source: std::io::Error::other("injected"),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    impl Store for MemoryStore {
+        fn snapshot(&self) -> Result<Snapshot, StoreError> {
+            self.fail_if_asked()?;
+            let lines = self.lines.lock().unwrap();
+            let mut bytes = Vec::new();
+            for word in lines.iter() {
+                bytes.extend_from_slice(word.as_bytes());
+                bytes.push(b'\n');
+            }
+            Ok(Arc::new(bytes))
+        }
+        fn append(&self, word: &Word) -> Result<(), StoreError> {
+            self.fail_if_asked()?;
+            self.lines.lock().unwrap().push(word.clone());
+            Ok(())
+        }
+        fn replace_all(&self, old: &Word, new: &Word) -> Result<usize, StoreError> {
+            self.fail_if_asked()?;
+            let mut lines = self.lines.lock().unwrap();
+            let mut n = 0;
+            for line in lines.iter_mut().filter(|line| *line == old) {
+                *line = new.clone();
+                n += 1;
+            }
+            Ok(n)
+        }
+        fn delete_all(&self, word: &Word) -> Result<usize, StoreError> {
+            self.fail_if_asked()?;
+            let mut lines = self.lines.lock().unwrap();
+            let before = lines.len();
+            lines.retain(|line| line != word);
+            Ok(before - lines.len())
+        }
+    }
+
+    fn handler_with(store: MemoryStore, auth_all: bool) -> Handler {
+        Handler::new(Arc::new(store), Credentials::lab_default(), auth_all)
+    }
+
+    fn request(method: Method, path: &str, authorized: bool) -> RequestHead {
+        RequestHead {
+            method,
+            raw_target: path.to_owned(),
+            target: RequestTarget::Path(path.to_owned()),
+            version: Version::Http11,
+            framing: Framing::None,
+            connection_close: false,
+            connection_keep_alive: false,
+            expect_continue: false,
+            authorization: authorized
+                .then(|| Credentials::lab_default().header_value().into_bytes()),
+        }
+    }
+
+    fn answer(handler: &Handler, method: Method, body: &str) -> (u16, String) {
+        let authorized = true;
+        let response = handler.handle(&request(method, "/", authorized), body.as_bytes());
+        let text = String::from_utf8(response.body.as_bytes().to_vec()).unwrap();
+        (response.status, text)
+    }
+
+    #[test]
+    fn post_then_get_returns_the_words_as_lines() {
+        let handler = handler_with(MemoryStore::default(), false);
+        assert_eq!(
+            answer(&handler, Method::Post, " hello\r\n"),
+            (200, "added hello\n".into())
+        );
+        assert_eq!(
+            answer(&handler, Method::Post, "world"),
+            (200, "added world\n".into())
+        );
+        assert_eq!(
+            answer(&handler, Method::Get, ""),
+            (200, "hello\nworld\n".into())
+        );
+    }
+
+    #[test]
+    fn post_of_anything_but_one_word_is_400() {
+        let handler = handler_with(MemoryStore::default(), false);
+        for body in ["", "two words", "dash-ed", &"a".repeat(65)] {
+            let (status, text) = answer(&handler, Method::Post, body);
+            assert_eq!(
+                (status, text.as_str()),
+                (400, "word must be 1-64 ASCII letters or digits\n"),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn put_replaces_every_occurrence_and_says_how_many() {
+        let handler = handler_with(MemoryStore::default(), false);
+        for word in ["a", "b", "a"] {
+            answer(&handler, Method::Post, word);
+        }
+        assert_eq!(
+            answer(&handler, Method::Put, "a\tz\n"),
+            (200, "replaced 2\n".into())
+        );
+        assert_eq!(answer(&handler, Method::Get, ""), (200, "z\nb\nz\n".into()));
+    }
+
+    #[test]
+    fn put_needs_exactly_two_words_and_a_known_old_word() {
+        let handler = handler_with(MemoryStore::default(), false);
+        answer(&handler, Method::Post, "a");
+        assert_eq!(
+            answer(&handler, Method::Put, "a"),
+            (400, "body must be two words: OLD NEW\n".into())
+        );
+        assert_eq!(
+            answer(&handler, Method::Put, "a b c"),
+            (400, "body must be two words: OLD NEW\n".into())
+        );
+        assert_eq!(answer(&handler, Method::Put, "a b!").0, 400);
+        assert_eq!(
+            answer(&handler, Method::Put, "x y"),
+            (400, "x is not in the store\n".into())
+        );
+    }
+
+    #[test]
+    fn delete_removes_every_occurrence_or_is_400() {
+        let handler = handler_with(MemoryStore::default(), false);
+        for word in ["a", "b", "a"] {
+            answer(&handler, Method::Post, word);
+        }
+        assert_eq!(
+            answer(&handler, Method::Delete, "a"),
+            (200, "deleted 2\n".into())
+        );
+        assert_eq!(
+            answer(&handler, Method::Delete, "a"),
+            (400, "a is not in the store\n".into())
+        );
+        assert_eq!(answer(&handler, Method::Get, ""), (200, "b\n".into()));
+    }
+
+    #[test]
+    fn get_without_credentials_is_401_with_a_challenge() {
+        let handler = handler_with(MemoryStore::default(), false);
+        let response = handler.handle(&request(Method::Get, "/", false), b"");
+        assert_eq!(response.status, 401);
+        assert!(response.challenge);
+        let response = handler.handle(&request(Method::Post, "/", false), b"word");
+        assert_eq!(
+            response.status, 200,
+            "POST needs no credentials without --auth-all"
+        );
+    }
+
+    #[test]
+    fn auth_all_guards_every_method() {
+        let handler = handler_with(MemoryStore::default(), true);
+        for method in [Method::Post, Method::Put, Method::Delete, Method::Options] {
+            assert_eq!(
+                handler.handle(&request(method, "/", false), b"x").status,
+                401
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_unknown_methods_501_with_allow() {
+        let handler = handler_with(MemoryStore::default(), false);
+        assert_eq!(
+            handler
+                .handle(&request(Method::Get, "/words", true), b"")
+                .status,
+            404
+        );
+        let response = handler.handle(&request(Method::Other("PATCH".into()), "/", true), b"");
+        assert_eq!((response.status, response.allow), (501, true));
+    }
+
+    #[test]
+    fn options_is_204_with_allow_and_asterisk_is_only_for_options() {
+        let handler = handler_with(MemoryStore::default(), false);
+        let mut head = request(Method::Options, "*", false);
+        head.target = RequestTarget::Asterisk;
+        let response = handler.handle(&head, b"");
+        assert_eq!((response.status, response.allow), (204, true));
+        head.method = Method::Get;
+        assert_eq!(handler.handle(&head, b"").status, 400);
+    }
+
+    #[test]
+    fn a_failing_store_is_500_for_reads_and_writes() {
+        let store = MemoryStore {
+            failing: true,
+            ..MemoryStore::default()
+        };
+        let handler = handler_with(store, false);
+        for (method, body) in [
+            (Method::Get, ""),
+            (Method::Post, "a"),
+            (Method::Put, "a b"),
+            (Method::Delete, "a"),
+        ] {
+            assert_eq!(answer(&handler, method, body).0, 500);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The system calls through which the store changes the disk, gathered in one place so that
+//! unit tests can make any one of them fail.
+//!
+//! Here: thin wrappers over `write(2)`, `fsync(2)`/`fdatasync(2)`, `ftruncate(2)`, `rename(2)`
+//! and the fsync of a directory. Outside tests each wrapper is exactly the std call.
+//! Elsewhere: what a failure means for the store (`store`), the rewrite protocol (`store::atomic`).
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// A call a test can make fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Call {
+    Write,
+    SyncFile,
+    SetLen,
+    Rename,
+    SyncDir,
+}
+
+/// Writes all of `bytes` at the file's current position (at the end, for an `O_APPEND` handle).
+pub(super) fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+    #[cfg(test)]
+    if let Some(landed) = faults::short_write(bytes.len()) {
+        // Model a write that stops partway: the first bytes reach the file, then the error.
+        file.write_all(&bytes[..landed])?;
+        return Err(faults::injected(Call::Write));
+    }
+    faults::check(Call::Write)?;
+    file.write_all(bytes)
+}
+
+/// `fdatasync(2)`: the file's data and the metadata needed to read it back (its length).
+pub(super) fn sync_data(file: &File) -> io::Result<()> {
+    faults::check(Call::SyncFile)?;
+    file.sync_data()
+}
+
+/// `fsync(2)`: data and all metadata. Used for a freshly created file.
+pub(super) fn sync_all(file: &File) -> io::Result<()> {
+    faults::check(Call::SyncFile)?;
+    file.sync_all()
+}
+
+/// `ftruncate(2)`.
+pub(super) fn set_len(file: &File, len: u64) -> io::Result<()> {
+    faults::check(Call::SetLen)?;
+    file.set_len(len)
+}
+
+/// `rename(2)`: atomically points `to` at the inode of `from` (POSIX guarantees that a reader
+/// of `to` sees either the old or the new file, never neither).
+pub(super) fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    faults::check(Call::Rename)?;
+    std::fs::rename(from, to)
+}
+
+/// fsyncs a directory, which is what makes a create, rename or unlink in it durable
+/// (POSIX fsync(2) on the file itself does not cover its directory entry).
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
+    faults::check(Call::SyncDir)?;
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(test))]
+mod faults {
+    use std::io;
+
+    #[inline(always)]
+    pub(super) fn check(_call: super::Call) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Test-only fault injection. Faults are armed per thread (each unit test runs on its own
+/// thread), and each armed fault fires once, on the next matching call.
+#[cfg(test)]
+pub(crate) mod faults {
+    use super::Call;
+    use std::cell::RefCell;
+    use std::io;
+
+    /// One failure to inject.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Fault {
+        /// The next call of this kind fails without doing anything.
+        Fail(Call),
+        /// The next write lands only its first `n` bytes, then fails.
+        ShortWrite(usize),
+    }
+
+    thread_local! {
+        static ARMED: RefCell<Vec<Fault>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(crate) fn arm(fault: Fault) {
+        ARMED.with(|armed| armed.borrow_mut().push(fault));
+    }
+
+    /// Faults armed on this thread that have not fired yet.
+    pub(crate) fn pending() -> Vec<Fault> {
+        ARMED.with(|armed| armed.borrow().clone())
+    }
+
+    fn take(wanted: Fault) -> bool {
+        ARMED.with(|armed| {
+            let mut armed = armed.borrow_mut();
+            match armed.iter().position(|f| *f == wanted) {
+                Some(at) => {
+                    armed.remove(at);
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
+    pub(super) fn injected(call: Call) -> io::Error {
+        io::Error::other(format!("injected {call:?} failure"))
+    }
+
+    pub(super) fn check(call: Call) -> io::Result<()> {
+        if take(Fault::Fail(call)) {
+            return Err(injected(call));
+        }
+        Ok(())
+    }
+
+    pub(super) fn short_write(len: usize) -> Option<usize> {
+        let armed = ARMED.with(|armed| {
+            armed.borrow().iter().find_map(|f| match f {
+                Fault::ShortWrite(n) => Some(*n),
+                Fault::Fail(_) => None,
+            })
+        });
+        let n = armed?;
+        take(Fault::ShortWrite(n));
+        Some(n.min(len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::faults::{Fault, arm, pending};
+    use super::*;
+
+    #[test]
+    fn an_armed_fault_fires_once_on_its_call_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("f")).unwrap();
+        arm(Fault::Fail(Call::SetLen));
+        sync_data(&file).unwrap();
+        assert!(set_len(&file, 0).is_err());
+        set_len(&file, 0).unwrap();
+        assert!(pending().is_empty());
+    }
+
+    #[test]
+    fn a_short_write_lands_a_prefix_then_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut file = File::create(&path).unwrap();
+        arm(Fault::ShortWrite(3));
+        assert!(write_all(&mut file, b"hello\n").is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"hel");
+    }
+}

@@ -1,0 +1,95 @@
+//! One server per store file: an exclusive lock on the sidecar file `<store>.lock`.
+//!
+//! Here: taking the lock and holding it for as long as the `StoreLock` lives.
+//! Elsewhere: everything that reads or changes the store file (`store`, `store::recover`).
+//!
+//! The lock is on a sidecar, not on the store file, because every PUT and DELETE renames a new
+//! inode over the store's name, and a lock belongs to an inode: a lock on the store file itself
+//! would be left behind on the old inode by the first rewrite. The lock file is never deleted:
+//! unlinking it while another process waits on it would let two servers each lock a different
+//! inode under the same name.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use super::{StoreError, sidecar_path};
+
+/// Proof that this process owns the store. Dropping it closes the file, which releases the lock.
+#[derive(Debug)]
+pub(super) struct StoreLock {
+    _file: File,
+}
+
+/// Where the lock for `store` lives.
+pub(super) fn lock_path(store: &Path) -> PathBuf {
+    sidecar_path(store, "lock")
+}
+
+/// Takes the exclusive lock for `store` without waiting.
+///
+/// Errors: `Locked` if any other holder has it (another process, or another `FileStore` of this
+/// process: `flock(2)` locks belong to the open file description), `Io` if the lock file cannot
+/// be created or locked.
+pub(super) fn acquire(store: &Path) -> Result<StoreLock, StoreError> {
+    let lock = lock_path(store);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        // The lock file's content is irrelevant; never truncate what someone else may hold.
+        .truncate(false)
+        .open(&lock)
+        .map_err(|source| StoreError::Io {
+            action: "create lock file",
+            path: lock.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(StoreLock { _file: file }),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: store.to_path_buf(),
+            lock,
+        }),
+        Err(TryLockError::Error(source)) => Err(StoreError::Io {
+            action: "lock",
+            path: lock,
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("words.txt");
+        let first = acquire(&store).unwrap();
+        match acquire(&store) {
+            Err(StoreError::Locked { path, lock }) => {
+                assert_eq!(path, store);
+                assert_eq!(lock, dir.path().join("words.txt.lock"));
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(first);
+        acquire(&store).unwrap();
+    }
+
+    #[test]
+    fn lock_file_is_kept_after_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("words.txt");
+        drop(acquire(&store).unwrap());
+        assert!(lock_path(&store).exists());
+    }
+
+    #[test]
+    fn missing_directory_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("no-such-dir").join("words.txt");
+        assert!(matches!(acquire(&store), Err(StoreError::Io { .. })));
+    }
+}

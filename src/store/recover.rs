@@ -1,0 +1,416 @@
+//! Validating the store file at start and repairing what an interrupted write left behind.
+//!
+//! Here: creating a missing store, refusing a file with a line that is not a word, finishing
+//! or setting aside a torn final line, and removing temporary files of an interrupted rewrite.
+//! Elsewhere: the lock, which must be held before any of this runs (`store::lock`); the name
+//! of temporary files (`store::atomic`); serving the result (`store`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::{StoreError, SyncMode, atomic, disk, sidecar_path};
+use crate::word::Word;
+
+/// One thing `FileStore::open` repaired, for the start-up log. Its `Display` is one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovery {
+    /// The store file did not exist and was created empty.
+    Created,
+    /// The last line, number `line`, was a word without its LF (a crash mid-append); the LF was added.
+    AddedMissingLf { line: usize },
+    /// The last line had no LF and was not a word (a crash mid-append); its `bytes` bytes were
+    /// appended to `to` as one line and cut off the store.
+    MovedTornTail { to: PathBuf, bytes: usize },
+    /// A temporary file of an interrupted rewrite was removed.
+    RemovedTempFile(PathBuf),
+}
+
+impl fmt::Display for Recovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Recovery::Created => f.write_str("store file did not exist; created it empty"),
+            Recovery::AddedMissingLf { line } => write!(
+                f,
+                "line {line} is a word without its final LF (interrupted append); added the LF"
+            ),
+            Recovery::MovedTornTail { to, bytes } => write!(
+                f,
+                "final line without LF is not a word (interrupted append); moved its {bytes} bytes to {}",
+                to.display()
+            ),
+            Recovery::RemovedTempFile(path) => write!(
+                f,
+                "removed {}, left by an interrupted rewrite",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// The store as `open` leaves it: the file's exact bytes and how often each word occurs.
+#[derive(Debug)]
+pub(super) struct Recovered {
+    pub bytes: Vec<u8>,
+    pub counts: HashMap<Word, usize>,
+    pub recoveries: Vec<Recovery>,
+}
+
+/// The complete lines of a store file, checked.
+#[derive(Debug)]
+struct Lines {
+    /// Bytes up to and including the last LF; anything after it is a torn tail.
+    complete_len: usize,
+    /// How many complete lines there are.
+    count: usize,
+    counts: HashMap<Word, usize>,
+}
+
+/// Checks that every complete (LF-terminated) line of `bytes` is a word.
+/// Errors with the 1-based number of the first line that is not.
+fn validate(bytes: &[u8]) -> Result<Lines, usize> {
+    let mut lines = Lines {
+        complete_len: 0,
+        count: 0,
+        counts: HashMap::new(),
+    };
+    let mut start = 0;
+    while let Some(lf) = bytes[start..].iter().position(|&b| b == b'\n') {
+        let line = &bytes[start..start + lf];
+        lines.count += 1;
+        let word = Word::parse(line).map_err(|_| lines.count)?;
+        *lines.counts.entry(word).or_default() += 1;
+        start += lf + 1;
+    }
+    lines.complete_len = start;
+    Ok(lines)
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Opens the store file, creating it if missing, validates it and repairs it.
+/// The caller must hold the store's lock. With `SyncMode::None` nothing is fsync'd.
+///
+/// Errors: `InvalidLine` (the file is left byte-for-byte untouched), or `Io`.
+pub(super) fn recover(path: &Path, sync: SyncMode) -> Result<Recovered, StoreError> {
+    let mut recoveries = Vec::new();
+    let (mut file, created) = open_or_create(path, sync)?;
+    if created {
+        recoveries.push(Recovery::Created);
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(io_error("read", path))?;
+    // Validate before repairing anything, so that a refused file is left exactly as it was.
+    let Lines {
+        complete_len,
+        count,
+        mut counts,
+    } = validate(&bytes).map_err(|line| StoreError::InvalidLine {
+        path: path.to_path_buf(),
+        line,
+    })?;
+
+    remove_leftover_temps(path, sync, &mut recoveries)?;
+
+    if complete_len < bytes.len() {
+        let tail = &bytes[complete_len..];
+        if let Ok(word) = Word::parse(tail) {
+            // A torn append of a word is a prefix of `word\n`; every non-empty prefix of a word
+            // is itself a word, so the contract keeps it rather than guess what was lost.
+            disk::write_all(&mut file, b"\n").map_err(io_error("append LF to", path))?;
+            if sync == SyncMode::Always {
+                disk::sync_data(&file).map_err(io_error("fsync", path))?;
+            }
+            *counts.entry(word).or_default() += 1;
+            bytes.push(b'\n');
+            recoveries.push(Recovery::AddedMissingLf { line: count + 1 });
+        } else {
+            let torn = sidecar_path(path, "torn");
+            let moved = tail.len();
+            set_aside(&torn, tail, sync)?;
+            // Only once the bytes are safely in `.torn` may they leave the store.
+            disk::set_len(&file, complete_len as u64).map_err(io_error("truncate", path))?;
+            if sync == SyncMode::Always {
+                disk::sync_data(&file).map_err(io_error("fsync", path))?;
+            }
+            bytes.truncate(complete_len);
+            recoveries.push(Recovery::MovedTornTail {
+                to: torn,
+                bytes: moved,
+            });
+        }
+    }
+    Ok(Recovered {
+        bytes,
+        counts,
+        recoveries,
+    })
+}
+
+/// Opens `path` for reading and appending; if it did not exist, creates it and makes the
+/// creation durable (fsync the new file, then its directory). Says whether it was created.
+fn open_or_create(path: &Path, sync: SyncMode) -> Result<(File, bool), StoreError> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true);
+    match options.clone().create_new(true).open(path) {
+        Ok(file) => {
+            if sync == SyncMode::Always {
+                disk::sync_all(&file).map_err(io_error("fsync", path))?;
+                let dir = atomic::parent_dir(path);
+                disk::sync_dir(dir).map_err(io_error("fsync directory", dir))?;
+            }
+            Ok((file, true))
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => options
+            .open(path)
+            .map(|file| (file, false))
+            .map_err(io_error("open", path)),
+        Err(source) => Err(io_error("create", path)(source)),
+    }
+}
+
+/// Appends `tail` plus an LF to the `.torn` file (creating it durably if needed) and fsyncs it.
+/// A torn tail never contains an LF, so each one stays a separate line there.
+fn set_aside(torn: &Path, tail: &[u8], sync: SyncMode) -> Result<(), StoreError> {
+    let existed = torn.exists();
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(torn)
+        .map_err(io_error("open", torn))?;
+    let mut record = Vec::with_capacity(tail.len() + 1);
+    record.extend_from_slice(tail);
+    record.push(b'\n');
+    disk::write_all(&mut file, &record).map_err(io_error("append to", torn))?;
+    if sync == SyncMode::Always {
+        disk::sync_data(&file).map_err(io_error("fsync", torn))?;
+        if !existed {
+            let dir = atomic::parent_dir(torn);
+            disk::sync_dir(dir).map_err(io_error("fsync directory", dir))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes every temporary file `store::atomic` may have left next to the store. Any such
+/// file is garbage: a rewrite interrupted before its rename leaves the store as it was, and
+/// after the rename the temporary name no longer exists. Safe only while holding the lock,
+/// which guarantees no rewrite of this store is in progress.
+fn remove_leftover_temps(
+    path: &Path,
+    sync: SyncMode,
+    recoveries: &mut Vec<Recovery>,
+) -> Result<(), StoreError> {
+    let Some(store_name) = path.file_name() else {
+        return Ok(());
+    };
+    let dir = atomic::parent_dir(path);
+    let mut removed = false;
+    for entry in fs::read_dir(dir).map_err(io_error("list directory", dir))? {
+        let entry = entry.map_err(io_error("list directory", dir))?;
+        if atomic::is_temp_name(store_name, &entry.file_name()) {
+            let temp = entry.path();
+            fs::remove_file(&temp).map_err(io_error("remove", &temp))?;
+            recoveries.push(Recovery::RemovedTempFile(temp));
+            removed = true;
+        }
+    }
+    if removed && sync == SyncMode::Always {
+        disk::sync_dir(dir).map_err(io_error("fsync directory", dir))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn store_in(dir: &tempfile::TempDir, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join("words.txt");
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn empty_file_is_valid() {
+        let lines = validate(b"").unwrap();
+        assert_eq!((lines.complete_len, lines.count), (0, 0));
+    }
+
+    #[test]
+    fn complete_lines_are_counted_by_word() {
+        let lines = validate(b"a\nb\na\n").unwrap();
+        assert_eq!(lines.count, 3);
+        assert_eq!(lines.counts[&Word::parse(b"a").unwrap()], 2);
+        assert_eq!(lines.counts[&Word::parse(b"b").unwrap()], 1);
+    }
+
+    #[test]
+    fn first_bad_line_is_named_by_its_1_based_number() {
+        assert_eq!(validate(b"\n").unwrap_err(), 1);
+        assert_eq!(validate(b"a\n\nb\n").unwrap_err(), 2);
+        assert_eq!(validate(b"a\nhello world\n").unwrap_err(), 2);
+        assert_eq!(validate(b"crlf\r\n").unwrap_err(), 1);
+        assert_eq!(validate(b"a\nb\ncaf\xc3\xa9\n").unwrap_err(), 3);
+        let long = [&[b'a'; 65][..], b"\n"].concat();
+        assert_eq!(validate(&long).unwrap_err(), 1);
+    }
+
+    #[test]
+    fn bytes_after_the_last_lf_are_a_tail_not_a_line() {
+        let lines = validate(b"a\nb c").unwrap();
+        assert_eq!((lines.complete_len, lines.count), (2, 1));
+    }
+
+    #[test]
+    fn missing_file_is_created_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        let got = recover(&path, SyncMode::Always).unwrap();
+        assert_eq!(got.recoveries, [Recovery::Created]);
+        assert!(got.bytes.is_empty());
+        assert_eq!(fs::read(&path).unwrap(), b"");
+    }
+
+    #[test]
+    fn invalid_line_refuses_and_leaves_the_file_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = b"good\nbad line\ntorn-tail";
+        let path = store_in(&dir, original);
+        let temp = dir.path().join(".words.txt.tmp.1.1");
+        fs::write(&temp, b"x").unwrap();
+        let before = fs::metadata(&path).unwrap();
+        match recover(&path, SyncMode::Always) {
+            Err(StoreError::InvalidLine { path: p, line }) => {
+                assert_eq!((p, line), (path.clone(), 2));
+            }
+            other => panic!("expected InvalidLine, got {other:?}"),
+        }
+        assert_eq!(fs::read(&path).unwrap(), original);
+        let after = fs::metadata(&path).unwrap();
+        assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+        assert!(!dir.path().join("words.txt.torn").exists());
+    }
+
+    #[test]
+    fn empty_line_is_invalid_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = store_in(&dir, b"a\nb\n\n");
+        assert!(matches!(
+            recover(&path, SyncMode::Always),
+            Err(StoreError::InvalidLine { line: 3, .. })
+        ));
+        assert_eq!(fs::read(&path).unwrap(), b"a\nb\n\n");
+    }
+
+    #[test]
+    fn torn_tail_that_is_a_word_gets_its_lf() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = store_in(&dir, b"one\ntwo\nthr");
+        let got = recover(&path, SyncMode::Always).unwrap();
+        assert_eq!(got.recoveries, [Recovery::AddedMissingLf { line: 3 }]);
+        assert_eq!(got.bytes, b"one\ntwo\nthr\n");
+        assert_eq!(fs::read(&path).unwrap(), b"one\ntwo\nthr\n");
+        assert_eq!(got.counts[&Word::parse(b"thr").unwrap()], 1);
+        assert!(!dir.path().join("words.txt.torn").exists());
+    }
+
+    #[test]
+    fn torn_tail_that_is_not_a_word_moves_to_torn_with_exact_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = store_in(&dir, b"one\ntw\xffo x");
+        let torn = dir.path().join("words.txt.torn");
+        let got = recover(&path, SyncMode::Always).unwrap();
+        assert_eq!(
+            got.recoveries,
+            [Recovery::MovedTornTail {
+                to: torn.clone(),
+                bytes: 6
+            }]
+        );
+        assert_eq!(got.bytes, b"one\n");
+        assert_eq!(fs::read(&path).unwrap(), b"one\n");
+        assert_eq!(fs::read(&torn).unwrap(), b"tw\xffo x\n");
+    }
+
+    #[test]
+    fn torn_tails_accumulate_in_an_existing_torn_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let torn = dir.path().join("words.txt.torn");
+        fs::write(&torn, b"earlier\r\n").unwrap();
+        let path = store_in(&dir, b"one\n\r");
+        recover(&path, SyncMode::Always).unwrap();
+        assert_eq!(fs::read(&torn).unwrap(), b"earlier\r\n\r\n");
+        assert_eq!(fs::read(&path).unwrap(), b"one\n");
+    }
+
+    #[test]
+    fn leftover_temp_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = store_in(&dir, b"a\n");
+        let temps = [
+            dir.path().join(".words.txt.tmp.4242.0"),
+            dir.path().join(".words.txt.tmp.17.3"),
+        ];
+        for temp in &temps {
+            fs::write(temp, b"half a rewr").unwrap();
+        }
+        let keep = [
+            dir.path().join(".words.txt.tmp.notmine"),
+            dir.path().join(".other.txt.tmp.1.1"),
+        ];
+        for k in &keep {
+            fs::write(k, b"keep").unwrap();
+        }
+        let mut got = recover(&path, SyncMode::Always).unwrap().recoveries;
+        got.sort_by_key(|r| r.to_string());
+        let mut want: Vec<Recovery> = temps
+            .iter()
+            .map(|t| Recovery::RemovedTempFile(t.clone()))
+            .collect();
+        want.sort_by_key(|r| r.to_string());
+        assert_eq!(got, want);
+        assert!(temps.iter().all(|t| !t.exists()));
+        assert!(keep.iter().all(|k| k.exists()));
+        assert_eq!(fs::read(&path).unwrap(), b"a\n");
+    }
+
+    #[test]
+    fn a_clean_file_is_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = store_in(&dir, b"a\nb\n");
+        let before = fs::metadata(&path).unwrap();
+        let got = recover(&path, SyncMode::Always).unwrap();
+        assert!(got.recoveries.is_empty());
+        let after = fs::metadata(&path).unwrap();
+        assert_eq!(before.ino(), after.ino());
+        assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+    }
+
+    #[test]
+    fn each_recovery_displays_as_one_line() {
+        for r in [
+            Recovery::Created,
+            Recovery::AddedMissingLf { line: 7 },
+            Recovery::MovedTornTail {
+                to: PathBuf::from("w.txt.torn"),
+                bytes: 3,
+            },
+            Recovery::RemovedTempFile(PathBuf::from(".w.txt.tmp.1.2")),
+        ] {
+            let text = r.to_string();
+            assert!(!text.is_empty() && !text.contains('\n'), "{text:?}");
+        }
+    }
+}

@@ -12,11 +12,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::auth::Credentials;
+use crate::cli::CredentialArgs;
 
 /// A request to encode. `to_bytes` adds `Content-Length` when there is a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -443,12 +443,8 @@ pub struct ClientArgs {
     /// Server address, HOST:PORT.
     #[arg(long, default_value = "127.0.0.1:12345")]
     pub addr: String,
-    /// User name for HTTP Basic (else WORDWIRE_USER, else the lab pair wordwire:wordwire).
-    #[arg(long, env = "WORDWIRE_USER")]
-    pub user: Option<String>,
-    /// File whose first line is the password (else WORDWIRE_PASSWORD).
-    #[arg(long)]
-    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
     /// Seconds to wait for the connection and for the answer.
     #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
@@ -471,16 +467,9 @@ pub enum ClientCommand {
 /// Why `wordwire client` could not get an answer. Each becomes a one-line error and exit 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot read password file {path}: {source}")]
-    PasswordFile {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("a user name needs a password: give --password-file or set WORDWIRE_PASSWORD")]
-    MissingPassword,
-    #[error("a password needs a user name: give --user or set WORDWIRE_USER")]
-    MissingUser,
+    /// Example: `--user alice` with no password anywhere.
+    #[error("{0}")]
+    Credentials(String),
     #[error("--timeout must be a positive number of seconds")]
     BadTimeout,
     #[error("cannot resolve {addr}: {source}")]
@@ -510,20 +499,6 @@ pub enum ClientError {
 }
 
 impl ClientArgs {
-    /// The credentials to send: flags, then environment, then the lab pair.
-    pub fn credentials(&self) -> Result<Credentials, ClientError> {
-        let password = match &self.password_file {
-            Some(path) => Some(read_password_file(path)?),
-            None => std::env::var("WORDWIRE_PASSWORD").ok(),
-        };
-        match (&self.user, password) {
-            (Some(user), Some(password)) => Ok(Credentials::new(user.clone(), password)),
-            (None, None) => Ok(Credentials::lab_default()),
-            (Some(_), None) => Err(ClientError::MissingPassword),
-            (None, Some(_)) => Err(ClientError::MissingUser),
-        }
-    }
-
     /// The request the subcommand stands for.
     pub fn request(&self, credentials: &Credentials) -> Request {
         let (method, body) = match &self.command {
@@ -543,15 +518,6 @@ impl ClientArgs {
         }
         request
     }
-}
-
-/// The first line of the file, without its line end.
-fn read_password_file(path: &PathBuf) -> Result<String, ClientError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ClientError::PasswordFile {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(text.lines().next().unwrap_or("").to_string())
 }
 
 /// Sends `request` on a new connection to `addr` and reads the final response
@@ -629,7 +595,10 @@ fn run_client(args: &ClientArgs) -> Result<Response, ClientError> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return Err(ClientError::BadTimeout);
     }
-    let credentials = args.credentials()?;
+    let credentials = args
+        .credentials
+        .resolve()
+        .map_err(ClientError::Credentials)?;
     let request = args.request(&credentials);
     exchange(&args.addr, &request, Duration::from_secs_f64(args.timeout))
 }

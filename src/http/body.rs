@@ -256,3 +256,367 @@ fn quoted_string(input: &[u8]) -> IResult<&[u8], &[u8]> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_line: 64,
+        max_header_bytes: 64,
+        max_body: 64,
+    };
+
+    /// What decoding gave: the body, the input bytes used, and whether the body is complete.
+    type Outcome = Result<(Vec<u8>, usize, bool), ParseError>;
+
+    /// Feeds `pieces` the way the connection loop does: append each piece to a
+    /// buffer, decode, drop what was used, and go on until the body is done.
+    fn decode_pieces<'a>(
+        pieces: impl IntoIterator<Item = &'a [u8]>,
+        limits: &HeadLimits,
+    ) -> Outcome {
+        let mut decoder = ChunkedDecoder::new(limits);
+        let mut buffer = Vec::new();
+        let mut body = Vec::new();
+        let mut used = 0;
+        for piece in pieces {
+            buffer.extend_from_slice(piece);
+            let Decoded { consumed, done } = decoder.decode(&buffer, &mut body)?;
+            buffer.drain(..consumed);
+            used += consumed;
+            if done {
+                return Ok((body, used, true));
+            }
+        }
+        Ok((body, used, false))
+    }
+
+    fn decode_whole(input: &[u8], limits: &HeadLimits) -> Outcome {
+        decode_pieces([input], limits)
+    }
+
+    /// `input` decodes to `body` using all of it: whole, one byte at a time and
+    /// split at every point; each proper prefix is valid but not done.
+    fn assert_decodes(input: &[u8], body: &[u8]) {
+        assert_decodes_with(input, &LIMITS, body);
+    }
+
+    fn assert_decodes_with(input: &[u8], limits: &HeadLimits, body: &[u8]) {
+        let expected = Ok((body.to_vec(), input.len(), true));
+        assert_eq!(decode_whole(input, limits), expected, "whole");
+        assert_eq!(decode_pieces(input.chunks(1), limits), expected, "bytewise");
+        for split in 0..input.len() {
+            let (head, tail) = input.split_at(split);
+            assert_eq!(
+                decode_pieces([head, tail], limits),
+                expected,
+                "split {split}"
+            );
+            match decode_whole(head, limits) {
+                Ok((_, _, false)) => {}
+                other => panic!("prefix {split} gave {other:?}"),
+            }
+        }
+    }
+
+    /// `input` is rejected with `expected`, whole and one byte at a time; each
+    /// prefix is either still valid or already rejected the same way.
+    fn assert_rejects(input: &[u8], expected: ParseError, status: u16) {
+        assert_rejects_with(input, &LIMITS, expected, status);
+    }
+
+    fn assert_rejects_with(input: &[u8], limits: &HeadLimits, expected: ParseError, status: u16) {
+        assert_eq!(expected.status(), status);
+        assert_eq!(
+            decode_whole(input, limits),
+            Err(expected.clone()),
+            "{input:?}"
+        );
+        assert_eq!(
+            decode_pieces(input.chunks(1), limits),
+            Err(expected.clone()),
+            "bytewise {input:?}"
+        );
+        for split in 0..input.len() {
+            match decode_whole(&input[..split], limits) {
+                Ok((_, _, false)) => {}
+                Err(e) if e == expected => {}
+                other => panic!("prefix {split} of {input:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn single_chunk_decodes() {
+        assert_decodes(b"5\r\nhello\r\n0\r\n\r\n", b"hello");
+    }
+
+    #[test]
+    fn empty_body_is_just_the_last_chunk() {
+        assert_decodes(b"0\r\n\r\n", b"");
+    }
+
+    #[test]
+    fn several_chunks_with_hex_sizes_decode() {
+        assert_decodes(
+            b"3\r\nabc\r\nA\r\n0123456789\r\n1f\r\n0123456789abcdef0123456789abcde\r\n0\r\n\r\n",
+            b"abc01234567890123456789abcdef0123456789abcde",
+        );
+    }
+
+    #[test]
+    fn leading_zeros_in_chunk_size_are_accepted() {
+        assert_decodes(b"0005\r\nhello\r\n000\r\n\r\n", b"hello");
+    }
+
+    #[test]
+    fn chunk_extensions_are_ignored() {
+        assert_decodes(
+            b"5;name=value\r\nhello\r\n3 ; a = \"q \\\" s\" ;b\r\nabc\r\n0;last\r\n\r\n",
+            b"helloabc",
+        );
+    }
+
+    #[test]
+    fn trailer_fields_are_discarded() {
+        assert_decodes(
+            b"5\r\nhello\r\n0\r\nX-Checksum: abc\r\nExpires:never \r\n\r\n",
+            b"hello",
+        );
+    }
+
+    #[test]
+    fn body_of_exactly_max_body_is_accepted() {
+        let limits = HeadLimits {
+            max_body: 8,
+            ..LIMITS
+        };
+        assert_decodes_with(b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n", &limits, b"helloabc");
+    }
+
+    #[test]
+    fn bytes_after_the_body_are_left_for_the_next_request() {
+        let mut decoder = ChunkedDecoder::new(&LIMITS);
+        let mut body = Vec::new();
+        let input = b"2\r\nhi\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
+        assert_eq!(
+            decoder.decode(input, &mut body),
+            Ok(Decoded {
+                consumed: 12,
+                done: true
+            })
+        );
+        assert_eq!(&input[12..], b"GET / HTTP/1.1\r\n");
+        assert_eq!(
+            decoder.decode(&input[12..], &mut body),
+            Ok(Decoded {
+                consumed: 0,
+                done: true
+            })
+        );
+        assert_eq!(body, b"hi");
+    }
+
+    #[test]
+    fn chunk_data_is_used_as_it_arrives() {
+        let mut decoder = ChunkedDecoder::new(&LIMITS);
+        let mut body = Vec::new();
+        assert_eq!(
+            decoder.decode(b"a\r\nhel", &mut body),
+            Ok(Decoded {
+                consumed: 6,
+                done: false
+            })
+        );
+        assert_eq!(body, b"hel");
+    }
+
+    #[test]
+    fn invalid_chunk_sizes_are_400() {
+        for input in [
+            &b"zz\r\n"[..],
+            b"5x\r\nhello\r\n0\r\n\r\n",
+            b"\r\n",
+            b" 5\r\nhello\r\n",
+            b"-5\r\n",
+            b"5 \r\nhello\r\n",
+            b"0x5\r\n",
+        ] {
+            assert_rejects(input, ParseError::InvalidChunkSize, 400);
+        }
+    }
+
+    #[test]
+    fn chunk_size_over_u64_is_400() {
+        assert_rejects(b"10000000000000000\r\n", ParseError::ChunkSizeOverflow, 400);
+    }
+
+    #[test]
+    fn malformed_chunk_extensions_are_400() {
+        for input in [
+            &b"5;\r\nhello\r\n"[..],
+            b"5;=x\r\nhello\r\n",
+            b"5;a=\r\nhello\r\n",
+            b"5;a=\"unterminated\r\nhello\r\n",
+            b"5;a=b c\r\nhello\r\n",
+            b"5;a=\"x\x01\"\r\nhello\r\n",
+            b"5;a;\r\nhello\r\n",
+        ] {
+            assert_rejects(input, ParseError::InvalidChunkExtension, 400);
+        }
+    }
+
+    #[test]
+    fn chunk_size_line_longer_than_max_line_is_400_before_it_ends() {
+        let limits = HeadLimits {
+            max_line: 8,
+            ..LIMITS
+        };
+        assert_decodes_with(b"5;a=1234\r\nhello\r\n0\r\n\r\n", &limits, b"hello");
+        assert_rejects_with(
+            b"5;a=12345\r\nhello\r\n0\r\n\r\n",
+            &limits,
+            ParseError::ChunkLineTooLong,
+            400,
+        );
+        assert_eq!(
+            decode_whole(b"5;a=12345", &limits),
+            Err(ParseError::ChunkLineTooLong)
+        );
+    }
+
+    #[test]
+    fn lines_not_ended_by_crlf_are_400() {
+        for input in [
+            &b"5\nhello\r\n0\r\n\r\n"[..],
+            b"5\r\nhelloX\r\n0\r\n\r\n",
+            b"5\r\nhello\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\n\r\n",
+            b"0\r\n\n",
+            b"0\r\nX: y\n\r\n",
+        ] {
+            assert_rejects(input, ParseError::MissingChunkCrlf, 400);
+        }
+    }
+
+    #[test]
+    fn bare_cr_in_chunked_framing_is_400() {
+        assert_rejects(b"5\rhello\r\n", ParseError::BareCr, 400);
+        assert_rejects(b"0\r\nX: a\rb\r\n\r\n", ParseError::BareCr, 400);
+        assert_rejects(b"5\r\nhello\rx", ParseError::MissingChunkCrlf, 400);
+    }
+
+    #[test]
+    fn malformed_trailer_fields_are_400() {
+        for input in [
+            &b"0\r\nBad Name: x\r\n\r\n"[..],
+            b"0\r\nX-A : x\r\n\r\n",
+            b"0\r\n folded\r\n\r\n",
+            b"0\r\nX-A: \x00\r\n\r\n",
+            b"0\r\nNoColon\r\n\r\n",
+        ] {
+            assert_rejects(input, ParseError::InvalidTrailer, 400);
+        }
+    }
+
+    #[test]
+    fn trailer_section_over_max_header_bytes_is_431() {
+        // "X-A: 12345\r\n" (12) + "\r\n" (2) = 14 bytes of trailer section.
+        let fits = HeadLimits {
+            max_header_bytes: 14,
+            ..LIMITS
+        };
+        assert_decodes_with(b"0\r\nX-A: 12345\r\n\r\n", &fits, b"");
+        let tight = HeadLimits {
+            max_header_bytes: 13,
+            ..LIMITS
+        };
+        assert_rejects_with(
+            b"0\r\nX-A: 12345\r\n\r\n",
+            &tight,
+            ParseError::HeaderSectionTooLarge,
+            431,
+        );
+        let mut endless = b"0\r\nX-A: ".to_vec();
+        endless.resize(200, b'a');
+        assert_eq!(
+            decode_whole(&endless, &LIMITS),
+            Err(ParseError::HeaderSectionTooLarge)
+        );
+    }
+
+    #[test]
+    fn body_over_max_body_is_413_before_the_data_arrives() {
+        let limits = HeadLimits {
+            max_body: 8,
+            ..LIMITS
+        };
+        assert_rejects_with(
+            b"5\r\nhello\r\n4\r\nabcd\r\n0\r\n\r\n",
+            &limits,
+            ParseError::BodyTooLarge,
+            413,
+        );
+        assert_eq!(
+            decode_whole(b"FFFFFFFFFFFFFFFF\r\n", &LIMITS),
+            Err(ParseError::BodyTooLarge)
+        );
+    }
+
+    /// A chunked encoding of `chunks`, with optional extensions and trailers.
+    fn encode(chunks: &[Vec<u8>], extension: bool, trailers: &[String]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+            out.extend_from_slice(format!("{:X}", chunk.len()).as_bytes());
+            if extension {
+                out.extend_from_slice(b";ext=\"v\"");
+            }
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n");
+        for trailer in trailers {
+            out.extend_from_slice(trailer.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn decoder_never_panics_on_arbitrary_bytes(
+            input in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b'0'), Just(b';')],
+                0..300,
+            ),
+            split in any::<proptest::sample::Index>(),
+        ) {
+            let _ = decode_whole(&input, &LIMITS);
+            let (head, tail) = input.split_at(split.index(input.len() + 1));
+            let _ = decode_pieces([head, tail], &LIMITS);
+        }
+
+        #[test]
+        fn any_chunking_split_anywhere_gives_the_data(
+            chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..5),
+            extension in any::<bool>(),
+            trailers in proptest::collection::vec("X-[a-z]{1,6}: [ -~]{0,10}", 0..3),
+            splits in proptest::collection::vec(any::<proptest::sample::Index>(), 0..4),
+        ) {
+            let limits = HeadLimits { max_body: 100, max_header_bytes: 200, ..LIMITS };
+            let input = encode(&chunks, extension, &trailers);
+            let mut cuts: Vec<usize> = splits.iter().map(|s| s.index(input.len() + 1)).collect();
+            cuts.push(0);
+            cuts.push(input.len());
+            cuts.sort_unstable();
+            let pieces = cuts.windows(2).map(|w| &input[w[0]..w[1]]);
+            let expected = Ok((chunks.concat(), input.len(), true));
+            prop_assert_eq!(decode_whole(&input, &limits), expected.clone());
+            prop_assert_eq!(decode_pieces(pieces, &limits), expected);
+        }
+    }
+}

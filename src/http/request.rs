@@ -13,9 +13,11 @@ use super::{ParseError, Progress};
 /// Size limits applied while parsing a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadLimits {
-    /// Longest request-line, in bytes, without its line terminator. Longer: 414.
+    /// Longest request-line, in bytes, without its line terminator; empty lines
+    /// skipped before it count too. Longer: 414. Also bounds a chunk-size line (longer: 400).
     pub max_line: usize,
-    /// Largest field section (all field lines and the empty line after them). Larger: 431.
+    /// Largest field section (all field lines and the empty line after them), and
+    /// largest trailer section of a chunked body. Larger: 431.
     pub max_header_bytes: usize,
     /// Largest body a `Content-Length` may announce. Larger: 413.
     pub max_body: u64,
@@ -146,13 +148,13 @@ pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestH
                     return Err(ParseError::HeaderSectionTooLarge);
                 }
                 if content.is_empty() {
-                    let facts = fields.finish(limits)?;
+                    let framing = fields.finish(limits)?;
                     let head = RequestHead {
                         method,
                         raw_target,
                         target,
                         version,
-                        framing: facts.framing,
+                        framing,
                         connection_close: fields.connection_close,
                         connection_keep_alive: fields.connection_keep_alive,
                         expect_continue: fields.expect_continue,
@@ -214,14 +216,7 @@ struct RequestLine {
 
 /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3), exactly one SP each.
 fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
-    let parsed: IResult<&[u8], (&[u8], char, &[u8], char, &[u8])> = (
-        take_till1(|b| b == b' '),
-        char(' '),
-        take_till1(|b| b == b' '),
-        char(' '),
-        rest,
-    )
-        .parse(line);
+    let parsed = (request_line_part, sp, request_line_part, sp, rest).parse(line);
     let Ok((_, (method, _, target, _, version))) = parsed else {
         return Err(ParseError::MalformedRequestLine);
     };
@@ -236,6 +231,16 @@ fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
         raw_target: target.iter().map(|&b| char::from(b)).collect(),
         version: parse_version(version)?,
     })
+}
+
+/// One part of the request-line: the bytes up to the next SP.
+fn request_line_part(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_till1(|b| b == b' ')(input)
+}
+
+/// The single SP between request-line parts.
+fn sp(input: &[u8]) -> IResult<&[u8], char> {
+    char(' ')(input)
 }
 
 /// `method = token` (RFC 9110 §9.1), case-sensitive.
@@ -385,8 +390,7 @@ pub(crate) fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError
     if line.first().is_some_and(|&b| is_ows(b)) {
         return Err(ParseError::ObsoleteLineFolding);
     }
-    let parsed: IResult<&[u8], (&[u8], &[u8], Option<char>)> =
-        (token, take_while(is_ows), opt(char(':'))).parse(line);
+    let parsed = (token, take_while(is_ows), opt(char(':'))).parse(line);
     let Ok((value, (name, space, colon))) = parsed else {
         return Err(ParseError::InvalidFieldName);
     };
@@ -415,11 +419,6 @@ struct Fields<'a> {
     connection_keep_alive: bool,
     expect_continue: bool,
     authorization: Option<&'a [u8]>,
-}
-
-/// What `Fields::finish` decides once the field section is complete.
-struct Facts {
-    framing: Framing,
 }
 
 impl<'a> Fields<'a> {
@@ -497,8 +496,8 @@ impl<'a> Fields<'a> {
         Ok(())
     }
 
-    /// The checks that need the whole field section.
-    fn finish(&self, limits: &HeadLimits) -> Result<Facts, ParseError> {
+    /// The checks that need the whole field section, and the framing they leave.
+    fn finish(&self, limits: &HeadLimits) -> Result<Framing, ParseError> {
         // RFC 9112 §3.2: an HTTP/1.1 request must carry Host.
         if self.version == Version::Http11 && self.hosts == 0 {
             return Err(ParseError::MissingHost);
@@ -512,7 +511,7 @@ impl<'a> Fields<'a> {
             }
             (false, None) => Framing::None,
         };
-        Ok(Facts { framing })
+        Ok(framing)
     }
 }
 

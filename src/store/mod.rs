@@ -266,23 +266,23 @@ impl Store for FileStore {
             let error = self.io_error("append to", source);
             return Err(self.undo_append(writer, before, error));
         }
-        if self.sync == SyncMode::Always {
-            if let Err(source) = disk::sync_data(&writer.file) {
-                // fsyncgate: after a failed fsync the kernel may have dropped the dirty pages
-                // and a retry may falsely succeed, so this file's durability cannot be promised
-                // any more. Still take the line back out so that the file matches the error.
-                let _ = disk::set_len(&writer.file, before);
-                let reason = self.io_error("fsync", source).to_string();
-                return Err(self.fail(writer, reason, true));
-            }
+        if self.sync == SyncMode::Always
+            && let Err(source) = disk::sync_data(&writer.file)
+        {
+            // fsyncgate: after a failed fsync the kernel may have dropped the dirty pages and a
+            // retry may falsely succeed, so this file's durability cannot be promised any more.
+            // Still take the line back out so that the file matches the error.
+            let _ = disk::set_len(&writer.file, before);
+            let reason = self.io_error("fsync", source).to_string();
+            return Err(self.fail(writer, reason, true));
         }
         *writer.counts.entry(word.clone()).or_default() += 1;
         let mut published = self
             .published
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        // Extends in place unless a reader still holds this snapshot, in which case it copies;
-        // either way under the read lock only for a memcpy, never for I/O.
+        // Extends in place unless a reader still holds this snapshot, in which case it copies.
+        // Either way readers wait on this lock for a memcpy at most, never for I/O.
         Arc::make_mut(&mut published).extend_from_slice(&line);
         Ok(())
     }
@@ -367,4 +367,433 @@ fn rewrite_lines(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disk::Call;
+    use super::disk::faults::{Fault, arm, pending};
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
+
+    fn word(text: &str) -> Word {
+        Word::parse(text.as_bytes()).unwrap()
+    }
+
+    fn open_in(dir: &tempfile::TempDir, sync: SyncMode) -> FileStore {
+        FileStore::open(&dir.path().join("words.txt"), sync)
+            .unwrap()
+            .0
+    }
+
+    fn seeded(dir: &tempfile::TempDir, bytes: &[u8]) -> FileStore {
+        fs::write(dir.path().join("words.txt"), bytes).unwrap();
+        open_in(dir, SyncMode::Always)
+    }
+
+    /// The invariant of the whole module: memory shows exactly the file's bytes.
+    #[track_caller]
+    fn assert_memory_is_file(store: &FileStore, want: &[u8]) {
+        let on_disk = fs::read(store.path()).unwrap();
+        assert_eq!(on_disk, want, "file");
+        assert_eq!(store.snapshot().unwrap().as_slice(), want, "memory");
+    }
+
+    fn dir_names(dir: &tempfile::TempDir) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn open_of_a_missing_file_creates_it_and_reports_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, recoveries) =
+            FileStore::open(&dir.path().join("words.txt"), SyncMode::Always).unwrap();
+        assert_eq!(recoveries, [Recovery::Created]);
+        assert_memory_is_file(&store, b"");
+        assert_eq!(store.path(), dir.path().join("words.txt"));
+    }
+
+    #[test]
+    fn appended_word_is_seen_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(&dir, SyncMode::Always);
+        store.append(&word("hello")).unwrap();
+        store.append(&word("world")).unwrap();
+        drop(store);
+        let (store, recoveries) =
+            FileStore::open(&dir.path().join("words.txt"), SyncMode::Always).unwrap();
+        assert!(recoveries.is_empty());
+        assert_memory_is_file(&store, b"hello\nworld\n");
+    }
+
+    #[test]
+    fn snapshot_equals_file_after_every_operation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(&dir, SyncMode::Always);
+        store.append(&word("a")).unwrap();
+        assert_memory_is_file(&store, b"a\n");
+        store.append(&word("b")).unwrap();
+        store.append(&word("a")).unwrap();
+        assert_memory_is_file(&store, b"a\nb\na\n");
+        assert_eq!(store.replace_all(&word("a"), &word("c")).unwrap(), 2);
+        assert_memory_is_file(&store, b"c\nb\nc\n");
+        store.append(&word("d")).unwrap();
+        assert_memory_is_file(&store, b"c\nb\nc\nd\n");
+        assert_eq!(store.delete_all(&word("c")).unwrap(), 2);
+        assert_memory_is_file(&store, b"b\nd\n");
+        assert_eq!(store.delete_all(&word("zzz")).unwrap(), 0);
+        assert_memory_is_file(&store, b"b\nd\n");
+        assert_eq!(store.delete_all(&word("b")).unwrap(), 1);
+        assert_eq!(store.delete_all(&word("d")).unwrap(), 1);
+        assert_memory_is_file(&store, b"");
+        store.append(&word("again")).unwrap();
+        assert_memory_is_file(&store, b"again\n");
+    }
+
+    #[test]
+    fn replace_all_counts_and_rewrites_every_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"cat\ndog\ncat\ncats\ncat\n");
+        assert_eq!(store.replace_all(&word("cat"), &word("lion")).unwrap(), 3);
+        assert_memory_is_file(&store, b"lion\ndog\nlion\ncats\nlion\n");
+        // The index moved the count to the new word.
+        assert_eq!(store.replace_all(&word("lion"), &word("cat")).unwrap(), 3);
+        assert_eq!(store.replace_all(&word("lion"), &word("x")).unwrap(), 0);
+        assert_memory_is_file(&store, b"cat\ndog\ncat\ncats\ncat\n");
+        assert_eq!(dir_names(&dir), ["words.txt", "words.txt.lock"]);
+    }
+
+    #[test]
+    fn delete_all_counts_and_removes_every_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\nb\na\nab\na\n");
+        assert_eq!(store.delete_all(&word("a")).unwrap(), 3);
+        assert_memory_is_file(&store, b"b\nab\n");
+        assert_eq!(store.delete_all(&word("a")).unwrap(), 0);
+        assert_eq!(dir_names(&dir), ["words.txt", "words.txt.lock"]);
+    }
+
+    #[test]
+    fn zero_matches_leave_the_file_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\nb\n");
+        let before = fs::metadata(store.path()).unwrap();
+        assert_eq!(store.replace_all(&word("x"), &word("y")).unwrap(), 0);
+        assert_eq!(store.delete_all(&word("x")).unwrap(), 0);
+        // Replacing a word by itself changes no byte either.
+        assert_eq!(store.replace_all(&word("a"), &word("a")).unwrap(), 1);
+        let after = fs::metadata(store.path()).unwrap();
+        assert_eq!(before.ino(), after.ino());
+        assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+        assert_memory_is_file(&store, b"a\nb\n");
+    }
+
+    #[test]
+    fn open_refuses_an_invalid_line_and_leaves_the_file_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        let original = b"ok\nstill ok? no\nok\n";
+        fs::write(&path, original).unwrap();
+        match FileStore::open(&path, SyncMode::Always) {
+            Err(StoreError::InvalidLine { line, .. }) => assert_eq!(line, 2),
+            other => panic!("expected InvalidLine, got {other:?}"),
+        }
+        assert_eq!(fs::read(&path).unwrap(), original);
+    }
+
+    #[test]
+    fn open_refuses_an_empty_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        fs::write(&path, b"\nok\n").unwrap();
+        assert!(matches!(
+            FileStore::open(&path, SyncMode::Always),
+            Err(StoreError::InvalidLine { line: 1, .. })
+        ));
+        assert_eq!(fs::read(&path).unwrap(), b"\nok\n");
+    }
+
+    #[test]
+    fn open_repairs_torn_tails_before_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\nhal");
+        assert_memory_is_file(&store, b"a\nhal\n");
+        drop(store);
+        let store = seeded(&dir, b"a\nha lf");
+        assert_memory_is_file(&store, b"a\n");
+        assert_eq!(
+            fs::read(dir.path().join("words.txt.torn")).unwrap(),
+            b"ha lf\n"
+        );
+        // The index counts the recovered word.
+        drop(store);
+        let store = seeded(&dir, b"a\nhal");
+        assert_eq!(store.delete_all(&word("hal")).unwrap(), 1);
+    }
+
+    #[test]
+    fn second_open_is_locked_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        let (first, _) = FileStore::open(&path, SyncMode::Always).unwrap();
+        // A rewrite renames a new inode over the store; the lock must still hold.
+        first.append(&word("a")).unwrap();
+        first.replace_all(&word("a"), &word("b")).unwrap();
+        match FileStore::open(&path, SyncMode::Always) {
+            Err(e @ StoreError::Locked { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains("words.txt.lock"), "{text}");
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(first);
+        let (second, recoveries) = FileStore::open(&path, SyncMode::Always).unwrap();
+        assert!(recoveries.is_empty());
+        assert_memory_is_file(&second, b"b\n");
+    }
+
+    #[test]
+    fn failed_append_is_truncated_away_and_the_store_stays_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        arm(Fault::ShortWrite(3));
+        assert!(matches!(
+            store.append(&word("hello")),
+            Err(StoreError::Io { .. })
+        ));
+        assert!(pending().is_empty());
+        assert_memory_is_file(&store, b"a\n");
+        store.append(&word("b")).unwrap();
+        assert_memory_is_file(&store, b"a\nb\n");
+    }
+
+    #[test]
+    fn fsync_failure_after_append_makes_the_store_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        arm(Fault::Fail(Call::SyncFile));
+        assert!(matches!(
+            store.append(&word("hello")),
+            Err(StoreError::ReadOnly { .. })
+        ));
+        // The line was taken back out, and memory agrees with the file.
+        assert_memory_is_file(&store, b"a\n");
+        for result in [
+            store.append(&word("b")).map(|_| 0),
+            store.replace_all(&word("a"), &word("b")),
+            store.delete_all(&word("a")),
+            store.delete_all(&word("absent")),
+        ] {
+            match result {
+                Err(StoreError::ReadOnly { reason }) => {
+                    assert!(reason.contains("injected SyncFile"), "{reason}")
+                }
+                other => panic!("expected ReadOnly, got {other:?}"),
+            }
+        }
+        // Reads go on.
+        assert_memory_is_file(&store, b"a\n");
+    }
+
+    #[test]
+    fn failed_truncate_after_a_partial_append_makes_memory_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        arm(Fault::ShortWrite(3));
+        arm(Fault::Fail(Call::SetLen));
+        match store.append(&word("hello")) {
+            Err(StoreError::ReadOnly { reason }) => {
+                assert!(reason.contains("injected Write"), "{reason}");
+                assert!(reason.contains("injected SetLen"), "{reason}");
+            }
+            other => panic!("expected ReadOnly, got {other:?}"),
+        }
+        assert_memory_is_file(&store, b"a\nhel");
+        assert!(matches!(
+            store.append(&word("b")),
+            Err(StoreError::ReadOnly { .. })
+        ));
+        // A restart treats the partial line as any torn append.
+        drop(store);
+        let (store, recoveries) =
+            FileStore::open(&dir.path().join("words.txt"), SyncMode::Always).unwrap();
+        assert_eq!(recoveries, [Recovery::AddedMissingLf { line: 2 }]);
+        store.append(&word("b")).unwrap();
+    }
+
+    #[test]
+    fn fsync_failure_after_truncating_a_partial_append_makes_the_store_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        arm(Fault::ShortWrite(1));
+        arm(Fault::Fail(Call::SyncFile));
+        assert!(matches!(
+            store.append(&word("hello")),
+            Err(StoreError::ReadOnly { .. })
+        ));
+        assert_memory_is_file(&store, b"a\n");
+    }
+
+    #[test]
+    fn rewrite_failing_before_rename_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\nb\na\n");
+        for fault in [Fault::ShortWrite(2), Fault::Fail(Call::Rename)] {
+            arm(fault);
+            assert!(
+                matches!(store.delete_all(&word("a")), Err(StoreError::Io { .. })),
+                "{fault:?}"
+            );
+            assert_memory_is_file(&store, b"a\nb\na\n");
+            assert_eq!(dir_names(&dir), ["words.txt", "words.txt.lock"]);
+        }
+        // Still writable, and the index still knows both a's.
+        assert_eq!(store.replace_all(&word("a"), &word("c")).unwrap(), 2);
+        assert_memory_is_file(&store, b"c\nb\nc\n");
+        store.append(&word("d")).unwrap();
+        assert_memory_is_file(&store, b"c\nb\nc\nd\n");
+    }
+
+    #[test]
+    fn fsync_failure_of_the_temp_file_keeps_old_content_and_goes_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\nb\n");
+        arm(Fault::Fail(Call::SyncFile));
+        assert!(matches!(
+            store.replace_all(&word("a"), &word("c")),
+            Err(StoreError::ReadOnly { .. })
+        ));
+        assert_memory_is_file(&store, b"a\nb\n");
+        assert_eq!(dir_names(&dir), ["words.txt", "words.txt.lock"]);
+        assert!(matches!(
+            store.append(&word("x")),
+            Err(StoreError::ReadOnly { .. })
+        ));
+    }
+
+    #[test]
+    fn directory_fsync_failure_after_rename_shows_new_content_and_goes_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\nb\na\n");
+        arm(Fault::Fail(Call::SyncDir));
+        match store.delete_all(&word("a")) {
+            Err(StoreError::ReadOnly { reason }) => {
+                assert!(reason.contains("fsync directory"), "{reason}")
+            }
+            other => panic!("expected ReadOnly, got {other:?}"),
+        }
+        assert_memory_is_file(&store, b"b\n");
+        assert!(matches!(
+            store.append(&word("x")),
+            Err(StoreError::ReadOnly { .. })
+        ));
+        assert_memory_is_file(&store, b"b\n");
+    }
+
+    #[test]
+    fn sync_none_never_fsyncs() {
+        let dir = tempfile::tempdir().unwrap();
+        arm(Fault::Fail(Call::SyncFile));
+        arm(Fault::Fail(Call::SyncDir));
+        let store = open_in(&dir, SyncMode::None);
+        store.append(&word("a")).unwrap();
+        store.append(&word("b")).unwrap();
+        assert_eq!(store.replace_all(&word("a"), &word("c")).unwrap(), 1);
+        assert_eq!(store.delete_all(&word("b")).unwrap(), 1);
+        assert_memory_is_file(&store, b"c\n");
+        assert_eq!(pending().len(), 2, "an fsync was called");
+    }
+
+    #[test]
+    fn a_reader_keeps_its_snapshot_while_writes_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        let held = store.snapshot().unwrap();
+        store.append(&word("b")).unwrap();
+        store.delete_all(&word("a")).unwrap();
+        assert_eq!(held.as_slice(), b"a\n");
+        assert_memory_is_file(&store, b"b\n");
+    }
+
+    #[test]
+    fn concurrent_appends_each_land_exactly_once() {
+        const THREADS: usize = 4;
+        const EACH: usize = 25;
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(&dir, SyncMode::Always);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let store = &store;
+                scope.spawn(move || {
+                    for i in 0..EACH {
+                        store.append(&word(&format!("t{t}w{i}"))).unwrap();
+                    }
+                });
+            }
+            // A reader running alongside only ever sees whole lines.
+            let store = &store;
+            scope.spawn(move || {
+                for _ in 0..200 {
+                    let snapshot = store.snapshot().unwrap();
+                    assert!(snapshot.is_empty() || snapshot.ends_with(b"\n"));
+                }
+            });
+        });
+        let snapshot = store.snapshot().unwrap();
+        assert_eq!(fs::read(store.path()).unwrap(), snapshot.as_slice());
+        let mut lines: Vec<&[u8]> = snapshot.split(|&b| b == b'\n').collect();
+        assert_eq!(lines.pop(), Some(&b""[..]));
+        assert_eq!(lines.len(), THREADS * EACH);
+        let mut expected: Vec<String> = (0..THREADS)
+            .flat_map(|t| (0..EACH).map(move |i| format!("t{t}w{i}")))
+            .collect();
+        let mut got: Vec<String> = lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected);
+        // Each thread's words are in its own order.
+        for t in 0..THREADS {
+            let prefix = format!("t{t}w");
+            let order: Vec<usize> = lines
+                .iter()
+                .filter_map(|l| {
+                    std::str::from_utf8(l)
+                        .ok()?
+                        .strip_prefix(&prefix)?
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            assert_eq!(order, (0..EACH).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn rewrite_lines_replaces_or_drops_only_whole_matching_lines() {
+        let a = word("a");
+        let z = word("zz");
+        assert_eq!(
+            rewrite_lines(b"a\nab\nba\na\n", &a, Some(&z), 2),
+            b"zz\nab\nba\nzz\n"
+        );
+        assert_eq!(rewrite_lines(b"a\nab\nba\na\n", &a, None, 2), b"ab\nba\n");
+        assert_eq!(rewrite_lines(b"", &a, None, 0), b"");
+    }
+
+    #[test]
+    fn store_is_usable_as_a_shared_trait_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(open_in(&dir, SyncMode::None));
+        store.append(&word("a")).unwrap();
+        assert_eq!(store.snapshot().unwrap().as_slice(), b"a\n");
+    }
 }

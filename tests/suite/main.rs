@@ -1,0 +1,13 @@
+//! Integration tests: the real server over real TCP on 127.0.0.1, port 0, a temporary store each.
+
+/// Starting servers (in-process and as the binary) and talking raw bytes to them.
+mod support;
+
+/// Keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue, HEAD.
+mod framing;
+/// The binary: start-up errors, the store lock, signals, real I/O failures.
+mod process;
+/// Every status of the contract, sent and answered over TCP.
+mod statuses;
+/// Read, whole-request and idle timeouts; the connection cap.
+mod timeouts;

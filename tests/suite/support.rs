@@ -1,0 +1,275 @@
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wordwire::auth::Credentials;
+use wordwire::server::{Config, RunningServer, Server};
+use wordwire::store::{FileStore, Store, SyncMode};
+
+/// `Authorization` value of the lab pair.
+pub fn auth() -> String {
+    Credentials::lab_default().header_value()
+}
+
+/// An in-process server on a temporary store.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    running: Option<RunningServer>,
+}
+
+impl TestServer {
+    /// Contract defaults with `adjust` applied, on a store holding `words`.
+    pub fn start(words: &str, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("words.txt");
+        std::fs::write(&path, words).expect("seed store");
+        let (store, _) = FileStore::open(&path, SyncMode::Always).expect("open store");
+        TestServer::with_store(dir, Arc::new(store), adjust)
+    }
+
+    /// A server over any `Store`, e.g. one that fails on purpose.
+    pub fn with_store(
+        dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), Credentials::lab_default());
+        config.access_log = false;
+        adjust(&mut config);
+        let running = Server::bind(config, store).expect("bind").spawn();
+        TestServer {
+            addr: running.addr(),
+            dir,
+            running: Some(running),
+        }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("words.txt")
+    }
+
+    pub fn store_bytes(&self) -> String {
+        std::fs::read_to_string(self.store_path()).expect("read store")
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Sends `request` on a new connection and returns the first response.
+    pub fn ask(&self, request: &str) -> Reply {
+        let mut client = self.connect();
+        client.send(request.as_bytes());
+        client.reply()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = running.shutdown();
+        }
+    }
+}
+
+/// One parsed response, with its exact bytes.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.split("\r\n").skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// A raw TCP client that reads responses framed by Content-Length.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk) {
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                n
+            }
+            Err(e) => panic!("read failed while waiting for a response: {e}"),
+        }
+    }
+
+    /// Reads one response; panics if the connection closes first.
+    pub fn reply(&mut self) -> Reply {
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            assert!(
+                self.fill() > 0,
+                "connection closed before a response; got {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+        };
+        let head = String::from_utf8(self.buf[..head_end].to_vec()).expect("ASCII head");
+        let status: u16 = head[9..12].parse().expect("status code");
+        let mut reply = Reply {
+            status,
+            head,
+            body: String::new(),
+        };
+        let length: usize = reply
+            .header("Content-Length")
+            .map_or(0, |v| v.parse().expect("length"));
+        while self.buf.len() < head_end + length {
+            assert!(self.fill() > 0, "connection closed inside a body");
+        }
+        reply.body =
+            String::from_utf8(self.buf[head_end..head_end + length].to_vec()).expect("UTF-8 body");
+        self.buf.drain(..head_end + length);
+        reply
+    }
+
+    /// True if the server closes the connection (EOF or reset) within `within`, with no more bytes.
+    pub fn closed_within(&mut self, within: Duration) -> bool {
+        self.stream.set_read_timeout(Some(within)).unwrap();
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut chunk = [0u8; 64];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The `wordwire serve` binary, started on port 0.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_wordwire")
+}
+
+/// A `Command` for `wordwire serve` with a clean credential environment.
+pub fn serve_command(store: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .arg("serve")
+        .args(["--addr", "127.0.0.1:0", "--store"])
+        .arg(store)
+        .args(extra)
+        .env_remove("WORDWIRE_USER")
+        .env_remove("WORDWIRE_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+impl ServerProcess {
+    /// Spawns `command` and waits for its `listening on` line; the rest of stderr is collected.
+    pub fn spawn(mut command: Command) -> ServerProcess {
+        let mut child = command.spawn().expect("spawn wordwire");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("read stderr");
+            log.lock().unwrap().push(line.clone());
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.parse().expect("address");
+            }
+        };
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        ServerProcess { child, addr, log }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) with a pid we own and a valid signal number.
+        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits up to `within` for the process to exit; returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion with `args`, returning (exit code, stderr).
+pub fn run_binary(args: &[&str], dir: &Path) -> (Option<i32>, String) {
+    let output = Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WORDWIRE_USER")
+        .env_remove("WORDWIRE_PASSWORD")
+        .output()
+        .expect("run wordwire");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,118 @@
+use std::time::{Duration, Instant};
+
+use crate::support::TestServer;
+
+fn short(config: &mut wordwire::server::Config) {
+    config.read_timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_millis(1500);
+    config.idle_timeout = Duration::from_millis(600);
+}
+
+#[test]
+fn a_stalled_head_gets_504_and_close() {
+    let server = TestServer::start("", short);
+    let mut client = server.connect();
+    client.send(b"GET / HTTP/1.1\r\nHost:");
+    let reply = client.reply();
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (504, "request timed out\n")
+    );
+    assert_eq!(reply.header("Connection"), Some("close"));
+    assert!(client.closed_within(Duration::from_secs(2)));
+}
+
+#[test]
+fn a_stalled_body_gets_504() {
+    let server = TestServer::start("", short);
+    let mut client = server.connect();
+    client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhe");
+    assert_eq!(client.reply().status, 504);
+    assert_eq!(server.store_bytes(), "");
+}
+
+#[test]
+fn timeout_status_408_replaces_504() {
+    let server = TestServer::start("", |c| {
+        short(c);
+        c.timeout_status = 408;
+    });
+    let mut client = server.connect();
+    client.send(b"GET / HTTP/1.1\r\n");
+    assert_eq!(client.reply().status, 408);
+}
+
+#[test]
+fn a_trickling_request_hits_the_whole_request_deadline() {
+    let server = TestServer::start("", short);
+    let mut client = server.connect();
+    let started = Instant::now();
+    // One byte every 100 ms never trips the 300 ms read timeout, but the
+    // 1.5 s whole-request deadline still ends it.
+    let header = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut sent = 0;
+    while sent < header.len() && started.elapsed() < Duration::from_secs(5) {
+        if std::io::Write::write_all(&mut client.stream, &header[sent..sent + 1]).is_err() {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        sent < header.len(),
+        "the server should have cut the request off before all bytes were sent"
+    );
+    assert_eq!(client.reply().status, 504);
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_silently() {
+    let server = TestServer::start("", short);
+    let mut client = server.connect();
+    client.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(client.reply().status, 204);
+    assert!(
+        client.closed_within(Duration::from_secs(3)),
+        "idle connection should be closed without a response"
+    );
+}
+
+#[test]
+fn the_connection_cap_answers_503_with_retry_after_and_recovers() {
+    let server = TestServer::start("", |c| c.max_connections = 2);
+    let mut held = [server.connect(), server.connect()];
+    // Make sure both are admitted before the third arrives.
+    for client in &mut held {
+        client.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(client.reply().status, 204);
+    }
+    let mut third = server.connect();
+    let reply = third.reply();
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("Retry-After"), Some("1"));
+    assert_eq!(reply.header("Connection"), Some("close"));
+    drop(held);
+    // Service resumes as soon as the slots free up.
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut client = server.connect();
+        client.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+        if client.reply().status == 204 {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the server never recovered from the cap"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_stalled_client_does_not_block_others() {
+    let server = TestServer::start("", |c| c.read_timeout = Duration::from_secs(5));
+    let mut stalled = server.connect();
+    stalled.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab");
+    let reply = server.ask("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(reply.status, 204);
+}

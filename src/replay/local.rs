@@ -117,7 +117,8 @@ impl LocalServer {
                 )
             })?
             .serve;
-        let mut config = args.to_config()?;
+        // Transcripts carry their own credentials; the caller's environment must not change them.
+        let mut config = args.to_config_with(&crate::cli::no_env)?;
         config.access_log = false;
         let (store, _recoveries) =
             FileStore::open(&path, args.sync.into()).map_err(|e| e.to_string())?;

@@ -168,7 +168,12 @@ impl Connection {
             }
             // Read and drop the body so the next request's framing is known.
             return match self.receive_body(&head, deadline) {
-                Ok(_) => self.respond(Some(&head), response, false, started),
+                Ok(body) => {
+                    if let ReceivedBody::Buffered(len) = body {
+                        self.consume(len);
+                    }
+                    self.respond(Some(&head), response, false, started)
+                }
                 Err(failure) => self.body_failed(failure, &head, started),
             };
         }
@@ -203,7 +208,8 @@ impl Connection {
             Ok(response) => self.respond(Some(&head), response, false, started),
             Err(_) => {
                 // The panic message is already on stderr (the default hook).
-                let response = Response::line(500, "internal error while handling the request");
+                let response = Response::line(500, "internal error while handling the request")
+                    .with_cause("handler panicked");
                 self.respond(Some(&head), response, true, started)
             }
         }
@@ -308,7 +314,7 @@ impl Connection {
         if let Some(log) = &self.shared.log {
             let line = &mut self.log_line;
             line.clear();
-            format_exchange(line, self.peer, head, response.status, body.len(), started);
+            format_exchange(line, self.peer, head, &response, body.len(), started);
             write_log(log, line);
         }
         if written.is_err() {
@@ -440,20 +446,22 @@ pub(super) fn refuse(mut stream: &TcpStream, response: &Response) -> io::Result<
     Ok(())
 }
 
-/// Appends one access-log line to `line`: peer, request line, status, body bytes, duration.
+/// Appends one access-log line to `line`: peer, request line, status, body bytes,
+/// duration, and for a server failure its cause.
 pub(super) fn format_exchange(
     line: &mut String,
     peer: SocketAddr,
     head: Option<&RequestHead>,
-    status: u16,
+    response: &Response,
     bytes: usize,
     started: Instant,
 ) {
     use std::fmt::Write as _;
     let micros = started.elapsed().as_micros();
+    let status = response.status;
     // Writing to a String cannot fail.
     let _ = match head {
-        Some(head) => writeln!(
+        Some(head) => write!(
             line,
             "{peer} \"{} {} {}\" {status} {bytes} {}.{:03}ms",
             method_name(&head.method),
@@ -465,13 +473,19 @@ pub(super) fn format_exchange(
             micros / 1000,
             micros % 1000,
         ),
-        None => writeln!(
+        None => write!(
             line,
             "{peer} \"-\" {status} {bytes} {}.{:03}ms",
             micros / 1000,
             micros % 1000
         ),
     };
+    if let Some(cause) = &response.cause {
+        line.push_str(" (");
+        line.push_str(cause);
+        line.push(')');
+    }
+    line.push('\n');
 }
 
 /// Writes one finished log line to `log` (the server's own handle on stderr).

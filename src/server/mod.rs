@@ -286,7 +286,7 @@ fn refuse_busy(shared: &Shared, stream: &TcpStream, peer: SocketAddr) {
     if let Some(log) = &shared.log {
         let mut line = String::new();
         let bytes = response.body.as_bytes().len();
-        conn::format_exchange(&mut line, peer, None, 503, bytes, started);
+        conn::format_exchange(&mut line, peer, None, &response, bytes, started);
         conn::write_log(log, &line);
     }
 }

@@ -300,6 +300,9 @@ def report(args, results, p99, idle, started):
             if non2xx or any(errs):
                 lines.append(f"- {name}, {s}: {non2xx} non-2xx; socket errors connect/read/write/timeout "
                              f"{'/'.join(map(str, errs))}")
+    if lines[-1] == "":
+        lines[-2] += " none."
+        lines.pop()
     lines += ["", "## p99 latency, GET keep-alive at 256 connections (wrk `--latency`)", "",
               "| wordwire | hyper | nginx | wordwire / hyper |", "|---:|---:|---:|---:|"]
     med = {s: median(v) for s, v in p99.items() if v}

@@ -1,105 +1,681 @@
-//! One connection: read requests, answer them in order, and decide when to close.
+//! One connection as a state machine, driven by its event loop: read requests,
+//! answer them in order, and decide when to close.
 //!
-//! Here: the request loop, the idle, read and whole-request timeouts, `100 Continue`,
-//! keep-alive or close (this module alone decides), lingering close, the access log.
+//! Here: the phases of a connection (waiting for a request, reading its head and
+//! body, waiting for a worker, closing, lingering), the read, whole-request, idle
+//! and write deadlines each phase implies, `100 Continue`, keep-alive or close
+//! (this module alone decides), the output queue and its backpressure, lingering
+//! close, the access log lines.
 //! Elsewhere: head and chunk syntax (`http`), what a request means (`handler`),
-//! accepting and the connection cap (`server`).
+//! readiness, timers and accepting (`server::event_loop`), the blocking pool
+//! (`server::workers`).
+//!
+//! Nothing here blocks: every read and write is non-blocking, and a step that
+//! cannot go on returns to the loop, which calls back on readiness, on a
+//! deadline or when a worker finishes.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::Sender;
+use mio::net::TcpStream;
 
 use crate::http::body::ChunkedDecoder;
 use crate::http::response::{self, Body, Persistence, Response};
 use crate::http::{Framing, Method, Progress, RequestHead, Version, parse_head};
+use crate::store::Snapshot;
 
 use super::Shared;
+use super::workers::{Job, Mailbox};
 
-/// Bytes asked of the kernel per read.
-const READ_CHUNK: usize = 16 * 1024;
+/// The read buffer a connection gets when a request starts; it grows (within the
+/// head and body limits) only when a request needs more, and is released when
+/// the connection goes idle.
+const FIRST_READ: usize = 4 * 1024;
+/// Compact or grow the read buffer when less than this is free.
+const MIN_READ: usize = 1024;
+/// Stop taking new requests off a connection while this much output is unsent
+/// (a pipelining peer that does not read its answers).
+const OUTPUT_LIMIT: usize = 64 * 1024;
+/// Slices per `writev`: enough for the heads and bodies of many pipelined answers.
+const MAX_SLICES: usize = 32;
 /// How long, and how much, a closing connection keeps draining what the peer
 /// still sends, so that our last response is not destroyed by a reset (RFC 9112 §9.6).
 const LINGER_TIME: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 64 * 1024;
+/// Access-log lines are collected and written once per loop turn, in writes
+/// no larger than a pipe writes atomically, so lines never interleave.
+pub(super) const LOG_FLUSH: usize = 4000;
 
-/// Why more bytes of a request could not be read.
-enum ReadFailure {
-    /// The read or whole-request timeout expired.
-    TimedOut,
-    /// The peer closed its side before the request was complete.
-    Closed,
-    /// The socket failed (reset, etc.); nothing can be sent.
-    Broken,
+/// What the event loop lends a connection for one step.
+pub(super) struct Cx<'a> {
+    pub(super) shared: &'a Shared,
+    /// The loop's clock for this turn.
+    pub(super) now: Instant,
+    pub(super) date: &'a mut DateCache,
+    /// Access-log lines not yet written.
+    pub(super) log: &'a mut String,
+    pub(super) jobs: &'a Sender<Job>,
+    pub(super) mailbox: &'a Arc<Mailbox>,
+    /// Bytes a lingering connection reads and drops.
+    pub(super) scratch: &'a mut [u8],
 }
 
-/// What to do after one exchange.
-enum Next {
-    KeepAlive,
+/// Whether a connection stays open after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    Open,
     Close,
 }
 
-/// A received request's body: a slice of the read buffer, or decoded chunks.
-enum ReceivedBody {
-    Buffered(usize),
-    Decoded(Vec<u8>),
+/// What the state machine needs before it can go on.
+enum Step {
+    /// Something changed; look again.
+    Progressed,
+    /// More bytes from the peer.
+    NeedInput,
+    /// Close now, without a word.
+    Close,
+}
+
+/// Where a connection is in its life.
+enum Phase {
+    /// Waiting for a request's first byte until `until` (a new connection: the
+    /// read timeout; a kept-alive one: the idle timeout). Silence closes quietly.
+    Idle { until: Instant },
+    /// A request has started; its head is incomplete.
+    Head(Started),
+    /// The head is parsed; its body is being received (or, after a refusal, dropped).
+    Body(Box<Receiving>),
+    /// The handler runs on the worker pool; the head comes back with the answer.
+    Working { started: Instant },
+    /// The last response is queued; once sent, the write side is shut.
+    Closing,
+    /// Write side shut; dropping what the peer still sends until `until`.
+    Linger { until: Instant, drained: usize },
+}
+
+/// The clock of a started request.
+#[derive(Debug, Clone, Copy)]
+struct Started {
+    at: Instant,
+    /// `at` plus the whole-request timeout.
+    deadline: Instant,
+    /// The next read must come before this: the last bytes plus the read
+    /// timeout, or `deadline` if that is sooner.
+    read_until: Instant,
+}
+
+impl Started {
+    fn new(now: Instant, shared: &Shared) -> Started {
+        let deadline = now + shared.config.request_timeout;
+        Started {
+            at: now,
+            deadline,
+            read_until: deadline.min(now + shared.config.read_timeout),
+        }
+    }
+}
+
+/// A request whose body is being received.
+struct Receiving {
+    started: Started,
+    head: RequestHead,
+    body: BodyState,
+    /// The answer `precheck` gave; the body is read only to find the next request.
+    refusal: Option<Response>,
+}
+
+/// How much body is still to come.
+enum BodyState {
+    Length(usize),
+    Chunked {
+        decoder: ChunkedDecoder,
+        decoded: Vec<u8>,
+    },
 }
 
 pub(super) struct Connection {
-    /// Shared with the open-connections registry, which may shut it down.
-    stream: Arc<TcpStream>,
+    stream: TcpStream,
     peer: SocketAddr,
-    shared: Arc<Shared>,
-    /// Set while the connection waits for the first byte of a request, so a
-    /// shutdown may close it without cutting a request short.
-    idle: Arc<AtomicBool>,
-    buf: Vec<u8>,
+    /// Where the loop keeps this connection, and a number no other connection of
+    /// the loop ever had: together they address worker answers and timers.
+    slot: usize,
+    pub(super) id: u64,
+    phase: Phase,
     /// `buf[start..end]` is received and not yet consumed.
+    buf: Vec<u8>,
     start: usize,
     end: usize,
-    read_timeout: Option<Duration>,
-    out: Vec<u8>,
-    date: DateCache,
-    /// Reused for each access-log line.
-    log_line: String,
+    /// The socket may have bytes we have not read (edge-triggered readiness).
+    readable: bool,
+    /// The peer shut its write side (seen as an event flag, maybe not read yet).
+    hung_up: bool,
+    /// A read returned end of stream.
+    peer_closed: bool,
+    out: Output,
+    /// Unsent output must make progress before this (a peer that never reads).
+    write_deadline: Option<Instant>,
+    /// The earliest deadline the loop's timer heap holds for this connection.
+    pub(super) armed: Option<Instant>,
 }
 
 impl Connection {
-    /// `stream` already has `config.read_timeout` as its read timeout (`listener::configure`).
+    /// A freshly accepted connection: it must start a request within the read timeout.
     pub(super) fn new(
-        stream: Arc<TcpStream>,
+        stream: TcpStream,
         peer: SocketAddr,
-        shared: Arc<Shared>,
-        idle: Arc<AtomicBool>,
+        slot: usize,
+        id: u64,
+        now: Instant,
+        shared: &Shared,
     ) -> Connection {
-        let read_timeout = Some(shared.config.read_timeout);
         Connection {
             stream,
             peer,
-            shared,
-            idle,
-            buf: vec![0; READ_CHUNK],
+            slot,
+            id,
+            phase: Phase::Idle {
+                until: now + shared.config.read_timeout,
+            },
+            buf: Vec::new(),
             start: 0,
             end: 0,
-            read_timeout,
-            out: Vec::with_capacity(512),
-            date: DateCache::default(),
-            log_line: String::new(),
+            readable: false,
+            hung_up: false,
+            peer_closed: false,
+            out: Output::default(),
+            write_deadline: None,
+            armed: None,
         }
     }
 
-    /// Serves requests until the connection should close.
-    pub(super) fn serve(mut self) {
-        let mut first = true;
-        while let Next::KeepAlive = self.exchange(first) {
-            first = false;
+    /// The next instant at which `on_deadline` has something to do, if any.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        let phase = match &self.phase {
+            Phase::Idle { until } | Phase::Linger { until, .. } => Some(*until),
+            Phase::Head(started) => Some(started.read_until),
+            Phase::Body(receiving) => Some(receiving.started.read_until),
+            Phase::Working { .. } | Phase::Closing => None,
+        };
+        match (phase, self.write_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
-    fn pending(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+    /// The socket reported readiness.
+    pub(super) fn on_ready(&mut self, readable: bool, hung_up: bool, cx: &mut Cx<'_>) -> Flow {
+        self.readable |= readable || hung_up;
+        self.hung_up |= hung_up;
+        self.drive(cx)
+    }
+
+    /// The server is shutting down: a connection waiting for a request closes now,
+    /// one with a request in flight finishes it and then closes.
+    pub(super) fn on_shutdown(&mut self, cx: &mut Cx<'_>) -> Flow {
+        self.drive(cx)
+    }
+
+    /// A deadline may have passed: act on whichever did.
+    pub(super) fn on_deadline(&mut self, cx: &mut Cx<'_>) -> Flow {
+        let now = cx.now;
+        if self.write_deadline.is_some_and(|at| at <= now) {
+            // The peer has not read for the whole write timeout: drop it.
+            return Flow::Close;
+        }
+        match &self.phase {
+            Phase::Idle { until } | Phase::Linger { until, .. } if *until <= now => Flow::Close,
+            Phase::Head(Started { read_until, .. }) if *read_until <= now => self.time_out(cx),
+            Phase::Body(receiving) if receiving.started.read_until <= now => self.time_out(cx),
+            _ => Flow::Open,
+        }
+    }
+
+    /// A started request stalled: answer 504 (or 408) and close.
+    fn time_out(&mut self, cx: &mut Cx<'_>) -> Flow {
+        let (head, at) = match std::mem::replace(&mut self.phase, Phase::Closing) {
+            Phase::Body(receiving) => (Some(receiving.head), receiving.started.at),
+            Phase::Head(started) => (None, started.at),
+            // Only called from `on_deadline` for Head or Body; nothing to answer otherwise.
+            _ => return Flow::Close,
+        };
+        let status = cx.shared.config.timeout_status;
+        let response = Response::line(status, "request timed out");
+        self.respond(head.as_ref(), response, true, at, cx);
+        self.drive(cx)
+    }
+
+    /// A worker finished this connection's request.
+    pub(super) fn on_complete(
+        &mut self,
+        head: RequestHead,
+        response: Result<Response, ()>,
+        cx: &mut Cx<'_>,
+    ) -> Flow {
+        let Phase::Working { started } = self.phase else {
+            // Only a connection in `Working` has a job out.
+            return Flow::Open;
+        };
+        match response {
+            Ok(response) => self.respond(Some(&head), response, false, started, cx),
+            Err(()) => {
+                let response = Response::line(500, "internal error while handling the request")
+                    .with_cause("handler panicked");
+                self.respond(Some(&head), response, true, started, cx);
+            }
+        }
+        self.drive(cx)
+    }
+
+    /// Goes as far as the bytes at hand, the socket and the output queue allow.
+    fn drive(&mut self, cx: &mut Cx<'_>) -> Flow {
+        loop {
+            if self.flush(cx).is_err() {
+                return Flow::Close;
+            }
+            match self.phase {
+                Phase::Closing if self.out.is_empty() => {
+                    if self.stream.shutdown(Shutdown::Write).is_err() {
+                        return Flow::Close;
+                    }
+                    self.phase = Phase::Linger {
+                        until: cx.now + LINGER_TIME,
+                        drained: 0,
+                    };
+                    continue;
+                }
+                Phase::Closing | Phase::Working { .. } => return Flow::Open,
+                Phase::Linger { .. } => return self.drain(cx),
+                Phase::Idle { .. } | Phase::Head(_) | Phase::Body(_) => {}
+            }
+            if self.out.len() > OUTPUT_LIMIT {
+                // Backpressure: take no more requests until the peer reads.
+                return Flow::Open;
+            }
+            match self.advance(cx) {
+                Step::Progressed => continue,
+                Step::Close => return Flow::Close,
+                Step::NeedInput if self.readable && !self.peer_closed => match self.fill(cx) {
+                    Ok(()) => continue,
+                    Err(ReadFailure::Blocked) => {
+                        self.release_idle_buffers();
+                        return Flow::Open;
+                    }
+                    Err(ReadFailure::Broken) => return Flow::Close,
+                },
+                Step::NeedInput => {
+                    self.release_idle_buffers();
+                    return Flow::Open;
+                }
+            }
+        }
+    }
+
+    /// One move of the request state machine on the bytes already received.
+    fn advance(&mut self, cx: &mut Cx<'_>) -> Step {
+        match &self.phase {
+            Phase::Idle { .. } => {
+                if self.start < self.end {
+                    self.phase = Phase::Head(Started::new(cx.now, cx.shared));
+                    return Step::Progressed;
+                }
+                if self.peer_closed || cx.shared.shutdown.load(Ordering::SeqCst) {
+                    if self.out.is_empty() {
+                        return Step::Close;
+                    }
+                    self.phase = Phase::Closing;
+                    return Step::Progressed;
+                }
+                Step::NeedInput
+            }
+            Phase::Head(started) => {
+                let started = *started;
+                match parse_head(&self.buf[self.start..self.end], &cx.shared.config.limits) {
+                    Ok(Progress::Done { value, consumed }) => {
+                        self.consume(consumed);
+                        self.begin_body(value, started, cx)
+                    }
+                    Ok(Progress::NeedMore) if self.peer_closed => {
+                        self.cut_short(None, started.at, cx);
+                        Step::Progressed
+                    }
+                    Ok(Progress::NeedMore) => Step::NeedInput,
+                    Err(error) => {
+                        let response = Response::line(error.status(), error.to_string());
+                        self.respond(None, response, true, started.at, cx);
+                        Step::Progressed
+                    }
+                }
+            }
+            Phase::Body(_) => self.receive_body(cx),
+            Phase::Working { .. } | Phase::Closing | Phase::Linger { .. } => Step::NeedInput,
+        }
+    }
+
+    /// The head is complete: answer what it alone decides, send `100 Continue`, or
+    /// start receiving the body.
+    fn begin_body(&mut self, head: RequestHead, started: Started, cx: &mut Cx<'_>) -> Step {
+        let expects_body = match head.framing {
+            Framing::None | Framing::Length(0) => false,
+            Framing::Length(_) | Framing::Chunked => true,
+        };
+        let refusal = cx.shared.handler.precheck(&head);
+        if let Some(response) = &refusal {
+            if !expects_body {
+                self.respond(Some(&head), response.clone(), false, started.at, cx);
+                return Step::Progressed;
+            }
+            if head.expect_continue && self.start == self.end {
+                // RFC 9110 §10.1.1: answer without reading the body, then close,
+                // since the client may or may not send it.
+                self.respond(Some(&head), response.clone(), true, started.at, cx);
+                return Step::Progressed;
+            }
+        } else if !expects_body {
+            self.run(head, Vec::new(), started.at, cx);
+            return Step::Progressed;
+        } else if head.expect_continue && head.version == Version::Http11 && self.start == self.end
+        {
+            let from = self.out.bytes.len();
+            response::encode_continue(cx.date.now(), &mut self.out.bytes);
+            self.out.mark_bytes(from);
+        }
+        let body = match head.framing {
+            Framing::Chunked => BodyState::Chunked {
+                decoder: ChunkedDecoder::new(&cx.shared.config.limits),
+                decoded: Vec::new(),
+            },
+            // The parser checked `length <= max_body`, which is a usize-sized limit.
+            Framing::Length(length) => match usize::try_from(length) {
+                Ok(length) => BodyState::Length(length),
+                Err(_) => return Step::Close,
+            },
+            Framing::None => BodyState::Length(0),
+        };
+        self.phase = Phase::Body(Box::new(Receiving {
+            started,
+            head,
+            body,
+            refusal,
+        }));
+        Step::Progressed
+    }
+
+    /// Takes body bytes from the buffer; when the body is complete, runs the request.
+    fn receive_body(&mut self, cx: &mut Cx<'_>) -> Step {
+        let Phase::Body(receiving) = &mut self.phase else {
+            return Step::NeedInput;
+        };
+        let pending = &self.buf[self.start..self.end];
+        let received = match &mut receiving.body {
+            BodyState::Length(length) => {
+                if pending.len() >= *length {
+                    let bytes = pending[..*length].to_vec();
+                    let length = *length;
+                    self.consume(length);
+                    Some(bytes)
+                } else {
+                    None
+                }
+            }
+            BodyState::Chunked { decoder, decoded } => match decoder.decode(pending, decoded) {
+                Ok(step) => {
+                    let done = step.done.then(|| std::mem::take(decoded));
+                    self.consume(step.consumed);
+                    done
+                }
+                Err(error) => {
+                    let Phase::Body(receiving) = std::mem::replace(&mut self.phase, Phase::Closing)
+                    else {
+                        unreachable!("matched Body just above");
+                    };
+                    let response = Response::line(error.status(), error.to_string());
+                    self.respond(
+                        Some(&receiving.head),
+                        response,
+                        true,
+                        receiving.started.at,
+                        cx,
+                    );
+                    return Step::Progressed;
+                }
+            },
+        };
+        let Some(bytes) = received else {
+            if self.peer_closed {
+                let Phase::Body(receiving) = std::mem::replace(&mut self.phase, Phase::Closing)
+                else {
+                    unreachable!("matched Body just above");
+                };
+                self.cut_short(Some(&receiving.head), receiving.started.at, cx);
+                return Step::Progressed;
+            }
+            return Step::NeedInput;
+        };
+        let Phase::Body(receiving) = std::mem::replace(&mut self.phase, Phase::Closing) else {
+            unreachable!("matched Body just above");
+        };
+        let Receiving {
+            head,
+            started,
+            refusal,
+            ..
+        } = *receiving;
+        match refusal {
+            // The body was only read to keep the framing; the answer was known.
+            Some(response) => self.respond(Some(&head), response, false, started.at, cx),
+            None => self.run(head, bytes, started.at, cx),
+        }
+        Step::Progressed
+    }
+
+    /// Runs a complete request: writes on the worker pool (they may wait for an
+    /// fsync), everything else here, since reading a snapshot never blocks.
+    fn run(&mut self, head: RequestHead, body: Vec<u8>, started: Instant, cx: &mut Cx<'_>) {
+        if matches!(head.method, Method::Post | Method::Put | Method::Delete) {
+            let job = Job {
+                head,
+                body,
+                reply_to: Arc::clone(cx.mailbox),
+                slot: self.slot,
+                id: self.id,
+            };
+            match cx.jobs.send(job) {
+                Ok(()) => self.phase = Phase::Working { started },
+                Err(returned) => {
+                    // Only possible while the server is being torn down.
+                    let response = Response::line(500, "internal error while handling the request")
+                        .with_cause("worker pool stopped");
+                    self.respond(Some(&returned.0.head), response, true, started, cx);
+                }
+            }
+            return;
+        }
+        let handler = &cx.shared.handler;
+        match catch_unwind(AssertUnwindSafe(|| handler.handle(&head, &body))) {
+            Ok(response) => self.respond(Some(&head), response, false, started, cx),
+            Err(_) => {
+                // The panic message is already on stderr (the default hook).
+                let response = Response::line(500, "internal error while handling the request")
+                    .with_cause("handler panicked");
+                self.respond(Some(&head), response, true, started, cx);
+            }
+        }
+    }
+
+    /// The peer closed its side in the middle of a request.
+    fn cut_short(&mut self, head: Option<&RequestHead>, started: Instant, cx: &mut Cx<'_>) {
+        let response = Response::line(400, "connection closed before the request was complete");
+        self.respond(head, response, true, started, cx);
+    }
+
+    /// Queues `response`, logs it, and moves to `Idle` or, if the request, an
+    /// error or a shutdown says so, to `Closing`.
+    fn respond(
+        &mut self,
+        head: Option<&RequestHead>,
+        response: Response,
+        force_close: bool,
+        started: Instant,
+        cx: &mut Cx<'_>,
+    ) {
+        let asked_to_close = match head {
+            None => true,
+            Some(head) => match head.version {
+                Version::Http11 => head.connection_close,
+                Version::Http10 => head.connection_close || !head.connection_keep_alive,
+            },
+        };
+        let close = force_close || asked_to_close || cx.shared.shutdown.load(Ordering::SeqCst);
+        let persistence = match (close, head.map(|h| h.version)) {
+            (true, _) => Persistence::Close,
+            (false, Some(Version::Http10)) => Persistence::KeepAliveExplicit,
+            (false, _) => Persistence::KeepAliveDefault,
+        };
+        let from = self.out.bytes.len();
+        response::encode_head(&response, persistence, cx.date.now(), &mut self.out.bytes);
+        // RFC 9110 §9.3.2: HEAD gets the same fields as GET and no content.
+        let is_head = head.is_some_and(|h| h.method == Method::Head);
+        let sent = if is_head {
+            0
+        } else {
+            response.body.as_bytes().len()
+        };
+        match &response.body {
+            _ if is_head => self.out.mark_bytes(from),
+            Body::None => self.out.mark_bytes(from),
+            Body::Line(text) => {
+                self.out.bytes.extend_from_slice(text.as_bytes());
+                self.out.mark_bytes(from);
+            }
+            Body::Words(words) => {
+                self.out.mark_bytes(from);
+                self.out.push_shared(Arc::clone(words));
+            }
+        }
+        if let Some(log) = &cx.shared.log {
+            let before = cx.log.len();
+            format_exchange(cx.log, self.peer, head, &response, sent, started);
+            if cx.log.len() > LOG_FLUSH {
+                if before > 0 {
+                    write_log(log, &cx.log[..before]);
+                    cx.log.drain(..before);
+                }
+                write_log(log, cx.log);
+                cx.log.clear();
+            }
+        }
+        self.phase = if close {
+            Phase::Closing
+        } else {
+            Phase::Idle {
+                until: cx.now + cx.shared.config.idle_timeout,
+            }
+        };
+    }
+
+    /// Writes queued output until it is all sent or the socket is full.
+    fn flush(&mut self, cx: &mut Cx<'_>) -> io::Result<()> {
+        let mut progressed = false;
+        while !self.out.is_empty() {
+            match self.out.write_to(&mut self.stream) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => progressed = true,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if self.out.is_empty() {
+            self.write_deadline = None;
+        } else if progressed || self.write_deadline.is_none() {
+            // The write timeout equals the read timeout, counted from the last progress.
+            self.write_deadline = Some(cx.now + cx.shared.config.read_timeout);
+        }
+        Ok(())
+    }
+
+    /// One read into the buffer. End of stream is recorded, not a failure.
+    fn fill(&mut self, cx: &mut Cx<'_>) -> Result<(), ReadFailure> {
+        if self.buf.is_empty() {
+            self.buf = vec![0; FIRST_READ];
+        } else if self.buf.len() - self.end < MIN_READ {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.buf.len() - self.end < MIN_READ {
+                // Bounded: the parser rejects heads over the limits, and bodies
+                // are bounded by --max-body before they are read.
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+        }
+        let room = self.buf.len() - self.end;
+        loop {
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.peer_closed = true;
+                    self.readable = false;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    // A short read emptied the socket; the next bytes bring a new
+                    // event. Unless the peer hung up: then read on, to see the end.
+                    if n < room && !self.hung_up {
+                        self.readable = false;
+                    }
+                    let started = match &mut self.phase {
+                        Phase::Head(started) => Some(started),
+                        Phase::Body(receiving) => Some(&mut receiving.started),
+                        _ => None,
+                    };
+                    if let Some(started) = started {
+                        started.read_until =
+                            started.deadline.min(cx.now + cx.shared.config.read_timeout);
+                    }
+                    return Ok(());
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Err(ReadFailure::Blocked);
+                }
+                Err(_) => return Err(ReadFailure::Broken),
+            }
+        }
+    }
+
+    /// Lingering close: drop what the peer sends until it closes, or enough
+    /// time or bytes have gone by.
+    fn drain(&mut self, cx: &mut Cx<'_>) -> Flow {
+        let Phase::Linger { drained, .. } = &mut self.phase else {
+            return Flow::Open;
+        };
+        loop {
+            match self.stream.read(cx.scratch) {
+                Ok(0) => return Flow::Close,
+                Ok(n) => {
+                    *drained += n;
+                    if *drained >= LINGER_BYTES {
+                        return Flow::Close;
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Flow::Open;
+                }
+                Err(_) => return Flow::Close,
+            }
+        }
     }
 
     fn consume(&mut self, n: usize) {
@@ -110,333 +686,152 @@ impl Connection {
         }
     }
 
-    /// One request and its response.
-    fn exchange(&mut self, first: bool) -> Next {
-        let config = &self.shared.config;
-        if self.start == self.end {
-            // A new connection must speak within the read timeout; a kept-alive
-            // one may rest for the idle timeout. Either way silence closes quietly.
-            let wait = if first {
-                config.read_timeout
-            } else {
-                config.idle_timeout
-            };
-            self.idle.store(true, Ordering::SeqCst);
-            if self.shared.shutdown.load(Ordering::SeqCst) {
-                return Next::Close;
-            }
-            let got = self.fill(wait);
-            self.idle.store(false, Ordering::SeqCst);
-            if got.is_err() {
-                return Next::Close;
-            }
-        }
-        let started = Instant::now();
-        let deadline = started + self.shared.config.request_timeout;
-        let limits = self.shared.config.limits;
-
-        let head = loop {
-            match parse_head(self.pending(), &limits) {
-                Ok(Progress::Done { value, consumed }) => {
-                    self.consume(consumed);
-                    break value;
-                }
-                Ok(Progress::NeedMore) => {
-                    if let Err(failure) = self.fill_before(deadline) {
-                        return self.read_failed(failure, None, started);
-                    }
-                }
-                Err(error) => {
-                    let response = Response::line(error.status(), error.to_string());
-                    return self.respond(None, response, true, started);
-                }
-            }
-        };
-
-        let expects_body = match head.framing {
-            Framing::None | Framing::Length(0) => false,
-            Framing::Length(_) | Framing::Chunked => true,
-        };
-        if let Some(response) = self.shared.handler.precheck(&head) {
-            if !expects_body {
-                return self.respond(Some(&head), response, false, started);
-            }
-            if head.expect_continue && self.start == self.end {
-                // RFC 9110 §10.1.1: answer without reading the body, then close,
-                // since the client may or may not send it.
-                return self.respond(Some(&head), response, true, started);
-            }
-            // Read and drop the body so the next request's framing is known.
-            return match self.receive_body(&head, deadline) {
-                Ok(body) => {
-                    if let ReceivedBody::Buffered(len) = body {
-                        self.consume(len);
-                    }
-                    self.respond(Some(&head), response, false, started)
-                }
-                Err(failure) => self.body_failed(failure, &head, started),
-            };
-        }
-
-        if expects_body
-            && head.expect_continue
-            && head.version == Version::Http11
-            && self.start == self.end
-        {
-            self.out.clear();
-            response::encode_continue(self.date.now(), &mut self.out);
-            if (&*self.stream).write_all(&self.out).is_err() {
-                return Next::Close;
-            }
-        }
-        let body = match self.receive_body(&head, deadline) {
-            Ok(body) => body,
-            Err(failure) => return self.body_failed(failure, &head, started),
-        };
-        let handler = &self.shared.handler;
-        let outcome = {
-            let bytes: &[u8] = match &body {
-                ReceivedBody::Buffered(len) => &self.buf[self.start..self.start + len],
-                ReceivedBody::Decoded(bytes) => bytes,
-            };
-            catch_unwind(AssertUnwindSafe(|| handler.handle(&head, bytes)))
-        };
-        if let ReceivedBody::Buffered(len) = body {
-            self.consume(len);
-        }
-        match outcome {
-            Ok(response) => self.respond(Some(&head), response, false, started),
-            Err(_) => {
-                // The panic message is already on stderr (the default hook).
-                let response = Response::line(500, "internal error while handling the request")
-                    .with_cause("handler panicked");
-                self.respond(Some(&head), response, true, started)
+    /// A connection waiting for its next request keeps no buffers.
+    fn release_idle_buffers(&mut self) {
+        if matches!(self.phase, Phase::Idle { .. }) && self.start == self.end {
+            self.buf = Vec::new();
+            if self.out.is_empty() {
+                self.out.bytes = Vec::new();
             }
         }
     }
+}
 
-    /// Reads the body announced by `head` before `deadline`.
-    fn receive_body(
-        &mut self,
-        head: &RequestHead,
-        deadline: Instant,
-    ) -> Result<ReceivedBody, BodyFailure> {
-        match head.framing {
-            Framing::None => Ok(ReceivedBody::Buffered(0)),
-            Framing::Length(length) => {
-                // The parser checked `length <= max_body`, which is a usize-sized limit.
-                let length =
-                    usize::try_from(length).map_err(|_| BodyFailure::Read(ReadFailure::Broken))?;
-                while self.end - self.start < length {
-                    self.fill_before(deadline).map_err(BodyFailure::Read)?;
-                }
-                Ok(ReceivedBody::Buffered(length))
-            }
-            Framing::Chunked => {
-                let mut decoder = ChunkedDecoder::new(&self.shared.config.limits);
-                let mut decoded = Vec::new();
-                loop {
-                    let step = decoder
-                        .decode(self.pending(), &mut decoded)
-                        .map_err(|error| {
-                            BodyFailure::Invalid(Response::line(error.status(), error.to_string()))
-                        })?;
-                    self.consume(step.consumed);
-                    if step.done {
-                        return Ok(ReceivedBody::Decoded(decoded));
-                    }
-                    self.fill_before(deadline).map_err(BodyFailure::Read)?;
-                }
-            }
+/// Why a read gave no bytes.
+enum ReadFailure {
+    /// Nothing to read now; wait for readiness.
+    Blocked,
+    /// The socket failed (reset, etc.); nothing can be sent.
+    Broken,
+}
+
+/// Responses not yet sent, in order: encoded heads and line bodies in one
+/// buffer, store snapshots shared rather than copied.
+#[derive(Default)]
+struct Output {
+    bytes: Vec<u8>,
+    /// `bytes[..bytes_sent]` has been written.
+    bytes_sent: usize,
+    parts: VecDeque<Part>,
+    /// Bytes of `parts.front()` already written.
+    front_sent: usize,
+    /// Bytes queued and not yet written.
+    unsent: usize,
+}
+
+enum Part {
+    /// The next this many bytes of `Output::bytes`.
+    Bytes(usize),
+    Shared(Snapshot),
+}
+
+impl Part {
+    fn len(&self) -> usize {
+        match self {
+            Part::Bytes(len) => *len,
+            Part::Shared(words) => words.len(),
         }
     }
+}
 
-    fn body_failed(&mut self, failure: BodyFailure, head: &RequestHead, started: Instant) -> Next {
-        match failure {
-            BodyFailure::Read(failure) => self.read_failed(failure, Some(head), started),
-            BodyFailure::Invalid(response) => self.respond(Some(head), response, true, started),
-        }
+impl Output {
+    fn is_empty(&self) -> bool {
+        self.unsent == 0
     }
 
-    /// Answers a request that could not be read completely, then closes.
-    fn read_failed(
-        &mut self,
-        failure: ReadFailure,
-        head: Option<&RequestHead>,
-        started: Instant,
-    ) -> Next {
-        match failure {
-            ReadFailure::TimedOut => {
-                let status = self.shared.config.timeout_status;
-                let response = Response::line(status, "request timed out");
-                self.respond(head, response, true, started)
-            }
-            ReadFailure::Closed => {
-                let response =
-                    Response::line(400, "connection closed before the request was complete");
-                self.respond(head, response, true, started)
-            }
-            ReadFailure::Broken => Next::Close,
-        }
+    fn len(&self) -> usize {
+        self.unsent
     }
 
-    /// Sends `response`, logs it, and closes if the request, an error or a shutdown says so.
-    fn respond(
-        &mut self,
-        head: Option<&RequestHead>,
-        response: Response,
-        force_close: bool,
-        started: Instant,
-    ) -> Next {
-        let asked_to_close = match head {
-            None => true,
-            Some(head) => match head.version {
-                Version::Http11 => head.connection_close,
-                Version::Http10 => head.connection_close || !head.connection_keep_alive,
-            },
-        };
-        let close = force_close || asked_to_close || self.shared.shutdown.load(Ordering::SeqCst);
-        let persistence = match (close, head.map(|h| h.version)) {
-            (true, _) => Persistence::Close,
-            (false, Some(Version::Http10)) => Persistence::KeepAliveExplicit,
-            (false, _) => Persistence::KeepAliveDefault,
-        };
-        self.out.clear();
-        response::encode_head(&response, persistence, self.date.now(), &mut self.out);
-        // RFC 9110 §9.3.2: HEAD gets the same fields as GET and no content.
-        let is_head = head.is_some_and(|h| h.method == Method::Head);
-        let body: &[u8] = if is_head {
-            b""
-        } else {
-            response.body.as_bytes()
-        };
-        let written = write_all_vectored(&self.stream, &self.out, body);
-        if let Some(log) = &self.shared.log {
-            let line = &mut self.log_line;
-            line.clear();
-            format_exchange(line, self.peer, head, &response, body.len(), started);
-            write_log(log, line);
-        }
-        if written.is_err() {
-            return Next::Close;
-        }
-        if close {
-            self.linger();
-            Next::Close
-        } else {
-            Next::KeepAlive
-        }
-    }
-
-    /// Half-closes and drains briefly, so the peer reads our final response
-    /// rather than a reset caused by its unread bytes (RFC 9112 §9.6).
-    fn linger(&mut self) {
-        if self.stream.shutdown(Shutdown::Write).is_err() {
+    /// Queues what was appended to `bytes` since it was `from` long.
+    fn mark_bytes(&mut self, from: usize) {
+        let added = self.bytes.len() - from;
+        if added == 0 {
             return;
         }
-        let until = Instant::now() + LINGER_TIME;
-        let mut drained = 0;
-        let mut scratch = [0u8; 4096];
-        while drained < LINGER_BYTES {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
-                return;
-            }
-            match (&*self.stream).read(&mut scratch) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => drained += n,
-            }
+        self.unsent += added;
+        match self.parts.back_mut() {
+            Some(Part::Bytes(len)) => *len += added,
+            _ => self.parts.push_back(Part::Bytes(added)),
         }
     }
 
-    /// Reads more bytes of a started request, keeping to the read timeout
-    /// between bytes and to the whole-request `deadline`.
-    fn fill_before(&mut self, deadline: Instant) -> Result<usize, ReadFailure> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ReadFailure::TimedOut);
+    fn push_shared(&mut self, words: Snapshot) {
+        if words.is_empty() {
+            return;
         }
-        self.fill(left.min(self.shared.config.read_timeout))
+        self.unsent += words.len();
+        self.parts.push_back(Part::Shared(words));
     }
 
-    /// One read of at most `READ_CHUNK` bytes, waiting at most `wait`.
-    fn fill(&mut self, wait: Duration) -> Result<usize, ReadFailure> {
-        if self.read_timeout != Some(wait) {
-            if self.stream.set_read_timeout(Some(wait)).is_err() {
-                return Err(ReadFailure::Broken);
-            }
-            self.read_timeout = Some(wait);
-        }
-        if self.buf.len() - self.end < READ_CHUNK {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            if self.buf.len() - self.end < READ_CHUNK {
-                // Bounded: the parser rejects heads over the limits, and bodies
-                // are bounded by --max-body before they are read.
-                self.buf.resize(self.end + READ_CHUNK, 0);
-            }
-        }
-        loop {
-            match (&*self.stream).read(&mut self.buf[self.end..]) {
-                Ok(0) => return Err(ReadFailure::Closed),
-                Ok(n) => {
-                    self.end += n;
-                    return Ok(n);
+    /// One `writev` of as much queued output as fits in `MAX_SLICES` slices.
+    fn write_to(&mut self, stream: &mut TcpStream) -> io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut count = 0;
+        let mut offset = self.bytes_sent;
+        for (i, part) in self.parts.iter().take(MAX_SLICES).enumerate() {
+            let skip = if i == 0 { self.front_sent } else { 0 };
+            slices[i] = match part {
+                Part::Bytes(len) => {
+                    let slice = IoSlice::new(&self.bytes[offset + skip..offset + len]);
+                    offset += len;
+                    slice
                 }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(ReadFailure::TimedOut);
-                }
-                Err(_) => return Err(ReadFailure::Broken),
+                Part::Shared(words) => IoSlice::new(&words[skip..]),
+            };
+            count = i + 1;
+        }
+        let written = stream.write_vectored(&slices[..count])?;
+        self.advance(written);
+        Ok(written)
+    }
+
+    fn advance(&mut self, mut written: usize) {
+        self.unsent -= written;
+        while written > 0 {
+            let Some(front) = self.parts.front() else {
+                break;
+            };
+            let left = front.len() - self.front_sent;
+            if written < left {
+                self.front_sent += written;
+                break;
             }
+            written -= left;
+            if let Part::Bytes(len) = front {
+                self.bytes_sent += len;
+            }
+            self.parts.pop_front();
+            self.front_sent = 0;
+        }
+        if self.parts.is_empty() {
+            self.bytes.clear();
+            self.bytes_sent = 0;
         }
     }
 }
 
-/// Why a body could not be received.
-enum BodyFailure {
-    Read(ReadFailure),
-    /// The chunked framing is wrong; the response says why.
-    Invalid(Response),
-}
-
-/// Writes `head` then `body` with as few system calls as the kernel allows (one, usually).
-fn write_all_vectored(mut stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
-    let mut slices = [IoSlice::new(head), IoSlice::new(body)];
-    let mut remaining: &mut [IoSlice<'_>] = &mut slices;
-    IoSlice::advance_slices(&mut remaining, 0);
-    while !remaining.is_empty() {
-        match stream.write_vectored(remaining) {
+/// Answers a connection the loop will not serve (503 at the cap), then closes
+/// it. The socket is new, so the short answer fits its send buffer at once.
+pub(super) fn refuse(
+    stream: &mut TcpStream,
+    response: &Response,
+    date: &mut DateCache,
+) -> io::Result<()> {
+    let mut out = Vec::with_capacity(256);
+    response::encode_head(response, Persistence::Close, date.now(), &mut out);
+    out.extend_from_slice(response.body.as_bytes());
+    let mut sent = 0;
+    while sent < out.len() {
+        match stream.write(&out[sent..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut remaining, n),
+            Ok(n) => sent += n,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error),
         }
     }
-    Ok(())
-}
-
-/// Writes a response the connection loop never saw a request for (503 at the cap).
-pub(super) fn refuse(mut stream: &TcpStream, response: &Response) -> io::Result<()> {
-    let mut out = Vec::with_capacity(256);
-    let mut date = DateCache::default();
-    response::encode_head(response, Persistence::Close, date.now(), &mut out);
-    let body = match &response.body {
-        Body::None => &[][..],
-        body => body.as_bytes(),
-    };
-    write_all_vectored(stream, &out, body)?;
     stream.shutdown(Shutdown::Write)?;
     // Drain what already arrived so that closing does not send a reset over our answer.
-    stream.set_nonblocking(true)?;
     let mut scratch = [0u8; 4096];
     while let Ok(n) = stream.read(&mut scratch) {
         if n == 0 {
@@ -488,13 +883,13 @@ pub(super) fn format_exchange(
     line.push('\n');
 }
 
-/// Writes one finished log line to `log` (the server's own handle on stderr).
+/// Writes finished log lines to `log` (the server's own handle on stderr).
 ///
-/// One `write` per line, without the process-wide stderr lock: a line this short
-/// is written whole, so lines from different connections do not interleave, and
-/// connection threads do not queue behind each other's system calls.
-pub(super) fn write_log(mut log: &std::fs::File, line: &str) {
-    let _ = log.write_all(line.as_bytes());
+/// One `write` per batch of whole lines no larger than `LOG_FLUSH`, without
+/// the process-wide stderr lock: a write that short to a pipe is atomic, so
+/// batches from different loops do not interleave.
+pub(super) fn write_log(mut log: &std::fs::File, lines: &str) {
+    let _ = log.write_all(lines.as_bytes());
 }
 
 fn method_name(method: &Method) -> &str {
@@ -511,13 +906,13 @@ fn method_name(method: &Method) -> &str {
 
 /// The `Date` value, formatted once per second rather than per response.
 #[derive(Default)]
-struct DateCache {
+pub(super) struct DateCache {
     second: u64,
     text: String,
 }
 
 impl DateCache {
-    fn now(&mut self) -> &str {
+    pub(super) fn now(&mut self) -> &str {
         let now = SystemTime::now();
         let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if second != self.second || self.text.is_empty() {

@@ -1,8 +1,12 @@
-//! The server: a listening socket, one thread per connection under a cap, and shutdown.
+//! The server: a listening socket, event-loop threads over `mio`, a blocking
+//! pool for writes, the connection cap, and shutdown.
 //!
-//! Here: `Config` (an accepted combination of flags) and `Server` (bind, run, shut down).
-//! Elsewhere: socket options and accepting (`server::listener`), one connection's
-//! request loop and timeouts (`server::conn`), what a request means (`handler`).
+//! Here: `Config` (an accepted combination of flags), `Server` (bind, start the
+//! loops and the pool, wait for them) and what they share.
+//! Elsewhere: socket options (`server::listener`), readiness, timers and
+//! accepting (`server::event_loop`), one connection's state machine and timeouts
+//! (`server::conn`), the blocking pool (`server::workers`), what a request means
+//! (`handler`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,6 +34,8 @@ pub struct Config {
     pub limits: HeadLimits,
     /// Write one line per request to stderr.
     pub access_log: bool,
+    /// Event-loop threads; at least one.
+    pub threads: usize,
 }
 
 impl Config {
@@ -50,30 +56,29 @@ impl Config {
                 max_body: 8192,
             },
             access_log: true,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
 
 mod conn;
+mod event_loop;
 pub mod listener;
+mod workers;
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Instant;
 
 use socket2::Socket;
 
 use crate::handler::Handler;
-use crate::http::response::Response;
 use crate::store::Store;
 
-/// Stack of a connection thread; the request path needs a few KiB.
-const CONN_STACK: usize = 256 * 1024;
+use event_loop::EventLoop;
+use workers::Mailbox;
 
 /// Why the server could not start or keep accepting.
 #[derive(Debug, thiserror::Error)]
@@ -85,26 +90,37 @@ pub enum ServeError {
         #[source]
         source: io::Error,
     },
-    /// The listening socket failed after start.
+    /// The listening socket, or the event loop that accepts from it, failed
+    /// after start. Example: `epoll_wait` failing; out of threads at start.
     #[error("accepting connections failed: {0}")]
     Accept(#[source] io::Error),
 }
 
-/// Each open connection's stream and idle flag, by connection id.
-type OpenConnections = HashMap<u64, (Arc<TcpStream>, Arc<AtomicBool>)>;
-
-/// State every connection thread shares.
+/// State the event loops and workers share.
 struct Shared {
     config: Config,
-    handler: Handler,
+    handler: Arc<Handler>,
     shutdown: Arc<AtomicBool>,
-    /// Open connections, counted against `max_connections`.
+    /// Open connections across all loops, counted against `max_connections`.
     active: AtomicUsize,
-    next_id: AtomicU64,
-    /// Each open connection's stream and idle flag, so a shutdown can close idle ones.
-    open: Mutex<OpenConnections>,
+    /// Each running loop's mailbox, so that a shutdown can wake them at once.
+    mailboxes: Mutex<Vec<Arc<Mailbox>>>,
     /// Where access-log lines go (a duplicate of stderr), if `config.access_log`.
     log: Option<std::fs::File>,
+}
+
+impl Shared {
+    fn wake_loops(&self) {
+        // The list is only ever replaced whole.
+        for mailbox in self
+            .mailboxes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            mailbox.wake();
+        }
+    }
 }
 
 /// A bound server, not yet accepting.
@@ -117,7 +133,7 @@ pub struct Server {
 /// A server running on a background thread.
 pub struct RunningServer {
     addr: SocketAddr,
-    shutdown: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     thread: thread::JoinHandle<Result<(), ServeError>>,
 }
 
@@ -134,7 +150,11 @@ impl Server {
             .ok()
             .and_then(|a| a.as_socket())
             .ok_or_else(|| bind_error(io::Error::other("no local address")))?;
-        let handler = Handler::new(store, config.credentials.clone(), config.auth_all);
+        let handler = Arc::new(Handler::new(
+            store,
+            config.credentials.clone(),
+            config.auth_all,
+        ));
         let log = if config.access_log {
             let stderr = io::stderr()
                 .as_fd()
@@ -149,8 +169,7 @@ impl Server {
             handler,
             shutdown: Arc::new(AtomicBool::new(false)),
             active: AtomicUsize::new(0),
-            next_id: AtomicU64::new(0),
-            open: Mutex::new(HashMap::new()),
+            mailboxes: Mutex::new(Vec::new()),
             log,
         });
         Ok(Server {
@@ -170,54 +189,87 @@ impl Server {
         Arc::clone(&self.shared.shutdown)
     }
 
-    /// Accepts until the shutdown flag is set, then stops accepting, closes idle
+    /// Serves until the shutdown flag is set, then stops accepting, closes idle
     /// connections, lets requests in flight finish, and returns.
+    ///
+    /// Runs `config.threads` event loops (this thread is one of them) and the
+    /// blocking pool that runs POST, PUT and DELETE.
     pub fn run(self) -> Result<(), ServeError> {
-        let shared = &self.shared;
-        while !shared.shutdown.load(Ordering::SeqCst) {
-            match self.listener.accept() {
-                Ok((socket, peer)) => {
-                    let Some(peer) = peer.as_socket() else {
-                        continue;
-                    };
-                    admit(shared, socket, peer);
+        let Server {
+            listener, shared, ..
+        } = self;
+        let pool = workers::Pool::start(workers::WORKERS, Arc::clone(&shared.handler))
+            .map_err(ServeError::Accept)?;
+        let mut loops = Vec::new();
+        for _ in 0..shared.config.threads.max(1) {
+            let handle = listener::share(&listener).map_err(ServeError::Accept)?;
+            loops.push(
+                EventLoop::new(Arc::clone(&shared), handle, pool.sender())
+                    .map_err(ServeError::Accept)?,
+            );
+        }
+        // Each loop holds its own descriptor of the listening socket.
+        drop(listener);
+        *shared
+            .mailboxes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) =
+            loops.iter().map(EventLoop::mailbox).collect();
+        let first = loops.remove(0);
+        let mut others = Vec::new();
+        let mut result = Ok(());
+        for event_loop in loops {
+            let spawned = thread::Builder::new()
+                .name("wordwire-loop".into())
+                .spawn(move || event_loop.run());
+            match spawned {
+                Ok(thread) => others.push(thread),
+                Err(error) => {
+                    result = Err(ServeError::Accept(error));
+                    break;
                 }
-                Err(error) => match error.kind() {
-                    io::ErrorKind::WouldBlock
-                    | io::ErrorKind::TimedOut
-                    | io::ErrorKind::Interrupted => {}
-                    // A peer that gave up while queued, or a transient shortage of
-                    // file descriptors or memory: keep serving the others.
-                    io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset => {}
-                    _ if is_resource_shortage(&error) => {
-                        eprintln!("accept: {error}; pausing briefly");
-                        thread::sleep(listener::ACCEPT_POLL);
-                    }
-                    _ => return Err(ServeError::Accept(error)),
-                },
             }
         }
-        drop(self.listener);
-        close_idle(shared);
-        while shared.active.load(Ordering::SeqCst) > 0 {
-            thread::sleep(std::time::Duration::from_millis(5));
-            // Connections that finished a request since the sweep are idle now too.
-            close_idle(shared);
+        if result.is_ok() {
+            result = first.run();
+        } else {
+            drop(first);
         }
-        Ok(())
+        if result.is_err() {
+            // One loop failed: stop the others the way a signal would.
+            shared.shutdown.store(true, Ordering::SeqCst);
+            shared.wake_loops();
+        }
+        for thread in others {
+            let outcome = match thread.join() {
+                Ok(outcome) => outcome,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        shared
+            .mailboxes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        // Waits for the workers; every job they had was answered before the loops ended.
+        drop(pool);
+        result
     }
 
     /// Runs the server on a background thread.
     pub fn spawn(self) -> RunningServer {
         let addr = self.addr;
-        let shutdown = self.shutdown_flag();
+        let shared = Arc::clone(&self.shared);
         let thread = thread::Builder::new()
-            .name("wordwire-accept".into())
+            .name("wordwire-loop".into())
             .spawn(move || self.run())
-            .expect("spawning the accept thread: the process is out of threads at start-up");
+            .expect("spawning the first loop thread: the process is out of threads at start-up");
         RunningServer {
             addr,
-            shutdown,
+            shared,
             thread,
         }
     }
@@ -230,90 +282,11 @@ impl RunningServer {
 
     /// Stops the server as SIGTERM would and waits for it to finish.
     pub fn shutdown(self) -> Result<(), ServeError> {
-        self.shutdown.store(true, Ordering::SeqCst);
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        self.shared.wake_loops();
         match self.thread.join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
         }
-    }
-}
-
-fn is_resource_shortage(error: &io::Error) -> bool {
-    // EMFILE, ENFILE, ENOBUFS, ENOMEM
-    matches!(error.raw_os_error(), Some(24 | 23 | 105 | 12))
-}
-
-/// Hands an accepted connection to a thread of its own, or refuses it with 503 at the cap.
-fn admit(shared: &Arc<Shared>, socket: Socket, peer: SocketAddr) {
-    let config = &shared.config;
-    let Ok(stream) = listener::configure(socket, config.read_timeout) else {
-        return;
-    };
-    if shared.active.fetch_add(1, Ordering::SeqCst) >= config.max_connections {
-        shared.active.fetch_sub(1, Ordering::SeqCst);
-        refuse_busy(shared, &stream, peer);
-        return;
-    }
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let idle = Arc::new(AtomicBool::new(false));
-    // Shared rather than duplicated with try_clone: no extra descriptor to open and close.
-    let stream = Arc::new(stream);
-    lock_open(shared).insert(id, (Arc::clone(&stream), Arc::clone(&idle)));
-    let guard = ConnGuard {
-        shared: Arc::clone(shared),
-        id,
-    };
-    let connection = conn::Connection::new(stream, peer, Arc::clone(shared), idle);
-    let spawned = thread::Builder::new()
-        .name("wordwire-conn".into())
-        .stack_size(CONN_STACK)
-        .spawn(move || {
-            let _guard = guard;
-            connection.serve();
-        });
-    if spawned.is_err() {
-        // The closure (and with it the guard and the stream) was dropped: the slot is free again.
-        eprintln!("{peer}: could not start a connection thread; connection dropped");
-    }
-}
-
-fn refuse_busy(shared: &Shared, stream: &TcpStream, peer: SocketAddr) {
-    let started = Instant::now();
-    let response = Response::line(503, "too many connections; retry shortly").with_retry_after(1);
-    // The acceptor must not stall on one peer.
-    let _ = stream.set_write_timeout(Some(std::time::Duration::from_millis(100)));
-    let _ = conn::refuse(stream, &response);
-    if let Some(log) = &shared.log {
-        let mut line = String::new();
-        let bytes = response.body.as_bytes().len();
-        conn::format_exchange(&mut line, peer, None, &response, bytes, started);
-        conn::write_log(log, &line);
-    }
-}
-
-/// Half-closes every connection waiting for a request, so its thread ends.
-fn close_idle(shared: &Shared) {
-    for (stream, idle) in lock_open(shared).values() {
-        if idle.load(Ordering::SeqCst) {
-            let _ = stream.shutdown(Shutdown::Read);
-        }
-    }
-}
-
-fn lock_open(shared: &Shared) -> std::sync::MutexGuard<'_, OpenConnections> {
-    // The map stays consistent even if a holder panicked: entries are inserted and removed whole.
-    shared.open.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Frees a connection's slot when its thread ends, however it ends.
-struct ConnGuard {
-    shared: Arc<Shared>,
-    id: u64,
-}
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        lock_open(&self.shared).remove(&self.id);
-        self.shared.active.fetch_sub(1, Ordering::SeqCst);
     }
 }

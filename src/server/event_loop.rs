@@ -1,0 +1,361 @@
+//! One event-loop thread: readiness from `mio`, the connections it owns, their
+//! deadlines, and accepting.
+//!
+//! Here: `poll` (its timeout is the next deadline), accepting from the shared
+//! listener and the connection cap (503), a slab of connections, the timer heap,
+//! worker answers (via the loop's `mio::Waker`), the access-log batch, and this
+//! loop's part of a shutdown.
+//! Elsewhere: what a connection does on each event (`server::conn`), the blocking
+//! pool (`server::workers`), starting the loops and joining them (`server`).
+//!
+//! Timers: a min-heap of `(deadline, slot, id)` with lazy cancellation. Each
+//! connection records the earliest entry it has in the heap (`armed`); a later
+//! deadline pushes nothing (the early entry, when it fires, re-arms at the
+//! connection's current deadline), an earlier one pushes a new entry and leaves
+//! the old one stale. Stale entries are skipped when they surface, and the heap
+//! is rebuilt when they outnumber the connections.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::conn::{self, Connection, Cx, DateCache, Flow};
+use super::workers::{Completion, Job, Mailbox};
+use super::{ServeError, Shared, listener};
+use crate::http::response::Response;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX);
+/// Longest sleep in `poll`: how soon a loop notices the shutdown flag set by a signal.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
+/// How long accepting pauses after the process ran out of descriptors or memory.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Readiness events taken per `poll`.
+const EVENTS: usize = 1024;
+
+pub(super) struct EventLoop {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    shared: Arc<Shared>,
+    mailbox: Arc<Mailbox>,
+    jobs: Sender<Job>,
+    slots: Vec<Option<Connection>>,
+    free: Vec<usize>,
+    open: usize,
+    next_id: u64,
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    date: DateCache,
+    log: String,
+    scratch: Box<[u8]>,
+    accept_paused_until: Option<Instant>,
+}
+
+impl EventLoop {
+    /// A loop accepting from `listener` (its own handle on the shared socket).
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        mut listener: TcpListener,
+        jobs: Sender<Job>,
+    ) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mailbox = Arc::new(Mailbox::new(Waker::new(poll.registry(), WAKER)?));
+        Ok(EventLoop {
+            poll,
+            listener: Some(listener),
+            shared,
+            mailbox,
+            jobs,
+            slots: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            next_id: 0,
+            timers: BinaryHeap::new(),
+            date: DateCache::default(),
+            log: String::new(),
+            scratch: vec![0; 4096].into_boxed_slice(),
+            accept_paused_until: None,
+        })
+    }
+
+    /// The loop's mailbox, for workers' answers and for waking it at shutdown.
+    pub(super) fn mailbox(&self) -> Arc<Mailbox> {
+        Arc::clone(&self.mailbox)
+    }
+
+    /// Serves until the shutdown flag is set and every connection of this loop has closed.
+    pub(super) fn run(mut self) -> Result<(), ServeError> {
+        let mut events = Events::with_capacity(EVENTS);
+        let mut completions = Vec::new();
+        let mut shutting_down = false;
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(ServeError::Accept(error));
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now)?,
+                    WAKER => {
+                        self.mailbox.collect(&mut completions);
+                        for done in completions.drain(..) {
+                            self.complete(done, now);
+                        }
+                    }
+                    Token(slot) => {
+                        let readable = event.is_readable() || event.is_error();
+                        let hung_up = event.is_read_closed();
+                        self.step(slot, None, now, |conn, cx| {
+                            conn.on_ready(readable, hung_up, cx)
+                        });
+                    }
+                }
+            }
+            if self.accept_paused_until.is_some_and(|until| until <= now) {
+                self.accept_paused_until = None;
+                self.accept(now)?;
+            }
+            self.expire(now);
+            if !shutting_down && self.shared.shutdown.load(Ordering::SeqCst) {
+                shutting_down = true;
+                self.stop_accepting();
+                for slot in 0..self.slots.len() {
+                    self.step(slot, None, now, Connection::on_shutdown);
+                }
+            }
+            self.flush_log();
+            if shutting_down && self.open == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Duration {
+        let mut timeout = SHUTDOWN_POLL;
+        if let Some(Reverse((at, _, _))) = self.timers.peek() {
+            timeout = timeout.min(at.saturating_duration_since(now));
+        }
+        if let Some(until) = self.accept_paused_until {
+            timeout = timeout.min(until.saturating_duration_since(now));
+        }
+        // Round up so that a deadline a few microseconds away is not busy-polled.
+        if timeout > Duration::ZERO && timeout < Duration::from_millis(1) {
+            timeout = Duration::from_millis(1);
+        }
+        timeout
+    }
+
+    /// Accepts every queued connection.
+    fn accept(&mut self, now: Instant) -> Result<(), ServeError> {
+        loop {
+            let Some(listener) = &self.listener else {
+                return Ok(());
+            };
+            if self.accept_paused_until.is_some() {
+                return Ok(());
+            }
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer, now),
+                Err(error) => match error.kind() {
+                    io::ErrorKind::WouldBlock => return Ok(()),
+                    io::ErrorKind::Interrupted => {}
+                    // A peer that gave up while queued: keep serving the others.
+                    io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset => {}
+                    // A transient shortage of descriptors or memory: retry shortly.
+                    _ if is_resource_shortage(&error) => {
+                        eprintln!("accept: {error}; pausing briefly");
+                        self.accept_paused_until = Some(now + ACCEPT_PAUSE);
+                        return Ok(());
+                    }
+                    _ => return Err(ServeError::Accept(error)),
+                },
+            }
+        }
+    }
+
+    /// Takes an accepted connection into this loop, or refuses it with 503 at the cap.
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if listener::configure(&stream).is_err() {
+            return;
+        }
+        let shared = &self.shared;
+        if shared.active.fetch_add(1, Ordering::SeqCst) >= shared.config.max_connections {
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+            self.refuse_busy(&mut stream, peer);
+            return;
+        }
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let registered = self.poll.registry().register(
+            &mut stream,
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if registered.is_err() {
+            self.free.push(slot);
+            self.shared.active.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.slots[slot] = Some(Connection::new(stream, peer, slot, id, now, &self.shared));
+        self.open += 1;
+        // Readiness (the request may already be here) arrives as an event.
+        self.arm(slot);
+    }
+
+    fn refuse_busy(&mut self, stream: &mut TcpStream, peer: SocketAddr) {
+        let started = Instant::now();
+        let response =
+            Response::line(503, "too many connections; retry shortly").with_retry_after(1);
+        let _ = conn::refuse(stream, &response, &mut self.date);
+        if self.shared.log.is_some() {
+            let bytes = response.body.as_bytes().len();
+            conn::format_exchange(&mut self.log, peer, None, &response, bytes, started);
+        }
+    }
+
+    /// Runs `action` on the connection in `slot` (if it is still connection `id`),
+    /// then closes it or re-arms its deadline.
+    fn step(
+        &mut self,
+        slot: usize,
+        id: Option<u64>,
+        now: Instant,
+        action: impl FnOnce(&mut Connection, &mut Cx<'_>) -> Flow,
+    ) {
+        let Some(connection) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if id.is_some_and(|id| id != connection.id) {
+            return;
+        }
+        let mut cx = Cx {
+            shared: &self.shared,
+            now,
+            date: &mut self.date,
+            log: &mut self.log,
+            jobs: &self.jobs,
+            mailbox: &self.mailbox,
+            scratch: &mut self.scratch,
+        };
+        match action(connection, &mut cx) {
+            Flow::Open => self.arm(slot),
+            Flow::Close => self.close(slot),
+        }
+    }
+
+    fn complete(&mut self, done: Completion, now: Instant) {
+        let Completion {
+            slot,
+            id,
+            head,
+            response,
+        } = done;
+        self.step(slot, Some(id), now, move |conn, cx| {
+            conn.on_complete(head, response, cx)
+        });
+    }
+
+    /// Makes sure the heap holds an entry no later than the connection's deadline.
+    fn arm(&mut self, slot: usize) {
+        let Some(connection) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(deadline) = connection.deadline() else {
+            return;
+        };
+        if connection.armed.is_some_and(|armed| armed <= deadline) {
+            return;
+        }
+        connection.armed = Some(deadline);
+        self.timers.push(Reverse((deadline, slot, connection.id)));
+        if self.timers.len() > 2 * self.open + 64 {
+            self.rebuild_timers();
+        }
+    }
+
+    /// Drops stale heap entries: one entry per connection with a deadline.
+    fn rebuild_timers(&mut self) {
+        self.timers.clear();
+        for (slot, connection) in self.slots.iter_mut().enumerate() {
+            let Some(connection) = connection else {
+                continue;
+            };
+            connection.armed = connection.deadline();
+            if let Some(deadline) = connection.armed {
+                self.timers.push(Reverse((deadline, slot, connection.id)));
+            }
+        }
+    }
+
+    /// Acts on every deadline that has passed.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&Reverse((at, slot, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(connection) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            if connection.id != id || connection.armed != Some(at) {
+                continue;
+            }
+            connection.armed = None;
+            match connection.deadline() {
+                Some(deadline) if deadline <= now => {
+                    self.step(slot, Some(id), now, Connection::on_deadline);
+                }
+                _ => self.arm(slot),
+            }
+        }
+    }
+
+    fn close(&mut self, slot: usize) {
+        // Dropping the connection closes its descriptor, the only one of its
+        // socket, which also takes it out of the epoll set.
+        if self.slots[slot].take().is_some() {
+            self.free.push(slot);
+            self.open -= 1;
+            self.shared.active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn stop_accepting(&mut self) {
+        if let Some(mut listener) = self.listener.take() {
+            // The socket is shared with the other loops: closing our descriptor
+            // alone would not take it out of this loop's epoll set.
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+    }
+
+    fn flush_log(&mut self) {
+        if let Some(log) = &self.shared.log
+            && !self.log.is_empty()
+        {
+            conn::write_log(log, &self.log);
+            self.log.clear();
+        }
+    }
+}
+
+fn is_resource_shortage(error: &io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM
+    matches!(error.raw_os_error(), Some(24 | 23 | 105 | 12))
+}

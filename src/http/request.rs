@@ -443,6 +443,10 @@ impl<'a> Fields<'a> {
             if self.hosts > 1 {
                 return Err(ParseError::DuplicateHost);
             }
+            // RFC 9112 §3.2: so is a Host field with an invalid field value.
+            if !is_valid_host(value) {
+                return Err(ParseError::InvalidHost);
+            }
         } else if name.eq_ignore_ascii_case(b"content-length") {
             for member in list_members(value) {
                 if member.is_empty() || !member.iter().all(u8::is_ascii_digit) {
@@ -513,6 +517,52 @@ impl<'a> Fields<'a> {
         };
         Ok(framing)
     }
+}
+
+/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), or empty (RFC 9112 §3.2).
+///
+/// ```text
+/// uri-host    = IP-literal / IPv4address / reg-name
+/// IP-literal  = "[" ( IPv6address / IPvFuture ) "]"   ; checked here as "[" 1*( unreserved / sub-delims / ":" ) "]"
+/// reg-name    = *( unreserved / pct-encoded / sub-delims )
+/// port        = *DIGIT
+/// ```
+fn is_valid_host(value: &[u8]) -> bool {
+    let is_unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    let is_sub_delim = |b: u8| b"!$&'()*+,;=".contains(&b);
+    let (host, port) = match value.strip_prefix(b"[") {
+        Some(literal) => {
+            let Some(close) = literal.iter().position(|&b| b == b']') else {
+                return false;
+            };
+            let inside = &literal[..close];
+            if inside.is_empty()
+                || !inside
+                    .iter()
+                    .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':')
+            {
+                return false;
+            }
+            match &literal[close + 1..] {
+                [] => (&[][..], None),
+                [b':', port @ ..] => (&[][..], Some(port)),
+                _ => return false,
+            }
+        }
+        None => match value.iter().rposition(|&b| b == b':') {
+            Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
+            None => (value, None),
+        },
+    };
+    let mut rest = host;
+    while let [b, tail @ ..] = rest {
+        rest = match (*b, tail) {
+            (b'%', [h1, h2, tail @ ..]) if h1.is_ascii_hexdigit() && h2.is_ascii_hexdigit() => tail,
+            (b, tail) if is_unreserved(b) || is_sub_delim(b) => tail,
+            _ => return false,
+        };
+    }
+    port.is_none_or(|port| port.iter().all(u8::is_ascii_digit))
 }
 
 /// The value of checked Content-Length digits, or `BodyTooLarge` past `max_body` or `u64`.
@@ -1119,6 +1169,44 @@ mod tests {
             ParseError::DuplicateHost,
             400,
         );
+    }
+
+    #[test]
+    fn host_values_in_uri_host_port_form_are_accepted() {
+        for value in [
+            &b""[..],
+            b"example.com",
+            b"127.0.0.1:12345",
+            b"[::1]:8080",
+            b"[::1]",
+            b"ex%41mple:",
+            b"a-b_c~d!$&'()*+,;=",
+        ] {
+            let input = [&b"GET / HTTP/1.1\r\nHost: "[..], value, b"\r\n\r\n"].concat();
+            assert_parses_to(&input, head(Method::Get, "/", root(), Version::Http11));
+        }
+    }
+
+    #[test]
+    fn host_with_an_invalid_value_is_400() {
+        // RFC 9112 §3.2: "a Host header field with an invalid field value" is a 400.
+        for value in [
+            &b"a b"[..],
+            b"a/b",
+            b"user@host",
+            b"host:80x",
+            b"host:8:0x",
+            b"[::1",
+            b"[::1]x",
+            b"[]",
+            b"ex%4",
+            b"ex%zz",
+            b"\"quoted\"",
+            b"caf\xc3\xa9",
+        ] {
+            let input = [&b"GET / HTTP/1.1\r\nHost: "[..], value, b"\r\n\r\n"].concat();
+            assert_rejects(&input, ParseError::InvalidHost, 400);
+        }
     }
 
     #[test]

@@ -107,7 +107,13 @@ pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestH
     // toward max_line so that a stream of them cannot keep the parser busy.
     let mut pos = 0;
     let (line, line_end) = loop {
-        match scan_line(input, pos)? {
+        match scan_line(input, pos) {
+            // The fault a byte-at-a-time reader meets first wins: the limit, if the
+            // bytes before the CR already exceed it, else the bare CR.
+            Line::BareCr { at } if at > limits.max_line => {
+                return Err(ParseError::RequestLineTooLong);
+            }
+            Line::BareCr { .. } => return Err(ParseError::BareCr),
             Line::Partial { len } => {
                 if pos + len > limits.max_line {
                     return Err(ParseError::RequestLineTooLong);
@@ -136,7 +142,12 @@ pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestH
     let mut pos = line_end;
     let mut fields = Fields::new(version);
     loop {
-        match scan_line(input, pos)? {
+        match scan_line(input, pos) {
+            // As for the request-line: the first fault in byte order wins.
+            Line::BareCr { at } if at + 1 - section_start > limits.max_header_bytes => {
+                return Err(ParseError::HeaderSectionTooLarge);
+            }
+            Line::BareCr { .. } => return Err(ParseError::BareCr),
             Line::Partial { .. } => {
                 if input.len() - section_start > limits.max_header_bytes {
                     return Err(ParseError::HeaderSectionTooLarge);
@@ -179,10 +190,12 @@ enum Line<'a> {
     Complete { content: &'a [u8], end: usize },
     /// No LF yet; `len` bytes of content so far, not counting a final CR that may start a CRLF.
     Partial { len: usize },
+    /// A CR not followed by LF, at offset `at` of the input (RFC 9112 §2.2).
+    BareCr { at: usize },
 }
 
 /// Finds the line that starts at `input[start..]`.
-fn scan_line(input: &[u8], start: usize) -> Result<Line<'_>, ParseError> {
+fn scan_line(input: &[u8], start: usize) -> Line<'_> {
     let rest = &input[start..];
     let (content, line) = match rest.iter().position(|&b| b == b'\n') {
         Some(lf) => {
@@ -200,10 +213,10 @@ fn scan_line(input: &[u8], start: usize) -> Result<Line<'_>, ParseError> {
         }
     };
     // RFC 9112 §2.2: a CR not followed by LF is rejected, not treated as a line end.
-    if content.contains(&b'\r') {
-        return Err(ParseError::BareCr);
+    match content.iter().position(|&b| b == b'\r') {
+        Some(cr) => Line::BareCr { at: start + cr },
+        None => line,
     }
-    Ok(line)
 }
 
 /// The parts of a request-line, checked.
@@ -1149,6 +1162,36 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_cr_past_a_limit_gets_the_limit_status_however_the_bytes_arrive() {
+        // Found by arbitrary_bytes_split_anywhere_agree_with_the_one_shot_result: whole,
+        // these gave 400 (bare CR) while a byte-at-a-time peer got 431 or 414.
+        let limits = HeadLimits {
+            max_line: 15,
+            max_header_bytes: 9,
+            ..LIMITS
+        };
+        assert_rejects_with(
+            b"POST / HTTP/1.1\r\nHost: a\r\n:::\r:",
+            &limits,
+            ParseError::HeaderSectionTooLarge,
+            431,
+        );
+        assert_rejects_with(
+            b"GET /aaaaaaaaaaaaaaaa\rx",
+            &limits,
+            ParseError::RequestLineTooLong,
+            414,
+        );
+        // A bare CR that comes before the limit is reached is still the bare CR.
+        assert_rejects_with(
+            b"GET /\rxxxxxxxxxxxxxxxxxxxx\r\n",
+            &limits,
+            ParseError::BareCr,
+            400,
+        );
+    }
+
+    #[test]
     fn http11_without_host_is_400() {
         assert_rejects(
             b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
@@ -1433,6 +1476,42 @@ mod tests {
         ) {
             let input = [&b"POST / HTTP/1.1\r\nHost: a\r\n"[..], &input].concat();
             let _ = parse(&input);
+        }
+
+        /// Incremental = one-shot on any bytes, not only valid heads: a prefix of a
+        /// rejected input needs more or is rejected the same way, a prefix of a
+        /// complete head needs more, and a prefix of a valid prefix needs more.
+        /// So the status a peer gets never depends on how TCP split its bytes.
+        #[test]
+        fn arbitrary_bytes_split_anywhere_agree_with_the_one_shot_result(
+            start in prop_oneof![
+                Just(&b""[..]),
+                Just(&b"GET / HTTP/1.1\r\n"[..]),
+                Just(&b"POST / HTTP/1.1\r\nHost: a\r\n"[..]),
+            ],
+            tail in proptest::collection::vec(
+                prop_oneof![
+                    any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b':'), Just(b' '), Just(b'a'),
+                ],
+                0..120,
+            ),
+            max_line in 4usize..40,
+            max_header_bytes in 4usize..60,
+        ) {
+            let input = [start, &tail].concat();
+            let limits = HeadLimits { max_line, max_header_bytes, max_body: 100 };
+            let whole = parse_head(&input, &limits);
+            for end in 0..input.len() {
+                let prefix = parse_head(&input[..end], &limits);
+                match (&whole, &prefix) {
+                    (_, Ok(Progress::NeedMore)) => {}
+                    (Err(w), Err(p)) => prop_assert_eq!(w, p, "prefix of {} bytes", end),
+                    (Ok(Progress::Done { consumed, .. }), Ok(Progress::Done { .. })) if end >= *consumed => {
+                        prop_assert_eq!(&prefix, &parse_head(&input[..*consumed], &limits));
+                    }
+                    _ => prop_assert!(false, "prefix of {} bytes gave {:?}, whole gave {:?}", end, prefix, whole),
+                }
+            }
         }
 
         #[test]

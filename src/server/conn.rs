@@ -162,7 +162,14 @@ impl Connection {
             }
             // Read and drop the body so the next request's framing is known.
             return match self.receive_body(&head, deadline) {
-                Ok(_) => self.respond(Some(&head), response, false, started),
+                Ok(body) => {
+                    // RFC 9112 §6.3: the body ends where its framing says; left in the
+                    // buffer it would be parsed as the next request (smuggling).
+                    if let ReceivedBody::Buffered(len) = body {
+                        self.consume(len);
+                    }
+                    self.respond(Some(&head), response, false, started)
+                }
                 Err(failure) => self.body_failed(failure, &head, started),
             };
         }

@@ -7,6 +7,8 @@ mod support;
 mod conformance;
 /// Keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue, HEAD.
 mod framing;
+/// Slow and greedy clients: slowloris, idle keep-alive, never-reading, half-closed, reset, over the cap.
+mod hostile;
 /// The binary: start-up errors, the store lock, signals, real I/O failures.
 mod process;
 /// Every status of the contract, sent and answered over TCP.

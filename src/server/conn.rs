@@ -204,7 +204,8 @@ impl Connection {
             Ok(response) => self.respond(Some(&head), response, false, started),
             Err(_) => {
                 // The panic message is already on stderr (the default hook).
-                let response = Response::line(500, "internal error while handling the request");
+                let response = Response::line(500, "internal error while handling the request")
+                    .with_cause("handler panicked");
                 self.respond(Some(&head), response, true, started)
             }
         }
@@ -307,7 +308,7 @@ impl Connection {
         };
         let written = write_all_vectored(&mut self.stream, &self.out, body);
         if self.shared.config.access_log {
-            log_exchange(self.peer, head, response.status, body.len(), started);
+            log_exchange(self.peer, head, &response, body.len(), started);
         }
         if written.is_err() {
             return Next::Close;
@@ -438,18 +439,20 @@ pub(super) fn refuse(stream: &mut TcpStream, response: &Response) -> io::Result<
     Ok(())
 }
 
-/// One access-log line on stderr: peer, request line, status, body bytes, duration.
+/// One access-log line on stderr: peer, request line, status, body bytes,
+/// duration, and for a server failure its cause.
 pub(super) fn log_exchange(
     peer: SocketAddr,
     head: Option<&RequestHead>,
-    status: u16,
+    response: &Response,
     bytes: usize,
     started: Instant,
 ) {
     let micros = started.elapsed().as_micros();
-    let line = match head {
+    let status = response.status;
+    let mut line = match head {
         Some(head) => format!(
-            "{peer} \"{} {} {}\" {status} {bytes} {}.{:03}ms\n",
+            "{peer} \"{} {} {}\" {status} {bytes} {}.{:03}ms",
             method_name(&head.method),
             head.raw_target,
             match head.version {
@@ -460,11 +463,17 @@ pub(super) fn log_exchange(
             micros % 1000,
         ),
         None => format!(
-            "{peer} \"-\" {status} {bytes} {}.{:03}ms\n",
+            "{peer} \"-\" {status} {bytes} {}.{:03}ms",
             micros / 1000,
             micros % 1000
         ),
     };
+    if let Some(cause) = &response.cause {
+        line.push_str(" (");
+        line.push_str(cause);
+        line.push(')');
+    }
+    line.push('\n');
     // One write per line, so lines from different connections do not interleave.
     let _ = io::stderr().lock().write_all(line.as_bytes());
 }

@@ -268,7 +268,13 @@ fn refuse_busy(shared: &Shared, stream: &mut TcpStream, peer: SocketAddr) {
     let _ = stream.set_write_timeout(Some(std::time::Duration::from_millis(100)));
     let _ = conn::refuse(stream, &response);
     if shared.config.access_log {
-        conn::log_exchange(peer, None, 503, response.body.as_bytes().len(), started);
+        conn::log_exchange(
+            peer,
+            None,
+            &response,
+            response.body.as_bytes().len(),
+            started,
+        );
     }
 }
 

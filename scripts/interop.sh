@@ -4,7 +4,7 @@
 # checks the documented outcome of each. Starts the server itself on a free
 # port of 127.0.0.1 with a temporary store, and stops it at the end.
 #
-#   scripts/interop.sh            # uses target/release/wordwire (built if missing)
+#   scripts/interop.sh            # builds and uses target/release/wordwire
 #   WORDWIRE_BIN=path scripts/interop.sh
 #
 # Needs the Debian packages listed in scripts/interop-deps.txt. Prints one line
@@ -13,9 +13,11 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${WORDWIRE_BIN:-$root/target/release/wordwire}
-if [ ! -x "$bin" ]; then
-    echo "interop: building the release binary" >&2
+if [ -n "${WORDWIRE_BIN:-}" ]; then
+    bin=$WORDWIRE_BIN
+else
+    # Always (re)build, so a stale binary is never the one tested; a no-op when up to date.
+    bin=$root/target/release/wordwire
     (cd "$root" && cargo build --release --quiet) || {
         echo "interop: cargo build --release failed" >&2
         exit 2

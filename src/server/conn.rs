@@ -418,6 +418,9 @@ impl Connection {
                 if pending.len() >= *length {
                     let bytes = pending[..*length].to_vec();
                     let length = *length;
+                    // RFC 9112 §6.3: the body ends where its framing says, even one
+                    // only read to be dropped; left in the buffer it would be parsed
+                    // as the next request (smuggling).
                     self.consume(length);
                     Some(bytes)
                 } else {

@@ -30,6 +30,9 @@ WORDWIRE = os.path.join(ROOT, "target", "release", "wordwire")
 HYPER = os.path.join(HERE, "hyper-baseline", "target", "release", "hyper-baseline")
 AUTH = "Basic " + base64.b64encode(b"wordwire:wordwire").decode()
 SERVERS = ["wordwire", "hyper", "nginx"]
+# With --before BINARY: an older wordwire build, run beside the current one in every
+# scenario the current one runs in (before/after from the same interleaved run).
+BEFORE = None
 
 # (name, kind, connections, sync, servers)
 SCENARIOS = [
@@ -84,8 +87,9 @@ class Servers:
         port = free_port()
         store = os.path.join(self.workdir, f"{kind}-{label}-{port}.txt")
         shutil.copy(os.path.join(self.workdir, "words.txt"), store)
-        if kind == "wordwire":
-            argv = [WORDWIRE, "serve", "--addr", f"127.0.0.1:{port}", "--store", store, "--sync", sync]
+        if kind in ("wordwire", "before"):
+            binary = WORDWIRE if kind == "wordwire" else BEFORE
+            argv = [binary, "serve", "--addr", f"127.0.0.1:{port}", "--store", store, "--sync", sync]
         elif kind == "hyper":
             argv = [HYPER, "--addr", f"127.0.0.1:{port}", "--store", store, "--sync", sync]
         else:
@@ -151,7 +155,29 @@ http {{
 """
 
 
-def wrk(port, kind, connections, duration, latency=False):
+def context_switches(pid):
+    """Voluntary plus involuntary context switches, summed over the threads of `pid`."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return total
+
+
+def wrk(port, kind, connections, duration, latency=False, pid=None):
+    """One wrk run. With `pid`, also counts that process's context switches per
+    request, over a window that leaves out the first and last second of the run
+    (connection threads of a thread-per-connection server take their counts
+    with them when they exit at the end of the run)."""
     threads = 1 if connections == 1 else 2
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
             "-H", f"Authorization: {AUTH}"]
@@ -162,8 +188,18 @@ def wrk(port, kind, connections, duration, latency=False):
     elif kind == "close":
         argv += ["-s", os.path.join(HERE, "wrk", "close.lua")]
     argv.append(f"http://127.0.0.1:{port}/")
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60).stdout
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    window = None
+    if pid is not None and duration >= 3:
+        time.sleep(1)
+        first, t1 = context_switches(pid), time.monotonic()
+        time.sleep(duration - 2)
+        last, t2 = context_switches(pid), time.monotonic()
+        if first is not None and last is not None:
+            window = (last - first, t2 - t1)
+    out = proc.communicate(timeout=duration + 60)[0]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     p99 = None
@@ -172,6 +208,8 @@ def wrk(port, kind, connections, duration, latency=False):
         p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
     return {
         "rps": rps,
+        "requests": requests,
+        "cs_per_request": window[0] / (rps * window[1]) if window and rps else None,
         "p99_ms": p99,
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
         "errors": [int(x) for x in errors.groups()] if errors else [0, 0, 0, 0],
@@ -228,7 +266,7 @@ def write_chart(path, results):
         return left + (xs.index(c)) * (width - left - right) / (len(xs) - 1)
     def y_of(v):
         return height - bottom - v / ymax * (height - bottom - top)
-    colors = {"wordwire": "#d62728", "hyper": "#1f77b4", "nginx": "#2ca02c"}
+    colors = {"wordwire": "#d62728", "hyper": "#1f77b4", "nginx": "#2ca02c", "before": "#999999"}
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'font-family="sans-serif" font-size="12">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
@@ -275,8 +313,9 @@ def report(args, results, p99, idle, started):
         "",
         "## Requests per second",
         "",
-        "| scenario | wordwire | hyper | nginx | wordwire / hyper | wordwire / nginx |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| scenario | " + " | ".join(SERVERS) + " | wordwire / hyper | wordwire / nginx |"
+        + (" wordwire / before |" if BEFORE else ""),
+        "|---|" + "---:|" * (len(SERVERS) + 2 + (1 if BEFORE else 0)),
     ]
     for name, _, _, _, servers in SCENARIOS:
         cells = []
@@ -290,7 +329,10 @@ def report(args, results, p99, idle, started):
                 cells.append("—")
         ratio_h = f"{med['wordwire'] / med['hyper']:.2f}x" if "hyper" in med else "—"
         ratio_n = f"{med['wordwire'] / med['nginx']:.2f}x" if "nginx" in med else "—"
-        lines.append(f"| {name} | {' | '.join(cells)} | {ratio_h} | {ratio_n} |")
+        ratio_b = ""
+        if BEFORE:
+            ratio_b = f" {med['wordwire'] / med['before']:.2f}x |" if "before" in med else " — |"
+        lines.append(f"| {name} | {' | '.join(cells)} | {ratio_h} | {ratio_n} |{ratio_b}")
     lines += ["", "Errors (non-2xx responses, socket errors) summed over all rounds:", ""]
     for name, _, _, _, servers in SCENARIOS:
         for s in servers:
@@ -303,8 +345,26 @@ def report(args, results, p99, idle, started):
     if lines[-1] == "":
         lines[-2] += " none."
         lines.pop()
+    lines += ["", "## Context switches per request", "",
+              "Voluntary plus involuntary switches summed over `/proc/PID/task/*/status` from 1 s into "
+              "each wrk run to 1 s before its end, divided by the requests served in that window "
+              "(requests/s times its length); median over rounds. Threads that exit inside the window "
+              "take their counts with them, so for a thread-per-connection server with a new "
+              "connection per request the figure is a lower bound; nginx's workers are separate "
+              "processes and are not counted.", "",
+              "| scenario | " + " | ".join(s for s in SERVERS if s != "nginx") + " |",
+              "|---|" + "---:|" * len([s for s in SERVERS if s != "nginx"])]
+    for name, _, _, _, servers in SCENARIOS:
+        cells = []
+        for s in SERVERS:
+            if s == "nginx":
+                continue
+            runs = [r["cs_per_request"] for r in results[name].get(s, []) if r.get("cs_per_request") is not None]
+            cells.append(f"{median(runs):.3f}" if runs else "—")
+        if any(c != "—" for c in cells):
+            lines.append(f"| {name} | {' | '.join(cells)} |")
     lines += ["", "## p99 latency, GET keep-alive at 256 connections (wrk `--latency`)", "",
-              "| wordwire | hyper | nginx | wordwire / hyper |", "|---:|---:|---:|---:|"]
+              "| " + " | ".join(SERVERS) + " | wordwire / hyper |", "|" + "---:|" * (len(SERVERS) + 1)]
     med = {s: median(v) for s, v in p99.items() if v}
     cells = [f"{med[s]:.2f} ms" if s in med else "—" for s in SERVERS]
     ratio = f"{med['wordwire'] / med['hyper']:.2f}x" if "wordwire" in med and "hyper" in med else "—"
@@ -338,7 +398,14 @@ def main():
     parser.add_argument("--only", default="", help="semicolon-separated scenario name substrings")
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--chart", default=os.path.join(HERE, "chart.svg"))
+    parser.add_argument("--before", default="", help="an older wordwire binary to compare with")
     args = parser.parse_args()
+    global BEFORE, SCENARIOS
+    if args.before:
+        BEFORE = os.path.abspath(args.before)
+        SCENARIOS = [(n, k, c, sy, [x for s in names for x in ([s, "before"] if s == "wordwire" else [s])])
+                     for n, k, c, sy, names in SCENARIOS]
+        SERVERS.insert(1, "before")
     started = datetime.now(timezone.utc)
     workdir = tempfile.mkdtemp(prefix="wordwire-bench-")
     # nginx's workers run as an unprivileged user and must read the store and htpasswd.
@@ -359,20 +426,22 @@ def main():
     p99 = {s: [] for s in SERVERS}
     idle = {s: [] for s in SERVERS}
     try:
-        get_ports = {s: servers.start(s, label="get")[0] for s in SERVERS}
-        post_ports = {(s, sync): servers.start(s, sync=sync, label=f"post-{sync}")[0]
-                      for s in ["wordwire", "hyper"] for sync in ["none", "always"]}
+        get_ports = {s: servers.start(s, label="get") for s in SERVERS}
+        post_ports = {(s, sync): servers.start(s, sync=sync, label=f"post-{sync}")
+                      for s in SERVERS if s != "nginx" for sync in ["none", "always"]}
         for round_no in range(args.rounds):
             for name, kind, conns, sync, names in scenarios:
                 order = names[round_no % len(names):] + names[:round_no % len(names)]
                 for s in order:
-                    port = post_ports[(s, sync)] if kind == "post" else get_ports[s]
-                    run = wrk(port, kind, conns, args.duration, latency=(kind == "get" and conns == 256))
+                    port, proc = post_ports[(s, sync)] if kind == "post" else get_ports[s]
+                    run = wrk(port, kind, conns, args.duration, latency=(kind == "get" and conns == 256),
+                              pid=proc.pid if s != "nginx" else None)
                     results[name].setdefault(s, []).append(run)
                     if kind == "get" and conns == 256:
                         p99[s].append(run["p99_ms"])
                     print(f"round {round_no + 1}/{args.rounds} {name:45} {s:9} {run['rps']:>10,.0f} req/s"
                           + (f"  p99 {run['p99_ms']:.2f} ms" if run["p99_ms"] else "")
+                          + (f"  cs/req {run['cs_per_request']:.3f}" if run.get("cs_per_request") is not None else "")
                           + (f"  NON-2xx {run['non2xx']}" if run["non2xx"] else "")
                           + (f"  socket errors {run['errors']}" if any(run["errors"]) else ""), flush=True)
             if args.idle and not args.only:

@@ -4,6 +4,7 @@
 #   bench/run.sh                         # 5 rounds of 5 s per scenario (about 25 minutes)
 #   bench/run.sh --rounds 1 --duration 2 # a quick look (about 3 minutes)
 #   bench/run.sh --only "64 conns"       # some scenarios only; prints, writes nothing
+#   bench/run.sh --before OLD_BINARY     # also runs an older wordwire build, interleaved
 #
 # Installs wrk and nginx-light with apt if they are missing, builds wordwire and
 # bench/hyper-baseline in release mode, then runs bench/run.py, which writes

@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Largest header section, in bytes (larger: 431).
     #[arg(long, value_name = "BYTES", default_value_t = 16384, value_parser = clap::value_parser!(u32).range(16..))]
     pub max_header_bytes: u32,
+    /// Event-loop threads (default: the available cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
     /// Largest request body, in bytes (larger: 413).
     #[arg(long, value_name = "BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_body: u32,
@@ -160,6 +163,12 @@ impl ServeArgs {
         config.idle_timeout = self.idle_timeout;
         config.timeout_status = self.timeout_status;
         config.max_connections = self.max_connections as usize;
+        if let Some(threads) = self.threads {
+            config.threads = threads as usize;
+        }
+        // Without fsync an append only reaches the page cache: cheaper on the loop
+        // than a hop to the blocking pool and back.
+        config.appends_on_loop = matches!(self.sync, Sync::None);
         config.limits = HeadLimits {
             max_line: self.max_line as usize,
             max_header_bytes: self.max_header_bytes as usize,

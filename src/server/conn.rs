@@ -158,6 +158,9 @@ pub(super) struct Connection {
     hung_up: bool,
     /// A read returned end of stream.
     peer_closed: bool,
+    /// The peer asked for the close (`Connection: close`, HTTP/1.0) and no error
+    /// cut a request short: if it has nothing more in flight, close at once.
+    close_requested: bool,
     out: Output,
     /// Unsent output must make progress before this (a peer that never reads).
     write_deadline: Option<Instant>,
@@ -189,6 +192,7 @@ impl Connection {
             readable: false,
             hung_up: false,
             peer_closed: false,
+            close_requested: false,
             out: Output::default(),
             write_deadline: None,
             armed: None,
@@ -281,6 +285,13 @@ impl Connection {
             }
             match self.phase {
                 Phase::Closing if self.out.is_empty() => {
+                    if self.peer_closed
+                        || (self.close_requested && !self.readable && self.start == self.end)
+                    {
+                        // Nothing unread on either side: a plain close sends FIN, not
+                        // a reset, so there is nothing to linger for.
+                        return Flow::Close;
+                    }
                     if self.stream.shutdown(Shutdown::Write).is_err() {
                         return Flow::Close;
                     }
@@ -481,7 +492,12 @@ impl Connection {
     /// Runs a complete request: writes on the worker pool (they may wait for an
     /// fsync), everything else here, since reading a snapshot never blocks.
     fn run(&mut self, head: RequestHead, body: Vec<u8>, started: Instant, cx: &mut Cx<'_>) {
-        if matches!(head.method, Method::Post | Method::Put | Method::Delete) {
+        let blocking = match head.method {
+            Method::Post => !cx.shared.config.appends_on_loop,
+            Method::Put | Method::Delete => true,
+            _ => false,
+        };
+        if blocking {
             let job = Job {
                 head,
                 body,
@@ -536,6 +552,7 @@ impl Connection {
             },
         };
         let close = force_close || asked_to_close || cx.shared.shutdown.load(Ordering::SeqCst);
+        self.close_requested = asked_to_close && !force_close;
         let persistence = match (close, head.map(|h| h.version)) {
             (true, _) => Persistence::Close,
             (false, Some(Version::Http10)) => Persistence::KeepAliveExplicit,

@@ -34,8 +34,12 @@ pub struct Config {
     pub limits: HeadLimits,
     /// Write one line per request to stderr.
     pub access_log: bool,
-    /// Event-loop threads; at least one.
+    /// Event-loop threads; at least one. Default: the available cores.
     pub threads: usize,
+    /// Run POST on the event loop rather than the blocking pool. For a store
+    /// that does not fsync (`--sync none`), where an append is a write to the
+    /// page cache; PUT and DELETE, which rewrite the file, always use the pool.
+    pub appends_on_loop: bool,
 }
 
 impl Config {
@@ -57,6 +61,7 @@ impl Config {
             },
             access_log: true,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
+            appends_on_loop: false,
         }
     }
 }

@@ -20,9 +20,10 @@ pub(super) enum Call {
 }
 
 /// Writes all of `bytes` at the file's current position (at the end, for an `O_APPEND` handle).
-pub(super) fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+pub(super) fn write_all(mut file: &File, bytes: &[u8]) -> io::Result<()> {
     #[cfg(test)]
     if let Some(landed) = faults::short_write(bytes.len()) {
+        faults::run_hook(Call::Write);
         // Model a write that stops partway: the first bytes reach the file, then the error.
         file.write_all(&bytes[..landed])?;
         return Err(faults::injected(Call::Write));
@@ -92,6 +93,25 @@ pub(crate) mod faults {
 
     thread_local! {
         static ARMED: RefCell<Vec<Fault>> = const { RefCell::new(Vec::new()) };
+        static HOOKS: RefCell<Vec<(Call, Box<dyn FnOnce()>)>> = RefCell::new(Vec::new());
+    }
+
+    /// Runs `hook` on this thread just before its next call of kind `call` (before any fault
+    /// armed for that call fires; several hooks for one call run in the order armed): a way to act while a leader is inside its batch's I/O.
+    pub(crate) fn before(call: Call, hook: impl FnOnce() + 'static) {
+        HOOKS.with(|hooks| hooks.borrow_mut().push((call, Box::new(hook))));
+    }
+
+    pub(super) fn run_hook(call: Call) {
+        let hooks: Vec<Box<dyn FnOnce()>> = HOOKS.with(|hooks| {
+            let mut hooks = hooks.borrow_mut();
+            let (now, later) = hooks.drain(..).partition(|(c, _)| *c == call);
+            *hooks = later;
+            now.into_iter().map(|(_, hook)| hook).collect()
+        });
+        for hook in hooks {
+            hook();
+        }
     }
 
     pub(crate) fn arm(fault: Fault) {
@@ -121,6 +141,7 @@ pub(crate) mod faults {
     }
 
     pub(super) fn check(call: Call) -> io::Result<()> {
+        run_hook(call);
         if take(Fault::Fail(call)) {
             return Err(injected(call));
         }

@@ -3,6 +3,8 @@
 /// Starting servers (in-process and as the binary) and talking raw bytes to them.
 mod support;
 
+/// SIGKILL at random instants under write load, recovery at start, SIGTERM under load.
+mod crash;
 /// Keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue, HEAD.
 mod framing;
 /// The binary: start-up errors, the store lock, signals, real I/O failures.

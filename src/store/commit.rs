@@ -81,7 +81,8 @@ pub(super) fn plan(base: &[u8], batch: &[Change]) -> Plan {
         }
     }
     fate.retain(|from, to| *to != Some(*from));
-    let mut out = Vec::with_capacity(base.len() + appended_rev.iter().map(|w| w.len() + 1).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(base.len() + appended_rev.iter().map(|w| w.len() + 1).sum::<usize>());
     let emit = |out: &mut Vec<u8>, line: &[u8]| {
         out.extend_from_slice(line);
         out.push(b'\n');
@@ -147,7 +148,10 @@ mod tests {
                 Change::Barrier => {}
             }
         }
-        lines.iter().flat_map(|l| [&l[..], b"\n"].concat()).collect()
+        lines
+            .iter()
+            .flat_map(|l| [&l[..], b"\n"].concat())
+            .collect()
     }
 
     #[test]

@@ -91,9 +91,11 @@ pub(crate) mod faults {
         ShortWrite(usize),
     }
 
+    type Hook = Box<dyn FnOnce()>;
+
     thread_local! {
         static ARMED: RefCell<Vec<Fault>> = const { RefCell::new(Vec::new()) };
-        static HOOKS: RefCell<Vec<(Call, Box<dyn FnOnce()>)>> = RefCell::new(Vec::new());
+        static HOOKS: RefCell<Vec<(Call, Hook)>> = RefCell::new(Vec::new());
     }
 
     /// Runs `hook` on this thread just before its next call of kind `call` (before any fault
@@ -103,7 +105,7 @@ pub(crate) mod faults {
     }
 
     pub(super) fn run_hook(call: Call) {
-        let hooks: Vec<Box<dyn FnOnce()>> = HOOKS.with(|hooks| {
+        let hooks: Vec<Hook> = HOOKS.with(|hooks| {
             let mut hooks = hooks.borrow_mut();
             let (now, later) = hooks.drain(..).partition(|(c, _)| *c == call);
             *hooks = later;
@@ -181,9 +183,9 @@ mod tests {
     fn a_short_write_lands_a_prefix_then_fails() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let mut file = File::create(&path).unwrap();
+        let file = File::create(&path).unwrap();
         arm(Fault::ShortWrite(3));
-        assert!(write_all(&mut file, b"hello\n").is_err());
+        assert!(write_all(&file, b"hello\n").is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"hel");
     }
 }

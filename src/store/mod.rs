@@ -291,7 +291,11 @@ impl FileStore {
 
     /// Queues `change` and returns once it is decided: committed (and, with
     /// `SyncMode::Always`, fsync'd and published) or failed.
-    fn submit<'a>(&'a self, mut state: MutexGuard<'a, State>, change: Change) -> Result<(), StoreError> {
+    fn submit<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        change: Change,
+    ) -> Result<(), StoreError> {
         state.accepted += 1;
         let number = state.accepted;
         state.queue.push(change);
@@ -1034,7 +1038,7 @@ mod tests {
     fn queue_during(
         store: &Arc<FileStore>,
         call: Call,
-        changes: Vec<Box<dyn FnOnce(&FileStore) -> Result<usize, StoreError> + Send>>,
+        changes: Vec<Job>,
     ) -> mpsc::Receiver<Result<usize, StoreError>> {
         let (tx, rx) = mpsc::channel();
         let store = Arc::clone(store);
@@ -1076,7 +1080,11 @@ mod tests {
             assert_eq!(probe.snapshot().unwrap().as_slice(), b"");
         });
         let names = ["w0", "w1", "w2", "w3", "w4", "w5"];
-        let rx = queue_during(&store, Call::SyncFile, names.iter().map(|n| post(n)).collect());
+        let rx = queue_during(
+            &store,
+            Call::SyncFile,
+            names.iter().map(|n| post(n)).collect(),
+        );
         store.append(&word("first")).unwrap();
         for _ in names {
             rx.recv().unwrap().unwrap();
@@ -1178,9 +1186,7 @@ mod tests {
             source: std::io::Error::new(std::io::ErrorKind::StorageFull, "no space"),
         };
         assert_eq!(io.duplicate().to_string(), io.to_string());
-        let ro = StoreError::ReadOnly {
-            reason: "x".into(),
-        };
+        let ro = StoreError::ReadOnly { reason: "x".into() };
         assert_eq!(ro.duplicate().to_string(), ro.to_string());
     }
 

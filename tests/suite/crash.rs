@@ -25,7 +25,7 @@ use crate::support::{ServerProcess, auth, serve_command};
 const CLIENTS: usize = 4;
 const NAMES: [&str; 4] = ["ant", "bee", "cat", "dog"];
 /// Rounds in a normal test run; `WORDWIRE_CRASH_ROUNDS` overrides.
-const DEFAULT_ROUNDS: usize = 12;
+const DEFAULT_ROUNDS: usize = 25;
 
 /// A tiny xorshift generator, so that the test needs no extra crate and a seed replays choices.
 struct Rng(u64);
@@ -119,7 +119,7 @@ fn random_op(client: usize, rng: &mut Rng, rewrite_share: u64) -> Op {
     let roll = rng.below(100);
     if roll >= rewrite_share {
         Op::Post(word(rng))
-    } else if roll % 2 == 0 {
+    } else if roll.is_multiple_of(2) {
         let old = word(rng);
         let mut new = word(rng);
         while new == old {
@@ -176,7 +176,13 @@ struct ClientRun {
 }
 
 /// Sends random requests until the server dies, checking each answer against the model.
-fn drive(addr: SocketAddr, client: usize, mut lines: Vec<String>, seed: u64, rewrite_share: u64) -> ClientRun {
+fn drive(
+    addr: SocketAddr,
+    client: usize,
+    mut lines: Vec<String>,
+    seed: u64,
+    rewrite_share: u64,
+) -> ClientRun {
     let mut rng = Rng(seed | 1);
     let mut run = ClientRun {
         lines: Vec::new(),
@@ -198,7 +204,9 @@ fn drive(addr: SocketAddr, client: usize, mut lines: Vec<String>, seed: u64, rew
         let want = op.apply(&mut lines);
         run.acked += 1;
         if got != want && run.wrong.is_none() {
-            run.wrong = Some(format!("client {client}: {op:?} answered {got:?}, model says {want:?}"));
+            run.wrong = Some(format!(
+                "client {client}: {op:?} answered {got:?}, model says {want:?}"
+            ));
         }
     }
     run.lines = lines;
@@ -261,7 +269,12 @@ struct Model {
 
 /// Checks the restarted store against the model and the requests in flight at the kill, and
 /// moves the model to what the file shows. Errors say what was lost or invented.
-fn check(dir: &Path, addr: SocketAddr, model: &mut Model, in_flight: &[Option<Op>]) -> Result<(), String> {
+fn check(
+    dir: &Path,
+    addr: SocketAddr,
+    model: &mut Model,
+    in_flight: &[Option<Op>],
+) -> Result<(), String> {
     let store = dir.join("words.txt");
     let bytes = std::fs::read(&store).map_err(|e| e.to_string())?;
     if get(addr).as_deref() != Some(&bytes[..]) {
@@ -286,7 +299,11 @@ fn check(dir: &Path, addr: SocketAddr, model: &mut Model, in_flight: &[Option<Op
         return Err(format!("line {bad:?} is not a word"));
     }
     let last = lines.last().copied();
-    let seeds: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with('s')).collect();
+    let seeds: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with('s'))
+        .collect();
     if seeds != model.seeds {
         return Err(format!(
             "seed lines changed: {} of {} left",
@@ -327,7 +344,9 @@ fn check(dir: &Path, addr: SocketAddr, model: &mut Model, in_flight: &[Option<Op
         .collect();
     let new_stray = strays.len() == model.strays.len() + 1
         && strays[..model.strays.len()] == model.strays[..]
-        && in_flight.iter().any(|op| torn_prefix_of(op, &strays[model.strays.len()]));
+        && in_flight
+            .iter()
+            .any(|op| torn_prefix_of(op, &strays[model.strays.len()]));
     if strays != model.strays && !new_stray {
         return Err(format!("lines nobody wrote: {strays:?}"));
     }
@@ -357,7 +376,11 @@ fn crash_campaign(
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("words.txt");
     let seeds: Vec<String> = (0..seed_lines).map(|i| format!("s{i:05}")).collect();
-    std::fs::write(&store, seeds.iter().map(|s| format!("{s}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        &store,
+        seeds.iter().map(|s| format!("{s}\n")).collect::<String>(),
+    )
+    .unwrap();
     let mut model = Model {
         seeds,
         clients: vec![Vec::new(); CLIENTS],
@@ -435,7 +458,10 @@ fn the_crash_check_catches_a_store_that_rewrites_in_place() {
     // are PUT or DELETE, so a kill usually lands mid-rewrite; a few rounds are plenty.
     let outcome = crash_campaign(30, 3000, &["--sync", "unsafe-in-place"], 90, (20, 120));
     match outcome {
-        Err(failure) => eprintln!("caught, as it should be: {}", failure.lines().next().unwrap_or("")),
+        Err(failure) => eprintln!(
+            "caught, as it should be: {}",
+            failure.lines().next().unwrap_or("")
+        ),
         Ok(campaign) => panic!("the crash check passed an unsafe store: {campaign:?}"),
     }
 }
@@ -453,7 +479,9 @@ fn recovery_at_start_keeps_a_torn_word_and_removes_temp_files() {
     let server = start(&store, &[]).unwrap();
     let log = server.log_text();
     assert!(
-        log.contains("store: line 3 is a word without its final LF (interrupted append); added the LF"),
+        log.contains(
+            "store: line 3 is a word without its final LF (interrupted append); added the LF"
+        ),
         "{log}"
     );
     for temp in temps {
@@ -464,9 +492,15 @@ fn recovery_at_start_keeps_a_torn_word_and_removes_temp_files() {
         assert!(log.contains(&line), "{log}");
         assert!(!dir.path().join(temp).exists());
     }
-    assert!(dir.path().join(".words.txt.tmp.mine").exists(), "not ours to remove");
+    assert!(
+        dir.path().join(".words.txt.tmp.mine").exists(),
+        "not ours to remove"
+    );
     assert!(!dir.path().join("words.txt.torn").exists());
-    assert_eq!(std::fs::read_to_string(&store).unwrap(), "alpha\nbeta\nga\n");
+    assert_eq!(
+        std::fs::read_to_string(&store).unwrap(),
+        "alpha\nbeta\nga\n"
+    );
     assert_eq!(get(server.addr).unwrap(), b"alpha\nbeta\nga\n");
 }
 
@@ -539,7 +573,10 @@ fn sigterm_under_write_load_exits_0_and_keeps_every_acknowledged_post() {
         let (acked, sent) = handle.join().unwrap();
         total += acked.len();
         for word in &acked {
-            assert!(lines.contains(word.as_str()), "acknowledged {word} is missing");
+            assert!(
+                lines.contains(word.as_str()),
+                "acknowledged {word} is missing"
+            );
         }
         all_sent.extend(sent);
     }

@@ -62,8 +62,8 @@ pub struct ServeArgs {
 /// Where credentials come from; shared by `serve` and `client`.
 #[derive(Debug, Clone, Args)]
 pub struct CredentialArgs {
-    /// User name for Basic auth [default: the lab pair wordwire:wordwire].
-    #[arg(long, env = "WORDWIRE_USER")]
+    /// User name for Basic auth (or set WORDWIRE_USER) [default: the lab pair wordwire:wordwire].
+    #[arg(long)]
     pub user: Option<String>,
     /// File whose first line is the password (or set WORDWIRE_PASSWORD).
     #[arg(long, value_name = "FILE")]
@@ -95,11 +95,21 @@ impl CredentialArgs {
     /// The configured pair: `--user`/`WORDWIRE_USER` with `--password-file` or
     /// `WORDWIRE_PASSWORD`, or the lab pair if neither part is given.
     pub fn resolve(&self) -> Result<Credentials, String> {
+        self.resolve_with(&process_env)
+    }
+
+    /// As `resolve`, reading the environment through `env` (a transcript's
+    /// in-process server passes one that is empty, so it never depends on the caller's).
+    pub fn resolve_with(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Credentials, String> {
+        let user = self.user.clone().or_else(|| env("WORDWIRE_USER"));
         let password = match &self.password_file {
             Some(path) => Some(read_password(path)?),
-            None => std::env::var("WORDWIRE_PASSWORD").ok(),
+            None => env("WORDWIRE_PASSWORD"),
         };
-        match (&self.user, password) {
+        match (user, password) {
             (None, None) => Ok(Credentials::lab_default()),
             (Some(user), Some(password)) => {
                 if user.is_empty() || user.contains(':') {
@@ -110,7 +120,7 @@ impl CredentialArgs {
                 if password.is_empty() {
                     return Err("the password is empty".into());
                 }
-                Ok(Credentials::new(user.clone(), password))
+                Ok(Credentials::new(user, password))
             }
             (Some(_), None) => Err(
                 "a user is set but no password: use --password-file or WORDWIRE_PASSWORD".into(),
@@ -122,10 +132,26 @@ impl CredentialArgs {
     }
 }
 
+/// The process environment, for `CredentialArgs::resolve_with`.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// An empty environment, for `CredentialArgs::resolve_with`.
+pub fn no_env(_: &str) -> Option<String> {
+    None
+}
+
 impl ServeArgs {
-    /// Checks the combination and builds the server's configuration.
+    /// Checks the combination and builds the server's configuration,
+    /// taking credentials from the flags and the process environment.
     pub fn to_config(&self) -> Result<Config, String> {
-        let credentials = self.credentials.resolve()?;
+        self.to_config_with(&process_env)
+    }
+
+    /// As `to_config`, reading the environment through `env`.
+    pub fn to_config_with(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let credentials = self.credentials.resolve_with(env)?;
         if credentials.is_lab_default() && !self.addr.ip().is_loopback() {
             return Err(format!(
                 "refusing to serve the lab credentials {DEFAULT_USER}:{DEFAULT_PASSWORD} on {}, which is not loopback; \
@@ -291,5 +317,27 @@ mod tests {
                 .unwrap_err()
                 .contains("cannot read password file")
         );
+    }
+
+    #[test]
+    fn the_environment_supplies_credentials_and_a_half_pair_is_refused() {
+        let none = CredentialArgs {
+            user: None,
+            password_file: None,
+        };
+        let env = |name: &str| match name {
+            "WORDWIRE_USER" => Some("bob".to_owned()),
+            "WORDWIRE_PASSWORD" => Some("pw".to_owned()),
+            _ => None,
+        };
+        let creds = none.resolve_with(&env).unwrap();
+        assert_eq!((creds.user(), creds.password()), ("bob", "pw"));
+        let only_user = |name: &str| (name == "WORDWIRE_USER").then(|| "bob".to_owned());
+        assert!(
+            none.resolve_with(&only_user)
+                .unwrap_err()
+                .contains("no password")
+        );
+        assert!(none.resolve_with(&no_env).unwrap().is_lab_default());
     }
 }

@@ -139,16 +139,16 @@ impl Handler {
     }
 }
 
-/// 500 for a store failure. The details go to the log, not to the peer.
+/// 500 for a store failure. The details go to the log (as the cause), not to the peer.
 fn store_failure(error: &StoreError) -> Response {
-    eprintln!("store error: {error}");
-    match error {
+    let response = match error {
         StoreError::ReadOnly { .. } => Response::line(
             500,
             "store is read-only after a write failure; restart the server",
         ),
         _ => Response::line(500, "the store could not be read or written"),
-    }
+    };
+    response.with_cause(format!("store: {error}"))
 }
 
 /// The separators the contract trims from bodies: SP, HTAB, CR, LF.

@@ -5,8 +5,10 @@
 
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod handler;
 pub mod http;
+pub mod replay;
 pub mod server;
 pub mod store;
 pub mod word;

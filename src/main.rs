@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Send one request of the assignment and print the answer.
+    Client(wordwire::client::ClientArgs),
+    /// Replay golden transcripts against an in-process server or --target.
+    Replay(wordwire::replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Client(args) => wordwire::client::run(args),
+        Command::Replay(args) => wordwire::replay::run(args),
     }
 }
 

@@ -3,9 +3,9 @@
 //! Here: the request-line and field-line grammar, and the line and section limits.
 //! Elsewhere: reading the socket (`server::conn`), body framing (`http::body`).
 
-use nom::bytes::complete::{tag, take_till1, take_while, take_while1};
+use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::{char, satisfy};
-use nom::combinator::{all_consuming, opt, rest};
+use nom::combinator::all_consuming;
 use nom::{IResult, Parser};
 
 use super::{ParseError, Progress};
@@ -136,6 +136,14 @@ pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestH
     let mut pos = line_end;
     let mut fields = Fields::new(version);
     loop {
+        if let Some(field) = scan_plain_field_line(input, pos) {
+            if field.end - section_start > limits.max_header_bytes {
+                return Err(ParseError::HeaderSectionTooLarge);
+            }
+            fields.add(field.name, field.value)?;
+            pos = field.end;
+            continue;
+        }
         match scan_line(input, pos)? {
             Line::Partial { .. } => {
                 if input.len() - section_start > limits.max_header_bytes {
@@ -181,29 +189,88 @@ enum Line<'a> {
     Partial { len: usize },
 }
 
-/// Finds the line that starts at `input[start..]`.
+/// A complete, valid field line found by `scan_plain_field_line`.
+struct PlainFieldLine<'a> {
+    name: &'a [u8],
+    /// Trimmed of OWS.
+    value: &'a [u8],
+    /// Offset just past the line terminator.
+    end: usize,
+}
+
+/// The common case in one pass: a complete line `token ":" field-value` ending in CRLF
+/// or LF, with only field-value bytes (no controls but HTAB) after the colon.
+///
+/// Returns `None` for anything else (the empty line, a partial line, any error), which
+/// `scan_line` and `parse_field_line` then handle; on the lines it accepts they give the
+/// same name, value and end, so this changes only the speed.
+fn scan_plain_field_line(input: &[u8], start: usize) -> Option<PlainFieldLine<'_>> {
+    let rest = &input[start..];
+    let name_len = rest.iter().position(|&b| !is_tchar(b))?;
+    if name_len == 0 || rest[name_len] != b':' {
+        return None;
+    }
+    let value_start = name_len + 1;
+    let stop = value_start + field_value_len(&rest[value_start..]);
+    let (content_end, end) = match rest.get(stop..stop + 2) {
+        Some([b'\r', b'\n']) => (stop, stop + 2),
+        _ if rest.get(stop) == Some(&b'\n') => (stop, stop + 1),
+        _ => return None,
+    };
+    Some(PlainFieldLine {
+        name: &rest[..name_len],
+        value: trim_ows(&rest[value_start..content_end]),
+        end: start + end,
+    })
+}
+
+/// How many bytes at the start of `input` are field-value bytes (`is_field_value_byte`).
+fn field_value_len(input: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut at = 0;
+    // Eight bytes at a time while none is a control (below 0x20, or DEL); a word that
+    // may hold one (HTAB included) is left to the exact byte loop below.
+    while let Some(chunk) = input.get(at..at + 8) {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("a slice of 8 bytes"));
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        let del = word ^ (ONES * 0x7F);
+        let has_del = del.wrapping_sub(ONES) & !del & HIGHS;
+        if below_space | has_del != 0 {
+            break;
+        }
+        at += 8;
+    }
+    at + input[at..]
+        .iter()
+        .position(|&b| !is_field_value_byte(b))
+        .unwrap_or(input.len() - at)
+}
+
+/// Finds the line that starts at `input[start..]`, in one pass to its first CR or LF.
 fn scan_line(input: &[u8], start: usize) -> Result<Line<'_>, ParseError> {
     let rest = &input[start..];
-    let (content, line) = match rest.iter().position(|&b| b == b'\n') {
-        Some(lf) => {
-            // RFC 9112 §2.2: a line ends in CRLF or, leniently, in a lone LF.
-            let content = rest[..lf].strip_suffix(b"\r").unwrap_or(&rest[..lf]);
-            let line = Line::Complete {
-                content,
-                end: start + lf + 1,
-            };
-            (content, line)
-        }
-        None => {
-            let content = rest.strip_suffix(b"\r").unwrap_or(rest);
-            (content, Line::Partial { len: content.len() })
-        }
+    let Some(at) = memchr::memchr2(b'\n', b'\r', rest) else {
+        return Ok(Line::Partial { len: rest.len() });
     };
-    // RFC 9112 §2.2: a CR not followed by LF is rejected, not treated as a line end.
-    if content.contains(&b'\r') {
-        return Err(ParseError::BareCr);
+    let content = &rest[..at];
+    if rest[at] == b'\n' {
+        // RFC 9112 §2.2: a line ends in CRLF or, leniently, in a lone LF.
+        return Ok(Line::Complete {
+            content,
+            end: start + at + 1,
+        });
     }
-    Ok(line)
+    match rest.get(at + 1) {
+        Some(b'\n') => Ok(Line::Complete {
+            content,
+            end: start + at + 2,
+        }),
+        // A final CR may yet be followed by its LF.
+        None => Ok(Line::Partial { len: at }),
+        // RFC 9112 §2.2: a CR not followed by LF is rejected, not treated as a line end.
+        Some(_) => Err(ParseError::BareCr),
+    }
 }
 
 /// The parts of a request-line, checked.
@@ -216,10 +283,8 @@ struct RequestLine {
 
 /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3), exactly one SP each.
 fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
-    let parsed = (request_line_part, sp, request_line_part, sp, rest).parse(line);
-    let Ok((_, (method, _, target, _, version))) = parsed else {
-        return Err(ParseError::MalformedRequestLine);
-    };
+    let (method, after_method) = split_at_sp(line).ok_or(ParseError::MalformedRequestLine)?;
+    let (target, version) = split_at_sp(after_method).ok_or(ParseError::MalformedRequestLine)?;
     // RFC 9112 §3: a single SP between the parts, and nothing after the version.
     if version.is_empty() || version.contains(&b' ') {
         return Err(ParseError::MalformedRequestLine);
@@ -227,27 +292,28 @@ fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
     Ok(RequestLine {
         method: parse_method(method)?,
         target: parse_target(target)?,
-        // Checked by parse_target to be visible ASCII, so each byte is one char.
-        raw_target: target.iter().map(|&b| char::from(b)).collect(),
+        raw_target: ascii_string(target),
         version: parse_version(version)?,
     })
 }
 
-/// One part of the request-line: the bytes up to the next SP.
-fn request_line_part(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    take_till1(|b| b == b' ')(input)
+/// Splits `part SP rest` at the first SP, where `part` is not empty.
+fn split_at_sp(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    match memchr::memchr(b' ', input) {
+        Some(0) | None => None,
+        Some(sp) => Some((&input[..sp], &input[sp + 1..])),
+    }
 }
 
-/// The single SP between request-line parts.
-fn sp(input: &[u8]) -> IResult<&[u8], char> {
-    char(' ')(input)
+/// `bytes` as a `String`; the caller has checked that they are ASCII.
+fn ascii_string(bytes: &[u8]) -> String {
+    std::str::from_utf8(bytes)
+        .expect("request-target bytes were checked to be visible ASCII")
+        .to_owned()
 }
 
 /// `method = token` (RFC 9110 §9.1), case-sensitive.
 fn parse_method(method: &[u8]) -> Result<Method, ParseError> {
-    if !method.iter().all(|&b| is_tchar(b)) {
-        return Err(ParseError::InvalidMethod);
-    }
     Ok(match method {
         b"GET" => Method::Get,
         b"HEAD" => Method::Head,
@@ -255,8 +321,11 @@ fn parse_method(method: &[u8]) -> Result<Method, ParseError> {
         b"PUT" => Method::Put,
         b"DELETE" => Method::Delete,
         b"OPTIONS" => Method::Options,
-        // All tchar, so ASCII: one char per byte.
-        other => Method::Other(other.iter().map(|&b| char::from(b)).collect()),
+        other if other.iter().all(|&b| is_tchar(b)) => {
+            // All tchar, so ASCII: one char per byte.
+            Method::Other(other.iter().map(|&b| char::from(b)).collect())
+        }
+        _ => return Err(ParseError::InvalidMethod),
     })
 }
 
@@ -270,7 +339,10 @@ fn parse_method(method: &[u8]) -> Result<Method, ParseError> {
 /// ```
 fn parse_target(target: &[u8]) -> Result<RequestTarget, ParseError> {
     // RFC 9112 §3.2: the target is visible ASCII; a fragment is never sent (RFC 9110 §7.1).
-    if !target.iter().all(|b| (0x21..=0x7E).contains(b)) || target.contains(&b'#') {
+    if !target
+        .iter()
+        .all(|&b| (0x21..=0x7E).contains(&b) && b != b'#')
+    {
         return Err(ParseError::InvalidTarget);
     }
     // RFC 9112 §3.2.4: asterisk-form.
@@ -316,11 +388,8 @@ fn parse_target(target: &[u8]) -> Result<RequestTarget, ParseError> {
 
 /// The path part of `path [ "?" query ]`, which is visible ASCII.
 fn path_of(path_and_query: &[u8]) -> String {
-    path_and_query
-        .iter()
-        .take_while(|&&b| b != b'?')
-        .map(|&b| char::from(b))
-        .collect()
+    let end = memchr::memchr(b'?', path_and_query).unwrap_or(path_and_query.len());
+    ascii_string(&path_and_query[..end])
 }
 
 fn strip_prefix_ignore_case<'a>(input: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
@@ -331,6 +400,12 @@ fn strip_prefix_ignore_case<'a>(input: &'a [u8], prefix: &[u8]) -> Option<&'a [u
 
 /// `HTTP-version = "HTTP" "/" DIGIT "." DIGIT` (RFC 9112 §2.3), case-sensitive.
 fn parse_version(version: &[u8]) -> Result<Version, ParseError> {
+    // What nearly every request sends, decided without the general grammar below.
+    match version {
+        b"HTTP/1.1" => return Ok(Version::Http11),
+        b"HTTP/1.0" => return Ok(Version::Http10),
+        _ => {}
+    }
     let digit = || satisfy(|c: char| c.is_ascii_digit());
     let parsed: IResult<&[u8], (&[u8], char, char, char)> =
         all_consuming((tag(&b"HTTP/"[..]), digit(), char('.'), digit())).parse(version);
@@ -343,9 +418,38 @@ fn parse_version(version: &[u8]) -> Result<Version, ParseError> {
     }
 }
 
+/// Which bytes are `tchar` (RFC 9110 §5.6.2), as a table so a name costs one lookup per byte.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte.is_ascii_alphanumeric()
+            || matches!(
+                byte,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
 /// `tchar` (RFC 9110 §5.6.2).
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
 
 /// `OWS = *( SP / HTAB )` (RFC 9110 §5.6.3).
@@ -390,15 +494,23 @@ pub(crate) fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError
     if line.first().is_some_and(|&b| is_ows(b)) {
         return Err(ParseError::ObsoleteLineFolding);
     }
-    let parsed = (token, take_while(is_ows), opt(char(':'))).parse(line);
-    let Ok((value, (name, space, colon))) = parsed else {
-        return Err(ParseError::InvalidFieldName);
-    };
-    if colon.is_none() {
+    let name_len = line
+        .iter()
+        .position(|&b| !is_tchar(b))
+        .unwrap_or(line.len());
+    if name_len == 0 {
         return Err(ParseError::InvalidFieldName);
     }
+    let (name, after_name) = line.split_at(name_len);
+    let space = after_name
+        .iter()
+        .position(|&b| !is_ows(b))
+        .unwrap_or(after_name.len());
+    let Some((b':', value)) = after_name[space..].split_first() else {
+        return Err(ParseError::InvalidFieldName);
+    };
     // RFC 9112 §5.1: no whitespace is allowed between the field name and colon.
-    if !space.is_empty() {
+    if space > 0 {
         return Err(ParseError::WhitespaceBeforeColon);
     }
     // RFC 9110 §5.5: CR, LF, NUL and other controls are invalid in a value.

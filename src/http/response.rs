@@ -47,6 +47,8 @@ pub struct Response {
     pub challenge: bool,
     /// Send `Retry-After` with this many seconds (503).
     pub retry_after: Option<u32>,
+    /// Why a 5xx happened, for the server's log only; never sent to the peer.
+    pub cause: Option<String>,
 }
 
 impl Response {
@@ -60,6 +62,7 @@ impl Response {
             allow: false,
             challenge: false,
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -71,6 +74,7 @@ impl Response {
             allow: true,
             challenge: false,
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -82,6 +86,7 @@ impl Response {
             allow: false,
             challenge: false,
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -92,6 +97,11 @@ impl Response {
 
     pub fn with_challenge(mut self) -> Response {
         self.challenge = true;
+        self
+    }
+
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Response {
+        self.cause = Some(cause.into());
         self
     }
 

@@ -48,7 +48,8 @@ enum ReceivedBody {
 }
 
 pub(super) struct Connection {
-    stream: TcpStream,
+    /// Shared with the open-connections registry, which may shut it down.
+    stream: Arc<TcpStream>,
     peer: SocketAddr,
     shared: Arc<Shared>,
     /// Set while the connection waits for the first byte of a request, so a
@@ -61,15 +62,19 @@ pub(super) struct Connection {
     read_timeout: Option<Duration>,
     out: Vec<u8>,
     date: DateCache,
+    /// Reused for each access-log line.
+    log_line: String,
 }
 
 impl Connection {
+    /// `stream` already has `config.read_timeout` as its read timeout (`listener::configure`).
     pub(super) fn new(
-        stream: TcpStream,
+        stream: Arc<TcpStream>,
         peer: SocketAddr,
         shared: Arc<Shared>,
         idle: Arc<AtomicBool>,
     ) -> Connection {
+        let read_timeout = Some(shared.config.read_timeout);
         Connection {
             stream,
             peer,
@@ -78,9 +83,10 @@ impl Connection {
             buf: vec![0; READ_CHUNK],
             start: 0,
             end: 0,
-            read_timeout: None,
+            read_timeout,
             out: Vec::with_capacity(512),
             date: DateCache::default(),
+            log_line: String::new(),
         }
     }
 
@@ -162,7 +168,12 @@ impl Connection {
             }
             // Read and drop the body so the next request's framing is known.
             return match self.receive_body(&head, deadline) {
-                Ok(_) => self.respond(Some(&head), response, false, started),
+                Ok(body) => {
+                    if let ReceivedBody::Buffered(len) = body {
+                        self.consume(len);
+                    }
+                    self.respond(Some(&head), response, false, started)
+                }
                 Err(failure) => self.body_failed(failure, &head, started),
             };
         }
@@ -174,7 +185,7 @@ impl Connection {
         {
             self.out.clear();
             response::encode_continue(self.date.now(), &mut self.out);
-            if self.stream.write_all(&self.out).is_err() {
+            if (&*self.stream).write_all(&self.out).is_err() {
                 return Next::Close;
             }
         }
@@ -197,7 +208,8 @@ impl Connection {
             Ok(response) => self.respond(Some(&head), response, false, started),
             Err(_) => {
                 // The panic message is already on stderr (the default hook).
-                let response = Response::line(500, "internal error while handling the request");
+                let response = Response::line(500, "internal error while handling the request")
+                    .with_cause("handler panicked");
                 self.respond(Some(&head), response, true, started)
             }
         }
@@ -298,9 +310,12 @@ impl Connection {
         } else {
             response.body.as_bytes()
         };
-        let written = write_all_vectored(&mut self.stream, &self.out, body);
-        if self.shared.config.access_log {
-            log_exchange(self.peer, head, response.status, body.len(), started);
+        let written = write_all_vectored(&self.stream, &self.out, body);
+        if let Some(log) = &self.shared.log {
+            let line = &mut self.log_line;
+            line.clear();
+            format_exchange(line, self.peer, head, &response, body.len(), started);
+            write_log(log, line);
         }
         if written.is_err() {
             return Next::Close;
@@ -327,7 +342,7 @@ impl Connection {
             if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
                 return;
             }
-            match self.stream.read(&mut scratch) {
+            match (&*self.stream).read(&mut scratch) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => drained += n,
             }
@@ -365,7 +380,7 @@ impl Connection {
             }
         }
         loop {
-            match self.stream.read(&mut self.buf[self.end..]) {
+            match (&*self.stream).read(&mut self.buf[self.end..]) {
                 Ok(0) => return Err(ReadFailure::Closed),
                 Ok(n) => {
                     self.end += n;
@@ -394,7 +409,7 @@ enum BodyFailure {
 }
 
 /// Writes `head` then `body` with as few system calls as the kernel allows (one, usually).
-fn write_all_vectored(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
+fn write_all_vectored(mut stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
     let mut slices = [IoSlice::new(head), IoSlice::new(body)];
     let mut remaining: &mut [IoSlice<'_>] = &mut slices;
     IoSlice::advance_slices(&mut remaining, 0);
@@ -410,7 +425,7 @@ fn write_all_vectored(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> io::R
 }
 
 /// Writes a response the connection loop never saw a request for (503 at the cap).
-pub(super) fn refuse(stream: &mut TcpStream, response: &Response) -> io::Result<()> {
+pub(super) fn refuse(mut stream: &TcpStream, response: &Response) -> io::Result<()> {
     let mut out = Vec::with_capacity(256);
     let mut date = DateCache::default();
     response::encode_head(response, Persistence::Close, date.now(), &mut out);
@@ -431,18 +446,24 @@ pub(super) fn refuse(stream: &mut TcpStream, response: &Response) -> io::Result<
     Ok(())
 }
 
-/// One access-log line on stderr: peer, request line, status, body bytes, duration.
-pub(super) fn log_exchange(
+/// Appends one access-log line to `line`: peer, request line, status, body bytes,
+/// duration, and for a server failure its cause.
+pub(super) fn format_exchange(
+    line: &mut String,
     peer: SocketAddr,
     head: Option<&RequestHead>,
-    status: u16,
+    response: &Response,
     bytes: usize,
     started: Instant,
 ) {
+    use std::fmt::Write as _;
     let micros = started.elapsed().as_micros();
-    let line = match head {
-        Some(head) => format!(
-            "{peer} \"{} {} {}\" {status} {bytes} {}.{:03}ms\n",
+    let status = response.status;
+    // Writing to a String cannot fail.
+    let _ = match head {
+        Some(head) => write!(
+            line,
+            "{peer} \"{} {} {}\" {status} {bytes} {}.{:03}ms",
             method_name(&head.method),
             head.raw_target,
             match head.version {
@@ -452,14 +473,28 @@ pub(super) fn log_exchange(
             micros / 1000,
             micros % 1000,
         ),
-        None => format!(
-            "{peer} \"-\" {status} {bytes} {}.{:03}ms\n",
+        None => write!(
+            line,
+            "{peer} \"-\" {status} {bytes} {}.{:03}ms",
             micros / 1000,
             micros % 1000
         ),
     };
-    // One write per line, so lines from different connections do not interleave.
-    let _ = io::stderr().lock().write_all(line.as_bytes());
+    if let Some(cause) = &response.cause {
+        line.push_str(" (");
+        line.push_str(cause);
+        line.push(')');
+    }
+    line.push('\n');
+}
+
+/// Writes one finished log line to `log` (the server's own handle on stderr).
+///
+/// One `write` per line, without the process-wide stderr lock: a line this short
+/// is written whole, so lines from different connections do not interleave, and
+/// connection threads do not queue behind each other's system calls.
+pub(super) fn write_log(mut log: &std::fs::File, line: &str) {
+    let _ = log.write_all(line.as_bytes());
 }
 
 fn method_name(method: &Method) -> &str {

@@ -60,6 +60,7 @@ pub mod listener;
 use std::collections::HashMap;
 use std::io;
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -89,6 +90,9 @@ pub enum ServeError {
     Accept(#[source] io::Error),
 }
 
+/// Each open connection's stream and idle flag, by connection id.
+type OpenConnections = HashMap<u64, (Arc<TcpStream>, Arc<AtomicBool>)>;
+
 /// State every connection thread shares.
 struct Shared {
     config: Config,
@@ -98,7 +102,9 @@ struct Shared {
     active: AtomicUsize,
     next_id: AtomicU64,
     /// Each open connection's stream and idle flag, so a shutdown can close idle ones.
-    open: Mutex<HashMap<u64, (TcpStream, Arc<AtomicBool>)>>,
+    open: Mutex<OpenConnections>,
+    /// Where access-log lines go (a duplicate of stderr), if `config.access_log`.
+    log: Option<std::fs::File>,
 }
 
 /// A bound server, not yet accepting.
@@ -129,6 +135,15 @@ impl Server {
             .and_then(|a| a.as_socket())
             .ok_or_else(|| bind_error(io::Error::other("no local address")))?;
         let handler = Handler::new(store, config.credentials.clone(), config.auth_all);
+        let log = if config.access_log {
+            let stderr = io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|source| bind_error(io::Error::other(format!("stderr: {source}"))))?;
+            Some(std::fs::File::from(stderr))
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             config,
             handler,
@@ -136,6 +151,7 @@ impl Server {
             active: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
+            log,
         });
         Ok(Server {
             listener,
@@ -230,19 +246,19 @@ fn is_resource_shortage(error: &io::Error) -> bool {
 /// Hands an accepted connection to a thread of its own, or refuses it with 503 at the cap.
 fn admit(shared: &Arc<Shared>, socket: Socket, peer: SocketAddr) {
     let config = &shared.config;
-    let Ok(mut stream) = listener::configure(socket, config.read_timeout) else {
+    let Ok(stream) = listener::configure(socket, config.read_timeout) else {
         return;
     };
     if shared.active.fetch_add(1, Ordering::SeqCst) >= config.max_connections {
         shared.active.fetch_sub(1, Ordering::SeqCst);
-        refuse_busy(shared, &mut stream, peer);
+        refuse_busy(shared, &stream, peer);
         return;
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let idle = Arc::new(AtomicBool::new(false));
-    if let Ok(clone) = stream.try_clone() {
-        lock_open(shared).insert(id, (clone, Arc::clone(&idle)));
-    }
+    // Shared rather than duplicated with try_clone: no extra descriptor to open and close.
+    let stream = Arc::new(stream);
+    lock_open(shared).insert(id, (Arc::clone(&stream), Arc::clone(&idle)));
     let guard = ConnGuard {
         shared: Arc::clone(shared),
         id,
@@ -261,14 +277,17 @@ fn admit(shared: &Arc<Shared>, socket: Socket, peer: SocketAddr) {
     }
 }
 
-fn refuse_busy(shared: &Shared, stream: &mut TcpStream, peer: SocketAddr) {
+fn refuse_busy(shared: &Shared, stream: &TcpStream, peer: SocketAddr) {
     let started = Instant::now();
     let response = Response::line(503, "too many connections; retry shortly").with_retry_after(1);
     // The acceptor must not stall on one peer.
     let _ = stream.set_write_timeout(Some(std::time::Duration::from_millis(100)));
     let _ = conn::refuse(stream, &response);
-    if shared.config.access_log {
-        conn::log_exchange(peer, None, 503, response.body.as_bytes().len(), started);
+    if let Some(log) = &shared.log {
+        let mut line = String::new();
+        let bytes = response.body.as_bytes().len();
+        conn::format_exchange(&mut line, peer, None, &response, bytes, started);
+        conn::write_log(log, &line);
     }
 }
 
@@ -281,9 +300,7 @@ fn close_idle(shared: &Shared) {
     }
 }
 
-fn lock_open(
-    shared: &Shared,
-) -> std::sync::MutexGuard<'_, HashMap<u64, (TcpStream, Arc<AtomicBool>)>> {
+fn lock_open(shared: &Shared) -> std::sync::MutexGuard<'_, OpenConnections> {
     // The map stays consistent even if a holder panicked: entries are inserted and removed whole.
     shared.open.lock().unwrap_or_else(PoisonError::into_inner)
 }

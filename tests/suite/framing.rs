@@ -155,3 +155,20 @@ fn a_request_cut_short_by_the_client_gets_400_and_close() {
     assert_eq!(client.reply().status, 400);
     assert_eq!(server.store_bytes(), "");
 }
+
+#[test]
+fn a_body_sent_to_a_refused_request_is_read_and_dropped() {
+    let server = TestServer::start("", |_| {});
+    let mut client = server.connect();
+    client.send(b"PATCH / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx");
+    client.send(b"POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    client.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(client.reply().status, 501);
+    assert_eq!(client.reply().status, 404);
+    assert_eq!(
+        client.reply().status,
+        204,
+        "the bodies were not taken for requests"
+    );
+    assert_eq!(server.store_bytes(), "");
+}

@@ -187,4 +187,20 @@ fn a_real_write_failure_is_500_and_the_store_stays_consistent() {
         "alpha\nhello\n",
         "memory agrees with the file"
     );
+    // The wire says only that the store failed; the log line says why.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.log_text().contains("\"POST / HTTP/1.1\" 500 ") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 500 log line:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let log = server.log_text();
+    let line = log.lines().find(|l| l.contains("\" 500 ")).unwrap();
+    assert!(
+        line.contains("(store: ") && line.contains("File too large"),
+        "{line}"
+    );
 }

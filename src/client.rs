@@ -1,0 +1,731 @@
+//! The crate's one HTTP/1.1 client: writing a request and reading responses off a stream.
+//!
+//! Here: `Request` (encoding), `ResponseReader` (status line, field lines, and a body
+//! delimited by Content-Length, chunked coding or the close of the connection; 1xx
+//! interim responses come back as responses of their own), and `wordwire client`.
+//! Every `Response` keeps the exact bytes it was read from, so `replay` can compare
+//! them byte for byte. Elsewhere: scripted conversations and comparison (`replay`).
+//!
+//! The reader is deliberately lenient about line ends (a bare LF ends a line too):
+//! a grader must be able to frame a wrong answer in order to show it, and the
+//! exact bytes in `Response::raw` still carry every CR the server did or did not send.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::auth::Credentials;
+use crate::cli::CredentialArgs;
+
+/// A request to encode. `to_bytes` adds `Content-Length` when there is a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    /// Field lines in the order they are sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn new(method: impl Into<String>, target: impl Into<String>) -> Request {
+        Request {
+            method: method.into(),
+            target: target.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Request {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = body.into();
+        self
+    }
+
+    /// The HTTP/1.1 message: request-line, field lines, CRLF, body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("{} {} HTTP/1.1\r\n", self.method, self.target).into_bytes();
+        for (name, value) in &self.headers {
+            out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        let has_length = self
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-length"));
+        if !self.body.is_empty() && !has_length {
+            out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// How a response's body was delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body by rule: a 1xx, 204 or 304 status, or the answer to HEAD.
+    None,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`; `Response::body` is the decoded content.
+    Chunked,
+    /// Neither: the body is everything up to the close of the connection.
+    UntilClose,
+}
+
+/// One response as read: its parts, and the exact bytes they came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// `HTTP/1.1`, as sent.
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    /// Field lines in order, names as sent, values trimmed of OWS.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The content: decoded if the body was chunked.
+    pub body: Vec<u8>,
+    pub framing: BodyFraming,
+    /// Every byte of the response: head, body and any chunked framing.
+    pub raw: Vec<u8>,
+}
+
+impl Response {
+    /// The value of the first field named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// A 1xx response, which precedes the final one (RFC 9110 §15.2).
+    pub fn is_interim(&self) -> bool {
+        (100..200).contains(&self.status)
+    }
+
+    pub fn status_line(&self) -> String {
+        format!("{} {} {}", self.version, self.status, self.reason)
+    }
+}
+
+/// Why no complete response could be read. Each variant keeps the bytes that did arrive.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The peer closed the connection before sending any byte of a response.
+    #[error("connection closed before a response")]
+    Closed,
+    /// The peer closed the connection in the middle of a response.
+    /// Example: `Content-Length: 10` and then 4 bytes and a close.
+    #[error("connection closed after {} bytes of a response", partial.len())]
+    Truncated { partial: Vec<u8> },
+    /// The bytes are not an HTTP/1.1 response. Example: `hello\r\n\r\n`.
+    #[error("malformed response: {reason}")]
+    Malformed { reason: String, partial: Vec<u8> },
+    /// Nothing more arrived within the stream's read timeout.
+    #[error("no complete response within the read timeout ({} bytes received)", partial.len())]
+    TimedOut { partial: Vec<u8> },
+    /// The operating system reported an error (e.g. connection reset).
+    #[error("{source} ({} bytes received)", partial.len())]
+    Io {
+        #[source]
+        source: io::Error,
+        partial: Vec<u8>,
+    },
+}
+
+impl ReadError {
+    /// The bytes of the unfinished response that arrived before the failure.
+    pub fn partial(&self) -> &[u8] {
+        match self {
+            ReadError::Closed => &[],
+            ReadError::Truncated { partial }
+            | ReadError::Malformed { partial, .. }
+            | ReadError::TimedOut { partial }
+            | ReadError::Io { partial, .. } => partial,
+        }
+    }
+}
+
+/// Reads responses one after another from a stream, keeping bytes that
+/// belong to the next response (pipelining) for the next call.
+pub struct ResponseReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    eof: bool,
+}
+
+/// The result of trying to parse from the buffer.
+enum Parsed<T> {
+    Done(T, usize),
+    NeedMore,
+}
+
+impl<R: Read> ResponseReader<R> {
+    pub fn new(inner: R) -> ResponseReader<R> {
+        ResponseReader {
+            inner,
+            buf: Vec::new(),
+            eof: false,
+        }
+    }
+
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// Bytes received but not yet part of a returned response.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Takes the bytes received but not yet part of a returned response.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Reads more bytes into the buffer. `Ok(0)` means the peer closed.
+    pub fn fill(&mut self) -> io::Result<usize> {
+        if self.eof {
+            return Ok(0);
+        }
+        let mut chunk = [0u8; 8192];
+        loop {
+            match self.inner.read(&mut chunk) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(0);
+                }
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads one response. `after_head` says the request was HEAD, so the
+    /// response has no body whatever its fields say (RFC 9110 §9.3.2).
+    pub fn read_response(&mut self, after_head: bool) -> Result<Response, ReadError> {
+        loop {
+            let parsed = parse_response(&self.buf, after_head, self.eof);
+            match parsed {
+                Err(reason) => {
+                    return Err(ReadError::Malformed {
+                        reason,
+                        partial: std::mem::take(&mut self.buf),
+                    });
+                }
+                Ok(Parsed::Done(mut response, used)) => {
+                    response.raw = self.buf.drain(..used).collect();
+                    return Ok(response);
+                }
+                Ok(Parsed::NeedMore) => {}
+            }
+            if self.eof {
+                return Err(self.closed_error());
+            }
+            match self.fill() {
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => {
+                    return Err(ReadError::TimedOut {
+                        partial: std::mem::take(&mut self.buf),
+                    });
+                }
+                Err(source) => {
+                    return Err(ReadError::Io {
+                        source,
+                        partial: std::mem::take(&mut self.buf),
+                    });
+                }
+            }
+        }
+    }
+
+    fn closed_error(&mut self) -> ReadError {
+        if self.buf.is_empty() {
+            ReadError::Closed
+        } else {
+            ReadError::Truncated {
+                partial: std::mem::take(&mut self.buf),
+            }
+        }
+    }
+}
+
+/// True for the errors a socket read timeout produces (the kind differs by platform).
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Splits off one line ending in LF (with or without CR before it).
+/// Returns the line without its terminator and the bytes used.
+fn take_line(input: &[u8]) -> Option<(&[u8], usize)> {
+    let lf = input.iter().position(|&b| b == b'\n')?;
+    let line = &input[..lf];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Some((line, lf + 1))
+}
+
+/// Parses one response from the start of `input`. `eof` says no more bytes will come,
+/// which ends a body delimited by the close of the connection.
+fn parse_response(input: &[u8], after_head: bool, eof: bool) -> Result<Parsed<Response>, String> {
+    let Some((status_line, mut pos)) = take_line(input) else {
+        return Ok(Parsed::NeedMore);
+    };
+    let (version, status, reason) = parse_status_line(status_line)?;
+    let mut headers = Vec::new();
+    loop {
+        let Some((line, used)) = take_line(&input[pos..]) else {
+            return Ok(Parsed::NeedMore);
+        };
+        pos += used;
+        if line.is_empty() {
+            break;
+        }
+        let colon = line.iter().position(|&b| b == b':').ok_or_else(|| {
+            format!(
+                "field line without a colon: {}",
+                String::from_utf8_lossy(line)
+            )
+        })?;
+        let name = String::from_utf8_lossy(&line[..colon]).into_owned();
+        let value = line[colon + 1..].trim_ascii().to_vec();
+        headers.push((name, value));
+    }
+    let mut response = Response {
+        version,
+        status,
+        reason,
+        headers,
+        body: Vec::new(),
+        framing: BodyFraming::None,
+        raw: Vec::new(),
+    };
+    response.framing = body_framing(&response, after_head)?;
+    let rest = &input[pos..];
+    match response.framing {
+        BodyFraming::None => Ok(Parsed::Done(response, pos)),
+        BodyFraming::Length(n) => {
+            let n = usize::try_from(n).map_err(|_| "Content-Length too large".to_string())?;
+            if rest.len() < n {
+                return Ok(Parsed::NeedMore);
+            }
+            response.body = rest[..n].to_vec();
+            Ok(Parsed::Done(response, pos + n))
+        }
+        BodyFraming::UntilClose => {
+            if !eof {
+                return Ok(Parsed::NeedMore);
+            }
+            response.body = rest.to_vec();
+            Ok(Parsed::Done(response, input.len()))
+        }
+        BodyFraming::Chunked => match decode_chunked(rest)? {
+            Parsed::NeedMore => Ok(Parsed::NeedMore),
+            Parsed::Done(body, used) => {
+                response.body = body;
+                Ok(Parsed::Done(response, pos + used))
+            }
+        },
+    }
+}
+
+/// `HTTP-version SP 3DIGIT SP reason-phrase` (RFC 9112 §4); the reason may be empty.
+fn parse_status_line(line: &[u8]) -> Result<(String, u16, String), String> {
+    let text = String::from_utf8_lossy(line);
+    let bad = || format!("not a status line: {text:?}");
+    let (version, rest) = text.split_once(' ').ok_or_else(bad)?;
+    if !version.starts_with("HTTP/") {
+        return Err(bad());
+    }
+    let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let status = code.parse().map_err(|_| bad())?;
+    Ok((version.to_string(), status, reason.to_string()))
+}
+
+/// RFC 9112 §6.3, from the client's side.
+fn body_framing(response: &Response, after_head: bool) -> Result<BodyFraming, String> {
+    if after_head || response.is_interim() || response.status == 204 || response.status == 304 {
+        return Ok(BodyFraming::None);
+    }
+    if let Some(te) = response.header("transfer-encoding") {
+        let last = te.rsplit(|&b| b == b',').next().unwrap_or(te).trim_ascii();
+        if last.eq_ignore_ascii_case(b"chunked") {
+            return Ok(BodyFraming::Chunked);
+        }
+        return Ok(BodyFraming::UntilClose);
+    }
+    let mut length: Option<u64> = None;
+    for (name, value) in &response.headers {
+        if !name.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        for item in value.split(|&b| b == b',') {
+            let item = std::str::from_utf8(item.trim_ascii()).unwrap_or("");
+            let n: u64 = item
+                .parse()
+                .map_err(|_| format!("bad Content-Length {item:?}"))?;
+            if length.is_some_and(|seen| seen != n) {
+                return Err("differing Content-Length values".to_string());
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length.map_or(BodyFraming::UntilClose, BodyFraming::Length))
+}
+
+/// Decodes a chunked body (RFC 9112 §7.1), trailers included and discarded.
+fn decode_chunked(input: &[u8]) -> Result<Parsed<Vec<u8>>, String> {
+    let mut body = Vec::new();
+    let mut pos = 0;
+    loop {
+        let Some((line, used)) = take_line(&input[pos..]) else {
+            return Ok(Parsed::NeedMore);
+        };
+        pos += used;
+        let size_text = line
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or(line)
+            .trim_ascii();
+        let size = std::str::from_utf8(size_text)
+            .ok()
+            .and_then(|s| usize::from_str_radix(s, 16).ok())
+            .ok_or_else(|| format!("bad chunk-size {:?}", String::from_utf8_lossy(line)))?;
+        if size == 0 {
+            loop {
+                let Some((trailer, used)) = take_line(&input[pos..]) else {
+                    return Ok(Parsed::NeedMore);
+                };
+                pos += used;
+                if trailer.is_empty() {
+                    return Ok(Parsed::Done(body, pos));
+                }
+            }
+        }
+        if input.len() < pos + size {
+            return Ok(Parsed::NeedMore);
+        }
+        body.extend_from_slice(&input[pos..pos + size]);
+        pos += size;
+        let Some((end, used)) = take_line(&input[pos..]) else {
+            return Ok(Parsed::NeedMore);
+        };
+        if !end.is_empty() {
+            return Err("chunk data not followed by a line end".to_string());
+        }
+        pos += used;
+    }
+}
+
+/// `wordwire client`: send one request of the assignment and print the answer.
+#[derive(Debug, clap::Args)]
+pub struct ClientArgs {
+    /// Server address, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:12345")]
+    pub addr: String,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Seconds to wait for the connection and for the answer.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Append WORD to the store.
+    Post { word: String },
+    /// Print the store (needs credentials).
+    Get,
+    /// Replace every OLD with NEW.
+    Put { old: String, new: String },
+    /// Remove every occurrence of WORD.
+    Delete { word: String },
+}
+
+/// Why `wordwire client` could not get an answer. Each becomes a one-line error and exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Example: `--user alice` with no password anywhere.
+    #[error("{0}")]
+    Credentials(String),
+    #[error("--timeout must be a positive number of seconds")]
+    BadTimeout,
+    #[error("cannot resolve {addr}: {source}")]
+    Resolve {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("sending to {addr}: {source}")]
+    Send {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("reading the answer from {addr}: {source}")]
+    Receive {
+        addr: String,
+        #[source]
+        source: ReadError,
+    },
+}
+
+impl ClientArgs {
+    /// The request the subcommand stands for.
+    pub fn request(&self, credentials: &Credentials) -> Request {
+        let (method, body) = match &self.command {
+            ClientCommand::Post { word } => ("POST", word.clone()),
+            ClientCommand::Get => ("GET", String::new()),
+            ClientCommand::Put { old, new } => ("PUT", format!("{old} {new}")),
+            ClientCommand::Delete { word } => ("DELETE", word.clone()),
+        };
+        let mut request = Request::new(method, "/")
+            .header("Host", self.addr.clone())
+            .header("Authorization", credentials.header_value())
+            .header("Connection", "close");
+        if !body.is_empty() {
+            request = request
+                .header("Content-Type", "text/plain; charset=utf-8")
+                .body(body);
+        }
+        request
+    }
+}
+
+/// Sends `request` on a new connection to `addr` and reads the final response
+/// (interim 1xx responses are skipped).
+pub fn exchange(addr: &str, request: &Request, timeout: Duration) -> Result<Response, ClientError> {
+    let resolved: Vec<_> = addr
+        .to_socket_addrs()
+        .map_err(|source| ClientError::Resolve {
+            addr: addr.to_string(),
+            source,
+        })?
+        .collect();
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address");
+    let mut stream = None;
+    for candidate in resolved {
+        match TcpStream::connect_timeout(&candidate, timeout) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    let mut stream = stream.ok_or_else(|| ClientError::Connect {
+        addr: addr.to_string(),
+        source: last_error,
+    })?;
+    let send_error = |source| ClientError::Send {
+        addr: addr.to_string(),
+        source,
+    };
+    stream.set_read_timeout(Some(timeout)).map_err(send_error)?;
+    stream.write_all(&request.to_bytes()).map_err(send_error)?;
+    let mut reader = ResponseReader::new(stream);
+    let after_head = request.method.eq_ignore_ascii_case("HEAD");
+    loop {
+        let response = reader
+            .read_response(after_head)
+            .map_err(|source| ClientError::Receive {
+                addr: addr.to_string(),
+                source,
+            })?;
+        if !response.is_interim() {
+            return Ok(response);
+        }
+    }
+}
+
+/// Runs `wordwire client`: exit 0 on a 2xx answer, 1 on any other status, 2 if there was none.
+pub fn run(args: ClientArgs) -> ExitCode {
+    match run_client(&args) {
+        Ok(response) => {
+            let mut out = io::stdout().lock();
+            let printed = writeln!(out, "{}", response.status_line())
+                .and_then(|()| out.write_all(&response.body))
+                .and_then(|()| out.flush());
+            if let Err(e) = printed {
+                eprintln!("wordwire client: writing the answer: {e}");
+                return ExitCode::from(2);
+            }
+            if (200..300).contains(&response.status) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("wordwire client: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_client(args: &ClientArgs) -> Result<Response, ClientError> {
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err(ClientError::BadTimeout);
+    }
+    let credentials = args
+        .credentials
+        .resolve()
+        .map_err(ClientError::Credentials)?;
+    let request = args.request(&credentials);
+    exchange(&args.addr, &request, Duration::from_secs_f64(args.timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(input: &[u8], after_head: bool) -> Vec<Result<Response, ReadError>> {
+        let mut reader = ResponseReader::new(input);
+        let mut out = Vec::new();
+        loop {
+            let r = reader.read_response(after_head);
+            let stop = r.is_err();
+            out.push(r);
+            if stop {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn content_length_body_is_read_and_raw_bytes_kept() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nadded hello\n";
+        let mut reader = ResponseReader::new(&wire[..]);
+        let r = reader.read_response(false).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.reason, "OK");
+        assert_eq!(r.body, b"added hello\n");
+        assert_eq!(r.raw, wire);
+        assert!(matches!(
+            reader.read_response(false),
+            Err(ReadError::Closed)
+        ));
+    }
+
+    #[test]
+    fn pipelined_responses_are_read_in_order() {
+        let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 204 No Content\r\n\r\n";
+        let all = read_all(wire, false);
+        let statuses: Vec<u16> = all
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [100, 200, 204]);
+    }
+
+    #[test]
+    fn chunked_body_is_decoded_and_raw_kept() {
+        let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;x=y\r\n!\r\n0\r\nT: v\r\n\r\nextra";
+        let mut reader = ResponseReader::new(&wire[..]);
+        let r = reader.read_response(false).unwrap();
+        assert_eq!(r.body, b"hello!");
+        assert_eq!(r.framing, BodyFraming::Chunked);
+        assert_eq!(r.raw, &wire[..wire.len() - 5]);
+        assert_eq!(reader.buffered(), b"extra");
+    }
+
+    #[test]
+    fn body_without_length_runs_to_close() {
+        let wire = b"HTTP/1.0 200 OK\r\n\r\nall of it";
+        let r = ResponseReader::new(&wire[..]).read_response(false).unwrap();
+        assert_eq!(r.body, b"all of it");
+        assert_eq!(r.framing, BodyFraming::UntilClose);
+    }
+
+    #[test]
+    fn head_response_has_no_body_whatever_its_length() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        let r = ResponseReader::new(&wire[..]).read_response(true).unwrap();
+        assert!(r.body.is_empty());
+        assert_eq!(r.raw, wire);
+    }
+
+    #[test]
+    fn bare_lf_responses_are_framed_but_keep_their_bytes() {
+        let wire = b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok";
+        let r = ResponseReader::new(&wire[..]).read_response(false).unwrap();
+        assert_eq!(r.body, b"ok");
+        assert_eq!(r.raw, wire);
+    }
+
+    #[test]
+    fn short_body_then_close_is_truncated() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+        let err = ResponseReader::new(&wire[..])
+            .read_response(false)
+            .unwrap_err();
+        assert!(matches!(err, ReadError::Truncated { .. }), "{err:?}");
+        assert_eq!(err.partial(), wire);
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        let err = ResponseReader::new(&b"hello\r\n\r\n"[..])
+            .read_response(false)
+            .unwrap_err();
+        assert!(matches!(err, ReadError::Malformed { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn every_prefix_of_a_response_needs_more() {
+        let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+        for end in 0..wire.len() {
+            assert!(
+                matches!(
+                    parse_response(&wire[..end], false, false),
+                    Ok(Parsed::NeedMore)
+                ),
+                "prefix {end}"
+            );
+        }
+        assert!(
+            matches!(parse_response(wire, false, false), Ok(Parsed::Done(_, n)) if n == wire.len())
+        );
+    }
+
+    #[test]
+    fn request_gets_content_length_for_a_body() {
+        let bytes = Request::new("POST", "/")
+            .header("Host", "h")
+            .body("hi")
+            .to_bytes();
+        assert_eq!(
+            bytes,
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"
+        );
+    }
+}

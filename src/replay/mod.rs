@@ -1,0 +1,339 @@
+//! `wordwire replay`: runs golden transcripts against a server and reports every difference.
+//!
+//! Here: the command line, finding transcript files, running them in parallel,
+//! `--bless`, `--coverage` (transcripts per status) and choosing the output format.
+//! Elsewhere: the file format (`replay::transcript`), playing steps
+//! (`replay::session`), the in-process server (`replay::local`), output (`replay::report`),
+//! and the HTTP client itself (`client`).
+
+pub mod local;
+pub mod report;
+pub mod session;
+pub mod transcript;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use session::StepFailure;
+use transcript::Transcript;
+
+/// The extension of transcript files; other files in a directory are ignored.
+pub const EXTENSION: &str = "transcript";
+
+/// Every status code the contract names; each needs at least one transcript.
+/// 408 is the `--timeout-status 408` form of 504.
+pub const CONTRACT_STATUSES: [u16; 15] = [
+    100, 200, 204, 400, 401, 404, 408, 413, 414, 431, 500, 501, 503, 504, 505,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A line per transcript, diffs, and `N passed, M failed` (coloured on a terminal).
+    Text,
+    /// One JSON object on stdout; progress lines go to stderr.
+    Json,
+    /// JUnit XML on stdout; progress lines go to stderr.
+    Junit,
+}
+
+/// `wordwire replay`: replay golden transcripts.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Replay against this running server (HOST:PORT) instead of an in-process one;
+    /// transcripts that set server flags, a starting store or a fault are skipped.
+    #[arg(long, value_name = "ADDR")]
+    pub target: Option<String>,
+    /// Rewrite the expected responses of failing transcripts with what the
+    /// in-process server sent. Review the diff before committing it.
+    #[arg(long, conflicts_with = "target")]
+    pub bless: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print how many transcripts expect each status (and which contract statuses
+    /// have none) instead of replaying; exits 1 if a contract status is missing.
+    #[arg(long, conflicts_with_all = ["bless", "target"])]
+    pub coverage: bool,
+    /// Transcripts played at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// Transcript files or directories (searched for *.transcript).
+    #[arg(default_value = "transcripts")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// How one transcript ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    /// It failed and `--bless` rewrote its expected responses.
+    Blessed,
+    Failed,
+    /// The transcript could not be played (bad format, server would not start).
+    Broken(String),
+    Skipped(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct TranscriptResult {
+    pub path: PathBuf,
+    pub outcome: Outcome,
+    pub duration: Duration,
+    pub failures: Vec<StepFailure>,
+}
+
+/// Where and how to play.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A running server; `None` starts one in-process per transcript.
+    pub target: Option<SocketAddr>,
+    pub bless: bool,
+}
+
+/// The transcript files named by `paths`: files as given, directories searched
+/// recursively for `*.transcript`, sorted.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut found = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut found).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        } else if path.is_file() {
+            found.push(path.clone());
+        } else {
+            return Err(format!("{}: no such file or directory", path.display()));
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if path.extension().is_some_and(|e| e == EXTENSION) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Plays one transcript file and, with `bless`, rewrites it if it failed only by
+/// differing responses.
+pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
+    let started = Instant::now();
+    let finish = |outcome, failures| TranscriptResult {
+        path: path.to_path_buf(),
+        outcome,
+        duration: started.elapsed(),
+        failures,
+    };
+    let t = match Transcript::load(path) {
+        Ok(t) => t,
+        Err(e) => return finish(Outcome::Broken(e.to_string()), vec![]),
+    };
+    let played = match options.target {
+        Some(addr) => {
+            if t.needs_local_server() {
+                let why = "sets server flags, a starting store or a fault; run without --target";
+                return finish(Outcome::Skipped(why.to_string()), vec![]);
+            }
+            session::play(&t, addr)
+        }
+        None => {
+            let server = match local::LocalServer::start(&t) {
+                Ok(server) => server,
+                Err(e) => {
+                    return finish(Outcome::Broken(format!("in-process server: {e}")), vec![]);
+                }
+            };
+            let played = session::play(&t, server.addr());
+            if let Err(e) = server.stop() {
+                return finish(
+                    Outcome::Broken(format!("in-process server shutdown: {e}")),
+                    played.failures,
+                );
+            }
+            played
+        }
+    };
+    if played.failures.is_empty() {
+        return finish(Outcome::Passed, vec![]);
+    }
+    if options.bless && played.blessable {
+        let text = transcript::rewrite(&t.lines, played.rewrites);
+        if let Err(e) = std::fs::write(path, text) {
+            return finish(
+                Outcome::Broken(format!("cannot rewrite: {e}")),
+                played.failures,
+            );
+        }
+        return finish(Outcome::Blessed, played.failures);
+    }
+    finish(Outcome::Failed, played.failures)
+}
+
+/// Plays every file on `jobs` threads, calling `on_done(result, done, total)` as each
+/// finishes; returns the results in path order.
+pub fn replay_all(
+    paths: &[PathBuf],
+    options: &Options,
+    jobs: usize,
+    on_done: impl Fn(&TranscriptResult, usize, usize) + Sync,
+) -> Vec<TranscriptResult> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<TranscriptResult>>> = Mutex::new(vec![None; paths.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, paths.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { return };
+                    let result = replay_one(path, options);
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    on_done(&result, n, paths.len());
+                    results
+                        .lock()
+                        .expect("no thread panics while holding the results lock")[i] =
+                        Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no thread panics while holding the results lock")
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// How many transcripts expect each status at least once.
+pub fn coverage(files: &[PathBuf]) -> Result<BTreeMap<u16, usize>, String> {
+    let mut counts = BTreeMap::new();
+    for path in files {
+        let t = Transcript::load(path).map_err(|e| e.to_string())?;
+        let mut statuses = t.expected_statuses();
+        statuses.sort_unstable();
+        statuses.dedup();
+        for status in statuses {
+            *counts.entry(status).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// Runs `wordwire replay`: exit 0 if every transcript passed (or was blessed), 1 if any
+/// failed, 2 if the command itself could not run.
+pub fn run(args: ReplayArgs) -> ExitCode {
+    match run_replay(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("wordwire replay: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
+    let files = discover(&args.paths)?;
+    if files.is_empty() {
+        return Err("no transcripts found".to_string());
+    }
+    if args.coverage {
+        return print_coverage(&files);
+    }
+    let target = match &args.target {
+        Some(addr) => Some(
+            addr.to_socket_addrs()
+                .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("{addr} resolves to no address"))?,
+        ),
+        None => None,
+    };
+    let options = Options {
+        target,
+        bless: args.bless,
+    };
+    let width = files.len().to_string().len();
+    let text = args.format == Format::Text;
+    let results = replay_all(
+        &files,
+        &options,
+        usize::from(args.jobs),
+        |result, done, total| {
+            let line = format!("[{done:>width$}/{total}] {}", report::result_line(result));
+            if text {
+                anstream::println!("{line}");
+            } else {
+                anstream::eprintln!("{line}");
+            }
+        },
+    );
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                Outcome::Failed | Outcome::Broken(_) | Outcome::Blessed
+            )
+        })
+        .collect();
+    let mut out = anstream::stdout();
+    let write = |out: &mut anstream::Stdout, text: &str| {
+        out.write_all(text.as_bytes())
+            .map_err(|e| format!("writing the report: {e}"))
+    };
+    match args.format {
+        Format::Text => {
+            for result in &failed {
+                write(&mut out, "\n")?;
+                write(&mut out, &report::failure_details(result))?;
+            }
+            write(&mut out, &format!("\n{}\n", report::summary_line(&results)))?;
+        }
+        Format::Json => write(&mut out, &report::json(&results))?,
+        Format::Junit => write(&mut out, &report::junit(&results))?,
+    }
+    Ok(!results
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed | Outcome::Broken(_))))
+}
+
+fn print_coverage(files: &[PathBuf]) -> Result<bool, String> {
+    let counts = coverage(files)?;
+    println!("status  transcripts");
+    let mut statuses: Vec<u16> = counts.keys().copied().chain(CONTRACT_STATUSES).collect();
+    statuses.sort_unstable();
+    statuses.dedup();
+    let mut missing = Vec::new();
+    for status in statuses {
+        let n = counts.get(&status).copied().unwrap_or(0);
+        let note = if !CONTRACT_STATUSES.contains(&status) {
+            "  (not in the contract)"
+        } else if n == 0 {
+            missing.push(status);
+            "  MISSING"
+        } else {
+            ""
+        };
+        println!("{status}     {n:>4}{note}");
+    }
+    println!("{} transcripts", files.len());
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(u16::to_string).collect();
+        println!("contract statuses without a transcript: {}", list.join(" "));
+    }
+    Ok(missing.is_empty())
+}

@@ -1,0 +1,248 @@
+//! Plays one transcript's steps against a server address and records what differed.
+//!
+//! Here: connections by name, sending, waiting, reading responses with `client`,
+//! and comparing their rendered, normalised text with the expected text.
+//! Elsewhere: the format (`replay::transcript`), which server (`replay::local` or
+//! `--target`), presenting the result (`replay::report`).
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use super::transcript::{self, StepKind, Transcript};
+use crate::client::{ReadError, ResponseReader, is_timeout};
+
+/// One step that did not go as the transcript says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFailure {
+    /// 1-based line of the step in the transcript.
+    pub line: usize,
+    /// The step as written, e.g. `expect a`.
+    pub step: String,
+    /// What went wrong, in one line.
+    pub message: String,
+    /// Rendered expected text (empty when the step has no expected bytes).
+    pub expected: Vec<String>,
+    /// Rendered text of what arrived.
+    pub actual: Vec<String>,
+}
+
+/// What playing a transcript produced.
+#[derive(Debug, Default)]
+pub struct Played {
+    pub failures: Vec<StepFailure>,
+    /// For each mismatched expect block: its line range and the received text.
+    pub rewrites: Vec<(Range<usize>, Vec<String>)>,
+    /// True if every failure is a mismatched response that `rewrites` can fix.
+    pub blessable: bool,
+}
+
+/// Plays `t` against `addr`. Stops at the first step whose failure leaves the
+/// conversation in doubt (no response, unexpected close); a response that merely
+/// differs is recorded and the play goes on, so one run shows every difference.
+pub fn play(t: &Transcript, addr: SocketAddr) -> Played {
+    let mut played = Played {
+        blessable: true,
+        ..Played::default()
+    };
+    let mut conns: HashMap<String, ResponseReader<TcpStream>> = HashMap::new();
+    for step in &t.steps {
+        let mut fail = |message: String, expected: Vec<String>, actual: Vec<String>| {
+            played.failures.push(StepFailure {
+                line: step.line,
+                step: t.lines[step.line - 1].trim().to_string(),
+                message,
+                expected,
+                actual,
+            });
+        };
+        let conn = step.kind.conn().map(str::to_string).unwrap_or_default();
+        match &step.kind {
+            StepKind::Open(name) => match TcpStream::connect_timeout(&addr, t.timeout) {
+                Ok(stream) => {
+                    // Each send step should leave as its own segment, so that pauses mean something.
+                    let _ = stream.set_nodelay(true);
+                    conns.insert(name.clone(), ResponseReader::new(stream));
+                }
+                Err(e) => {
+                    fail(format!("cannot connect to {addr}: {e}"), vec![], vec![]);
+                    played.blessable = false;
+                    break;
+                }
+            },
+            StepKind::Send { bytes, .. } => {
+                let Some(reader) = conns.get_mut(&conn) else {
+                    fail(format!("connection {conn} is closed"), vec![], vec![]);
+                    played.blessable = false;
+                    break;
+                };
+                if let Err(e) = reader.get_mut().write_all(bytes) {
+                    fail(format!("send failed: {e}"), vec![], vec![]);
+                    played.blessable = false;
+                    break;
+                }
+            }
+            StepKind::Wait(d) => std::thread::sleep(*d),
+            StepKind::HalfClose(_) => {
+                if let Some(reader) = conns.get_mut(&conn) {
+                    let _ = reader.get_mut().shutdown(Shutdown::Write);
+                }
+            }
+            StepKind::Close(_) => {
+                conns.remove(&conn);
+            }
+            StepKind::Expect {
+                after_head,
+                bytes,
+                body_line,
+                block,
+                ..
+            } => {
+                let expected = transcript::render_expect(bytes, body_line.as_deref());
+                let Some(reader) = conns.get_mut(&conn) else {
+                    fail(format!("connection {conn} is closed"), expected, vec![]);
+                    played.blessable = false;
+                    break;
+                };
+                let _ = reader.get_ref().set_read_timeout(Some(t.timeout));
+                match reader.read_response(*after_head) {
+                    Ok(response) => {
+                        let normalised = transcript::normalise(&response.raw);
+                        let stated = transcript::body_line(&response);
+                        let full = transcript::render_expect(&normalised, Some(&stated));
+                        let compared = if body_line.is_some() {
+                            full.clone()
+                        } else {
+                            transcript::render_expect(&normalised, None)
+                        };
+                        if compared != expected {
+                            fail("response differs".to_string(), expected, compared);
+                            played.rewrites.push((block.clone(), full));
+                        }
+                    }
+                    Err(e) => {
+                        let mut actual =
+                            transcript::render_lines(&transcript::normalise(e.partial()), '<');
+                        actual.push(format!("! {}", describe(&e, t.timeout)));
+                        fail(format!("no complete response: {e}"), expected, actual);
+                        played.blessable = false;
+                        break;
+                    }
+                }
+            }
+            StepKind::ExpectClose(_) => {
+                let Some(reader) = conns.get_mut(&conn) else {
+                    continue;
+                };
+                if let Some(failure) = check_closed(reader, t.timeout) {
+                    fail(
+                        failure.0,
+                        vec!["! connection closed".to_string()],
+                        failure.1,
+                    );
+                    played.blessable = false;
+                    break;
+                }
+            }
+            StepKind::ExpectSilence(_, quiet) => {
+                let Some(reader) = conns.get_mut(&conn) else {
+                    fail(format!("connection {conn} is closed"), vec![], vec![]);
+                    played.blessable = false;
+                    break;
+                };
+                if let Some(failure) = check_silent(reader, *quiet) {
+                    let expected = vec![format!("! nothing for {} ms", quiet.as_millis())];
+                    fail(failure.0, expected, failure.1);
+                    played.blessable = false;
+                    break;
+                }
+            }
+        }
+    }
+    played
+}
+
+fn describe(e: &ReadError, timeout: Duration) -> String {
+    match e {
+        ReadError::TimedOut { .. } => format!("nothing more within {} ms", timeout.as_millis()),
+        other => other.to_string(),
+    }
+}
+
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+    )
+}
+
+/// `None` if the peer closes (FIN or RST) within `timeout` with nothing more sent;
+/// otherwise the message and the rendered text of what happened instead.
+fn check_closed(
+    reader: &mut ResponseReader<TcpStream>,
+    timeout: Duration,
+) -> Option<(String, Vec<String>)> {
+    let _ = reader.get_ref().set_read_timeout(Some(timeout));
+    let started = Instant::now();
+    let mut result = Ok(0);
+    if reader.buffered().is_empty() {
+        result = reader.fill();
+    }
+    let received = |reader: &mut ResponseReader<TcpStream>| {
+        let mut lines =
+            transcript::render_lines(&transcript::normalise(&reader.take_buffered()), '<');
+        lines.push("! (more bytes instead of a close)".to_string());
+        lines
+    };
+    if !reader.buffered().is_empty() {
+        return Some((
+            "received bytes instead of a close".to_string(),
+            received(reader),
+        ));
+    }
+    match result {
+        Ok(_) => None,
+        Err(e) if is_reset(&e) => None,
+        Err(e) if is_timeout(&e) => Some((
+            format!(
+                "connection still open after {} ms",
+                started.elapsed().as_millis()
+            ),
+            vec![format!("! still open after {} ms", timeout.as_millis())],
+        )),
+        Err(e) => Some((format!("read failed: {e}"), vec![format!("! {e}")])),
+    }
+}
+
+/// `None` if nothing arrives for `quiet` and the connection stays open.
+fn check_silent(
+    reader: &mut ResponseReader<TcpStream>,
+    quiet: Duration,
+) -> Option<(String, Vec<String>)> {
+    if !reader.buffered().is_empty() {
+        let lines = transcript::render_lines(&reader.take_buffered(), '<');
+        return Some(("received bytes during the silence".to_string(), lines));
+    }
+    let _ = reader
+        .get_ref()
+        .set_read_timeout(Some(quiet.max(Duration::from_millis(1))));
+    match reader.fill() {
+        Err(e) if is_timeout(&e) => None,
+        Ok(0) => Some((
+            "connection closed during the silence".to_string(),
+            vec!["! connection closed".to_string()],
+        )),
+        Ok(_) => {
+            let lines =
+                transcript::render_lines(&transcript::normalise(&reader.take_buffered()), '<');
+            Some(("received bytes during the silence".to_string(), lines))
+        }
+        Err(e) if is_reset(&e) => Some((
+            "connection reset during the silence".to_string(),
+            vec![format!("! {e}")],
+        )),
+        Err(e) => Some((format!("read failed: {e}"), vec![format!("! {e}")])),
+    }
+}

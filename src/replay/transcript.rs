@@ -1,0 +1,574 @@
+//! The transcript format: parsing a file into steps, and rendering bytes back into it.
+//!
+//! Here: the grammar (documented with a worked example in `transcripts/README.md`),
+//! the escapes that make every CR and LF visible, the normalisation rule for volatile
+//! values, and rewriting expected responses for `--bless`.
+//! Elsewhere: running the steps (`replay::run`), starting a server (`replay::local`).
+//!
+//! Grammar, one directive per line; `#` starts a comment line; blank lines are ignored:
+//!
+//! ```text
+//! server FLAG...          serve flags for the in-process server (may repeat)
+//! store                   starting store; followed by `| line` lines (each gets an LF)
+//! fault writes|reads      the in-process store fails every write / every read
+//! timeout MS              how long an expect waits for bytes (default 5000)
+//! open C                  connect a new connection named C
+//! send C                  followed by `> data` lines, or: send C fixture AREA/NAME.http
+//! wait MS                 sleep
+//! half-close C            shut down C's sending side (the server sees end of input)
+//! close C                 close C entirely
+//! expect C [HEAD]         one response; followed by `< data` lines and `= body N bytes`
+//! expect-close C          the server closes C with nothing more sent
+//! expect-silence C MS     nothing arrives on C for MS milliseconds and C stays open
+//! ```
+//!
+//! In `>` and `<` lines the file's own line break is not data: data bytes are the
+//! text after the sigil and one space, with escapes `\r` `\n` `\t` `\\` `\xHH`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::client::{BodyFraming, Response};
+
+/// Default time an `expect` waits for the bytes it needs.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which store calls the in-process server's store fails (for 500 transcripts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `append`, `replace_all` and `delete_all` fail with an I/O error.
+    Writes,
+    /// `snapshot` fails with an I/O error.
+    Reads,
+}
+
+/// One parsed transcript.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    pub path: PathBuf,
+    /// The file's lines, kept for `--bless`.
+    pub lines: Vec<String>,
+    /// `serve` flags; `None` when the transcript has no `server` line.
+    pub server_flags: Option<Vec<String>>,
+    /// Starting store bytes; `None` when the transcript has no `store` block.
+    pub store: Option<Vec<u8>>,
+    pub fault: Option<Fault>,
+    pub timeout: Duration,
+    pub steps: Vec<Step>,
+}
+
+/// One step and the 1-based line it starts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub line: usize,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepKind {
+    Open(String),
+    Send {
+        conn: String,
+        bytes: Vec<u8>,
+    },
+    Wait(Duration),
+    HalfClose(String),
+    Close(String),
+    Expect {
+        conn: String,
+        after_head: bool,
+        /// The expected bytes, already in normalised form.
+        bytes: Vec<u8>,
+        /// The `= body ...` line as written, if any.
+        body_line: Option<String>,
+        /// 0-based range of file lines holding the `<` and `=` lines (for `--bless`).
+        block: std::ops::Range<usize>,
+    },
+    ExpectClose(String),
+    ExpectSilence(String, Duration),
+}
+
+impl StepKind {
+    /// The connection the step acts on, if any.
+    pub fn conn(&self) -> Option<&str> {
+        match self {
+            StepKind::Open(c)
+            | StepKind::HalfClose(c)
+            | StepKind::Close(c)
+            | StepKind::ExpectClose(c)
+            | StepKind::ExpectSilence(c, _) => Some(c),
+            StepKind::Send { conn, .. } | StepKind::Expect { conn, .. } => Some(conn),
+            StepKind::Wait(_) => None,
+        }
+    }
+}
+
+/// Why a transcript file cannot be used; names the file and line.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}:{line}: {message}")]
+pub struct FormatError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl Transcript {
+    /// Reads and parses a transcript file; `send C fixture X` paths are
+    /// resolved against the nearest `fixtures/` directory above the file.
+    pub fn load(path: &Path) -> Result<Transcript, FormatError> {
+        let text = std::fs::read_to_string(path).map_err(|e| FormatError {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Transcript::parse(path, &text)
+    }
+
+    /// Parses `text` as the transcript at `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Transcript, FormatError> {
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let err = |line: usize, message: String| FormatError {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let mut t = Transcript {
+            path: path.to_path_buf(),
+            lines: lines.clone(),
+            server_flags: None,
+            store: None,
+            fault: None,
+            timeout: DEFAULT_TIMEOUT,
+            steps: Vec::new(),
+        };
+        let mut opened: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < lines.len() {
+            let number = i + 1;
+            let line = lines[i].trim();
+            i += 1;
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let args = &words[1..];
+            let kind = match (words[0], args) {
+                ("server", flags) => {
+                    if !t.steps.is_empty() {
+                        return Err(err(
+                            number,
+                            "`server` must come before the first step".into(),
+                        ));
+                    }
+                    t.server_flags
+                        .get_or_insert_with(Vec::new)
+                        .extend(flags.iter().map(|s| s.to_string()));
+                    continue;
+                }
+                ("store", []) => {
+                    if !t.steps.is_empty() {
+                        return Err(err(
+                            number,
+                            "`store` must come before the first step".into(),
+                        ));
+                    }
+                    let mut store = Vec::new();
+                    while let Some(data) = lines.get(i).and_then(|l| sigil_data(l, '|')) {
+                        store.extend_from_slice(&unescape(data).map_err(|m| err(i + 1, m))?);
+                        store.push(b'\n');
+                        i += 1;
+                    }
+                    t.store = Some(store);
+                    continue;
+                }
+                ("fault", ["writes"]) => {
+                    t.fault = Some(Fault::Writes);
+                    continue;
+                }
+                ("fault", ["reads"]) => {
+                    t.fault = Some(Fault::Reads);
+                    continue;
+                }
+                ("timeout", [ms]) => {
+                    t.timeout = parse_ms(ms).map_err(|m| err(number, m))?;
+                    continue;
+                }
+                ("open", [c]) => {
+                    if opened.iter().any(|o| o == c) {
+                        return Err(err(number, format!("connection {c} is already open")));
+                    }
+                    opened.push(c.to_string());
+                    StepKind::Open(c.to_string())
+                }
+                ("send", [c]) => {
+                    let mut bytes = Vec::new();
+                    let start = i;
+                    while let Some(data) = lines.get(i).and_then(|l| sigil_data(l, '>')) {
+                        bytes.extend_from_slice(&unescape(data).map_err(|m| err(i + 1, m))?);
+                        i += 1;
+                    }
+                    if i == start {
+                        return Err(err(number, "`send C` needs `> data` lines after it".into()));
+                    }
+                    StepKind::Send {
+                        conn: c.to_string(),
+                        bytes,
+                    }
+                }
+                ("send", [c, "fixture", name]) => {
+                    let file = find_fixture(path, name).ok_or_else(|| {
+                        err(
+                            number,
+                            format!("no fixture {name} in a fixtures/ above this file"),
+                        )
+                    })?;
+                    let bytes = std::fs::read(&file)
+                        .map_err(|e| err(number, format!("cannot read {}: {e}", file.display())))?;
+                    StepKind::Send {
+                        conn: c.to_string(),
+                        bytes,
+                    }
+                }
+                ("wait", [ms]) => StepKind::Wait(parse_ms(ms).map_err(|m| err(number, m))?),
+                ("half-close", [c]) => StepKind::HalfClose(c.to_string()),
+                ("close", [c]) => StepKind::Close(c.to_string()),
+                ("expect", [c]) | ("expect", [c, "HEAD"]) => {
+                    let start = i;
+                    let mut bytes = Vec::new();
+                    while let Some(data) = lines.get(i).and_then(|l| sigil_data(l, '<')) {
+                        bytes.extend_from_slice(&unescape(data).map_err(|m| err(i + 1, m))?);
+                        i += 1;
+                    }
+                    let mut body_line = None;
+                    if let Some(data) = lines.get(i).and_then(|l| sigil_data(l, '=')) {
+                        body_line = Some(data.trim().to_string());
+                        i += 1;
+                    }
+                    if bytes.is_empty() {
+                        return Err(err(
+                            number,
+                            "`expect C` needs `< data` lines after it".into(),
+                        ));
+                    }
+                    StepKind::Expect {
+                        conn: c.to_string(),
+                        after_head: args.len() == 2,
+                        bytes,
+                        body_line,
+                        block: start..i,
+                    }
+                }
+                ("expect-close", [c]) => StepKind::ExpectClose(c.to_string()),
+                ("expect-silence", [c, ms]) => StepKind::ExpectSilence(
+                    c.to_string(),
+                    parse_ms(ms).map_err(|m| err(number, m))?,
+                ),
+                _ => {
+                    return Err(err(
+                        number,
+                        format!("unknown or malformed directive: {line}"),
+                    ));
+                }
+            };
+            if let Some(c) = kind.conn()
+                && !matches!(kind, StepKind::Open(_))
+                && !opened.iter().any(|o| o == c)
+            {
+                return Err(err(number, format!("connection {c} was never opened")));
+            }
+            t.steps.push(Step { line: number, kind });
+        }
+        if t.steps.is_empty() {
+            return Err(err(lines.len(), "transcript has no steps".into()));
+        }
+        Ok(t)
+    }
+
+    /// True if the transcript needs the in-process server (flags, store or fault).
+    pub fn needs_local_server(&self) -> bool {
+        self.server_flags.is_some() || self.store.is_some() || self.fault.is_some()
+    }
+
+    /// The status codes of every expected response, in order.
+    pub fn expected_statuses(&self) -> Vec<u16> {
+        self.steps
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StepKind::Expect { bytes, .. } => status_of(bytes),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The status code of the status line at the start of `bytes`, if it is one.
+fn status_of(bytes: &[u8]) -> Option<u16> {
+    let code = bytes.split(|&b| b == b' ').nth(1)?;
+    std::str::from_utf8(code).ok()?.parse().ok()
+}
+
+/// The data of a line `  <sigil> data`, or `None` if the line is not one.
+fn sigil_data(line: &str, sigil: char) -> Option<&str> {
+    let rest = line.trim_start().strip_prefix(sigil)?;
+    if rest.is_empty() {
+        return Some("");
+    }
+    rest.strip_prefix(' ')
+}
+
+fn parse_ms(text: &str) -> Result<Duration, String> {
+    text.parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("expected milliseconds, got {text:?}"))
+}
+
+/// Looks for `fixtures/<name>` in the transcript's directory and each directory above it.
+fn find_fixture(transcript: &Path, name: &str) -> Option<PathBuf> {
+    let start = transcript.parent()?.canonicalize().ok()?;
+    start
+        .ancestors()
+        .map(|dir| dir.join("fixtures").join(name))
+        .find(|p| p.is_file())
+}
+
+/// Decodes the escapes `\r` `\n` `\t` `\\` `\xHH`; every other character stands for itself.
+pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'x') => {
+                let hex = text
+                    .get(i + 2..i + 4)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("`\\x` needs two hex digits at column {}", i + 1))?;
+                out.push(hex);
+                i += 4;
+                continue;
+            }
+            _ => {
+                return Err(format!(
+                    "unknown escape at column {}: use \\r \\n \\t \\\\ or \\xHH",
+                    i + 1
+                ));
+            }
+        }
+        i += 2;
+    }
+    Ok(out)
+}
+
+/// Renders bytes as `<sigil> data` lines: a line break after every LF, every CR, LF
+/// and TAB written as an escape, other control and non-ASCII bytes as `\xHH`, and a
+/// space at the very end of a line as `\x20` (so no editor can trim it).
+pub fn render_lines(bytes: &[u8], sigil: char) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for &b in bytes {
+        match b {
+            b'\r' => current.push_str("\\r"),
+            b'\n' => {
+                current.push_str("\\n");
+                lines.push(std::mem::take(&mut current));
+            }
+            b'\t' => current.push_str("\\t"),
+            b'\\' => current.push_str("\\\\"),
+            0x20..=0x7e => current.push(b as char),
+            _ => {
+                let _ = write!(current, "\\x{b:02X}");
+            }
+        }
+    }
+    if !current.is_empty() {
+        if current.ends_with(' ') {
+            current.pop();
+            current.push_str("\\x20");
+        }
+        lines.push(current);
+    }
+    lines.into_iter().map(|l| format!("{sigil} {l}")).collect()
+}
+
+/// The `= body ...` line for a response: the body's exact length and its framing.
+pub fn body_line(response: &Response) -> String {
+    let n = response.body.len();
+    let unit = if n == 1 { "byte" } else { "bytes" };
+    match response.framing {
+        BodyFraming::Chunked => format!("body {n} {unit} (chunked)"),
+        BodyFraming::UntilClose => format!("body {n} {unit} (until close)"),
+        BodyFraming::None | BodyFraming::Length(_) => format!("body {n} {unit}"),
+    }
+}
+
+/// The normalisation rule: in the head of a response, the value of a `Date`
+/// field that is a valid HTTP-date becomes `[DATE]`, and the value of any `Server`
+/// field becomes `[SERVER]`. Nothing else is touched; an invalid Date stays visible.
+pub fn normalise(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut pos = 0;
+    let mut first = true;
+    while pos < raw.len() {
+        let end = raw[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| pos + i + 1);
+        let line = &raw[pos..end];
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        if content.is_empty() && !first {
+            out.extend_from_slice(&raw[pos..]);
+            return out;
+        }
+        out.extend_from_slice(&normalise_field_line(line, content.len(), first));
+        first = false;
+        pos = end;
+    }
+    out
+}
+
+/// One line of the head; `content_len` is its length without the line end.
+fn normalise_field_line(line: &[u8], content_len: usize, is_status_line: bool) -> Vec<u8> {
+    if is_status_line {
+        return line.to_vec();
+    }
+    let content = &line[..content_len];
+    let Some(colon) = content.iter().position(|&b| b == b':') else {
+        return line.to_vec();
+    };
+    let name = &content[..colon];
+    let value = content[colon + 1..].trim_ascii();
+    let placeholder: &[u8] = if name.eq_ignore_ascii_case(b"date")
+        && std::str::from_utf8(value).is_ok_and(|v| httpdate::parse_http_date(v).is_ok())
+    {
+        b"[DATE]"
+    } else if name.eq_ignore_ascii_case(b"server") && !value.is_empty() {
+        b"[SERVER]"
+    } else {
+        return line.to_vec();
+    };
+    let mut out = content[..=colon].to_vec();
+    out.push(b' ');
+    out.extend_from_slice(placeholder);
+    out.extend_from_slice(&line[content_len..]);
+    out
+}
+
+/// The text of an expect block as it appears in a file, without indentation:
+/// the `<` lines of the normalised bytes, then the `=` line if any.
+pub fn render_expect(bytes: &[u8], body_line: Option<&str>) -> Vec<String> {
+    let mut lines = render_lines(bytes, '<');
+    if let Some(body) = body_line {
+        lines.push(format!("= {body}"));
+    }
+    lines
+}
+
+/// The file text after replacing expect blocks: `(block, new lines)` pairs, in any order.
+pub fn rewrite(lines: &[String], mut blocks: Vec<(std::ops::Range<usize>, Vec<String>)>) -> String {
+    blocks.sort_by_key(|(range, _)| range.start);
+    let mut out = String::new();
+    let mut next = 0;
+    for (range, new) in blocks {
+        for line in &lines[next..range.start] {
+            out.push_str(line);
+            out.push('\n');
+        }
+        for line in new {
+            out.push_str("  ");
+            out.push_str(&line);
+            out.push('\n');
+        }
+        next = range.end;
+    }
+    for line in &lines[next..] {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendering_then_unescaping_gives_back_the_bytes() {
+        let bytes = b"HTTP/1.1 200 OK\r\nX: a\tb\\c \r\n\r\nbody \x00\xff end ";
+        let lines = render_lines(bytes, '<');
+        let mut back = Vec::new();
+        for l in &lines {
+            back.extend(unescape(sigil_data(l, '<').unwrap()).unwrap());
+        }
+        assert_eq!(back, bytes);
+        assert_eq!(lines.last().unwrap(), "< body \\x00\\xFF end\\x20");
+    }
+
+    #[test]
+    fn cr_and_lf_are_visible_and_distinct() {
+        assert_eq!(
+            render_lines(b"a\r\nb\nc", '<'),
+            ["< a\\r\\n", "< b\\n", "< c"]
+        );
+    }
+
+    #[test]
+    fn date_and_server_values_are_normalised_in_the_head_only() {
+        let raw = b"HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: wordwire/0.1.0\r\n\r\nServer: body";
+        assert_eq!(
+            normalise(raw),
+            b"HTTP/1.1 200 OK\r\nDate: [DATE]\r\nServer: [SERVER]\r\n\r\nServer: body"
+        );
+    }
+
+    #[test]
+    fn an_invalid_date_stays_visible() {
+        let raw = b"HTTP/1.1 200 OK\r\nDate: yesterday\r\n\r\n";
+        assert_eq!(normalise(raw), raw);
+    }
+
+    #[test]
+    fn a_transcript_parses_into_steps() {
+        let text = "# c\nserver --auth-all\nstore\n  | hello\nopen a\nsend a\n  > GET / HTTP/1.1\\r\\n\n  > \\r\\n\nexpect a HEAD\n  < HTTP/1.1 200 OK\\r\\n\n  < \\r\\n\n  = body 0 bytes\nexpect-close a\n";
+        let t = Transcript::parse(Path::new("x.transcript"), text).unwrap();
+        assert_eq!(t.server_flags, Some(vec!["--auth-all".to_string()]));
+        assert_eq!(t.store.as_deref(), Some(&b"hello\n"[..]));
+        assert_eq!(t.steps.len(), 4);
+        assert_eq!(
+            t.steps[1].kind,
+            StepKind::Send {
+                conn: "a".into(),
+                bytes: b"GET / HTTP/1.1\r\n\r\n".to_vec()
+            }
+        );
+        assert!(
+            matches!(&t.steps[2].kind, StepKind::Expect { after_head: true, block, body_line: Some(b), .. } if *block == (9..12) && b == "body 0 bytes")
+        );
+        assert_eq!(t.expected_statuses(), [200]);
+    }
+
+    #[test]
+    fn a_step_on_an_unopened_connection_is_an_error() {
+        let err = Transcript::parse(Path::new("x"), "close b\n").unwrap_err();
+        assert_eq!(err.line, 1);
+    }
+
+    #[test]
+    fn rewrite_replaces_only_the_blocks() {
+        let lines: Vec<String> = ["a", "  < old", "  = body 1 byte", "b"]
+            .map(String::from)
+            .to_vec();
+        let text = rewrite(&lines, vec![(1..3, vec!["< new".to_string()])]);
+        assert_eq!(text, "a\n  < new\nb\n");
+    }
+}

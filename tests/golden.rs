@@ -1,0 +1,38 @@
+//! Every golden transcript as its own test case, named by its path under
+//! `transcripts/`, replayed against a fresh in-process server.
+//!
+//! `cargo test --test golden -- framing` runs the framing transcripts only;
+//! a failure prints the transcript's diff of expected and received bytes.
+
+use std::path::Path;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use wordwire::replay::{self, Options, Outcome, report};
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts");
+    let files = replay::discover(std::slice::from_ref(&root)).expect("transcripts/ is readable");
+    assert!(!files.is_empty(), "no transcripts under {}", root.display());
+    let trials = files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .with_extension("")
+                .display()
+                .to_string();
+            Trial::test(name, move || replay_transcript(&path))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn replay_transcript(path: &Path) -> Result<(), Failed> {
+    let result = replay::replay_one(path, &Options::default());
+    match result.outcome {
+        Outcome::Passed => Ok(()),
+        _ => Err(report::plain(&report::failure_details(&result)).into()),
+    }
+}

@@ -1,0 +1,184 @@
+//! The golden transcripts as tests, and proof that the harness has teeth.
+//!
+//! Here: the per-status coverage rule (each transcript itself runs in `tests/golden.rs`), and `replay --target` against deliberately wrong tiny servers
+//! (one that answers 200 to everything, one that ends lines with a bare LF).
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use wordwire::replay::{self, CONTRACT_STATUSES, Options, Outcome, report};
+
+fn transcripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts")
+}
+
+fn all_transcripts() -> Vec<PathBuf> {
+    replay::discover(&[transcripts_dir()]).expect("transcripts/ is readable")
+}
+
+#[test]
+fn every_contract_status_has_a_transcript() {
+    let counts = replay::coverage(&all_transcripts()).expect("every transcript parses");
+    let missing: Vec<u16> = CONTRACT_STATUSES
+        .iter()
+        .copied()
+        .filter(|s| !counts.contains_key(s))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "statuses without a transcript: {missing:?}"
+    );
+}
+
+/// A server that answers every chunk of bytes it reads with `answer`, keeping the connection open.
+fn wrong_server(answer: impl Fn() -> Vec<u8> + Send + Sync + 'static) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let addr = listener.local_addr().expect("bound address");
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(&answer()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn ok_response(line_end: &str) -> Vec<u8> {
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    format!(
+        "HTTP/1.1 200 OK{e}Date: {date}{e}Server: wrong/1.0{e}Content-Type: text/plain; charset=utf-8{e}Content-Length: 12{e}{e}added hello\n",
+        e = line_end
+    )
+    .into_bytes()
+}
+
+#[test]
+fn replay_against_a_server_that_answers_200_to_everything_fails_with_a_diff() {
+    let addr = wrong_server(|| ok_response("\r\n"));
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .args(["replay", "--target", &addr.to_string()])
+        .arg(transcripts_dir())
+        .output()
+        .expect("wordwire runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    // The unknown method should be 501; the diff shows both status lines.
+    assert!(stdout.contains("FAIL    "), "{stdout}");
+    assert!(
+        stdout.contains("    - < HTTP/1.1 501 Not Implemented\\r\\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("    + < HTTP/1.1 200 OK\\r\\n"), "{stdout}");
+    // Transcripts that need server flags or a store are skipped, and the summary says so.
+    assert!(stdout.contains("skip"), "{stdout}");
+    let summary = stdout.lines().last().unwrap_or("");
+    assert!(
+        summary.contains(" passed, ")
+            && summary.contains(" failed")
+            && !summary.contains(" 0 failed"),
+        "{summary}"
+    );
+    // Not a terminal: no colour codes.
+    assert!(!stdout.contains('\x1b'), "{stdout}");
+}
+
+#[test]
+fn a_response_with_bare_lf_line_ends_fails_the_comparison() {
+    let addr = wrong_server(|| ok_response("\n"));
+    let path = transcripts_dir().join("methods/post-appends-word.transcript");
+    let options = Options {
+        target: Some(addr),
+        bless: false,
+    };
+    let result = replay::replay_one(&path, &options);
+    assert_eq!(result.outcome, Outcome::Failed);
+    let details = report::plain(&report::failure_details(&result));
+    assert!(details.contains("- < HTTP/1.1 200 OK\\r\\n"), "{details}");
+    assert!(details.contains("+ < HTTP/1.1 200 OK\\n"), "{details}");
+    // Date and Server are normalised, so only the line ends differ.
+    assert!(details.contains("+ < Date: [DATE]\\n"), "{details}");
+}
+
+#[test]
+fn a_correct_answer_from_another_server_passes_under_target() {
+    let addr = wrong_server(|| ok_response("\r\n"));
+    let path = transcripts_dir().join("methods/post-appends-word.transcript");
+    let options = Options {
+        target: Some(addr),
+        bless: false,
+    };
+    let result = replay::replay_one(&path, &options);
+    assert_eq!(
+        result.outcome,
+        Outcome::Passed,
+        "{}",
+        report::plain(&report::failure_details(&result))
+    );
+}
+
+#[test]
+fn json_and_junit_reports_name_each_transcript() {
+    let addr = wrong_server(|| ok_response("\r\n"));
+    for (format, needle) in [
+        ("json", "\"outcome\":\"failed\""),
+        ("junit", "<failure message="),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+            .args(["replay", "--format", format, "--target", &addr.to_string()])
+            .arg(transcripts_dir().join("methods"))
+            .output()
+            .expect("wordwire runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains(needle), "{format}: {stdout}");
+        assert!(
+            stdout.contains("unknown-method-is-501"),
+            "{format}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn client_prints_status_and_body_and_exits_by_status() {
+    let addr = wrong_server(|| ok_response("\r\n"));
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .args(["client", "--addr", &addr.to_string(), "post", "hello"])
+        .env_remove("WORDWIRE_USER")
+        .env_remove("WORDWIRE_PASSWORD")
+        .output()
+        .expect("wordwire runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "HTTP/1.1 200 OK\nadded hello\n"
+    );
+}
+
+#[test]
+fn client_connection_failure_is_one_line_and_nonzero() {
+    // Bind then drop, so nothing listens on the port.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .args(["client", "--addr", &format!("127.0.0.1:{port}"), "get"])
+        .output()
+        .expect("wordwire runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+}

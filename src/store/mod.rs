@@ -42,7 +42,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::{self, Thread};
 
 use crate::word::Word;
 use commit::{Change, Plan};
@@ -138,8 +139,6 @@ pub struct FileStore {
     sync: SyncMode,
     /// The commit queue and what only writers touch. Never held across I/O.
     state: Mutex<State>,
-    /// Notified each time a batch is decided.
-    batch_decided: Condvar,
     /// The file's bytes as of the last committed batch. Only the leader replaces or extends
     /// it, and only after the file has the same bytes.
     published: RwLock<Snapshot>,
@@ -160,6 +159,13 @@ struct State {
     read_only: Option<String>,
     /// Accepted changes that no leader has taken yet, in order.
     queue: Vec<Change>,
+    /// The thread waiting for each change in `queue`, in the same order. The first one is
+    /// woken to lead the next batch.
+    waiting: Vec<Thread>,
+    /// The threads waiting for the batch being committed, woken when it is decided. Waking
+    /// exactly these (rather than every waiter through a condition variable) keeps the
+    /// wake-ups per batch at its size plus one, however many requests are queued.
+    in_flight: Vec<Thread>,
     /// How many changes were accepted; change `n` is the `n`th (numbered from 1).
     accepted: u64,
     /// Every change numbered up to this has an outcome (committed, or in `failed`).
@@ -225,6 +231,8 @@ impl FileStore {
                 counts: recovered.counts,
                 read_only: None,
                 queue: Vec::new(),
+                waiting: Vec::new(),
+                in_flight: Vec::new(),
                 accepted: 0,
                 decided: 0,
                 failed: HashMap::new(),
@@ -232,7 +240,6 @@ impl FileStore {
                 #[cfg(test)]
                 batches_written: 0,
             }),
-            batch_decided: Condvar::new(),
             published: RwLock::new(Arc::new(recovered.bytes)),
             _lock: lock,
         };
@@ -299,6 +306,7 @@ impl FileStore {
         state.accepted += 1;
         let number = state.accepted;
         state.queue.push(change);
+        state.waiting.push(thread::current());
         loop {
             if state.decided >= number {
                 return match state.failed.remove(&number) {
@@ -306,13 +314,15 @@ impl FileStore {
                     None => Ok(()),
                 };
             }
-            state = if state.leading {
-                self.batch_decided
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner)
+            if state.leading {
+                drop(state);
+                // An unpark that came between the drop and here is kept as a token, so no
+                // wake-up is lost; a spurious one only repeats the check.
+                thread::park();
+                state = self.state();
             } else {
-                self.lead(state)
-            };
+                state = self.lead(state);
+            }
         }
     }
 
@@ -330,6 +340,7 @@ impl FileStore {
     /// mutex held and no other leader; returns with it held.
     fn lead<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         let batch = std::mem::take(&mut state.queue);
+        state.in_flight = std::mem::take(&mut state.waiting);
         let through = state.accepted;
         let file = Arc::clone(&state.file);
         state.leading = true;
@@ -371,7 +382,7 @@ impl FileStore {
             }
             Err(failure) => self.fail_all_accepted(&mut state, failure),
         }
-        self.batch_decided.notify_all();
+        wake_after_decision(&mut state);
         state
     }
 
@@ -404,6 +415,8 @@ impl FileStore {
             state.failed.insert(number, error.duplicate());
         }
         state.queue.clear();
+        let queued = std::mem::take(&mut state.waiting);
+        state.in_flight.extend(queued);
         state.decided = state.accepted;
     }
 
@@ -541,7 +554,7 @@ impl Drop for LeaderGuard<'_> {
                 memory: Memory::Reread,
             },
         );
-        self.store.batch_decided.notify_all();
+        wake_after_decision(&mut state);
     }
 }
 
@@ -590,6 +603,20 @@ impl fmt::Debug for FileStore {
             .field("path", &self.path)
             .field("sync", &self.sync)
             .finish_non_exhaustive()
+    }
+}
+
+/// Wakes the requests of the batch just decided, and the first queued request, if any, to
+/// lead the next batch.
+fn wake_after_decision(state: &mut State) {
+    let me = thread::current().id();
+    for waiter in state.in_flight.drain(..) {
+        if waiter.id() != me {
+            waiter.unpark();
+        }
+    }
+    if let Some(next) = state.waiting.first() {
+        next.unpark();
     }
 }
 

@@ -600,6 +600,59 @@ mod tests {
             let _ = decode_pieces([head, tail], &LIMITS);
         }
 
+        /// Incremental = one-shot on any bytes: fed whole, one byte at a time, or
+        /// split in two, the decoder gives the same body, use and completion, or the
+        /// same error. Fed one byte at a time it needs at most one call per byte
+        /// (bounded input, bounded steps: nothing loops without consuming).
+        #[test]
+        fn arbitrary_bytes_decode_the_same_whole_bytewise_and_split(
+            start in prop_oneof![Just(&b""[..]), Just(&b"5\r\nhello\r\n"[..]), Just(&b"0\r\n"[..])],
+            tail in proptest::collection::vec(
+                prop_oneof![
+                    any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b'0'), Just(b'1'), Just(b';'), Just(b'='),
+                ],
+                0..120,
+            ),
+            split in any::<proptest::sample::Index>(),
+            max_line in 2usize..20,
+            max_header_bytes in 2usize..40,
+            max_body in 0u64..40,
+        ) {
+            let input = [start, &tail].concat();
+            let limits = HeadLimits { max_line, max_header_bytes, max_body };
+            let whole = decode_whole(&input, &limits);
+            // A body that is not done after all the input has used what it could; the
+            // split feed may hold back an unfinished line, so compare the outcome kind.
+            let same = |other: &Outcome| match (&whole, other) {
+                (Ok((_, _, false)), Ok((_, _, false))) => true,
+                (w, o) => w == o,
+            };
+            let bytewise = decode_pieces(input.chunks(1), &limits);
+            prop_assert!(same(&bytewise), "whole {:?}, bytewise {:?}", whole, bytewise);
+            let (head, rest) = input.split_at(split.index(input.len() + 1));
+            let two = decode_pieces([head, rest], &limits);
+            prop_assert!(same(&two), "whole {:?}, split {:?}", whole, two);
+
+            let mut decoder = ChunkedDecoder::new(&limits);
+            let (mut buffer, mut body, mut calls) = (Vec::new(), Vec::new(), 0);
+            for &byte in &input {
+                buffer.push(byte);
+                calls += 1;
+                match decoder.decode(&buffer, &mut body) {
+                    Ok(Decoded { consumed, done }) => {
+                        prop_assert!(consumed <= buffer.len());
+                        buffer.drain(..consumed);
+                        if done {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            prop_assert!(calls <= input.len());
+            prop_assert!(body.len() as u64 <= max_body);
+        }
+
         #[test]
         fn any_chunking_split_anywhere_gives_the_data(
             chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..5),

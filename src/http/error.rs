@@ -80,6 +80,11 @@ pub enum ParseError {
     #[error("more than one host header")]
     DuplicateHost,
 
+    /// A Host field whose value is not `uri-host [ ":" port ]` (RFC 9112 §3.2).
+    /// Example: `Host: a b` or `Host: user@host`. Becomes 400, then close.
+    #[error("invalid host header")]
+    InvalidHost,
+
     /// More than one Authorization field line (it is not a list field, RFC 9110 §5.3).
     /// Example: `Authorization: Basic a` and `Authorization: Basic b`. Becomes 400, then close.
     #[error("more than one authorization header")]
@@ -165,6 +170,7 @@ impl ParseError {
             | ParseError::BareCr
             | ParseError::MissingHost
             | ParseError::DuplicateHost
+            | ParseError::InvalidHost
             | ParseError::DuplicateAuthorization
             | ParseError::InvalidContentLength
             | ParseError::ConflictingContentLength
@@ -211,6 +217,7 @@ mod tests {
             ParseError::BareCr,
             ParseError::MissingHost,
             ParseError::DuplicateHost,
+            ParseError::InvalidHost,
             ParseError::DuplicateAuthorization,
             ParseError::InvalidContentLength,
             ParseError::ConflictingContentLength,

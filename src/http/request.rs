@@ -107,7 +107,13 @@ pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestH
     // toward max_line so that a stream of them cannot keep the parser busy.
     let mut pos = 0;
     let (line, line_end) = loop {
-        match scan_line(input, pos)? {
+        match scan_line(input, pos) {
+            // The fault a byte-at-a-time reader meets first wins: the limit, if the
+            // bytes before the CR already exceed it, else the bare CR.
+            Line::BareCr { at } if at > limits.max_line => {
+                return Err(ParseError::RequestLineTooLong);
+            }
+            Line::BareCr { .. } => return Err(ParseError::BareCr),
             Line::Partial { len } => {
                 if pos + len > limits.max_line {
                     return Err(ParseError::RequestLineTooLong);
@@ -144,7 +150,12 @@ pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestH
             pos = field.end;
             continue;
         }
-        match scan_line(input, pos)? {
+        match scan_line(input, pos) {
+            // As for the request-line: the first fault in byte order wins.
+            Line::BareCr { at } if at + 1 - section_start > limits.max_header_bytes => {
+                return Err(ParseError::HeaderSectionTooLarge);
+            }
+            Line::BareCr { .. } => return Err(ParseError::BareCr),
             Line::Partial { .. } => {
                 if input.len() - section_start > limits.max_header_bytes {
                     return Err(ParseError::HeaderSectionTooLarge);
@@ -187,6 +198,8 @@ enum Line<'a> {
     Complete { content: &'a [u8], end: usize },
     /// No LF yet; `len` bytes of content so far, not counting a final CR that may start a CRLF.
     Partial { len: usize },
+    /// A CR not followed by LF, at offset `at` of the input (RFC 9112 §2.2).
+    BareCr { at: usize },
 }
 
 /// A complete, valid field line found by `scan_plain_field_line`.
@@ -248,28 +261,28 @@ fn field_value_len(input: &[u8]) -> usize {
 }
 
 /// Finds the line that starts at `input[start..]`, in one pass to its first CR or LF.
-fn scan_line(input: &[u8], start: usize) -> Result<Line<'_>, ParseError> {
+fn scan_line(input: &[u8], start: usize) -> Line<'_> {
     let rest = &input[start..];
     let Some(at) = memchr::memchr2(b'\n', b'\r', rest) else {
-        return Ok(Line::Partial { len: rest.len() });
+        return Line::Partial { len: rest.len() };
     };
     let content = &rest[..at];
     if rest[at] == b'\n' {
         // RFC 9112 §2.2: a line ends in CRLF or, leniently, in a lone LF.
-        return Ok(Line::Complete {
+        return Line::Complete {
             content,
             end: start + at + 1,
-        });
+        };
     }
     match rest.get(at + 1) {
-        Some(b'\n') => Ok(Line::Complete {
+        Some(b'\n') => Line::Complete {
             content,
             end: start + at + 2,
-        }),
+        },
         // A final CR may yet be followed by its LF.
-        None => Ok(Line::Partial { len: at }),
+        None => Line::Partial { len: at },
         // RFC 9112 §2.2: a CR not followed by LF is rejected, not treated as a line end.
-        Some(_) => Err(ParseError::BareCr),
+        Some(_) => Line::BareCr { at: start + at },
     }
 }
 
@@ -555,6 +568,10 @@ impl<'a> Fields<'a> {
             if self.hosts > 1 {
                 return Err(ParseError::DuplicateHost);
             }
+            // RFC 9112 §3.2: so is a Host field with an invalid field value.
+            if !is_valid_host(value) {
+                return Err(ParseError::InvalidHost);
+            }
         } else if name.eq_ignore_ascii_case(b"content-length") {
             for member in list_members(value) {
                 if member.is_empty() || !member.iter().all(u8::is_ascii_digit) {
@@ -625,6 +642,52 @@ impl<'a> Fields<'a> {
         };
         Ok(framing)
     }
+}
+
+/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), or empty (RFC 9112 §3.2).
+///
+/// ```text
+/// uri-host    = IP-literal / IPv4address / reg-name
+/// IP-literal  = "[" ( IPv6address / IPvFuture ) "]"   ; checked here as "[" 1*( unreserved / sub-delims / ":" ) "]"
+/// reg-name    = *( unreserved / pct-encoded / sub-delims )
+/// port        = *DIGIT
+/// ```
+fn is_valid_host(value: &[u8]) -> bool {
+    let is_unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    let is_sub_delim = |b: u8| b"!$&'()*+,;=".contains(&b);
+    let (host, port) = match value.strip_prefix(b"[") {
+        Some(literal) => {
+            let Some(close) = literal.iter().position(|&b| b == b']') else {
+                return false;
+            };
+            let inside = &literal[..close];
+            if inside.is_empty()
+                || !inside
+                    .iter()
+                    .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':')
+            {
+                return false;
+            }
+            match &literal[close + 1..] {
+                [] => (&[][..], None),
+                [b':', port @ ..] => (&[][..], Some(port)),
+                _ => return false,
+            }
+        }
+        None => match value.iter().rposition(|&b| b == b':') {
+            Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
+            None => (value, None),
+        },
+    };
+    let mut rest = host;
+    while let [b, tail @ ..] = rest {
+        rest = match (*b, tail) {
+            (b'%', [h1, h2, tail @ ..]) if h1.is_ascii_hexdigit() && h2.is_ascii_hexdigit() => tail,
+            (b, tail) if is_unreserved(b) || is_sub_delim(b) => tail,
+            _ => return false,
+        };
+    }
+    port.is_none_or(|port| port.iter().all(u8::is_ascii_digit))
 }
 
 /// The value of checked Content-Length digits, or `BodyTooLarge` past `max_body` or `u64`.
@@ -1211,6 +1274,36 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_cr_past_a_limit_gets_the_limit_status_however_the_bytes_arrive() {
+        // Found by arbitrary_bytes_split_anywhere_agree_with_the_one_shot_result: whole,
+        // these gave 400 (bare CR) while a byte-at-a-time peer got 431 or 414.
+        let limits = HeadLimits {
+            max_line: 15,
+            max_header_bytes: 9,
+            ..LIMITS
+        };
+        assert_rejects_with(
+            b"POST / HTTP/1.1\r\nHost: a\r\n:::\r:",
+            &limits,
+            ParseError::HeaderSectionTooLarge,
+            431,
+        );
+        assert_rejects_with(
+            b"GET /aaaaaaaaaaaaaaaa\rx",
+            &limits,
+            ParseError::RequestLineTooLong,
+            414,
+        );
+        // A bare CR that comes before the limit is reached is still the bare CR.
+        assert_rejects_with(
+            b"GET /\rxxxxxxxxxxxxxxxxxxxx\r\n",
+            &limits,
+            ParseError::BareCr,
+            400,
+        );
+    }
+
+    #[test]
     fn http11_without_host_is_400() {
         assert_rejects(
             b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
@@ -1231,6 +1324,44 @@ mod tests {
             ParseError::DuplicateHost,
             400,
         );
+    }
+
+    #[test]
+    fn host_values_in_uri_host_port_form_are_accepted() {
+        for value in [
+            &b""[..],
+            b"example.com",
+            b"127.0.0.1:12345",
+            b"[::1]:8080",
+            b"[::1]",
+            b"ex%41mple:",
+            b"a-b_c~d!$&'()*+,;=",
+        ] {
+            let input = [&b"GET / HTTP/1.1\r\nHost: "[..], value, b"\r\n\r\n"].concat();
+            assert_parses_to(&input, head(Method::Get, "/", root(), Version::Http11));
+        }
+    }
+
+    #[test]
+    fn host_with_an_invalid_value_is_400() {
+        // RFC 9112 §3.2: "a Host header field with an invalid field value" is a 400.
+        for value in [
+            &b"a b"[..],
+            b"a/b",
+            b"user@host",
+            b"host:80x",
+            b"host:8:0x",
+            b"[::1",
+            b"[::1]x",
+            b"[]",
+            b"ex%4",
+            b"ex%zz",
+            b"\"quoted\"",
+            b"caf\xc3\xa9",
+        ] {
+            let input = [&b"GET / HTTP/1.1\r\nHost: "[..], value, b"\r\n\r\n"].concat();
+            assert_rejects(&input, ParseError::InvalidHost, 400);
+        }
     }
 
     #[test]
@@ -1457,6 +1588,42 @@ mod tests {
         ) {
             let input = [&b"POST / HTTP/1.1\r\nHost: a\r\n"[..], &input].concat();
             let _ = parse(&input);
+        }
+
+        /// Incremental = one-shot on any bytes, not only valid heads: a prefix of a
+        /// rejected input needs more or is rejected the same way, a prefix of a
+        /// complete head needs more, and a prefix of a valid prefix needs more.
+        /// So the status a peer gets never depends on how TCP split its bytes.
+        #[test]
+        fn arbitrary_bytes_split_anywhere_agree_with_the_one_shot_result(
+            start in prop_oneof![
+                Just(&b""[..]),
+                Just(&b"GET / HTTP/1.1\r\n"[..]),
+                Just(&b"POST / HTTP/1.1\r\nHost: a\r\n"[..]),
+            ],
+            tail in proptest::collection::vec(
+                prop_oneof![
+                    any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b':'), Just(b' '), Just(b'a'),
+                ],
+                0..120,
+            ),
+            max_line in 4usize..40,
+            max_header_bytes in 4usize..60,
+        ) {
+            let input = [start, &tail].concat();
+            let limits = HeadLimits { max_line, max_header_bytes, max_body: 100 };
+            let whole = parse_head(&input, &limits);
+            for end in 0..input.len() {
+                let prefix = parse_head(&input[..end], &limits);
+                match (&whole, &prefix) {
+                    (_, Ok(Progress::NeedMore)) => {}
+                    (Err(w), Err(p)) => prop_assert_eq!(w, p, "prefix of {} bytes", end),
+                    (Ok(Progress::Done { consumed, .. }), Ok(Progress::Done { .. })) if end >= *consumed => {
+                        prop_assert_eq!(&prefix, &parse_head(&input[..*consumed], &limits));
+                    }
+                    _ => prop_assert!(false, "prefix of {} bytes gave {:?}, whole gave {:?}", end, prefix, whole),
+                }
+            }
         }
 
         #[test]

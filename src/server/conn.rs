@@ -169,6 +169,8 @@ impl Connection {
             // Read and drop the body so the next request's framing is known.
             return match self.receive_body(&head, deadline) {
                 Ok(body) => {
+                    // RFC 9112 §6.3: the body ends where its framing says; left in the
+                    // buffer it would be parsed as the next request (smuggling).
                     if let ReceivedBody::Buffered(len) = body {
                         self.consume(len);
                     }

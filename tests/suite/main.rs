@@ -3,10 +3,14 @@
 /// Starting servers (in-process and as the binary) and talking raw bytes to them.
 mod support;
 
+/// RFC 9110/9112 conformance, class by class: what the parser rejects, with what, and that nothing behind it runs.
+mod conformance;
 /// SIGKILL at random instants under write load, recovery at start, SIGTERM under load.
 mod crash;
 /// Keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue, HEAD.
 mod framing;
+/// Slow and greedy clients: slowloris, idle keep-alive, never-reading, half-closed, reset, over the cap.
+mod hostile;
 /// The binary: start-up errors, the store lock, signals, real I/O failures.
 mod process;
 /// Every status of the contract, sent and answered over TCP.

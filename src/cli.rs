@@ -77,6 +77,10 @@ pub struct CredentialArgs {
 pub enum Sync {
     Always,
     None,
+    /// Debug builds only: no fsync and in-place rewrites, for the crash test's test of itself.
+    #[cfg(debug_assertions)]
+    #[value(hide = true)]
+    UnsafeInPlace,
 }
 
 impl From<Sync> for SyncMode {
@@ -84,6 +88,8 @@ impl From<Sync> for SyncMode {
         match sync {
             Sync::Always => SyncMode::Always,
             Sync::None => SyncMode::None,
+            #[cfg(debug_assertions)]
+            Sync::UnsafeInPlace => SyncMode::UnsafeInPlace,
         }
     }
 }

@@ -138,7 +138,7 @@ fn write_temp(
         .map_err(io("stat", store))
         .map_err(|e| (e, false))?
         .permissions();
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         // A name that already exists is not ours to overwrite.
         .create_new(true)
@@ -148,13 +148,37 @@ fn write_temp(
     file.set_permissions(permissions)
         .map_err(io("set permissions of", temp))
         .map_err(|e| (e, false))?;
-    disk::write_all(&mut file, contents)
+    disk::write_all(&file, contents)
         .map_err(io("write", temp))
         .map_err(|e| (e, false))?;
     if sync == SyncMode::Always {
         disk::sync_all(&file)
             .map_err(io("fsync", temp))
             .map_err(|e| (e, true))?;
+    }
+    Ok(())
+}
+
+/// What this module exists to prevent, kept for the crash test's test of itself (debug builds
+/// only, `--sync unsafe-in-place`): truncates the store and writes `contents` back one line per
+/// `write(2)`, with no temporary file and no fsync, the way a naive implementation would. A
+/// crash between the truncate and the last write leaves the file short.
+#[cfg(debug_assertions)]
+pub(super) fn overwrite_in_place_unsafely(store: &Path, contents: &[u8]) -> Result<(), StoreError> {
+    let io = |action: &'static str| {
+        move |source| StoreError::Io {
+            action,
+            path: store.to_path_buf(),
+            source,
+        }
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(store)
+        .map_err(io("open for overwrite"))?;
+    for line in contents.split_inclusive(|&b| b == b'\n') {
+        disk::write_all(&file, line).map_err(io("overwrite"))?;
     }
     Ok(())
 }

@@ -20,9 +20,10 @@ pub(super) enum Call {
 }
 
 /// Writes all of `bytes` at the file's current position (at the end, for an `O_APPEND` handle).
-pub(super) fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+pub(super) fn write_all(mut file: &File, bytes: &[u8]) -> io::Result<()> {
     #[cfg(test)]
     if let Some(landed) = faults::short_write(bytes.len()) {
+        faults::run_hook(Call::Write);
         // Model a write that stops partway: the first bytes reach the file, then the error.
         file.write_all(&bytes[..landed])?;
         return Err(faults::injected(Call::Write));
@@ -90,8 +91,29 @@ pub(crate) mod faults {
         ShortWrite(usize),
     }
 
+    type Hook = Box<dyn FnOnce()>;
+
     thread_local! {
         static ARMED: RefCell<Vec<Fault>> = const { RefCell::new(Vec::new()) };
+        static HOOKS: RefCell<Vec<(Call, Hook)>> = RefCell::new(Vec::new());
+    }
+
+    /// Runs `hook` on this thread just before its next call of kind `call` (before any fault
+    /// armed for that call fires; several hooks for one call run in the order armed): a way to act while a leader is inside its batch's I/O.
+    pub(crate) fn before(call: Call, hook: impl FnOnce() + 'static) {
+        HOOKS.with(|hooks| hooks.borrow_mut().push((call, Box::new(hook))));
+    }
+
+    pub(super) fn run_hook(call: Call) {
+        let hooks: Vec<Hook> = HOOKS.with(|hooks| {
+            let mut hooks = hooks.borrow_mut();
+            let (now, later) = hooks.drain(..).partition(|(c, _)| *c == call);
+            *hooks = later;
+            now.into_iter().map(|(_, hook)| hook).collect()
+        });
+        for hook in hooks {
+            hook();
+        }
     }
 
     pub(crate) fn arm(fault: Fault) {
@@ -121,6 +143,7 @@ pub(crate) mod faults {
     }
 
     pub(super) fn check(call: Call) -> io::Result<()> {
+        run_hook(call);
         if take(Fault::Fail(call)) {
             return Err(injected(call));
         }
@@ -160,9 +183,9 @@ mod tests {
     fn a_short_write_lands_a_prefix_then_fails() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let mut file = File::create(&path).unwrap();
+        let file = File::create(&path).unwrap();
         arm(Fault::ShortWrite(3));
-        assert!(write_all(&mut file, b"hello\n").is_err());
+        assert!(write_all(&file, b"hello\n").is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"hel");
     }
 }

@@ -1,21 +1,37 @@
 //! The word store: the text file is the source of truth, memory holds a copy for fast reads.
 //!
-//! Here: the `Store` interface the handler uses, and `FileStore`, its durable implementation.
-//! Elsewhere: deciding what a request means (`handler`); atomic file replacement (`store::atomic`);
-//! validating and recovering the file at start (`store::recover`); the one-server lock
-//! (`store::lock`); the system calls that change the disk (`store::disk`).
+//! Here: the `Store` interface the handler uses, and `FileStore`, its durable implementation
+//! with group commit.
+//! Elsewhere: deciding what a request means (`handler`); what a batch of changes writes
+//! (`store::commit`); atomic file replacement (`store::atomic`); validating and recovering the
+//! file at start (`store::recover`); the one-server lock (`store::lock`); the system calls that
+//! change the disk (`store::disk`).
 //!
-//! How `FileStore` keeps memory equal to the file: a writer mutex serialises every change,
-//! and a change reaches memory only after it reached the file (and, with `SyncMode::Always`,
-//! was fsync'd). Readers take the current `Arc` under a read lock that a writer holds only to
-//! swap or extend the bytes in memory, never across an I/O call, so a GET never waits for an
-//! fsync. Any failure whose effect on the file is uncertain makes the store read-only.
+//! Group commit. A write request takes the state mutex only to check it against the word
+//! counts, number its change and queue it. Then it waits until its change is decided. If no
+//! batch is being committed, the waiting request becomes the leader: it takes the whole queue
+//! as one batch, lets go of the mutex, and does the batch's I/O: for a batch of POSTs one
+//! `write(2)` of all their lines, then one `fdatasync`; for a batch holding any PUT or DELETE
+//! the whole new content, computed in one pass (`store::commit::plan`) and written through
+//! `store::atomic` (one temporary file, one fsync, one rename, one directory fsync). Requests
+//! that arrive meanwhile queue up behind it and form the next batch, so the number of fsyncs
+//! per second stays bounded by the disk while the requests per fsync grow with concurrency.
+//! Every change is written before the fsync that acknowledges it starts.
 //!
-//! Group commit (many appends sharing one fsync) fits without changing the trait: appenders
-//! would write under the mutex, then wait for one leader's `fdatasync` covering all of them,
-//! and publish in write order. Today each append does its own fsync under the mutex.
+//! How memory stays equal to the file: between batches the file holds exactly the published
+//! snapshot. A batch reaches memory only after it reached the file and was fsync'd, and is
+//! published before any of its requests is answered; readers take the current `Arc` under a
+//! read lock that is held for a pointer copy, so a GET never waits for I/O and never sees a
+//! change that could still be lost. The counts describe the store with every accepted change
+//! applied, so a PUT or DELETE is answered as if the changes before it had all happened; a
+//! request whose answer rests on changes not yet committed waits for them (`Change::Barrier`).
+//! If a batch fails, every change accepted so far fails with it (the later ones were counted
+//! against a state that includes the failed batch): the file is put back, memory and counts
+//! return to the last committed state, and each of those requests gets the error. A failure
+//! whose effect on the file is uncertain, or any failed fsync, makes the store read-only.
 
 mod atomic;
+mod commit;
 mod disk;
 mod lock;
 mod recover;
@@ -27,8 +43,10 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::{self, Thread};
 
 use crate::word::Word;
+use commit::{Change, Plan};
 
 /// The exact bytes of the store file at one instant, shared without copying.
 pub type Snapshot = Arc<Vec<u8>>;
@@ -40,6 +58,12 @@ pub enum SyncMode {
     Always,
     /// Leave flushing to the OS; a crash may lose acknowledged writes.
     None,
+    /// Debug builds only, to show that the crash test catches an unsafe store: nothing is
+    /// fsync'd and PUT/DELETE rewrite the file in place (truncate, then one write per line),
+    /// so a crash mid-rewrite loses acknowledged words. Never use it for data.
+    #[cfg(debug_assertions)]
+    #[doc(hidden)]
+    UnsafeInPlace,
 }
 
 /// Why the store could not do what was asked. Every variant but the start-up
@@ -67,6 +91,34 @@ pub enum StoreError {
     ReadOnly { reason: String },
 }
 
+impl StoreError {
+    /// The same error again, for each request of a failed batch (`io::Error` is not `Clone`).
+    fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Locked { path, lock } => StoreError::Locked {
+                path: path.clone(),
+                lock: lock.clone(),
+            },
+            StoreError::InvalidLine { path, line } => StoreError::InvalidLine {
+                path: path.clone(),
+                line: *line,
+            },
+            StoreError::Io {
+                action,
+                path,
+                source,
+            } => StoreError::Io {
+                action,
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            StoreError::ReadOnly { reason } => StoreError::ReadOnly {
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
 /// What the handler may do with the words. Implementations serialise writes;
 /// reads never wait for a write's fsync.
 pub trait Store: Send + Sync {
@@ -85,24 +137,77 @@ pub trait Store: Send + Sync {
 pub struct FileStore {
     path: PathBuf,
     sync: SyncMode,
-    /// Taken for every change, and held across its I/O.
-    writer: Mutex<Writer>,
-    /// The file's bytes as of the last acknowledged change. Only a writer holding `writer`
-    /// replaces or extends it, and only after the file has the same bytes.
+    /// The commit queue and what only writers touch. Never held across I/O.
+    state: Mutex<State>,
+    /// The file's bytes as of the last committed batch. Only the leader replaces or extends
+    /// it, and only after the file has the same bytes.
     published: RwLock<Snapshot>,
     // Declared last so that it is dropped last: the lock outlives every handle on the store.
     _lock: lock::StoreLock,
 }
 
-/// What only the current writer may touch.
-struct Writer {
+/// What writers share under `FileStore::state`.
+struct State {
     /// The store opened with `O_APPEND`, so every write lands at the end (POSIX write(2)).
-    file: File,
-    /// How often each word occurs in the file, so a PUT or DELETE that matches nothing costs
-    /// one lookup. Not maintained once the store is read-only, as no write consults it then.
+    /// Only the leader writes through it, without holding the mutex, hence the `Arc`.
+    file: Arc<File>,
+    /// How often each word occurs once every accepted change is applied, so a PUT or DELETE
+    /// that matches nothing costs one lookup and every answer is known when it is queued.
+    /// Not maintained once the store is read-only, as no write consults it then.
     counts: HashMap<Word, usize>,
     /// Why the store refuses writes, once a failure left the file's state in doubt.
     read_only: Option<String>,
+    /// Accepted changes that no leader has taken yet, in order.
+    queue: Vec<Change>,
+    /// The thread waiting for each change in `queue`, in the same order. The first one is
+    /// woken to lead the next batch.
+    waiting: Vec<Thread>,
+    /// The threads waiting for the batch being committed, woken when it is decided. Waking
+    /// exactly these (rather than every waiter through a condition variable) keeps the
+    /// wake-ups per batch at its size plus one, however many requests are queued.
+    in_flight: Vec<Thread>,
+    /// How many changes were accepted; change `n` is the `n`th (numbered from 1).
+    accepted: u64,
+    /// Every change numbered up to this has an outcome (committed, or in `failed`).
+    decided: u64,
+    /// The error of each decided change that failed; its request removes the entry.
+    failed: HashMap<u64, StoreError>,
+    /// A leader is committing a batch.
+    leading: bool,
+    /// How many batches did I/O, so tests can see fsyncs being shared.
+    #[cfg(test)]
+    batches_written: usize,
+}
+
+/// How a batch's I/O failed, and what that means for the store.
+enum Failure {
+    /// The file is as it was before the batch; the store stays writable.
+    NotApplied(StoreError),
+    /// The file's content or durability is in doubt: refuse writes until a restart.
+    ReadOnly { reason: String, memory: Memory },
+}
+
+/// What memory must show after a failure that makes the store read-only.
+enum Memory {
+    /// The file was left (or put back) as the published snapshot.
+    Keep,
+    /// The file may differ from the snapshot in a way only the file can tell.
+    Reread,
+    /// The file now holds these bytes.
+    Set(Vec<u8>),
+}
+
+/// What a committed batch changes in memory.
+enum Committed {
+    Nothing,
+    /// These lines were appended.
+    Appended(Vec<u8>),
+    /// The file was replaced with these bytes; `file` is an append handle on the new inode
+    /// (`None` if the inode did not change).
+    Rewritten {
+        content: Vec<u8>,
+        file: Option<File>,
+    },
 }
 
 impl FileStore {
@@ -121,10 +226,19 @@ impl FileStore {
         let store = FileStore {
             path: path.to_path_buf(),
             sync,
-            writer: Mutex::new(Writer {
-                file,
+            state: Mutex::new(State {
+                file: Arc::new(file),
                 counts: recovered.counts,
                 read_only: None,
+                queue: Vec::new(),
+                waiting: Vec::new(),
+                in_flight: Vec::new(),
+                accepted: 0,
+                decided: 0,
+                failed: HashMap::new(),
+                leading: false,
+                #[cfg(test)]
+                batches_written: 0,
             }),
             published: RwLock::new(Arc::new(recovered.bytes)),
             _lock: lock,
@@ -152,17 +266,26 @@ impl FileStore {
             .unwrap_or_else(PoisonError::into_inner) = bytes;
     }
 
-    /// The writer, if the store still accepts writes.
-    fn writable(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
-        let writer = self.writer.lock().map_err(|_| StoreError::ReadOnly {
-            reason: "a write panicked midway, so the file may not match memory".to_owned(),
-        })?;
-        if let Some(reason) = &writer.read_only {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Only a bug can panic under this mutex (no I/O happens under it); the leader's own
+        // panics are handled by `LeaderGuard`. Writes check `is_poisoned` in `writable`.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state, if the store still accepts writes.
+    fn writable(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        if self.state.is_poisoned() {
+            return Err(StoreError::ReadOnly {
+                reason: "a write panicked midway, so the file may not match memory".to_owned(),
+            });
+        }
+        let state = self.state();
+        if let Some(reason) = &state.read_only {
             return Err(StoreError::ReadOnly {
                 reason: reason.clone(),
             });
         }
-        Ok(writer)
+        Ok(state)
     }
 
     fn io_error(&self, action: &'static str, source: std::io::Error) -> StoreError {
@@ -173,78 +296,265 @@ impl FileStore {
         }
     }
 
-    /// Refuses all later writes because of `reason`, and returns the error for this one.
-    /// With `reread`, the failed call may have left the file different from memory in a way
-    /// only the file can tell, so memory is reloaded from it.
-    fn fail(&self, writer: &mut Writer, mut reason: String, reread: bool) -> StoreError {
-        if reread {
-            match std::fs::read(&self.path) {
-                Ok(bytes) => self.publish(Arc::new(bytes)),
-                Err(e) => reason.push_str(&format!(
-                    "; re-reading {} also failed ({e}), so reads show the last acknowledged content",
-                    self.path.display()
-                )),
+    /// Queues `change` and returns once it is decided: committed (and, with
+    /// `SyncMode::Always`, fsync'd and published) or failed.
+    fn submit<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        change: Change,
+    ) -> Result<(), StoreError> {
+        state.accepted += 1;
+        let number = state.accepted;
+        state.queue.push(change);
+        state.waiting.push(thread::current());
+        loop {
+            if state.decided >= number {
+                return match state.failed.remove(&number) {
+                    Some(error) => Err(error),
+                    None => Ok(()),
+                };
+            }
+            if state.leading {
+                drop(state);
+                // An unpark that came between the drop and here is kept as a token, so no
+                // wake-up is lost; a spurious one only repeats the check.
+                thread::park();
+                state = self.state();
+            } else {
+                state = self.lead(state);
             }
         }
-        writer.read_only = Some(reason.clone());
-        StoreError::ReadOnly { reason }
+    }
+
+    /// Returns once every change accepted so far is decided, with the error of a failure
+    /// among them. For an answer that was read from the counts without changing anything.
+    fn settle<'a>(&'a self, state: MutexGuard<'a, State>) -> Result<(), StoreError> {
+        if state.decided == state.accepted {
+            return Ok(());
+        }
+        self.submit(state, Change::Barrier)
+    }
+
+    /// Commits every queued change as one batch: takes the queue, does the I/O without the
+    /// mutex, then publishes and decides the batch and wakes the waiters. Called with the
+    /// mutex held and no other leader; returns with it held.
+    fn lead<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        let batch = std::mem::take(&mut state.queue);
+        state.in_flight = std::mem::take(&mut state.waiting);
+        let through = state.accepted;
+        let file = Arc::clone(&state.file);
+        state.leading = true;
+        drop(state);
+
+        let guard = LeaderGuard { store: self };
+        // Only a leader changes the snapshot, so this is the file's content right now.
+        let base = self.current();
+        let outcome = self.commit(&file, &base, &batch);
+        drop(guard);
+
+        let mut state = self.state();
+        state.leading = false;
+        match outcome {
+            Ok(committed) => {
+                #[cfg(test)]
+                if !matches!(committed, Committed::Nothing) {
+                    state.batches_written += 1;
+                }
+                match committed {
+                    Committed::Nothing => {}
+                    Committed::Appended(lines) => {
+                        let mut published = self
+                            .published
+                            .write()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        // Extends in place unless a reader still holds this snapshot, in which
+                        // case it copies. Readers wait on this lock for a memcpy at most.
+                        Arc::make_mut(&mut published).extend_from_slice(&lines);
+                    }
+                    Committed::Rewritten { content, file } => {
+                        self.publish(Arc::new(content));
+                        if let Some(file) = file {
+                            state.file = Arc::new(file);
+                        }
+                    }
+                }
+                state.decided = through;
+            }
+            Err(failure) => self.fail_all_accepted(&mut state, failure),
+        }
+        wake_after_decision(&mut state);
+        state
+    }
+
+    /// Decides every accepted change as failed: the batch that failed, and the changes queued
+    /// after it, which were counted against a state that included it. Puts memory and the
+    /// counts back in line with the file.
+    fn fail_all_accepted(&self, state: &mut State, failure: Failure) {
+        let error = match failure {
+            Failure::NotApplied(error) => {
+                state.counts = count_words(&self.current());
+                error
+            }
+            Failure::ReadOnly { mut reason, memory } => {
+                match memory {
+                    Memory::Keep => {}
+                    Memory::Set(bytes) => self.publish(Arc::new(bytes)),
+                    Memory::Reread => match std::fs::read(&self.path) {
+                        Ok(bytes) => self.publish(Arc::new(bytes)),
+                        Err(e) => reason.push_str(&format!(
+                            "; re-reading {} also failed ({e}), so reads show the last acknowledged content",
+                            self.path.display()
+                        )),
+                    },
+                }
+                state.read_only = Some(reason.clone());
+                StoreError::ReadOnly { reason }
+            }
+        };
+        for number in state.decided + 1..=state.accepted {
+            state.failed.insert(number, error.duplicate());
+        }
+        state.queue.clear();
+        let queued = std::mem::take(&mut state.waiting);
+        state.in_flight.extend(queued);
+        state.decided = state.accepted;
+    }
+
+    /// The I/O of one batch, on `file` whose content is `base`.
+    fn commit(&self, file: &File, base: &[u8], batch: &[Change]) -> Result<Committed, Failure> {
+        match commit::plan(base, batch) {
+            Plan::Nothing => Ok(Committed::Nothing),
+            Plan::Append(lines) => self.append_lines(file, base.len() as u64, lines),
+            Plan::Rewrite(content) => self.rewrite(content),
+        }
+    }
+
+    /// Appends `lines` (the batch's POSTs) in one write and fsyncs once.
+    fn append_lines(&self, file: &File, before: u64, lines: Vec<u8>) -> Result<Committed, Failure> {
+        // One write(2): O_APPEND makes it land at the end in one piece unless the disk fails
+        // partway, which the undo below handles.
+        if let Err(source) = disk::write_all(file, &lines) {
+            let error = self.io_error("append to", source);
+            return Err(self.undo_append(file, before, error));
+        }
+        if self.sync == SyncMode::Always
+            && let Err(source) = disk::sync_data(file)
+        {
+            // fsyncgate: after a failed fsync the kernel may have dropped the dirty pages and a
+            // retry may falsely succeed, so this file's durability cannot be promised any more.
+            // Still take the lines back out so that the file matches the errors.
+            let _ = disk::set_len(file, before);
+            return Err(Failure::ReadOnly {
+                reason: self.io_error("fsync", source).to_string(),
+                memory: Memory::Reread,
+            });
+        }
+        Ok(Committed::Appended(lines))
     }
 
     /// Takes a failed append back out of the file (length `before`), so that the file is as it
-    /// was when the write is answered with an error.
-    fn undo_append(&self, writer: &mut Writer, before: u64, error: StoreError) -> StoreError {
-        if let Err(source) = disk::set_len(&writer.file, before) {
-            let reason = format!(
-                "{error}; then truncating it back failed: {}",
-                self.io_error("truncate", source)
-            );
-            return self.fail(writer, reason, true);
+    /// was when the batch is answered with an error.
+    fn undo_append(&self, file: &File, before: u64, error: StoreError) -> Failure {
+        if let Err(source) = disk::set_len(file, before) {
+            return Failure::ReadOnly {
+                reason: format!(
+                    "{error}; then truncating it back failed: {}",
+                    self.io_error("truncate", source)
+                ),
+                memory: Memory::Reread,
+            };
         }
         if self.sync == SyncMode::Always {
             // Without this a crash could bring the partial line back, and a non-empty prefix of
             // a word is a word, so recovery would keep a change that was answered with an error.
-            if let Err(source) = disk::sync_data(&writer.file) {
-                let reason = format!(
-                    "{error}; then fsync after truncating it back failed: {}",
-                    self.io_error("fsync", source)
-                );
-                return self.fail(writer, reason, true);
+            if let Err(source) = disk::sync_data(file) {
+                return Failure::ReadOnly {
+                    reason: format!(
+                        "{error}; then fsync after truncating it back failed: {}",
+                        self.io_error("fsync", source)
+                    ),
+                    memory: Memory::Reread,
+                };
             }
         }
-        error
+        Failure::NotApplied(error)
     }
 
-    /// Replaces the file with `contents` through `store::atomic` and makes memory match.
-    fn rewrite(&self, writer: &mut Writer, contents: Vec<u8>) -> Result<(), StoreError> {
-        match atomic::replace(&self.path, &contents, self.sync) {
+    /// Replaces the file with `content` through `store::atomic`.
+    fn rewrite(&self, content: Vec<u8>) -> Result<Committed, Failure> {
+        #[cfg(debug_assertions)]
+        if self.sync == SyncMode::UnsafeInPlace {
+            return match atomic::overwrite_in_place_unsafely(&self.path, &content) {
+                Ok(()) => Ok(Committed::Rewritten {
+                    content,
+                    file: None,
+                }),
+                Err(error) => Err(Failure::ReadOnly {
+                    reason: error.to_string(),
+                    memory: Memory::Reread,
+                }),
+            };
+        }
+        match atomic::replace(&self.path, &content, self.sync) {
             Ok(()) => {}
             Err(atomic::ReplaceError::NotReplaced {
                 error,
                 fsync_failed,
             }) => {
-                if fsync_failed {
+                return Err(if fsync_failed {
                     // The store file is untouched, but a failed fsync means the disk cannot be
                     // trusted (fsyncgate), so stop accepting writes.
-                    return Err(self.fail(writer, error.to_string(), false));
-                }
-                return Err(error);
+                    Failure::ReadOnly {
+                        reason: error.to_string(),
+                        memory: Memory::Keep,
+                    }
+                } else {
+                    Failure::NotApplied(error)
+                });
             }
             Err(atomic::ReplaceError::DirectoryNotSynced(error)) => {
                 // The rename is visible, so memory must show the new content too.
-                self.publish(Arc::new(contents));
-                return Err(self.fail(writer, error.to_string(), false));
+                return Err(Failure::ReadOnly {
+                    reason: error.to_string(),
+                    memory: Memory::Set(content),
+                });
             }
         }
         // The rename gave the name a new inode; the old handle would append to the unlinked file.
         match open_append(&self.path) {
-            Ok(file) => writer.file = file,
-            Err(error) => {
-                self.publish(Arc::new(contents));
-                return Err(self.fail(writer, error.to_string(), false));
-            }
+            Ok(file) => Ok(Committed::Rewritten {
+                content,
+                file: Some(file),
+            }),
+            Err(error) => Err(Failure::ReadOnly {
+                reason: error.to_string(),
+                memory: Memory::Set(content),
+            }),
         }
-        self.publish(Arc::new(contents));
-        Ok(())
+    }
+}
+
+/// Decides the batch as failed if its leader panics midway, so that the requests waiting for
+/// it get an error instead of waiting forever, and the store goes read-only.
+struct LeaderGuard<'a> {
+    store: &'a FileStore,
+}
+
+impl Drop for LeaderGuard<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let mut state = self.store.state();
+        state.leading = false;
+        self.store.fail_all_accepted(
+            &mut state,
+            Failure::ReadOnly {
+                reason: "a commit panicked midway, so the file may not match memory".to_owned(),
+                memory: Memory::Reread,
+            },
+        );
+        wake_after_decision(&mut state);
     }
 }
 
@@ -254,65 +564,36 @@ impl Store for FileStore {
     }
 
     fn append(&self, word: &Word) -> Result<(), StoreError> {
-        let mut guard = self.writable()?;
-        let writer = &mut *guard;
-        let before = self.current().len() as u64;
-        let mut line = Vec::with_capacity(word.as_bytes().len() + 1);
-        line.extend_from_slice(word.as_bytes());
-        line.push(b'\n');
-        // One write(2) of the whole line: O_APPEND makes it land at the end in one piece unless
-        // the disk fails partway, which the undo below handles.
-        if let Err(source) = disk::write_all(&mut writer.file, &line) {
-            let error = self.io_error("append to", source);
-            return Err(self.undo_append(writer, before, error));
-        }
-        if self.sync == SyncMode::Always
-            && let Err(source) = disk::sync_data(&writer.file)
-        {
-            // fsyncgate: after a failed fsync the kernel may have dropped the dirty pages and a
-            // retry may falsely succeed, so this file's durability cannot be promised any more.
-            // Still take the line back out so that the file matches the error.
-            let _ = disk::set_len(&writer.file, before);
-            let reason = self.io_error("fsync", source).to_string();
-            return Err(self.fail(writer, reason, true));
-        }
-        *writer.counts.entry(word.clone()).or_default() += 1;
-        let mut published = self
-            .published
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Extends in place unless a reader still holds this snapshot, in which case it copies.
-        // Either way readers wait on this lock for a memcpy at most, never for I/O.
-        Arc::make_mut(&mut published).extend_from_slice(&line);
-        Ok(())
+        let mut state = self.writable()?;
+        *state.counts.entry(word.clone()).or_default() += 1;
+        self.submit(state, Change::Append(word.clone()))
     }
 
     fn replace_all(&self, old: &Word, new: &Word) -> Result<usize, StoreError> {
-        let mut guard = self.writable()?;
-        let writer = &mut *guard;
-        let matches = writer.counts.get(old).copied().unwrap_or(0);
+        let mut state = self.writable()?;
+        let matches = state.counts.get(old).copied().unwrap_or(0);
         if matches == 0 || old == new {
             // Nothing would change, so the file is not touched.
-            return Ok(matches);
+            return self.settle(state).map(|()| matches);
         }
-        let contents = rewrite_lines(&self.current(), old, Some(new), matches);
-        self.rewrite(writer, contents)?;
-        writer.counts.remove(old);
-        *writer.counts.entry(new.clone()).or_default() += matches;
-        Ok(matches)
+        state.counts.remove(old);
+        *state.counts.entry(new.clone()).or_default() += matches;
+        let change = Change::Replace {
+            old: old.clone(),
+            new: new.clone(),
+        };
+        self.submit(state, change).map(|()| matches)
     }
 
     fn delete_all(&self, word: &Word) -> Result<usize, StoreError> {
-        let mut guard = self.writable()?;
-        let writer = &mut *guard;
-        let matches = writer.counts.get(word).copied().unwrap_or(0);
+        let mut state = self.writable()?;
+        let matches = state.counts.get(word).copied().unwrap_or(0);
         if matches == 0 {
-            return Ok(0);
+            return self.settle(state).map(|()| 0);
         }
-        let contents = rewrite_lines(&self.current(), word, None, matches);
-        self.rewrite(writer, contents)?;
-        writer.counts.remove(word);
-        Ok(matches)
+        state.counts.remove(word);
+        self.submit(state, Change::Delete(word.clone()))
+            .map(|()| matches)
     }
 }
 
@@ -322,6 +603,20 @@ impl fmt::Debug for FileStore {
             .field("path", &self.path)
             .field("sync", &self.sync)
             .finish_non_exhaustive()
+    }
+}
+
+/// Wakes the requests of the batch just decided, and the first queued request, if any, to
+/// lead the next batch.
+fn wake_after_decision(state: &mut State) {
+    let me = thread::current().id();
+    for waiter in state.in_flight.drain(..) {
+        if waiter.id() != me {
+            waiter.unpark();
+        }
+    }
+    if let Some(next) = state.waiting.first() {
+        next.unpark();
     }
 }
 
@@ -344,38 +639,25 @@ fn open_append(path: &Path) -> Result<File, StoreError> {
         })
 }
 
-/// `bytes` (complete lines) with every line equal to `target` replaced by `replacement`, or
-/// removed if there is none. `matches` is how many lines equal `target`, used to size the result.
-fn rewrite_lines(
-    bytes: &[u8],
-    target: &Word,
-    replacement: Option<&Word>,
-    matches: usize,
-) -> Vec<u8> {
-    let new_len = replacement.map_or(0, |r| r.as_bytes().len() + 1);
-    let old_len = target.as_bytes().len() + 1;
-    let mut out =
-        Vec::with_capacity((bytes.len() + matches * new_len).saturating_sub(matches * old_len));
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        if line.strip_suffix(b"\n") == Some(target.as_bytes()) {
-            if let Some(replacement) = replacement {
-                out.extend_from_slice(replacement.as_bytes());
-                out.push(b'\n');
-            }
-        } else {
-            out.extend_from_slice(line);
+/// How often each line of `bytes` (complete lines of words, as published) occurs.
+fn count_words(bytes: &[u8]) -> HashMap<Word, usize> {
+    let mut counts = HashMap::new();
+    for line in bytes.split(|&b| b == b'\n') {
+        if let Ok(word) = Word::parse(line) {
+            *counts.entry(word).or_default() += 1;
         }
     }
-    out
+    counts
 }
 
 #[cfg(test)]
 mod tests {
     use super::disk::Call;
-    use super::disk::faults::{Fault, arm, pending};
+    use super::disk::faults::{Fault, arm, before, pending};
     use super::*;
     use std::fs;
     use std::os::unix::fs::MetadataExt;
+    use std::sync::mpsc;
 
     fn word(text: &str) -> Word {
         Word::parse(text.as_bytes()).unwrap()
@@ -777,16 +1059,162 @@ mod tests {
         }
     }
 
+    /// While this thread leads a batch and is about to make `call`, runs each of `changes` on
+    /// a thread of its own and waits until all of them are queued behind the batch. Their
+    /// results arrive on the returned channel.
+    fn queue_during(
+        store: &Arc<FileStore>,
+        call: Call,
+        changes: Vec<Job>,
+    ) -> mpsc::Receiver<Result<usize, StoreError>> {
+        let (tx, rx) = mpsc::channel();
+        let store = Arc::clone(store);
+        before(call, move || {
+            let target = store.state().accepted + changes.len() as u64;
+            for change in changes {
+                let (store, tx) = (Arc::clone(&store), tx.clone());
+                std::thread::spawn(move || tx.send(change(&store)).unwrap());
+            }
+            while store.state().accepted < target {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        rx
+    }
+
+    type Job = Box<dyn FnOnce(&FileStore) -> Result<usize, StoreError> + Send>;
+
+    fn post(text: &'static str) -> Job {
+        Box::new(move |s: &FileStore| s.append(&word(text)).map(|()| 1))
+    }
+
+    fn put(old: &'static str, new: &'static str) -> Job {
+        Box::new(move |s: &FileStore| s.replace_all(&word(old), &word(new)))
+    }
+
+    fn delete(text: &'static str) -> Job {
+        Box::new(move |s: &FileStore| s.delete_all(&word(text)))
+    }
+
     #[test]
-    fn rewrite_lines_replaces_or_drops_only_whole_matching_lines() {
-        let a = word("a");
-        let z = word("zz");
-        assert_eq!(
-            rewrite_lines(b"a\nab\nba\na\n", &a, Some(&z), 2),
-            b"zz\nab\nba\nzz\n"
+    fn appends_queued_during_an_fsync_share_the_next_one_and_readers_never_see_unsynced_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(open_in(&dir, SyncMode::Always));
+        let probe = Arc::clone(&store);
+        before(Call::SyncFile, move || {
+            // The leader wrote its line and has not fsync'd it: the file has it, readers don't.
+            assert_eq!(fs::read(probe.path()).unwrap(), b"first\n");
+            assert_eq!(probe.snapshot().unwrap().as_slice(), b"");
+        });
+        let names = ["w0", "w1", "w2", "w3", "w4", "w5"];
+        let rx = queue_during(
+            &store,
+            Call::SyncFile,
+            names.iter().map(|n| post(n)).collect(),
         );
-        assert_eq!(rewrite_lines(b"a\nab\nba\na\n", &a, None, 2), b"ab\nba\n");
-        assert_eq!(rewrite_lines(b"", &a, None, 0), b"");
+        store.append(&word("first")).unwrap();
+        for _ in names {
+            rx.recv().unwrap().unwrap();
+        }
+        // One batch for the first line, one write and one fsync for the six queued behind it.
+        assert_eq!(store.state().batches_written, 2);
+        let file = fs::read(store.path()).unwrap();
+        assert_eq!(store.snapshot().unwrap().as_slice(), file);
+        let mut lines: Vec<&[u8]> = file.split(|&b| b == b'\n').collect();
+        assert_eq!(lines.remove(0), b"first");
+        assert_eq!(lines.pop(), Some(&b""[..]));
+        lines.sort();
+        assert_eq!(lines, names.map(str::as_bytes));
+    }
+
+    #[test]
+    fn a_failed_fsync_fails_every_queued_change_and_the_store_goes_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(seeded(&dir, b"a\n"));
+        let rx = queue_during(
+            &store,
+            Call::SyncFile,
+            vec![post("b"), put("a", "c"), delete("a"), delete("absent")],
+        );
+        arm(Fault::Fail(Call::SyncFile));
+        assert!(matches!(
+            store.append(&word("first")),
+            Err(StoreError::ReadOnly { .. })
+        ));
+        for _ in 0..4 {
+            match rx.recv().unwrap() {
+                Err(StoreError::ReadOnly { reason }) => {
+                    assert!(reason.contains("injected SyncFile"), "{reason}")
+                }
+                other => panic!("expected ReadOnly, got {other:?}"),
+            }
+        }
+        assert_memory_is_file(&store, b"a\n");
+        assert!(store.state().failed.is_empty(), "every error was collected");
+    }
+
+    #[test]
+    fn puts_and_deletes_queued_during_a_rewrite_share_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(seeded(&dir, b"a\nb\nc\na\n"));
+        let rx = queue_during(
+            &store,
+            Call::SyncFile,
+            vec![put("a", "p"), put("b", "q"), post("r"), delete("absent")],
+        );
+        assert_eq!(store.delete_all(&word("c")).unwrap(), 1);
+        let mut answers: Vec<usize> = (0..4).map(|_| rx.recv().unwrap().unwrap()).collect();
+        answers.sort();
+        assert_eq!(answers, [0, 1, 1, 2]);
+        assert_eq!(store.state().batches_written, 2);
+        // The changes touch different words, so any order gives the same file.
+        assert_memory_is_file(&store, b"p\nq\np\nr\n");
+        assert_eq!(dir_names(&dir), ["words.txt", "words.txt.lock"]);
+        assert_eq!(store.delete_all(&word("p")).unwrap(), 2);
+        assert_memory_is_file(&store, b"q\nr\n");
+    }
+
+    #[test]
+    fn a_failed_rewrite_fails_the_changes_queued_behind_it_and_restores_the_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(seeded(&dir, b"a\nb\n"));
+        let rx = queue_during(
+            &store,
+            Call::Rename,
+            vec![post("c"), put("b", "d"), delete("a")],
+        );
+        arm(Fault::Fail(Call::Rename));
+        assert!(matches!(
+            store.delete_all(&word("a")),
+            Err(StoreError::Io { .. })
+        ));
+        for _ in 0..3 {
+            match rx.recv().unwrap() {
+                Err(e @ StoreError::Io { .. }) => {
+                    assert!(e.to_string().contains("injected Rename"), "{e}")
+                }
+                other => panic!("expected Io, got {other:?}"),
+            }
+        }
+        assert_memory_is_file(&store, b"a\nb\n");
+        assert_eq!(dir_names(&dir), ["words.txt", "words.txt.lock"]);
+        // Still writable, and the counts are the file's again.
+        assert_eq!(store.delete_all(&word("c")).unwrap(), 0);
+        assert_eq!(store.replace_all(&word("b"), &word("d")).unwrap(), 1);
+        assert_eq!(store.delete_all(&word("a")).unwrap(), 1);
+        assert_memory_is_file(&store, b"d\n");
+    }
+
+    #[test]
+    fn duplicated_errors_read_the_same() {
+        let io = StoreError::Io {
+            action: "append to",
+            path: PathBuf::from("w.txt"),
+            source: std::io::Error::new(std::io::ErrorKind::StorageFull, "no space"),
+        };
+        assert_eq!(io.duplicate().to_string(), io.to_string());
+        let ro = StoreError::ReadOnly { reason: "x".into() };
+        assert_eq!(ro.duplicate().to_string(), ro.to_string());
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub(super) fn recover(path: &Path, sync: SyncMode) -> Result<Recovered, StoreErr
         if let Ok(word) = Word::parse(tail) {
             // A torn append of a word is a prefix of `word\n`; every non-empty prefix of a word
             // is itself a word, so the contract keeps it rather than guess what was lost.
-            disk::write_all(&mut file, b"\n").map_err(io_error("append LF to", path))?;
+            disk::write_all(&file, b"\n").map_err(io_error("append LF to", path))?;
             if sync == SyncMode::Always {
                 disk::sync_data(&file).map_err(io_error("fsync", path))?;
             }
@@ -183,7 +183,7 @@ fn open_or_create(path: &Path, sync: SyncMode) -> Result<(File, bool), StoreErro
 /// A torn tail never contains an LF, so each one stays a separate line there.
 fn set_aside(torn: &Path, tail: &[u8], sync: SyncMode) -> Result<(), StoreError> {
     let existed = torn.exists();
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(torn)
@@ -191,7 +191,7 @@ fn set_aside(torn: &Path, tail: &[u8], sync: SyncMode) -> Result<(), StoreError>
     let mut record = Vec::with_capacity(tail.len() + 1);
     record.extend_from_slice(tail);
     record.push(b'\n');
-    disk::write_all(&mut file, &record).map_err(io_error("append to", torn))?;
+    disk::write_all(&file, &record).map_err(io_error("append to", torn))?;
     if sync == SyncMode::Always {
         disk::sync_data(&file).map_err(io_error("fsync", torn))?;
         if !existed {

@@ -5,6 +5,8 @@ mod support;
 
 /// RFC 9110/9112 conformance, class by class: what the parser rejects, with what, and that nothing behind it runs.
 mod conformance;
+/// SIGKILL at random instants under write load, recovery at start, SIGTERM under load.
+mod crash;
 /// Keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue, HEAD.
 mod framing;
 /// Slow and greedy clients: slowloris, idle keep-alive, never-reading, half-closed, reset, over the cap.

@@ -350,6 +350,9 @@ impl FileStore {
         // Only a leader changes the snapshot, so this is the file's content right now.
         let base = self.current();
         let outcome = self.commit(&file, &base, &batch);
+        // Held past here, this clone would make `Arc::make_mut` below copy the whole
+        // snapshot for every batch of appends.
+        drop(base);
         drop(guard);
 
         let mut state = self.state();

@@ -45,7 +45,11 @@ pub(super) struct EventLoop {
     poll: Poll,
     listener: Option<TcpListener>,
     shared: Arc<Shared>,
+    /// This loop's place in `shared.loads` and in `peers`.
+    index: usize,
     mailbox: Arc<Mailbox>,
+    /// Every loop's mailbox (this one's included), to hand connections over.
+    peers: Vec<Arc<Mailbox>>,
     jobs: Sender<Job>,
     slots: Vec<Option<Connection>>,
     free: Vec<usize>,
@@ -62,6 +66,7 @@ impl EventLoop {
     /// A loop accepting from `listener` (its own handle on the shared socket).
     pub(super) fn new(
         shared: Arc<Shared>,
+        index: usize,
         mut listener: TcpListener,
         jobs: Sender<Job>,
     ) -> io::Result<EventLoop> {
@@ -73,7 +78,9 @@ impl EventLoop {
             poll,
             listener: Some(listener),
             shared,
+            index,
             mailbox,
+            peers: Vec::new(),
             jobs,
             slots: Vec::new(),
             free: Vec::new(),
@@ -87,6 +94,11 @@ impl EventLoop {
         })
     }
 
+    /// Every loop's mailbox, by index, for handing connections over.
+    pub(super) fn set_peers(&mut self, peers: Vec<Arc<Mailbox>>) {
+        self.peers = peers;
+    }
+
     /// The loop's mailbox, for workers' answers and for waking it at shutdown.
     pub(super) fn mailbox(&self) -> Arc<Mailbox> {
         Arc::clone(&self.mailbox)
@@ -96,6 +108,7 @@ impl EventLoop {
     pub(super) fn run(mut self) -> Result<(), ServeError> {
         let mut events = Events::with_capacity(EVENTS);
         let mut completions = Vec::new();
+        let mut arrivals = Vec::new();
         let mut shutting_down = false;
         loop {
             let timeout = self.poll_timeout(Instant::now());
@@ -113,6 +126,10 @@ impl EventLoop {
                         self.mailbox.collect(&mut completions);
                         for done in completions.drain(..) {
                             self.complete(done, now);
+                        }
+                        self.mailbox.collect_arrivals(&mut arrivals);
+                        for (stream, peer) in arrivals.drain(..) {
+                            self.take_over(stream, peer, now);
                         }
                     }
                     Token(slot) => {
@@ -137,7 +154,11 @@ impl EventLoop {
                 }
             }
             self.flush_log();
-            if shutting_down && self.open == 0 {
+            // A connection handed over but not yet taken counts in `loads`.
+            if shutting_down
+                && self.open == 0
+                && self.shared.loads[self.index].load(Ordering::SeqCst) == 0
+            {
                 return Ok(());
             }
         }
@@ -197,6 +218,40 @@ impl EventLoop {
             self.refuse_busy(&mut stream, peer);
             return;
         }
+        // Keep the loops level: all of them see every new connection, and the
+        // first to wake would otherwise take a whole burst of them.
+        let loads = &shared.loads;
+        let mine = loads[self.index].load(Ordering::SeqCst);
+        let (least, fewest) = loads
+            .iter()
+            .map(|load| load.load(Ordering::SeqCst))
+            .enumerate()
+            .min_by_key(|&(_, load)| load)
+            .unwrap_or((self.index, mine));
+        if mine > fewest + 1 {
+            loads[least].fetch_add(1, Ordering::SeqCst);
+            self.peers[least].hand_over(stream, peer);
+            return;
+        }
+        loads[self.index].fetch_add(1, Ordering::SeqCst);
+        self.register(stream, peer, now);
+    }
+
+    /// Takes a connection another loop accepted (already counted in `active`
+    /// and in this loop's load).
+    fn take_over(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if self.listener.is_none() {
+            // Shutting down: the connection never got a request in.
+            drop(stream);
+            self.shared.loads[self.index].fetch_sub(1, Ordering::SeqCst);
+            self.shared.active.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        self.register(stream, peer, now);
+    }
+
+    /// Registers a counted connection with this loop's `Poll` and arms its first deadline.
+    fn register(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1
@@ -208,6 +263,7 @@ impl EventLoop {
         );
         if registered.is_err() {
             self.free.push(slot);
+            self.shared.loads[self.index].fetch_sub(1, Ordering::SeqCst);
             self.shared.active.fetch_sub(1, Ordering::SeqCst);
             return;
         }
@@ -333,6 +389,7 @@ impl EventLoop {
         if self.slots[slot].take().is_some() {
             self.free.push(slot);
             self.open -= 1;
+            self.shared.loads[self.index].fetch_sub(1, Ordering::SeqCst);
             self.shared.active.fetch_sub(1, Ordering::SeqCst);
         }
     }

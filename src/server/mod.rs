@@ -108,6 +108,9 @@ struct Shared {
     shutdown: Arc<AtomicBool>,
     /// Open connections across all loops, counted against `max_connections`.
     active: AtomicUsize,
+    /// Open connections per loop (including ones handed to it and not yet
+    /// taken), so that accepting keeps the loops level.
+    loads: Box<[AtomicUsize]>,
     /// Each running loop's mailbox, so that a shutdown can wake them at once.
     mailboxes: Mutex<Vec<Arc<Mailbox>>>,
     /// Where access-log lines go (a duplicate of stderr), if `config.access_log`.
@@ -169,11 +172,15 @@ impl Server {
         } else {
             None
         };
+        let loads = (0..config.threads.max(1))
+            .map(|_| AtomicUsize::new(0))
+            .collect();
         let shared = Arc::new(Shared {
             config,
             handler,
             shutdown: Arc::new(AtomicBool::new(false)),
             active: AtomicUsize::new(0),
+            loads,
             mailboxes: Mutex::new(Vec::new()),
             log,
         });
@@ -206,12 +213,16 @@ impl Server {
         let pool = workers::Pool::start(workers::WORKERS, Arc::clone(&shared.handler))
             .map_err(ServeError::Accept)?;
         let mut loops = Vec::new();
-        for _ in 0..shared.config.threads.max(1) {
+        for index in 0..shared.loads.len() {
             let handle = listener::share(&listener).map_err(ServeError::Accept)?;
             loops.push(
-                EventLoop::new(Arc::clone(&shared), handle, pool.sender())
+                EventLoop::new(Arc::clone(&shared), index, handle, pool.sender())
                     .map_err(ServeError::Accept)?,
             );
+        }
+        let mailboxes: Vec<_> = loops.iter().map(EventLoop::mailbox).collect();
+        for event_loop in &mut loops {
+            event_loop.set_peers(mailboxes.clone());
         }
         // Each loop holds its own descriptor of the listening socket.
         drop(listener);

@@ -1,17 +1,20 @@
 //! The blocking pool: runs the requests that may wait on the disk, off the event loops.
 //!
 //! Here: the worker threads, the job and completion types, and each loop's mailbox
-//! (completions plus the `mio::Waker` that tells the loop to collect them).
+//! (completions, connections handed over by another loop, and the `mio::Waker`
+//! that tells the loop to collect them).
 //! Elsewhere: which requests come here (`server::conn`), what a request means (`handler`).
 //!
 //! POST, PUT and DELETE end in a write and an fsync (`--sync always`); many can be
 //! in flight at once, so that the store can share one fsync between them.
 
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
+use mio::net::TcpStream;
 
 use crate::handler::Handler;
 use crate::http::RequestHead;
@@ -41,9 +44,10 @@ pub(super) struct Completion {
     pub(super) response: Result<Response, ()>,
 }
 
-/// Where workers leave completions for one event loop.
+/// Where workers leave completions, and other loops connections, for one event loop.
 pub(super) struct Mailbox {
     done: Mutex<Vec<Completion>>,
+    arrivals: Mutex<Vec<(TcpStream, SocketAddr)>>,
     waker: mio::Waker,
 }
 
@@ -51,6 +55,7 @@ impl Mailbox {
     pub(super) fn new(waker: mio::Waker) -> Mailbox {
         Mailbox {
             done: Mutex::new(Vec::new()),
+            arrivals: Mutex::new(Vec::new()),
             waker,
         }
     }
@@ -66,6 +71,21 @@ impl Mailbox {
         if was_empty {
             let _ = self.waker.wake();
         }
+    }
+
+    /// Hands an accepted connection to this loop and wakes it.
+    pub(super) fn hand_over(&self, stream: TcpStream, peer: SocketAddr) {
+        // A Vec of whole entries stays consistent even if a holder panicked.
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
+        arrivals.push((stream, peer));
+        drop(arrivals);
+        let _ = self.waker.wake();
+    }
+
+    /// Takes every connection handed over so far.
+    pub(super) fn collect_arrivals(&self, into: &mut Vec<(TcpStream, SocketAddr)>) {
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *arrivals, into);
     }
 
     /// Wakes the loop without a completion (shutdown).

@@ -21,7 +21,7 @@ use crate::http::RequestHead;
 use crate::http::response::Response;
 
 /// Worker threads: enough for many concurrent fsyncs, few enough to cost little.
-pub(super) const WORKERS: usize = 16;
+pub(super) const WORKERS: usize = 32;
 /// Stack of a worker thread; the handler needs a few KiB.
 const WORKER_STACK: usize = 256 * 1024;
 

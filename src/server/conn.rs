@@ -942,3 +942,81 @@ impl DateCache {
         &self.text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Queues `head1`, a shared body, then `head2` (as `respond` does for two
+    /// pipelined answers).
+    fn two_answers() -> (Output, Vec<u8>) {
+        let mut out = Output::default();
+        out.bytes.extend_from_slice(b"HEAD1\r\n");
+        out.mark_bytes(0);
+        out.push_shared(Arc::new(b"words\n".to_vec()));
+        let from = out.bytes.len();
+        out.bytes.extend_from_slice(b"HEAD2\r\nbody\n");
+        out.mark_bytes(from);
+        (out, b"HEAD1\r\nwords\nHEAD2\r\nbody\n".to_vec())
+    }
+
+    /// What `write_to` would hand to `writev` now, concatenated.
+    fn unsent(out: &Output) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut offset = out.bytes_sent;
+        for (i, part) in out.parts.iter().enumerate() {
+            let skip = if i == 0 { out.front_sent } else { 0 };
+            match part {
+                Part::Bytes(len) => {
+                    bytes.extend_from_slice(&out.bytes[offset + skip..offset + len]);
+                    offset += len;
+                }
+                Part::Shared(words) => bytes.extend_from_slice(&words[skip..]),
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn queued_answers_go_out_in_order_whole() {
+        let (out, expected) = two_answers();
+        assert_eq!(out.len(), expected.len());
+        assert_eq!(unsent(&out), expected);
+    }
+
+    #[test]
+    fn a_partial_write_at_any_byte_leaves_exactly_the_rest() {
+        let (_, expected) = two_answers();
+        for first in 0..=expected.len() {
+            for second in 0..=expected.len() - first {
+                let (mut out, _) = two_answers();
+                out.advance(first);
+                assert_eq!(unsent(&out), &expected[first..], "after {first}");
+                out.advance(second);
+                assert_eq!(
+                    unsent(&out),
+                    &expected[first + second..],
+                    "after {first} then {second}"
+                );
+                assert_eq!(out.len(), expected.len() - first - second);
+            }
+        }
+    }
+
+    #[test]
+    fn a_fully_written_queue_forgets_its_bytes() {
+        let (mut out, expected) = two_answers();
+        out.advance(expected.len());
+        assert!(out.is_empty());
+        assert!(out.parts.is_empty());
+        assert_eq!((out.bytes.len(), out.bytes_sent), (0, 0));
+    }
+
+    #[test]
+    fn an_empty_snapshot_queues_nothing() {
+        let mut out = Output::default();
+        out.push_shared(Arc::new(Vec::new()));
+        assert!(out.is_empty());
+        assert!(out.parts.is_empty());
+    }
+}

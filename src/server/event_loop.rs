@@ -2,7 +2,8 @@
 //! deadlines, and accepting.
 //!
 //! Here: `poll` (its timeout is the next deadline), accepting from the shared
-//! listener and the connection cap (503), a slab of connections, the timer heap,
+//! listener, the connection cap (503), keeping the loops level (a loop ahead of
+//! the least loaded hands a new connection over), a slab of connections, the timer heap,
 //! worker answers (via the loop's `mio::Waker`), the access-log batch, and this
 //! loop's part of a shutdown.
 //! Elsewhere: what a connection does on each event (`server::conn`), the blocking

@@ -166,6 +166,8 @@ pub(super) struct Connection {
     write_deadline: Option<Instant>,
     /// The earliest deadline the loop's timer heap holds for this connection.
     pub(super) armed: Option<Instant>,
+    /// Counts toward `--max-connections` (false for a connection refused with 503).
+    pub(super) counted: bool,
 }
 
 impl Connection {
@@ -196,7 +198,34 @@ impl Connection {
             out: Output::default(),
             write_deadline: None,
             armed: None,
+            counted: true,
         }
+    }
+
+    /// Turns a new connection into one refused at the cap: its answer (503) is queued and it goes
+    /// straight to closing, so it lingers like any other close instead of
+    /// resetting a peer whose request is already on the way (RFC 9112 §9.6).
+    /// It does not count toward the cap.
+    pub(super) fn refuse(
+        &mut self,
+        response: &Response,
+        date: &mut DateCache,
+        now: Instant,
+        shared: &Shared,
+    ) {
+        response::encode_head(
+            response,
+            Persistence::Close,
+            date.now(),
+            &mut self.out.bytes,
+        );
+        self.out.bytes.extend_from_slice(response.body.as_bytes());
+        self.out.mark_bytes(0);
+        self.phase = Phase::Closing;
+        // A new socket's send buffer takes the short answer at once; a peer that
+        // does not even take that gets no more patience than a read timeout.
+        self.write_deadline = Some(now + shared.config.read_timeout);
+        self.counted = false;
     }
 
     /// The next instant at which `on_deadline` has something to do, if any.
@@ -831,9 +860,10 @@ impl Output {
     }
 }
 
-/// Answers a connection the loop will not serve (503 at the cap), then closes
-/// it. The socket is new, so the short answer fits its send buffer at once.
-pub(super) fn refuse(
+/// Writes a refusal (503) to a new socket and closes it without lingering:
+/// the fallback when too many refused connections linger already. The socket
+/// is new, so the short answer fits its send buffer at once.
+pub(super) fn write_refusal(
     stream: &mut TcpStream,
     response: &Response,
     date: &mut DateCache,
@@ -841,15 +871,7 @@ pub(super) fn refuse(
     let mut out = Vec::with_capacity(256);
     response::encode_head(response, Persistence::Close, date.now(), &mut out);
     out.extend_from_slice(response.body.as_bytes());
-    let mut sent = 0;
-    while sent < out.len() {
-        match stream.write(&out[sent..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => sent += n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
+    stream.write_all(&out)?;
     stream.shutdown(Shutdown::Write)?;
     // Drain what already arrived so that closing does not send a reset over our answer.
     let mut scratch = [0u8; 4096];

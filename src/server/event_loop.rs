@@ -39,6 +39,9 @@ const WAKER: Token = Token(usize::MAX);
 const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
 /// How long accepting pauses after the process ran out of descriptors or memory.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Refused (503) connections a loop lets linger at once; beyond this a flood
+/// of refusals is answered and closed at once, so it cannot pin descriptors.
+const MAX_REFUSED: usize = 256;
 /// Readiness events taken per `poll`.
 const EVENTS: usize = 1024;
 
@@ -61,6 +64,8 @@ pub(super) struct EventLoop {
     log: String,
     scratch: Box<[u8]>,
     accept_paused_until: Option<Instant>,
+    /// Connections in the slab that were refused with 503 and are lingering.
+    refused: usize,
 }
 
 impl EventLoop {
@@ -92,6 +97,7 @@ impl EventLoop {
             log: String::new(),
             scratch: vec![0; 4096].into_boxed_slice(),
             accept_paused_until: None,
+            refused: 0,
         })
     }
 
@@ -209,14 +215,14 @@ impl EventLoop {
     }
 
     /// Takes an accepted connection into this loop, or refuses it with 503 at the cap.
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
         if listener::configure(&stream).is_err() {
             return;
         }
         let shared = &self.shared;
         if shared.active.fetch_add(1, Ordering::SeqCst) >= shared.config.max_connections {
             shared.active.fetch_sub(1, Ordering::SeqCst);
-            self.refuse_busy(&mut stream, peer);
+            self.refuse_busy(stream, peer, now);
             return;
         }
         // Keep the loops level: all of them see every new connection, and the
@@ -276,15 +282,41 @@ impl EventLoop {
         self.arm(slot);
     }
 
-    fn refuse_busy(&mut self, stream: &mut TcpStream, peer: SocketAddr) {
-        let started = Instant::now();
+    /// Answers 503 with `Retry-After` and closes. The refused connection lingers
+    /// in the slab (uncounted) so its peer reads the answer, not a reset; past
+    /// `MAX_REFUSED` of those at once, the rest are answered and dropped at once.
+    fn refuse_busy(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
         let response =
             Response::line(503, "too many connections; retry shortly").with_retry_after(1);
-        let _ = conn::refuse(stream, &response, &mut self.date);
         if self.shared.log.is_some() {
             let bytes = response.body.as_bytes().len();
-            conn::format_exchange(&mut self.log, peer, None, &response, bytes, started);
+            conn::format_exchange(&mut self.log, peer, None, &response, bytes, now);
         }
+        if self.refused >= MAX_REFUSED {
+            let _ = conn::write_refusal(&mut stream, &response, &mut self.date);
+            return;
+        }
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let registered = self.poll.registry().register(
+            &mut stream,
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if registered.is_err() {
+            self.free.push(slot);
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut connection = Connection::new(stream, peer, slot, id, now, &self.shared);
+        connection.refuse(&response, &mut self.date, now, &self.shared);
+        self.slots[slot] = Some(connection);
+        self.open += 1;
+        self.refused += 1;
+        self.arm(slot);
     }
 
     /// Runs `action` on the connection in `slot` (if it is still connection `id`),
@@ -387,11 +419,15 @@ impl EventLoop {
     fn close(&mut self, slot: usize) {
         // Dropping the connection closes its descriptor, the only one of its
         // socket, which also takes it out of the epoll set.
-        if self.slots[slot].take().is_some() {
+        if let Some(connection) = self.slots[slot].take() {
             self.free.push(slot);
             self.open -= 1;
-            self.shared.loads[self.index].fetch_sub(1, Ordering::SeqCst);
-            self.shared.active.fetch_sub(1, Ordering::SeqCst);
+            if connection.counted {
+                self.shared.loads[self.index].fetch_sub(1, Ordering::SeqCst);
+                self.shared.active.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                self.refused -= 1;
+            }
         }
     }
 

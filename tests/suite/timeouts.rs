@@ -116,3 +116,28 @@ fn a_stalled_client_does_not_block_others() {
     let reply = server.ask("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(reply.status, 204);
 }
+
+#[test]
+fn a_refused_client_that_is_still_sending_is_not_reset() {
+    // RFC 9112 §9.6: a server that closes while the peer is still sending makes
+    // the peer's kernel answer with a reset, so a client that writes its whole
+    // request before reading fails on a write and never sees the answer. The
+    // server lingers after a 503 as after any other close.
+    let server = TestServer::start("", |c| c.max_connections = 1);
+    let mut held = server.connect();
+    held.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(held.reply().status, 204);
+    let mut refused = server.connect();
+    // Let the server accept and answer before the request starts to arrive.
+    std::thread::sleep(Duration::from_millis(100));
+    refused.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    let second_write = std::io::Write::write_all(&mut refused.stream, b"hello");
+    assert!(
+        second_write.is_ok(),
+        "the refused connection was reset: {second_write:?}"
+    );
+    let reply = refused.reply();
+    assert_eq!(reply.status, 503);
+    assert!(refused.closed_within(Duration::from_secs(2)));
+}

@@ -258,7 +258,20 @@ impl EventLoop {
     }
 
     /// Registers a counted connection with this loop's `Poll` and arms its first deadline.
-    fn register(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+    fn register(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+        match self.insert(stream, peer, now) {
+            // Readiness (the request may already be here) arrives as an event.
+            Some(slot) => self.arm(slot),
+            None => {
+                self.shared.loads[self.index].fetch_sub(1, Ordering::SeqCst);
+                self.shared.active.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Puts a new connection in a free slot and registers it with `Poll`;
+    /// `None` if the registration failed (the stream is then dropped).
+    fn insert(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) -> Option<usize> {
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1
@@ -270,16 +283,13 @@ impl EventLoop {
         );
         if registered.is_err() {
             self.free.push(slot);
-            self.shared.loads[self.index].fetch_sub(1, Ordering::SeqCst);
-            self.shared.active.fetch_sub(1, Ordering::SeqCst);
-            return;
+            return None;
         }
         let id = self.next_id;
         self.next_id += 1;
         self.slots[slot] = Some(Connection::new(stream, peer, slot, id, now, &self.shared));
         self.open += 1;
-        // Readiness (the request may already be here) arrives as an event.
-        self.arm(slot);
+        Some(slot)
     }
 
     /// Answers 503 with `Retry-After` and closes. The refused connection lingers
@@ -296,27 +306,14 @@ impl EventLoop {
             let _ = conn::write_refusal(&mut stream, &response, &mut self.date);
             return;
         }
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(None);
-            self.slots.len() - 1
-        });
-        let registered = self.poll.registry().register(
-            &mut stream,
-            Token(slot),
-            Interest::READABLE | Interest::WRITABLE,
-        );
-        if registered.is_err() {
-            self.free.push(slot);
+        let Some(slot) = self.insert(stream, peer, now) else {
             return;
+        };
+        if let Some(connection) = self.slots[slot].as_mut() {
+            connection.refuse(&response, &mut self.date, now, &self.shared);
+            self.refused += 1;
+            self.arm(slot);
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut connection = Connection::new(stream, peer, slot, id, now, &self.shared);
-        connection.refuse(&response, &mut self.date, now, &self.shared);
-        self.slots[slot] = Some(connection);
-        self.open += 1;
-        self.refused += 1;
-        self.arm(slot);
     }
 
     /// Runs `action` on the connection in `slot` (if it is still connection `id`),

@@ -1,6 +1,6 @@
 //! What one group commit writes: a batch of queued changes folded into one file operation.
 //!
-//! Here: the `Change` a request queues, and `plan`, which turns the committed bytes plus a
+//! Here: the `Queued` a request queues, and `plan`, which turns the committed bytes plus a
 //! batch of changes into either bytes to append (a batch of POSTs) or the file's whole new
 //! content (a batch with any PUT or DELETE), so that a batch costs one write or one atomic
 //! rewrite however many requests it holds.
@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use crate::word::Word;
 
-/// One queued change, in the order it was accepted.
+/// One queued change, in the order it was accepted (a `store::Change`, or a barrier).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Change {
+pub(super) enum Queued {
     /// POST: a new last line.
     Append(Word),
     /// PUT: every line equal to `old` becomes `new`.
@@ -41,14 +41,14 @@ pub(super) enum Plan {
 /// Costs one pass over `base` however many changes the batch holds: walking the batch
 /// backwards composes the PUTs and DELETEs that follow each point into one map from a word
 /// to its final form, so each base line and each appended word is looked up once.
-pub(super) fn plan(base: &[u8], batch: &[Change]) -> Plan {
+pub(super) fn plan(base: &[u8], batch: &[Queued]) -> Plan {
     let rewrites = batch
         .iter()
-        .any(|c| matches!(c, Change::Replace { .. } | Change::Delete(_)));
+        .any(|c| matches!(c, Queued::Replace { .. } | Queued::Delete(_)));
     if !rewrites {
         let mut lines = Vec::new();
         for change in batch {
-            if let Change::Append(word) = change {
+            if let Queued::Append(word) = change {
                 lines.extend_from_slice(word.as_bytes());
                 lines.push(b'\n');
             }
@@ -65,19 +65,19 @@ pub(super) fn plan(base: &[u8], batch: &[Change]) -> Plan {
     let mut appended_rev: Vec<&[u8]> = Vec::new();
     for change in batch.iter().rev() {
         match change {
-            Change::Append(word) => {
+            Queued::Append(word) => {
                 if let Some(line) = final_form(&fate, word.as_bytes()) {
                     appended_rev.push(line);
                 }
             }
-            Change::Replace { old, new } => {
+            Queued::Replace { old, new } => {
                 let to = final_form(&fate, new.as_bytes());
                 fate.insert(old.as_bytes(), to);
             }
-            Change::Delete(word) => {
+            Queued::Delete(word) => {
                 fate.insert(word.as_bytes(), None);
             }
-            Change::Barrier => {}
+            Queued::Barrier => {}
         }
     }
     fate.retain(|from, to| *to != Some(*from));
@@ -128,7 +128,7 @@ mod tests {
     }
 
     /// The obvious meaning of a batch: apply each change to a list of lines, in order.
-    fn apply_one_by_one(base: &[u8], batch: &[Change]) -> Vec<u8> {
+    fn apply_one_by_one(base: &[u8], batch: &[Queued]) -> Vec<u8> {
         let mut lines: Vec<Vec<u8>> = base
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
@@ -136,16 +136,16 @@ mod tests {
             .collect();
         for change in batch {
             match change {
-                Change::Append(w) => lines.push(w.as_bytes().to_vec()),
-                Change::Replace { old, new } => {
+                Queued::Append(w) => lines.push(w.as_bytes().to_vec()),
+                Queued::Replace { old, new } => {
                     for line in &mut lines {
                         if line == old.as_bytes() {
                             *line = new.as_bytes().to_vec();
                         }
                     }
                 }
-                Change::Delete(w) => lines.retain(|l| l != w.as_bytes()),
-                Change::Barrier => {}
+                Queued::Delete(w) => lines.retain(|l| l != w.as_bytes()),
+                Queued::Barrier => {}
             }
         }
         lines
@@ -157,23 +157,23 @@ mod tests {
     #[test]
     fn appends_only_become_one_append_in_order() {
         let batch = [
-            Change::Append(word("a")),
-            Change::Barrier,
-            Change::Append(word("b")),
+            Queued::Append(word("a")),
+            Queued::Barrier,
+            Queued::Append(word("b")),
         ];
         assert_eq!(plan(b"x\n", &batch), Plan::Append(b"a\nb\n".to_vec()));
-        assert_eq!(plan(b"x\n", &[Change::Barrier]), Plan::Nothing);
+        assert_eq!(plan(b"x\n", &[Queued::Barrier]), Plan::Nothing);
     }
 
     #[test]
     fn a_word_appended_before_a_put_is_replaced_and_after_it_is_not() {
         let batch = [
-            Change::Append(word("a")),
-            Change::Replace {
+            Queued::Append(word("a")),
+            Queued::Replace {
                 old: word("a"),
                 new: word("b"),
             },
-            Change::Append(word("a")),
+            Queued::Append(word("a")),
         ];
         assert_eq!(
             plan(b"a\nc\n", &batch),
@@ -184,17 +184,17 @@ mod tests {
     #[test]
     fn chained_puts_and_a_delete_compose() {
         let batch = [
-            Change::Replace {
+            Queued::Replace {
                 old: word("a"),
                 new: word("b"),
             },
-            Change::Replace {
+            Queued::Replace {
                 old: word("b"),
                 new: word("c"),
             },
-            Change::Append(word("b")),
-            Change::Delete(word("c")),
-            Change::Replace {
+            Queued::Append(word("b")),
+            Queued::Delete(word("c")),
+            Queued::Replace {
                 old: word("d"),
                 new: word("d"),
             },
@@ -207,13 +207,13 @@ mod tests {
         assert_eq!(apply_one_by_one(base, &batch), b"d\nb\n");
     }
 
-    fn change() -> impl Strategy<Value = Change> {
+    fn change() -> impl Strategy<Value = Queued> {
         let w = || prop::sample::select(vec!["a", "b", "c", "d"]).prop_map(word);
         prop_oneof![
-            3 => w().prop_map(Change::Append),
-            2 => (w(), w()).prop_map(|(old, new)| Change::Replace { old, new }),
-            1 => w().prop_map(Change::Delete),
-            1 => Just(Change::Barrier),
+            3 => w().prop_map(Queued::Append),
+            2 => (w(), w()).prop_map(|(old, new)| Queued::Replace { old, new }),
+            1 => w().prop_map(Queued::Delete),
+            1 => Just(Queued::Barrier),
         ]
     }
 

@@ -75,7 +75,9 @@ mod faults {
 }
 
 /// Test-only fault injection. Faults are armed per thread (each unit test runs on its own
-/// thread), and each armed fault fires once, on the next matching call.
+/// thread), and each armed fault fires once, on the next matching call. A change queued for
+/// the committer thread carries its thread's armed faults and hooks with it (`take_local`,
+/// `install`), so a test arms a fault on its own thread for the batch its change joins.
 #[cfg(test)]
 pub(crate) mod faults {
     use super::Call;
@@ -91,7 +93,28 @@ pub(crate) mod faults {
         ShortWrite(usize),
     }
 
-    type Hook = Box<dyn FnOnce()>;
+    type Hook = Box<dyn FnOnce() + Send>;
+
+    /// The faults and hooks armed on one thread, on their way to the thread that commits.
+    #[derive(Default)]
+    pub(crate) struct Local {
+        armed: Vec<Fault>,
+        hooks: Vec<(Call, Hook)>,
+    }
+
+    /// Takes every fault and hook armed on this thread.
+    pub(crate) fn take_local() -> Local {
+        Local {
+            armed: ARMED.with(|armed| std::mem::take(&mut *armed.borrow_mut())),
+            hooks: HOOKS.with(|hooks| std::mem::take(&mut *hooks.borrow_mut())),
+        }
+    }
+
+    /// Arms `local` on this thread, after what is armed already.
+    pub(crate) fn install(local: Local) {
+        ARMED.with(|armed| armed.borrow_mut().extend(local.armed));
+        HOOKS.with(|hooks| hooks.borrow_mut().extend(local.hooks));
+    }
 
     thread_local! {
         static ARMED: RefCell<Vec<Fault>> = const { RefCell::new(Vec::new()) };
@@ -100,7 +123,7 @@ pub(crate) mod faults {
 
     /// Runs `hook` on this thread just before its next call of kind `call` (before any fault
     /// armed for that call fires; several hooks for one call run in the order armed): a way to act while a leader is inside its batch's I/O.
-    pub(crate) fn before(call: Call, hook: impl FnOnce() + 'static) {
+    pub(crate) fn before(call: Call, hook: impl FnOnce() + Send + 'static) {
         HOOKS.with(|hooks| hooks.borrow_mut().push((call, Box::new(hook))));
     }
 

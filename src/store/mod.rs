@@ -41,12 +41,13 @@ pub use recover::Recovery;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::thread::{self, Thread};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, mpsc};
+use std::thread;
 
 use crate::word::Word;
-use commit::{Change, Plan};
+use commit::{Plan, Queued};
 
 /// The exact bytes of the store file at one instant, shared without copying.
 pub type Snapshot = Arc<Vec<u8>>;
@@ -119,6 +120,21 @@ impl StoreError {
     }
 }
 
+/// One write a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// POST: `word` becomes a new last line.
+    Append(Word),
+    /// PUT: every line equal to `old` becomes `new`.
+    Replace { old: Word, new: Word },
+    /// DELETE: every line equal to the word goes.
+    Delete(Word),
+}
+
+/// What `Store::submit` calls with a change's outcome: for an append `Ok(1)`, for a PUT or
+/// DELETE how many lines it changed (0: none matched, the file was not touched).
+pub type Done = Box<dyn FnOnce(Result<usize, StoreError>) + Send>;
+
 /// What the handler may do with the words. Implementations serialise writes;
 /// reads never wait for a write's fsync.
 pub trait Store: Send + Sync {
@@ -130,26 +146,53 @@ pub trait Store: Send + Sync {
     fn replace_all(&self, old: &Word, new: &Word) -> Result<usize, StoreError>;
     /// Removes every line equal to `word`; returns how many. With 0 the file is not touched.
     fn delete_all(&self, word: &Word) -> Result<usize, StoreError>;
+    /// Queues `change`; `done` is called, on some thread (maybe this one, before `submit`
+    /// returns), once the change is durable (as the synchronous method's return would be) or
+    /// has failed, with what that method returns (1 for an append). The caller never blocks
+    /// on the disk unless the implementation does its I/O inline (the default here does).
+    fn submit(&self, change: Change, done: Done) {
+        let result = match &change {
+            Change::Append(word) => self.append(word).map(|()| 1),
+            Change::Replace { old, new } => self.replace_all(old, new),
+            Change::Delete(word) => self.delete_all(word),
+        };
+        done(result);
+    }
 }
 
 /// The durable `Store`: a text file of words, one per line, owned by this process for as long
-/// as the value lives (see `store::lock`).
+/// as the value lives (see `store::lock`). With `SyncMode::Always` it runs a committer thread,
+/// which drains the queue before the value's drop returns.
 pub struct FileStore {
+    core: Arc<Core>,
+    committer: Option<thread::JoinHandle<()>>,
+}
+
+/// What `FileStore` and its committer thread share.
+struct Core {
     path: PathBuf,
     sync: SyncMode,
-    /// The commit queue and what only writers touch. Never held across I/O.
+    /// The commit queue and what only writers touch. Never held across I/O or a callback.
     state: Mutex<State>,
-    /// The file's bytes as of the last committed batch. Only the leader replaces or extends
-    /// it, and only after the file has the same bytes.
+    /// Where the committer thread sleeps while the queue is empty.
+    queued: Condvar,
+    /// Whether batches are committed by the committer thread (`SyncMode::Always`) or by the
+    /// thread that queued a change (the others, whose I/O only reaches the page cache).
+    has_committer: bool,
+    /// The file's bytes as of the last committed batch. Only the committing thread replaces
+    /// or extends it, and only after the file has the same bytes.
     published: RwLock<Snapshot>,
     // Declared last so that it is dropped last: the lock outlives every handle on the store.
     _lock: lock::StoreLock,
 }
 
-/// What writers share under `FileStore::state`.
+/// Called once with a queued change's outcome.
+type Decide = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// What writers share under `Core::state`.
 struct State {
     /// The store opened with `O_APPEND`, so every write lands at the end (POSIX write(2)).
-    /// Only the leader writes through it, without holding the mutex, hence the `Arc`.
+    /// Only the committing thread writes through it, without holding the mutex, hence the `Arc`.
     file: Arc<File>,
     /// How often each word occurs once every accepted change is applied, so a PUT or DELETE
     /// that matches nothing costs one lookup and every answer is known when it is queued.
@@ -157,26 +200,42 @@ struct State {
     counts: HashMap<Word, usize>,
     /// Why the store refuses writes, once a failure left the file's state in doubt.
     read_only: Option<String>,
-    /// Accepted changes that no leader has taken yet, in order.
-    queue: Vec<Change>,
-    /// The thread waiting for each change in `queue`, in the same order. The first one is
-    /// woken to lead the next batch.
-    waiting: Vec<Thread>,
-    /// The threads waiting for the batch being committed, woken when it is decided. Waking
-    /// exactly these (rather than every waiter through a condition variable) keeps the
-    /// wake-ups per batch at its size plus one, however many requests are queued.
-    in_flight: Vec<Thread>,
-    /// How many changes were accepted; change `n` is the `n`th (numbered from 1).
+    /// Accepted changes that no batch has taken yet, in order.
+    queue: Vec<Queued>,
+    /// Who is told each change's outcome, in the same order as `queue`.
+    waiting: Vec<Decide>,
+    /// The faults armed by the thread that queued each change, in the same order.
+    #[cfg(test)]
+    faults: Vec<disk::faults::Local>,
+    /// How many changes were accepted.
     accepted: u64,
-    /// Every change numbered up to this has an outcome (committed, or in `failed`).
-    decided: u64,
-    /// The error of each decided change that failed; its request removes the entry.
-    failed: HashMap<u64, StoreError>,
-    /// A leader is committing a batch.
+    /// A batch is being committed.
     leading: bool,
+    /// The committer thread waits on `Core::queued` (so the next change must notify it).
+    committer_idle: bool,
+    /// The `FileStore` is being dropped: the committer ends once the queue is empty.
+    stopping: bool,
     /// How many batches did I/O, so tests can see fsyncs being shared.
     #[cfg(test)]
     batches_written: usize,
+}
+
+/// A decided batch (and, after a failure, every change queued behind it): the outcomes to
+/// hand out once the mutex is let go.
+struct Decided {
+    decides: Vec<Decide>,
+    error: Option<StoreError>,
+}
+
+impl Decided {
+    fn deliver(self) {
+        for decide in self.decides {
+            decide(match &self.error {
+                None => Ok(()),
+                Some(error) => Err(error.duplicate()),
+            });
+        }
+    }
 }
 
 /// How a batch's I/O failed, and what that means for the store.
@@ -213,17 +272,19 @@ enum Committed {
 impl FileStore {
     /// Opens (creating if missing, with the directory fsynced) and validates the store file,
     /// takes its lock, and recovers from an interrupted write. With `SyncMode::None` nothing,
-    /// including the repairs, is fsync'd.
+    /// including the repairs, is fsync'd. With `SyncMode::Always` starts the committer thread.
     ///
     /// Returns the store and what was repaired, in order, for the start-up log.
     /// Errors: `Locked` if another `FileStore` (in any process) has the file; `InvalidLine` if a
-    /// complete line is not a word (the file is left byte-for-byte untouched); `Io` otherwise.
+    /// complete line is not a word (the file is left byte-for-byte untouched); `Io` otherwise
+    /// (including failing to start the committer thread).
     pub fn open(path: &Path, sync: SyncMode) -> Result<(FileStore, Vec<Recovery>), StoreError> {
         // Lock before looking at the file: repairs by two servers at once would race.
         let lock = lock::acquire(path)?;
         let recovered = recover::recover(path, sync)?;
         let file = open_append(path)?;
-        let store = FileStore {
+        let has_committer = sync == SyncMode::Always;
+        let core = Arc::new(Core {
             path: path.to_path_buf(),
             sync,
             state: Mutex::new(State {
@@ -232,25 +293,80 @@ impl FileStore {
                 read_only: None,
                 queue: Vec::new(),
                 waiting: Vec::new(),
-                in_flight: Vec::new(),
+                #[cfg(test)]
+                faults: Vec::new(),
                 accepted: 0,
-                decided: 0,
-                failed: HashMap::new(),
                 leading: false,
+                committer_idle: false,
+                stopping: false,
                 #[cfg(test)]
                 batches_written: 0,
             }),
+            queued: Condvar::new(),
+            has_committer,
             published: RwLock::new(Arc::new(recovered.bytes)),
             _lock: lock,
+        });
+        let committer = if has_committer {
+            let core = Arc::clone(&core);
+            let thread = thread::Builder::new()
+                .name("wordwire-commit".into())
+                .spawn(move || core.run_committer())
+                .map_err(|source| StoreError::Io {
+                    action: "start the committer thread for",
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            Some(thread)
+        } else {
+            None
         };
-        Ok((store, recovered.recoveries))
+        Ok((FileStore { core, committer }, recovered.recoveries))
     }
 
     /// The store file's path, as given to `open`.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.core.path
     }
 
+    /// Submits `change` and waits for its outcome.
+    fn wait(&self, change: Change) -> Result<usize, StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.core.submit(
+            change,
+            Box::new(move |result| {
+                // The waiter is this very call, so it is still there.
+                let _ = tx.send(result);
+            }),
+        );
+        rx.recv().unwrap_or_else(|_| {
+            Err(StoreError::ReadOnly {
+                reason: "a commit ended without deciding a change".to_owned(),
+            })
+        })
+    }
+
+    #[cfg(test)]
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.core.state()
+    }
+}
+
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        let Some(committer) = self.committer.take() else {
+            return;
+        };
+        self.core.state().stopping = true;
+        self.core.queued.notify_one();
+        // Never join from the committer itself (a last handle dropped by one of its callbacks).
+        if committer.thread().id() != thread::current().id() {
+            let _ = committer.join();
+        }
+    }
+}
+
+impl Core {
     fn current(&self) -> Snapshot {
         // A panicking reader cannot leave the `Arc` half-written, so poisoning means nothing here.
         self.published
@@ -267,8 +383,9 @@ impl FileStore {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        // Only a bug can panic under this mutex (no I/O happens under it); the leader's own
-        // panics are handled by `LeaderGuard`. Writes check `is_poisoned` in `writable`.
+        // Only a bug can panic under this mutex (no I/O and no callback happens under it); a
+        // commit's own panics are handled by `LeaderGuard`. Writes check `is_poisoned` in
+        // `writable`.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -296,68 +413,142 @@ impl FileStore {
         }
     }
 
-    /// Queues `change` and returns once it is decided: committed (and, with
-    /// `SyncMode::Always`, fsync'd and published) or failed.
-    fn submit<'a>(
-        &'a self,
-        mut state: MutexGuard<'a, State>,
-        change: Change,
-    ) -> Result<(), StoreError> {
-        state.accepted += 1;
-        let number = state.accepted;
-        state.queue.push(change);
-        state.waiting.push(thread::current());
-        loop {
-            if state.decided >= number {
-                return match state.failed.remove(&number) {
-                    Some(error) => Err(error),
-                    None => Ok(()),
-                };
+    /// Checks `change` against the counts and queues it, or answers at once: a refusal of a
+    /// read-only store, or a PUT or DELETE that matches nothing with nothing uncommitted.
+    fn submit(&self, change: Change, done: Done) {
+        let mut state = match self.writable() {
+            Ok(state) => state,
+            Err(error) => return done(Err(error)),
+        };
+        match change {
+            Change::Append(word) => {
+                *state.counts.entry(word.clone()).or_default() += 1;
+                self.enqueue(
+                    state,
+                    Queued::Append(word),
+                    Box::new(move |result| done(result.map(|()| 1))),
+                );
             }
-            if state.leading {
-                drop(state);
-                // An unpark that came between the drop and here is kept as a token, so no
-                // wake-up is lost; a spurious one only repeats the check.
-                thread::park();
-                state = self.state();
-            } else {
-                state = self.lead(state);
+            Change::Replace { old, new } => {
+                let matches = state.counts.get(&old).copied().unwrap_or(0);
+                if matches == 0 || old == new {
+                    // Nothing would change, so the file is not touched.
+                    return self.settle(state, matches, done);
+                }
+                state.counts.remove(&old);
+                *state.counts.entry(new.clone()).or_default() += matches;
+                self.enqueue(
+                    state,
+                    Queued::Replace { old, new },
+                    Box::new(move |result| done(result.map(|()| matches))),
+                );
+            }
+            Change::Delete(word) => {
+                let matches = state.counts.get(&word).copied().unwrap_or(0);
+                if matches == 0 {
+                    return self.settle(state, 0, done);
+                }
+                state.counts.remove(&word);
+                self.enqueue(
+                    state,
+                    Queued::Delete(word),
+                    Box::new(move |result| done(result.map(|()| matches))),
+                );
             }
         }
     }
 
-    /// Returns once every change accepted so far is decided, with the error of a failure
-    /// among them. For an answer that was read from the counts without changing anything.
-    fn settle<'a>(&'a self, state: MutexGuard<'a, State>) -> Result<(), StoreError> {
-        if state.decided == state.accepted {
-            return Ok(());
+    /// Answers `answer`, read from the counts without changing anything, once every change
+    /// accepted so far is decided (at once if none is pending), or the error of a failure
+    /// among them.
+    fn settle<'a>(&'a self, state: MutexGuard<'a, State>, answer: usize, done: Done) {
+        if !state.leading && state.queue.is_empty() {
+            drop(state);
+            return done(Ok(answer));
         }
-        self.submit(state, Change::Barrier)
+        self.enqueue(
+            state,
+            Queued::Barrier,
+            Box::new(move |result| done(result.map(|()| answer))),
+        );
+    }
+
+    /// Queues `change`; `decide` gets its outcome. With a committer, wakes it if it sleeps;
+    /// without, commits here unless another thread is committing (it drains the queue).
+    fn enqueue<'a>(&'a self, mut state: MutexGuard<'a, State>, change: Queued, decide: Decide) {
+        state.accepted += 1;
+        state.queue.push(change);
+        state.waiting.push(decide);
+        #[cfg(test)]
+        state.faults.push(disk::faults::take_local());
+        if self.has_committer {
+            if state.committer_idle {
+                state.committer_idle = false;
+                drop(state);
+                self.queued.notify_one();
+            }
+            return;
+        }
+        while !state.leading && !state.queue.is_empty() {
+            self.commit_next(state).deliver();
+            state = self.state();
+        }
+    }
+
+    /// The committer thread: commits whole batches while changes are queued, sleeps while
+    /// none is, and ends once the store is dropped and the queue is empty.
+    fn run_committer(&self) {
+        let mut state = self.state();
+        loop {
+            if state.queue.is_empty() {
+                if state.stopping {
+                    return;
+                }
+                state.committer_idle = true;
+                state = self
+                    .queued
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            // A panic in a commit was turned into a failed batch by `LeaderGuard` (the store
+            // is read-only); the thread goes on, so later changes are refused, not stranded.
+            let _ = catch_unwind(AssertUnwindSafe(|| self.commit_next(state).deliver()));
+            state = self.state();
+        }
     }
 
     /// Commits every queued change as one batch: takes the queue, does the I/O without the
-    /// mutex, then publishes and decides the batch and wakes the waiters. Called with the
-    /// mutex held and no other leader; returns with it held.
-    fn lead<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    /// mutex, then publishes and decides the batch (after a failure, every queued change with
+    /// it). Called with the mutex held and no batch being committed; returns the outcomes for
+    /// the caller to deliver once the mutex is let go.
+    fn commit_next(&self, mut state: MutexGuard<'_, State>) -> Decided {
         let batch = std::mem::take(&mut state.queue);
-        state.in_flight = std::mem::take(&mut state.waiting);
-        let through = state.accepted;
+        let decides = std::mem::take(&mut state.waiting);
+        #[cfg(test)]
+        for faults in std::mem::take(&mut state.faults) {
+            disk::faults::install(faults);
+        }
         let file = Arc::clone(&state.file);
         state.leading = true;
         drop(state);
 
-        let guard = LeaderGuard { store: self };
-        // Only a leader changes the snapshot, so this is the file's content right now.
+        let mut guard = LeaderGuard {
+            core: self,
+            decides,
+        };
+        // Only the committing thread changes the snapshot, so this is the file's content now.
         let base = self.current();
         let outcome = self.commit(&file, &base, &batch);
         // Held past here, this clone would make `Arc::make_mut` below copy the whole
         // snapshot for every batch of appends.
         drop(base);
+        let mut decides = std::mem::take(&mut guard.decides);
         drop(guard);
 
         let mut state = self.state();
         state.leading = false;
-        match outcome {
+        let error = match outcome {
             Ok(committed) => {
                 #[cfg(test)]
                 if !matches!(committed, Committed::Nothing) {
@@ -381,18 +572,22 @@ impl FileStore {
                         }
                     }
                 }
-                state.decided = through;
+                None
             }
-            Err(failure) => self.fail_all_accepted(&mut state, failure),
-        }
-        wake_after_decision(&mut state);
-        state
+            Err(failure) => Some(self.fail_all_queued(&mut state, failure, &mut decides)),
+        };
+        Decided { decides, error }
     }
 
-    /// Decides every accepted change as failed: the batch that failed, and the changes queued
-    /// after it, which were counted against a state that included it. Puts memory and the
-    /// counts back in line with the file.
-    fn fail_all_accepted(&self, state: &mut State, failure: Failure) {
+    /// Fails the batch that failed and every change queued after it, which were counted
+    /// against a state that included it: takes them out of the queue (into `decides`) and
+    /// puts memory and the counts back in line with the file. Returns the error they get.
+    fn fail_all_queued(
+        &self,
+        state: &mut State,
+        failure: Failure,
+        decides: &mut Vec<Decide>,
+    ) -> StoreError {
         let error = match failure {
             Failure::NotApplied(error) => {
                 state.counts = count_words(&self.current());
@@ -414,17 +609,15 @@ impl FileStore {
                 StoreError::ReadOnly { reason }
             }
         };
-        for number in state.decided + 1..=state.accepted {
-            state.failed.insert(number, error.duplicate());
-        }
         state.queue.clear();
-        let queued = std::mem::take(&mut state.waiting);
-        state.in_flight.extend(queued);
-        state.decided = state.accepted;
+        #[cfg(test)]
+        state.faults.clear();
+        decides.append(&mut state.waiting);
+        error
     }
 
     /// The I/O of one batch, on `file` whose content is `base`.
-    fn commit(&self, file: &File, base: &[u8], batch: &[Change]) -> Result<Committed, Failure> {
+    fn commit(&self, file: &File, base: &[u8], batch: &[Queued]) -> Result<Committed, Failure> {
         match commit::plan(base, batch) {
             Plan::Nothing => Ok(Committed::Nothing),
             Plan::Append(lines) => self.append_lines(file, base.len() as u64, lines),
@@ -537,10 +730,13 @@ impl FileStore {
     }
 }
 
-/// Decides the batch as failed if its leader panics midway, so that the requests waiting for
-/// it get an error instead of waiting forever, and the store goes read-only.
+/// Fails the batch if its commit panics midway, so that the requests waiting for it (and every
+/// change queued behind it) get an error instead of waiting forever, and the store goes
+/// read-only.
 struct LeaderGuard<'a> {
-    store: &'a FileStore,
+    core: &'a Core,
+    /// The batch's outcomes, taken back by the commit once its I/O returned.
+    decides: Vec<Decide>,
 }
 
 impl Drop for LeaderGuard<'_> {
@@ -548,78 +744,57 @@ impl Drop for LeaderGuard<'_> {
         if !std::thread::panicking() {
             return;
         }
-        let mut state = self.store.state();
+        let mut decides = std::mem::take(&mut self.decides);
+        let mut state = self.core.state();
         state.leading = false;
-        self.store.fail_all_accepted(
+        let error = self.core.fail_all_queued(
             &mut state,
             Failure::ReadOnly {
                 reason: "a commit panicked midway, so the file may not match memory".to_owned(),
                 memory: Memory::Reread,
             },
+            &mut decides,
         );
-        wake_after_decision(&mut state);
+        drop(state);
+        Decided {
+            decides,
+            error: Some(error),
+        }
+        .deliver();
     }
 }
 
 impl Store for FileStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Ok(self.current())
+        Ok(self.core.current())
     }
 
     fn append(&self, word: &Word) -> Result<(), StoreError> {
-        let mut state = self.writable()?;
-        *state.counts.entry(word.clone()).or_default() += 1;
-        self.submit(state, Change::Append(word.clone()))
+        self.wait(Change::Append(word.clone())).map(|_| ())
     }
 
     fn replace_all(&self, old: &Word, new: &Word) -> Result<usize, StoreError> {
-        let mut state = self.writable()?;
-        let matches = state.counts.get(old).copied().unwrap_or(0);
-        if matches == 0 || old == new {
-            // Nothing would change, so the file is not touched.
-            return self.settle(state).map(|()| matches);
-        }
-        state.counts.remove(old);
-        *state.counts.entry(new.clone()).or_default() += matches;
-        let change = Change::Replace {
+        self.wait(Change::Replace {
             old: old.clone(),
             new: new.clone(),
-        };
-        self.submit(state, change).map(|()| matches)
+        })
     }
 
     fn delete_all(&self, word: &Word) -> Result<usize, StoreError> {
-        let mut state = self.writable()?;
-        let matches = state.counts.get(word).copied().unwrap_or(0);
-        if matches == 0 {
-            return self.settle(state).map(|()| 0);
-        }
-        state.counts.remove(word);
-        self.submit(state, Change::Delete(word.clone()))
-            .map(|()| matches)
+        self.wait(Change::Delete(word.clone()))
+    }
+
+    fn submit(&self, change: Change, done: Done) {
+        self.core.submit(change, done);
     }
 }
 
 impl fmt::Debug for FileStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileStore")
-            .field("path", &self.path)
-            .field("sync", &self.sync)
+            .field("path", &self.core.path)
+            .field("sync", &self.core.sync)
             .finish_non_exhaustive()
-    }
-}
-
-/// Wakes the requests of the batch just decided, and the first queued request, if any, to
-/// lead the next batch.
-fn wake_after_decision(state: &mut State) {
-    let me = thread::current().id();
-    for waiter in state.in_flight.drain(..) {
-        if waiter.id() != me {
-            waiter.unpark();
-        }
-    }
-    if let Some(next) = state.waiting.first() {
-        next.unpark();
     }
 }
 
@@ -1153,7 +1328,7 @@ mod tests {
             }
         }
         assert_memory_is_file(&store, b"a\n");
-        assert!(store.state().failed.is_empty(), "every error was collected");
+        assert!(store.state().queue.is_empty(), "every change was decided");
     }
 
     #[test]

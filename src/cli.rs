@@ -172,9 +172,6 @@ impl ServeArgs {
         if let Some(threads) = self.threads {
             config.threads = threads as usize;
         }
-        // Without fsync an append only reaches the page cache: cheaper on the loop
-        // than a hop to the blocking pool and back.
-        config.appends_on_loop = matches!(self.sync, Sync::None);
         config.limits = HeadLimits {
             max_line: self.max_line as usize,
             max_header_bytes: self.max_header_bytes as usize,

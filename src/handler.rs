@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::auth::Credentials;
 use crate::http::response::Response;
 use crate::http::{Method, RequestHead, RequestTarget};
-use crate::store::{Store, StoreError};
+use crate::store::{Change, Store, StoreError};
 use crate::word::{InvalidWord, Word};
 
 /// Turns requests into responses against one store.
@@ -76,66 +76,108 @@ impl Handler {
         None
     }
 
-    /// The full answer to a request whose `precheck` passed, given its body.
+    /// The full answer to a request whose `precheck` passed, given its body. A write waits
+    /// here for its outcome (`Store`'s synchronous methods).
     pub fn handle(&self, head: &RequestHead, body: &[u8]) -> Response {
         if let Some(response) = self.precheck(head) {
             return response;
         }
-        let outcome = match head.method {
-            Method::Get | Method::Head => {
-                return match self.store.snapshot() {
-                    Ok(words) => Response::words(words),
-                    Err(error) => store_failure(&error),
+        match self.write_of(head, body) {
+            None => self.read(head),
+            Some(Err(refusal)) => Response::line(400, refusal.to_string()),
+            Some(Ok(change)) => {
+                let result = match &change {
+                    Change::Append(word) => self.store.append(word).map(|()| 1),
+                    Change::Replace { old, new } => self.store.replace_all(old, new),
+                    Change::Delete(word) => self.store.delete_all(word),
                 };
+                conclude(&change, result)
             }
-            Method::Options => return Response::options(),
-            Method::Post => self.post(body),
-            Method::Put => self.put(body),
-            Method::Delete => self.delete(body),
+        }
+    }
+
+    /// The same answer as `handle`, passed to `done`: at once for everything but a write the
+    /// store accepted, which is answered (from the store's committer, maybe) once it is
+    /// durable or failed (`Store::submit`). Never blocks on the disk unless the store does.
+    pub fn handle_then(
+        &self,
+        head: &RequestHead,
+        body: &[u8],
+        done: Box<dyn FnOnce(Response) + Send>,
+    ) {
+        if let Some(response) = self.precheck(head) {
+            return done(response);
+        }
+        match self.write_of(head, body) {
+            None => done(self.read(head)),
+            Some(Err(refusal)) => done(Response::line(400, refusal.to_string())),
+            Some(Ok(change)) => {
+                let asked = change.clone();
+                self.store.submit(
+                    change,
+                    Box::new(move |result| done(conclude(&asked, result))),
+                );
+            }
+        }
+    }
+
+    /// GET, HEAD and OPTIONS, which read and never wait.
+    fn read(&self, head: &RequestHead) -> Response {
+        match head.method {
+            Method::Get | Method::Head => match self.store.snapshot() {
+                Ok(words) => Response::words(words),
+                Err(error) => store_failure(&error),
+            },
+            Method::Options => Response::options(),
+            _ => unreachable!("write_of takes POST, PUT and DELETE; precheck answers the rest"),
+        }
+    }
+
+    /// The change a POST, PUT or DELETE body asks for, or why it is refused; `None` for
+    /// the other methods.
+    fn write_of(&self, head: &RequestHead, body: &[u8]) -> Option<Result<Change, Refusal>> {
+        let change = match head.method {
+            Method::Get | Method::Head | Method::Options => return None,
+            Method::Post => Word::parse(trim(body))
+                .map(Change::Append)
+                .map_err(Refusal::from),
+            Method::Put => two_words(body).map(|(old, new)| Change::Replace { old, new }),
+            Method::Delete => Word::parse(trim(body))
+                .map(Change::Delete)
+                .map_err(Refusal::from),
             Method::Other(_) => unreachable!("precheck answers every other method with 501"),
         };
-        match outcome {
-            Ok(Ok(text)) => Response::line(200, text),
-            Ok(Err(refusal)) => Response::line(400, refusal.to_string()),
-            Err(error) => store_failure(&error),
-        }
+        Some(change)
     }
+}
 
-    fn post(&self, body: &[u8]) -> Result<Result<String, Refusal>, StoreError> {
-        let word = match Word::parse(trim(body)) {
-            Ok(word) => word,
-            Err(invalid) => return Ok(Err(invalid.into())),
-        };
-        self.store.append(&word)?;
-        Ok(Ok(format!("added {word}")))
+/// A PUT body: exactly two words.
+fn two_words(body: &[u8]) -> Result<(Word, Word), Refusal> {
+    let mut parts = body
+        .split(|b| is_separator(*b))
+        .filter(|part| !part.is_empty());
+    let (Some(old), Some(new), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Refusal::NotTwoWords);
+    };
+    match (Word::parse(old), Word::parse(new)) {
+        (Ok(old), Ok(new)) => Ok((old, new)),
+        (Err(invalid), _) | (_, Err(invalid)) => Err(invalid.into()),
     }
+}
 
-    fn put(&self, body: &[u8]) -> Result<Result<String, Refusal>, StoreError> {
-        let mut parts = body
-            .split(|b| is_separator(*b))
-            .filter(|part| !part.is_empty());
-        let (Some(old), Some(new), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Ok(Err(Refusal::NotTwoWords));
-        };
-        let (old, new) = match (Word::parse(old), Word::parse(new)) {
-            (Ok(old), Ok(new)) => (old, new),
-            (Err(invalid), _) | (_, Err(invalid)) => return Ok(Err(invalid.into())),
-        };
-        match self.store.replace_all(&old, &new)? {
-            0 => Ok(Err(Refusal::NotInStore(old))),
-            n => Ok(Ok(format!("replaced {n}"))),
-        }
-    }
-
-    fn delete(&self, body: &[u8]) -> Result<Result<String, Refusal>, StoreError> {
-        let word = match Word::parse(trim(body)) {
-            Ok(word) => word,
-            Err(invalid) => return Ok(Err(invalid.into())),
-        };
-        match self.store.delete_all(&word)? {
-            0 => Ok(Err(Refusal::NotInStore(word))),
-            n => Ok(Ok(format!("deleted {n}"))),
-        }
+/// The answer to `change` given the store's outcome (how many lines it changed).
+fn conclude(change: &Change, result: Result<usize, StoreError>) -> Response {
+    let outcome = match (change, result) {
+        (_, Err(error)) => return store_failure(&error),
+        (Change::Append(word), Ok(_)) => Ok(format!("added {word}")),
+        (Change::Replace { old, .. }, Ok(0)) => Err(Refusal::NotInStore(old.clone())),
+        (Change::Replace { .. }, Ok(n)) => Ok(format!("replaced {n}")),
+        (Change::Delete(word), Ok(0)) => Err(Refusal::NotInStore(word.clone())),
+        (Change::Delete(_), Ok(n)) => Ok(format!("deleted {n}")),
+    };
+    match outcome {
+        Ok(text) => Response::line(200, text),
+        Err(refusal) => Response::line(400, refusal.to_string()),
     }
 }
 

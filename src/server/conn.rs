@@ -2,17 +2,17 @@
 //! answer them in order, and decide when to close.
 //!
 //! Here: the phases of a connection (waiting for a request, reading its head and
-//! body, waiting for a worker, closing, lingering), the read, whole-request, idle
+//! body, waiting for a write's answer, closing, lingering), the read, whole-request, idle
 //! and write deadlines each phase implies, `100 Continue`, keep-alive or close
 //! (this module alone decides), the output queue and its backpressure, lingering
 //! close, the access log lines.
 //! Elsewhere: head and chunk syntax (`http`), what a request means (`handler`),
-//! readiness, timers and accepting (`server::event_loop`), the blocking pool
-//! (`server::workers`).
+//! readiness, timers and accepting (`server::event_loop`), how a write's answer comes
+//! back (`server::mailbox`).
 //!
 //! Nothing here blocks: every read and write is non-blocking, and a step that
 //! cannot go on returns to the loop, which calls back on readiness, on a
-//! deadline or when a worker finishes.
+//! deadline or when a write's answer arrives.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::Sender;
 use mio::net::TcpStream;
 
 use crate::http::body::ChunkedDecoder;
@@ -31,7 +30,7 @@ use crate::http::{Framing, Method, Progress, RequestHead, Version, parse_head};
 use crate::store::Snapshot;
 
 use super::Shared;
-use super::workers::{Job, Mailbox};
+use super::mailbox::{Mailbox, Reply};
 
 /// The read buffer a connection gets when a request starts; it grows (within the
 /// head and body limits) only when a request needs more, and is released when
@@ -60,7 +59,6 @@ pub(super) struct Cx<'a> {
     pub(super) date: &'a mut DateCache,
     /// Access-log lines not yet written.
     pub(super) log: &'a mut String,
-    pub(super) jobs: &'a Sender<Job>,
     pub(super) mailbox: &'a Arc<Mailbox>,
     /// Bytes a lingering connection reads and drops.
     pub(super) scratch: &'a mut [u8],
@@ -92,8 +90,11 @@ enum Phase {
     Head(Started),
     /// The head is parsed; its body is being received (or, after a refusal, dropped).
     Body(Box<Receiving>),
-    /// The handler runs on the worker pool; the head comes back with the answer.
-    Working { started: Instant },
+    /// A write was handed to the store; its answer comes through the loop's mailbox.
+    Working {
+        started: Instant,
+        head: Box<RequestHead>,
+    },
     /// The last response is queued; once sent, the write side is shut.
     Closing,
     /// Write side shut; dropping what the peer still sends until `until`.
@@ -144,7 +145,7 @@ pub(super) struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
     /// Where the loop keeps this connection, and a number no other connection of
-    /// the loop ever had: together they address worker answers and timers.
+    /// the loop ever had: together they address the answers of writes and timers.
     slot: usize,
     pub(super) id: u64,
     phase: Phase,
@@ -284,22 +285,23 @@ impl Connection {
         self.drive(cx)
     }
 
-    /// A worker finished this connection's request.
-    pub(super) fn on_complete(
-        &mut self,
-        head: RequestHead,
-        response: Result<Response, ()>,
-        cx: &mut Cx<'_>,
-    ) -> Flow {
-        let Phase::Working { started } = self.phase else {
-            // Only a connection in `Working` has a job out.
+    /// The answer to this connection's write arrived.
+    pub(super) fn on_complete(&mut self, response: Result<Response, ()>, cx: &mut Cx<'_>) -> Flow {
+        if !matches!(self.phase, Phase::Working { .. }) {
+            // Only a connection in `Working` waits for an answer (this one was already
+            // answered with a 500 when its handler panicked).
             return Flow::Open;
+        }
+        let Phase::Working { started, head } = std::mem::replace(&mut self.phase, Phase::Closing)
+        else {
+            unreachable!("matched Working just above");
         };
         match response {
             Ok(response) => self.respond(Some(&head), response, false, started, cx),
             Err(()) => {
+                // The store's committer (or the handler) panicked before answering.
                 let response = Response::line(500, "internal error while handling the request")
-                    .with_cause("handler panicked");
+                    .with_cause("the write's answer was lost to a panic");
                 self.respond(Some(&head), response, true, started, cx);
             }
         }
@@ -518,29 +520,27 @@ impl Connection {
         Step::Progressed
     }
 
-    /// Runs a complete request: writes on the worker pool (they may wait for an
-    /// fsync), everything else here, since reading a snapshot never blocks.
+    /// Runs a complete request. A write is handed to the store (`Handler::handle_then`) and
+    /// answered when its outcome comes back through the mailbox, so the loop never waits
+    /// for an fsync; everything else is answered here, since reading a snapshot never blocks.
     fn run(&mut self, head: RequestHead, body: Vec<u8>, started: Instant, cx: &mut Cx<'_>) {
-        let blocking = match head.method {
-            Method::Post => !cx.shared.config.appends_on_loop,
-            Method::Put | Method::Delete => true,
-            _ => false,
-        };
-        if blocking {
-            let job = Job {
-                head,
-                body,
-                reply_to: Arc::clone(cx.mailbox),
-                slot: self.slot,
-                id: self.id,
-            };
-            match cx.jobs.send(job) {
-                Ok(()) => self.phase = Phase::Working { started },
-                Err(returned) => {
-                    // Only possible while the server is being torn down.
+        if matches!(head.method, Method::Post | Method::Put | Method::Delete) {
+            let reply = Reply::new(Arc::clone(cx.mailbox), self.slot, self.id);
+            let handler = &cx.shared.handler;
+            let done = Box::new(move |response| reply.send(response));
+            match catch_unwind(AssertUnwindSafe(|| handler.handle_then(&head, &body, done))) {
+                Ok(()) => {
+                    self.phase = Phase::Working {
+                        started,
+                        head: Box::new(head),
+                    }
+                }
+                Err(_) => {
+                    // The panic message is already on stderr (the default hook). The dropped
+                    // `Reply` still delivers, and `on_complete` ignores it.
                     let response = Response::line(500, "internal error while handling the request")
-                        .with_cause("worker pool stopped");
-                    self.respond(Some(&returned.0.head), response, true, started, cx);
+                        .with_cause("handler panicked");
+                    self.respond(Some(&head), response, true, started, cx);
                 }
             }
             return;

@@ -4,10 +4,10 @@
 //! Here: `poll` (its timeout is the next deadline), accepting from the shared
 //! listener, the connection cap (503), keeping the loops level (a loop ahead of
 //! the least loaded hands a new connection over), a slab of connections, the timer heap,
-//! worker answers (via the loop's `mio::Waker`), the access-log batch, and this
-//! loop's part of a shutdown.
-//! Elsewhere: what a connection does on each event (`server::conn`), the blocking
-//! pool (`server::workers`), starting the loops and joining them (`server`).
+//! collecting the answers of writes from the loop's mailbox (before it sleeps, and when
+//! its `mio::Waker` fires), the access-log batch, and this loop's part of a shutdown.
+//! Elsewhere: what a connection does on each event (`server::conn`), the mailbox and when
+//! it wakes the loop (`server::mailbox`), starting the loops and joining them (`server`).
 //!
 //! Timers: a min-heap of `(deadline, slot, id)` with lazy cancellation. Each
 //! connection records the earliest entry it has in the heap (`armed`); a later
@@ -24,12 +24,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::{self, Connection, Cx, DateCache, Flow};
-use super::workers::{Completion, Job, Mailbox};
+use super::mailbox::{Completion, Mailbox};
 use super::{ServeError, Shared, listener};
 use crate::http::response::Response;
 
@@ -54,7 +53,6 @@ pub(super) struct EventLoop {
     mailbox: Arc<Mailbox>,
     /// Every loop's mailbox (this one's included), to hand connections over.
     peers: Vec<Arc<Mailbox>>,
-    jobs: Sender<Job>,
     slots: Vec<Option<Connection>>,
     free: Vec<usize>,
     open: usize,
@@ -74,7 +72,6 @@ impl EventLoop {
         shared: Arc<Shared>,
         index: usize,
         mut listener: TcpListener,
-        jobs: Sender<Job>,
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         poll.registry()
@@ -87,7 +84,6 @@ impl EventLoop {
             index,
             mailbox,
             peers: Vec::new(),
-            jobs,
             slots: Vec::new(),
             free: Vec::new(),
             open: 0,
@@ -106,7 +102,7 @@ impl EventLoop {
         self.peers = peers;
     }
 
-    /// The loop's mailbox, for workers' answers and for waking it at shutdown.
+    /// The loop's mailbox, for the answers of writes and for waking it at shutdown.
     pub(super) fn mailbox(&self) -> Arc<Mailbox> {
         Arc::clone(&self.mailbox)
     }
@@ -118,7 +114,13 @@ impl EventLoop {
         let mut arrivals = Vec::new();
         let mut shutting_down = false;
         loop {
-            let timeout = self.poll_timeout(Instant::now());
+            // Answers left while the loop was awake (some by its own requests) woke nobody:
+            // the loop looks instead of sleeping.
+            let timeout = if self.mailbox.sleep() {
+                self.poll_timeout(Instant::now())
+            } else {
+                Duration::ZERO
+            };
             if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
                 if error.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -126,14 +128,14 @@ impl EventLoop {
                 return Err(ServeError::Accept(error));
             }
             let now = Instant::now();
+            self.mailbox.collect(&mut completions);
+            for done in completions.drain(..) {
+                self.complete(done, now);
+            }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now)?,
                     WAKER => {
-                        self.mailbox.collect(&mut completions);
-                        for done in completions.drain(..) {
-                            self.complete(done, now);
-                        }
                         self.mailbox.collect_arrivals(&mut arrivals);
                         for (stream, peer) in arrivals.drain(..) {
                             self.take_over(stream, peer, now);
@@ -336,7 +338,6 @@ impl EventLoop {
             now,
             date: &mut self.date,
             log: &mut self.log,
-            jobs: &self.jobs,
             mailbox: &self.mailbox,
             scratch: &mut self.scratch,
         };
@@ -347,14 +348,9 @@ impl EventLoop {
     }
 
     fn complete(&mut self, done: Completion, now: Instant) {
-        let Completion {
-            slot,
-            id,
-            head,
-            response,
-        } = done;
+        let Completion { slot, id, response } = done;
         self.step(slot, Some(id), now, move |conn, cx| {
-            conn.on_complete(head, response, cx)
+            conn.on_complete(response, cx)
         });
     }
 

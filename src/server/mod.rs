@@ -1,12 +1,12 @@
-//! The server: a listening socket, event-loop threads over `mio`, a blocking
-//! pool for writes, the connection cap, and shutdown.
+//! The server: a listening socket, event-loop threads over `mio`, the connection
+//! cap, and shutdown.
 //!
 //! Here: `Config` (an accepted combination of flags), `Server` (bind, start the
-//! loops and the pool, wait for them) and what they share.
+//! loops, wait for them) and what they share.
 //! Elsewhere: socket options (`server::listener`), readiness, timers and
 //! accepting (`server::event_loop`), one connection's state machine and timeouts
-//! (`server::conn`), the blocking pool (`server::workers`), what a request means
-//! (`handler`).
+//! (`server::conn`), how answers to writes reach a loop (`server::mailbox`), what a
+//! request means (`handler`), committing writes (`store`, on its own thread).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,10 +36,6 @@ pub struct Config {
     pub access_log: bool,
     /// Event-loop threads; at least one. Default: the available cores.
     pub threads: usize,
-    /// Run POST on the event loop rather than the blocking pool. For a store
-    /// that does not fsync (`--sync none`), where an append is a write to the
-    /// page cache; PUT and DELETE, which rewrite the file, always use the pool.
-    pub appends_on_loop: bool,
 }
 
 impl Config {
@@ -61,7 +57,6 @@ impl Config {
             },
             access_log: true,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
-            appends_on_loop: false,
         }
     }
 }
@@ -69,7 +64,7 @@ impl Config {
 mod conn;
 mod event_loop;
 pub mod listener;
-mod workers;
+mod mailbox;
 
 use std::io;
 use std::os::fd::AsFd;
@@ -83,7 +78,7 @@ use crate::handler::Handler;
 use crate::store::Store;
 
 use event_loop::EventLoop;
-use workers::Mailbox;
+use mailbox::Mailbox;
 
 /// Why the server could not start or keep accepting.
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +96,7 @@ pub enum ServeError {
     Accept(#[source] io::Error),
 }
 
-/// State the event loops and workers share.
+/// State the event loops share.
 struct Shared {
     config: Config,
     handler: Arc<Handler>,
@@ -204,20 +199,19 @@ impl Server {
     /// Serves until the shutdown flag is set, then stops accepting, closes idle
     /// connections, lets requests in flight finish, and returns.
     ///
-    /// Runs `config.threads` event loops (this thread is one of them) and the
-    /// blocking pool that runs POST, PUT and DELETE.
+    /// Runs `config.threads` event loops (this thread is one of them). Writes are
+    /// handed to the store, which answers through each loop's mailbox; a loop ends
+    /// only when its connections have closed, so every write in flight is answered
+    /// before this returns.
     pub fn run(self) -> Result<(), ServeError> {
         let Server {
             listener, shared, ..
         } = self;
-        let pool = workers::Pool::start(workers::WORKERS, Arc::clone(&shared.handler))
-            .map_err(ServeError::Accept)?;
         let mut loops = Vec::new();
         for index in 0..shared.loads.len() {
             let handle = listener::share(&listener).map_err(ServeError::Accept)?;
             loops.push(
-                EventLoop::new(Arc::clone(&shared), index, handle, pool.sender())
-                    .map_err(ServeError::Accept)?,
+                EventLoop::new(Arc::clone(&shared), index, handle).map_err(ServeError::Accept)?,
             );
         }
         let mailboxes: Vec<_> = loops.iter().map(EventLoop::mailbox).collect();
@@ -270,8 +264,6 @@ impl Server {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
-        // Waits for the workers; every job they had was answered before the loops ended.
-        drop(pool);
         result
     }
 

@@ -1,0 +1,140 @@
+//! Each event loop's mailbox: where answers to writes, and connections handed over by
+//! another loop, wait for the loop to collect them, and the `mio::Waker` that tells it to.
+//!
+//! Here: `Reply` (how a write's answer finds its way back to its connection, from whichever
+//! thread the store decides it on), `Completion`, `Mailbox` and when it wakes its loop.
+//! Elsewhere: which requests are answered this way (`server::conn`), what a request means
+//! (`handler`), committing writes (`store`).
+//!
+//! Wakes are batched: the loop says when it is about to sleep (`Mailbox::sleep`), and only
+//! the first answer delivered while it sleeps wakes it. The store's committer answers a
+//! whole batch of writes at once, so a loop wakes once per batch, not once per request; an
+//! answer delivered while the loop is awake (a write refused at once, or committed inline
+//! with `--sync none`) costs no wake at all.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mio::net::TcpStream;
+
+use crate::http::response::Response;
+
+/// A finished request, on its way back to the connection's loop.
+pub(super) struct Completion {
+    pub(super) slot: usize,
+    pub(super) id: u64,
+    /// `Err` if the answer was lost (the code deciding it panicked).
+    pub(super) response: Result<Response, ()>,
+}
+
+/// Where the answer of one request goes: its connection's loop, slot and identity. Dropped
+/// without `send` (its decider panicked, or dropped it), it delivers `Err(())`, which the
+/// connection answers with a 500 and a close, so no connection waits forever.
+pub(super) struct Reply {
+    mailbox: Option<Arc<Mailbox>>,
+    slot: usize,
+    id: u64,
+}
+
+impl Reply {
+    pub(super) fn new(mailbox: Arc<Mailbox>, slot: usize, id: u64) -> Reply {
+        Reply {
+            mailbox: Some(mailbox),
+            slot,
+            id,
+        }
+    }
+
+    pub(super) fn send(mut self, response: Response) {
+        self.deliver(Ok(response));
+    }
+
+    fn deliver(&mut self, response: Result<Response, ()>) {
+        if let Some(mailbox) = self.mailbox.take() {
+            mailbox.deliver(Completion {
+                slot: self.slot,
+                id: self.id,
+                response,
+            });
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        self.deliver(Err(()));
+    }
+}
+
+/// What the loop has not collected yet.
+#[derive(Default)]
+struct Inbox {
+    done: Vec<Completion>,
+    /// The loop is in (or about to enter) `poll` and must be woken for a completion.
+    asleep: bool,
+}
+
+/// Where answers, and other loops' connections, wait for one event loop.
+pub(super) struct Mailbox {
+    inbox: Mutex<Inbox>,
+    arrivals: Mutex<Vec<(TcpStream, SocketAddr)>>,
+    waker: mio::Waker,
+}
+
+impl Mailbox {
+    pub(super) fn new(waker: mio::Waker) -> Mailbox {
+        Mailbox {
+            inbox: Mutex::new(Inbox::default()),
+            arrivals: Mutex::new(Vec::new()),
+            waker,
+        }
+    }
+
+    /// Leaves `completion`; wakes the loop if it sleeps (once until it collects).
+    fn deliver(&self, completion: Completion) {
+        let wake = {
+            // A Vec of whole completions stays consistent even if a holder panicked.
+            let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+            inbox.done.push(completion);
+            std::mem::replace(&mut inbox.asleep, false)
+        };
+        if wake {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// The loop is about to sleep in `poll`: true if it may (nothing is waiting to be
+    /// collected), after which the next completion wakes it; false if it must not.
+    pub(super) fn sleep(&self) -> bool {
+        let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        inbox.asleep = inbox.done.is_empty();
+        inbox.asleep
+    }
+
+    /// Takes every completion left so far; the loop is awake.
+    pub(super) fn collect(&self, into: &mut Vec<Completion>) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        inbox.asleep = false;
+        std::mem::swap(&mut inbox.done, into);
+    }
+
+    /// Hands an accepted connection to this loop and wakes it.
+    pub(super) fn hand_over(&self, stream: TcpStream, peer: SocketAddr) {
+        // A Vec of whole entries stays consistent even if a holder panicked.
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
+        arrivals.push((stream, peer));
+        drop(arrivals);
+        let _ = self.waker.wake();
+    }
+
+    /// Takes every connection handed over so far.
+    pub(super) fn collect_arrivals(&self, into: &mut Vec<(TcpStream, SocketAddr)>) {
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *arrivals, into);
+    }
+
+    /// Wakes the loop without a completion (shutdown).
+    pub(super) fn wake(&self) {
+        let _ = self.waker.wake();
+    }
+}

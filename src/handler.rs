@@ -441,4 +441,38 @@ mod tests {
             assert_eq!(answer(&handler, method, body).0, 500);
         }
     }
+
+    #[test]
+    fn handle_then_gives_the_same_answers_as_handle() {
+        let sync = handler_with(MemoryStore::default(), false);
+        let then = handler_with(MemoryStore::default(), false);
+        let steps = [
+            (Method::Post, "a"),
+            (Method::Post, "a"),
+            (Method::Post, "two words"),
+            (Method::Put, "a b"),
+            (Method::Put, "a b"),
+            (Method::Put, "a"),
+            (Method::Delete, "b"),
+            (Method::Delete, "b"),
+            (Method::Get, ""),
+            (Method::Options, ""),
+        ];
+        for (method, body) in steps {
+            let head = request(method, "/", true);
+            let want = sync.handle(&head, body.as_bytes());
+            let (tx, rx) = std::sync::mpsc::channel();
+            then.handle_then(
+                &head,
+                body.as_bytes(),
+                Box::new(move |response| tx.send(response).unwrap()),
+            );
+            let got = rx.recv().unwrap();
+            assert_eq!(
+                (got.status, got.body.as_bytes()),
+                (want.status, want.body.as_bytes()),
+                "{body:?}"
+            );
+        }
+    }
 }

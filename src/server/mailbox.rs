@@ -138,3 +138,68 @@ impl Mailbox {
         let _ = self.waker.wake();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Events, Poll, Token, Waker};
+    use std::time::Duration;
+
+    fn mailbox() -> (Poll, Arc<Mailbox>) {
+        let poll = Poll::new().unwrap();
+        let waker = Waker::new(poll.registry(), Token(0)).unwrap();
+        (poll, Arc::new(Mailbox::new(waker)))
+    }
+
+    fn wakes(poll: &mut Poll) -> usize {
+        let mut events = Events::with_capacity(8);
+        poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
+        events.iter().count()
+    }
+
+    fn answer(mailbox: &Arc<Mailbox>, slot: usize) {
+        Reply::new(Arc::clone(mailbox), slot, 0).send(Response::line(200, "ok"));
+    }
+
+    #[test]
+    fn a_sleeping_loop_is_woken_once_for_a_batch_of_answers() {
+        let (mut poll, mailbox) = mailbox();
+        assert!(mailbox.sleep());
+        for slot in 0..5 {
+            answer(&mailbox, slot);
+        }
+        assert_eq!(wakes(&mut poll), 1);
+        let mut done = Vec::new();
+        mailbox.collect(&mut done);
+        let slots: Vec<usize> = done.iter().map(|c| c.slot).collect();
+        assert_eq!(slots, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn answers_left_while_the_loop_is_awake_wake_nobody_and_keep_it_from_sleeping() {
+        let (mut poll, mailbox) = mailbox();
+        answer(&mailbox, 7);
+        assert_eq!(wakes(&mut poll), 0);
+        assert!(!mailbox.sleep(), "an answer is waiting to be collected");
+        let mut done = Vec::new();
+        mailbox.collect(&mut done);
+        assert_eq!(done.len(), 1);
+        assert!(mailbox.sleep());
+    }
+
+    #[test]
+    fn a_reply_dropped_unsent_delivers_a_lost_answer() {
+        let (_poll, mailbox) = mailbox();
+        drop(Reply::new(Arc::clone(&mailbox), 3, 9));
+        let mut done = Vec::new();
+        mailbox.collect(&mut done);
+        assert!(matches!(
+            done.as_slice(),
+            [Completion {
+                slot: 3,
+                id: 9,
+                response: Err(())
+            }]
+        ));
+    }
+}

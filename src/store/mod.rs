@@ -1395,6 +1395,81 @@ mod tests {
         assert_eq!(ro.duplicate().to_string(), ro.to_string());
     }
 
+    /// A `Done` that sends its outcome on a channel.
+    fn to(tx: &mpsc::Sender<Result<usize, StoreError>>) -> Done {
+        let tx = tx.clone();
+        Box::new(move |result| tx.send(result).unwrap())
+    }
+
+    #[test]
+    fn submit_answers_once_durable_and_a_miss_with_nothing_pending_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        let (tx, rx) = mpsc::channel();
+        store.submit(Change::Append(word("b")), to(&tx));
+        assert_eq!(rx.recv().unwrap().unwrap(), 1);
+        // Answered means committed: the file and memory both have it.
+        assert_memory_is_file(&store, b"a\nb\n");
+        store.submit(Change::Delete(word("absent")), to(&tx));
+        assert_eq!(
+            rx.try_recv().unwrap().unwrap(),
+            0,
+            "answered before submit returned"
+        );
+        store.submit(
+            Change::Replace {
+                old: word("a"),
+                new: word("c"),
+            },
+            to(&tx),
+        );
+        assert_eq!(rx.recv().unwrap().unwrap(), 1);
+        assert_memory_is_file(&store, b"c\nb\n");
+    }
+
+    #[test]
+    fn dropping_the_store_answers_every_queued_change_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        let store = open_in(&dir, SyncMode::Always);
+        let (gate_tx, gate_rx) = mpsc::channel::<()>();
+        // Holds the committer inside the first batch while more changes queue behind it.
+        before(Call::SyncFile, move || gate_rx.recv().unwrap());
+        let (tx, rx) = mpsc::channel();
+        for name in ["w0", "w1", "w2", "w3"] {
+            store.submit(Change::Append(word(name)), to(&tx));
+        }
+        gate_tx.send(()).unwrap();
+        drop(store);
+        drop(tx);
+        let answers: Vec<usize> = rx.iter().map(Result::unwrap).collect();
+        assert_eq!(answers, [1, 1, 1, 1]);
+        assert_eq!(fs::read(&path).unwrap(), b"w0\nw1\nw2\nw3\n");
+    }
+
+    #[test]
+    fn a_panic_in_the_committer_fails_its_batch_and_the_store_goes_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        before(Call::SyncFile, || panic!("injected panic in a commit"));
+        let (tx, rx) = mpsc::channel();
+        store.submit(Change::Append(word("b")), to(&tx));
+        match rx.recv().unwrap() {
+            Err(StoreError::ReadOnly { reason }) => {
+                assert!(reason.contains("commit panicked"), "{reason}")
+            }
+            other => panic!("expected ReadOnly, got {other:?}"),
+        }
+        // Memory follows the file, whatever the panic left in it.
+        let on_disk = fs::read(store.path()).unwrap();
+        assert_memory_is_file(&store, &on_disk);
+        // The committer lives on; later writes are refused, not stranded.
+        assert!(matches!(
+            store.append(&word("c")),
+            Err(StoreError::ReadOnly { .. })
+        ));
+    }
+
     #[test]
     fn store_is_usable_as_a_shared_trait_object() {
         let dir = tempfile::tempdir().unwrap();

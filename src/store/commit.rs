@@ -4,7 +4,7 @@
 //! batch of changes into either bytes to append (a batch of POSTs) or the file's whole new
 //! content (a batch with any PUT or DELETE), so that a batch costs one write or one atomic
 //! rewrite however many requests it holds.
-//! Elsewhere: queueing, electing the leader that commits, fsync and publishing (`store`);
+//! Elsewhere: queueing, the committer thread, fsync and publishing (`store`);
 //! replacing the file (`store::atomic`).
 
 use std::collections::HashMap;

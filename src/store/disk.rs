@@ -122,7 +122,7 @@ pub(crate) mod faults {
     }
 
     /// Runs `hook` on this thread just before its next call of kind `call` (before any fault
-    /// armed for that call fires; several hooks for one call run in the order armed): a way to act while a leader is inside its batch's I/O.
+    /// armed for that call fires; several hooks for one call run in the order armed): a way to act while a batch's I/O is under way.
     pub(crate) fn before(call: Call, hook: impl FnOnce() + Send + 'static) {
         HOOKS.with(|hooks| hooks.borrow_mut().push((call, Box::new(hook))));
     }

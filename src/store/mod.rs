@@ -7,16 +7,19 @@
 //! file at start (`store::recover`); the one-server lock (`store::lock`); the system calls that
 //! change the disk (`store::disk`).
 //!
-//! Group commit. A write request takes the state mutex only to check it against the word
-//! counts, number its change and queue it. Then it waits until its change is decided. If no
-//! batch is being committed, the waiting request becomes the leader: it takes the whole queue
-//! as one batch, lets go of the mutex, and does the batch's I/O: for a batch of POSTs one
-//! `write(2)` of all their lines, then one `fdatasync`; for a batch holding any PUT or DELETE
-//! the whole new content, computed in one pass (`store::commit::plan`) and written through
-//! `store::atomic` (one temporary file, one fsync, one rename, one directory fsync). Requests
-//! that arrive meanwhile queue up behind it and form the next batch, so the number of fsyncs
-//! per second stays bounded by the disk while the requests per fsync grow with concurrency.
-//! Every change is written before the fsync that acknowledges it starts.
+//! Group commit. A write (`Store::submit`: a `Change` and a callback) takes the state mutex
+//! only to check it against the word counts and queue it; its caller does not wait. With
+//! `SyncMode::Always` the committer thread takes the whole queue as one batch, lets go of the
+//! mutex, and does the batch's I/O: for a batch of POSTs one `write(2)` of all their lines,
+//! then one `fdatasync`; for a batch holding any PUT or DELETE the whole new content, computed
+//! in one pass (`store::commit::plan`) and written through `store::atomic` (one temporary
+//! file, one fsync, one rename, one directory fsync). Then it publishes the batch and calls
+//! every callback of the batch, outside the mutex. Changes that arrive meanwhile queue up and
+//! form the next batch, so the number of fsyncs per second stays bounded by the disk while
+//! the changes per fsync grow with concurrency. Every change is written before the fsync that
+//! acknowledges it starts. With the other modes there is no committer: the thread that queues
+//! a change commits the queue (until it is empty) unless another thread is doing so. The
+//! synchronous `append`, `replace_all` and `delete_all` submit and wait for the callback.
 //!
 //! How memory stays equal to the file: between batches the file holds exactly the published
 //! snapshot. A batch reaches memory only after it reached the file and was fsync'd, and is
@@ -24,11 +27,12 @@
 //! read lock that is held for a pointer copy, so a GET never waits for I/O and never sees a
 //! change that could still be lost. The counts describe the store with every accepted change
 //! applied, so a PUT or DELETE is answered as if the changes before it had all happened; a
-//! request whose answer rests on changes not yet committed waits for them (`Change::Barrier`).
+//! request whose answer rests on changes not yet committed waits for them (`Queued::Barrier`).
 //! If a batch fails, every change accepted so far fails with it (the later ones were counted
 //! against a state that includes the failed batch): the file is put back, memory and counts
 //! return to the last committed state, and each of those requests gets the error. A failure
-//! whose effect on the file is uncertain, or any failed fsync, makes the store read-only.
+//! whose effect on the file is uncertain, any failed fsync, or a panic during a commit, makes
+//! the store read-only.
 
 mod atomic;
 mod commit;
@@ -384,7 +388,7 @@ impl Core {
 
     fn state(&self) -> MutexGuard<'_, State> {
         // Only a bug can panic under this mutex (no I/O and no callback happens under it); a
-        // commit's own panics are handled by `LeaderGuard`. Writes check `is_poisoned` in
+        // commit's own panics are handled by `CommitGuard`. Writes check `is_poisoned` in
         // `writable`.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -511,7 +515,7 @@ impl Core {
                     .unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
-            // A panic in a commit was turned into a failed batch by `LeaderGuard` (the store
+            // A panic in a commit was turned into a failed batch by `CommitGuard` (the store
             // is read-only); the thread goes on, so later changes are refused, not stranded.
             let _ = catch_unwind(AssertUnwindSafe(|| self.commit_next(state).deliver()));
             state = self.state();
@@ -533,7 +537,7 @@ impl Core {
         state.leading = true;
         drop(state);
 
-        let mut guard = LeaderGuard {
+        let mut guard = CommitGuard {
             core: self,
             decides,
         };
@@ -733,13 +737,13 @@ impl Core {
 /// Fails the batch if its commit panics midway, so that the requests waiting for it (and every
 /// change queued behind it) get an error instead of waiting forever, and the store goes
 /// read-only.
-struct LeaderGuard<'a> {
+struct CommitGuard<'a> {
     core: &'a Core,
     /// The batch's outcomes, taken back by the commit once its I/O returned.
     decides: Vec<Decide>,
 }
 
-impl Drop for LeaderGuard<'_> {
+impl Drop for CommitGuard<'_> {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             return;
@@ -1237,7 +1241,7 @@ mod tests {
         }
     }
 
-    /// While this thread leads a batch and is about to make `call`, runs each of `changes` on
+    /// While the batch of the change this thread submits next is about to make `call`, runs each of `changes` on
     /// a thread of its own and waits until all of them are queued behind the batch. Their
     /// results arrive on the returned channel.
     fn queue_during(
@@ -1280,7 +1284,7 @@ mod tests {
         let store = Arc::new(open_in(&dir, SyncMode::Always));
         let probe = Arc::clone(&store);
         before(Call::SyncFile, move || {
-            // The leader wrote its line and has not fsync'd it: the file has it, readers don't.
+            // The committer wrote the line and has not fsync'd it: the file has it, readers don't.
             assert_eq!(fs::read(probe.path()).unwrap(), b"first\n");
             assert_eq!(probe.snapshot().unwrap().as_slice(), b"");
         });

@@ -652,6 +652,37 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Which bytes are `unreserved / sub-delims` (RFC 3986 §2.3, §2.2): a reg-name
+/// without its pct-encoded triplets. A table, as for `TCHAR`, because every
+/// request's Host value is checked byte by byte.
+const REG_NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte.is_ascii_alphanumeric()
+            || matches!(
+                byte,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
+
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), or empty (RFC 9112 §3.2).
 ///
 /// ```text
@@ -661,19 +692,14 @@ impl<'a> Fields<'a> {
 /// port        = *DIGIT
 /// ```
 fn is_valid_host(value: &[u8]) -> bool {
-    let is_unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
-    let is_sub_delim = |b: u8| b"!$&'()*+,;=".contains(&b);
+    let is_reg_name_byte = |b: u8| REG_NAME_BYTE[usize::from(b)];
     let (host, port) = match value.strip_prefix(b"[") {
         Some(literal) => {
             let Some(close) = literal.iter().position(|&b| b == b']') else {
                 return false;
             };
             let inside = &literal[..close];
-            if inside.is_empty()
-                || !inside
-                    .iter()
-                    .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':')
-            {
+            if inside.is_empty() || !inside.iter().all(|&b| is_reg_name_byte(b) || b == b':') {
                 return false;
             }
             match &literal[close + 1..] {
@@ -687,11 +713,11 @@ fn is_valid_host(value: &[u8]) -> bool {
             None => (value, None),
         },
     };
+    // Runs of plain reg-name bytes, each ended by a pct-encoded triplet or the end.
     let mut rest = host;
-    while let [b, tail @ ..] = rest {
-        rest = match (*b, tail) {
-            (b'%', [h1, h2, tail @ ..]) if h1.is_ascii_hexdigit() && h2.is_ascii_hexdigit() => tail,
-            (b, tail) if is_unreserved(b) || is_sub_delim(b) => tail,
+    while let Some(stop) = rest.iter().position(|&b| !is_reg_name_byte(b)) {
+        rest = match &rest[stop..] {
+            [b'%', h1, h2, tail @ ..] if h1.is_ascii_hexdigit() && h2.is_ascii_hexdigit() => tail,
             _ => return false,
         };
     }

@@ -247,17 +247,21 @@ fn scan_plain_field_line(input: &[u8], start: usize) -> Option<PlainFieldLine<'_
 
 /// How many bytes at the start of `input` are field-value bytes (`is_field_value_byte`).
 fn field_value_len(input: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     let mut at = 0;
-    // Eight bytes at a time while none is a control (below 0x20, or DEL); a word that
-    // may hold one (HTAB included) is left to the exact byte loop below.
+    // Eight bytes at a time while none is a control (below 0x20, or DEL); from the
+    // first control byte on, the exact byte loop below decides (HTAB is allowed).
     while let Some(chunk) = input.get(at..at + 8) {
-        let word = u64::from_ne_bytes(chunk.try_into().expect("a slice of 8 bytes"));
+        let word = u64::from_le_bytes(chunk.try_into().expect("a slice of 8 bytes"));
         let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
         let del = word ^ (ONES * 0x7F);
         let has_del = del.wrapping_sub(ONES) & !del & HIGHS;
-        if below_space | has_del != 0 {
+        let flagged = below_space | has_del;
+        if flagged != 0 {
+            // A borrow can flag bytes after a control byte, never before one, so the
+            // lowest flagged byte is the first control byte of the word.
+            at += flagged.trailing_zeros() as usize / 8;
             break;
         }
         at += 8;
@@ -1603,6 +1607,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn field_value_len_counts_the_same_bytes_as_a_byte_loop(
+            input in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(b'\t'), Just(b'\r'), Just(0x7F), Just(b'a')],
+                0..40,
+            ),
+        ) {
+            let expected = input
+                .iter()
+                .position(|&b| !is_field_value_byte(b))
+                .unwrap_or(input.len());
+            prop_assert_eq!(field_value_len(&input), expected);
+        }
+
         #[test]
         fn parse_head_never_panics_on_arbitrary_bytes(
             input in proptest::collection::vec(any::<u8>(), 0..600),

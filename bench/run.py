@@ -385,6 +385,12 @@ def report(args, results, p99, idle, started):
         statuses = ",".join(sorted({str(r["fresh_status"]) for r in runs}))
         lines.append(f"| {s} | {hwm:.1f} | {before:.1f} | {min(r['opened'] for r in runs)} | {statuses} |")
     lines += ["", "![GET requests/s by connections](chart.svg)", ""]
+    # The Parser section comes from `cargo bench --bench parser`, not from this run: keep it.
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            previous = f.read()
+        if "\n## Parser" in previous:
+            lines += [previous[previous.index("\n## Parser") + 1:].rstrip("\n"), ""]
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))

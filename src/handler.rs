@@ -279,15 +279,15 @@ mod tests {
     fn request(method: Method, path: &str, authorized: bool) -> RequestHead {
         RequestHead {
             method,
-            raw_target: path.to_owned(),
-            target: RequestTarget::Path(path.to_owned()),
+            raw_target: path.into(),
+            target: RequestTarget::Path(path.into()),
             version: Version::Http11,
             framing: Framing::None,
             connection_close: false,
             connection_keep_alive: false,
             expect_continue: false,
             authorization: authorized
-                .then(|| Credentials::lab_default().header_value().into_bytes()),
+                .then(|| Credentials::lab_default().header_value().as_bytes().into()),
         }
     }
 

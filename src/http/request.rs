@@ -3,10 +3,12 @@
 //! Here: the request-line and field-line grammar, and the line and section limits.
 //! Elsewhere: reading the socket (`server::conn`), body framing (`http::body`).
 
+use compact_str::CompactString;
 use nom::bytes::complete::{tag, take_while1};
 use nom::character::complete::{char, satisfy};
 use nom::combinator::all_consuming;
 use nom::{IResult, Parser};
+use smallvec::SmallVec;
 
 use super::{ParseError, Progress};
 
@@ -45,8 +47,9 @@ pub enum Version {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestTarget {
     /// origin-form or absolute-form: the path without query, e.g. `/` for `/?x=1`
-    /// and for `http://host:1/` (an empty absolute path becomes `/`).
-    Path(String),
+    /// and for `http://host:1/` (an empty absolute path becomes `/`). Stored
+    /// inline, without a heap allocation, up to 24 bytes.
+    Path(CompactString),
     /// asterisk-form `*`.
     Asterisk,
     /// authority-form `host:port` (only meaningful with CONNECT).
@@ -66,11 +69,15 @@ pub enum Framing {
 
 /// What wordwire needs from a well-formed request head. Headers it does not
 /// use are checked for syntax and then dropped, so no header is stored.
+///
+/// A head owns its parts, so it can go to a worker thread while the connection
+/// reads on; the target and credentials of a usual request are stored inline,
+/// so parsing one allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     pub method: Method,
-    /// The request-target exactly as sent, for the access log.
-    pub raw_target: String,
+    /// The request-target exactly as sent, for the access log; inline up to 24 bytes.
+    pub raw_target: CompactString,
     pub target: RequestTarget,
     pub version: Version,
     pub framing: Framing,
@@ -80,8 +87,9 @@ pub struct RequestHead {
     pub connection_keep_alive: bool,
     /// `Expect: 100-continue` (case-insensitive).
     pub expect_continue: bool,
-    /// The value of `Authorization`, trimmed of OWS, if present.
-    pub authorization: Option<Vec<u8>>,
+    /// The value of `Authorization`, trimmed of OWS, if present. Inline up to 64
+    /// bytes: `Basic` credentials of a user and password of up to 42 bytes together.
+    pub authorization: Option<SmallVec<[u8; 64]>>,
 }
 
 /// Parses one request head from the start of `input`.
@@ -177,7 +185,7 @@ pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestH
                         connection_close: fields.connection_close,
                         connection_keep_alive: fields.connection_keep_alive,
                         expect_continue: fields.expect_continue,
-                        authorization: fields.authorization.map(<[u8]>::to_vec),
+                        authorization: fields.authorization.map(SmallVec::from_slice),
                     };
                     return Ok(Progress::Done {
                         value: head,
@@ -239,17 +247,21 @@ fn scan_plain_field_line(input: &[u8], start: usize) -> Option<PlainFieldLine<'_
 
 /// How many bytes at the start of `input` are field-value bytes (`is_field_value_byte`).
 fn field_value_len(input: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     let mut at = 0;
-    // Eight bytes at a time while none is a control (below 0x20, or DEL); a word that
-    // may hold one (HTAB included) is left to the exact byte loop below.
+    // Eight bytes at a time while none is a control (below 0x20, or DEL); from the
+    // first control byte on, the exact byte loop below decides (HTAB is allowed).
     while let Some(chunk) = input.get(at..at + 8) {
-        let word = u64::from_ne_bytes(chunk.try_into().expect("a slice of 8 bytes"));
+        let word = u64::from_le_bytes(chunk.try_into().expect("a slice of 8 bytes"));
         let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
         let del = word ^ (ONES * 0x7F);
         let has_del = del.wrapping_sub(ONES) & !del & HIGHS;
-        if below_space | has_del != 0 {
+        let flagged = below_space | has_del;
+        if flagged != 0 {
+            // A borrow can flag bytes after a control byte, never before one, so the
+            // lowest flagged byte is the first control byte of the word.
+            at += flagged.trailing_zeros() as usize / 8;
             break;
         }
         at += 8;
@@ -290,7 +302,7 @@ fn scan_line(input: &[u8], start: usize) -> Line<'_> {
 struct RequestLine {
     method: Method,
     target: RequestTarget,
-    raw_target: String,
+    raw_target: CompactString,
     version: Version,
 }
 
@@ -318,11 +330,11 @@ fn split_at_sp(input: &[u8]) -> Option<(&[u8], &[u8])> {
     }
 }
 
-/// `bytes` as a `String`; the caller has checked that they are ASCII.
-fn ascii_string(bytes: &[u8]) -> String {
-    std::str::from_utf8(bytes)
-        .expect("request-target bytes were checked to be visible ASCII")
-        .to_owned()
+/// `bytes` as a string; the caller has checked that they are ASCII.
+fn ascii_string(bytes: &[u8]) -> CompactString {
+    CompactString::new(
+        std::str::from_utf8(bytes).expect("request-target bytes were checked to be visible ASCII"),
+    )
 }
 
 /// `method = token` (RFC 9110 §9.1), case-sensitive.
@@ -381,7 +393,7 @@ fn parse_target(target: &[u8]) -> Result<RequestTarget, ParseError> {
         }
         let path = path_of(&after[authority_end..]);
         let path = if path.is_empty() {
-            "/".to_owned()
+            CompactString::const_new("/")
         } else {
             path
         };
@@ -400,7 +412,7 @@ fn parse_target(target: &[u8]) -> Result<RequestTarget, ParseError> {
 }
 
 /// The path part of `path [ "?" query ]`, which is visible ASCII.
-fn path_of(path_and_query: &[u8]) -> String {
+fn path_of(path_and_query: &[u8]) -> CompactString {
     let end = memchr::memchr(b'?', path_and_query).unwrap_or(path_and_query.len());
     ascii_string(&path_and_query[..end])
 }
@@ -644,6 +656,37 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Which bytes are `unreserved / sub-delims` (RFC 3986 §2.3, §2.2): a reg-name
+/// without its pct-encoded triplets. A table, as for `TCHAR`, because every
+/// request's Host value is checked byte by byte.
+const REG_NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte.is_ascii_alphanumeric()
+            || matches!(
+                byte,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
+
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), or empty (RFC 9112 §3.2).
 ///
 /// ```text
@@ -653,19 +696,14 @@ impl<'a> Fields<'a> {
 /// port        = *DIGIT
 /// ```
 fn is_valid_host(value: &[u8]) -> bool {
-    let is_unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
-    let is_sub_delim = |b: u8| b"!$&'()*+,;=".contains(&b);
+    let is_reg_name_byte = |b: u8| REG_NAME_BYTE[usize::from(b)];
     let (host, port) = match value.strip_prefix(b"[") {
         Some(literal) => {
             let Some(close) = literal.iter().position(|&b| b == b']') else {
                 return false;
             };
             let inside = &literal[..close];
-            if inside.is_empty()
-                || !inside
-                    .iter()
-                    .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':')
-            {
+            if inside.is_empty() || !inside.iter().all(|&b| is_reg_name_byte(b) || b == b':') {
                 return false;
             }
             match &literal[close + 1..] {
@@ -679,11 +717,11 @@ fn is_valid_host(value: &[u8]) -> bool {
             None => (value, None),
         },
     };
+    // Runs of plain reg-name bytes, each ended by a pct-encoded triplet or the end.
     let mut rest = host;
-    while let [b, tail @ ..] = rest {
-        rest = match (*b, tail) {
-            (b'%', [h1, h2, tail @ ..]) if h1.is_ascii_hexdigit() && h2.is_ascii_hexdigit() => tail,
-            (b, tail) if is_unreserved(b) || is_sub_delim(b) => tail,
+    while let Some(stop) = rest.iter().position(|&b| !is_reg_name_byte(b)) {
+        rest = match &rest[stop..] {
+            [b'%', h1, h2, tail @ ..] if h1.is_ascii_hexdigit() && h2.is_ascii_hexdigit() => tail,
             _ => return false,
         };
     }
@@ -729,7 +767,7 @@ mod tests {
     ) -> RequestHead {
         RequestHead {
             method,
-            raw_target: raw_target.to_owned(),
+            raw_target: raw_target.into(),
             target,
             version,
             framing: Framing::None,
@@ -741,7 +779,7 @@ mod tests {
     }
 
     fn root() -> RequestTarget {
-        RequestTarget::Path("/".to_owned())
+        RequestTarget::Path("/".into())
     }
 
     /// Every proper prefix of `input` needs more; all of it is `expected`, using every byte.
@@ -809,7 +847,7 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: 127.0.0.1:12345\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\
               Authorization:  Basic d29yZHdpcmU6d29yZHdpcmU= \t\r\n\r\n",
             RequestHead {
-                authorization: Some(b"Basic d29yZHdpcmU6d29yZHdpcmU=".to_vec()),
+                authorization: Some(b"Basic d29yZHdpcmU6d29yZHdpcmU="[..].into()),
                 ..head(Method::Get, "/", root(), Version::Http11)
             },
         );
@@ -860,7 +898,7 @@ mod tests {
             head(
                 Method::Put,
                 "https://h/a/b?c",
-                RequestTarget::Path("/a/b".to_owned()),
+                RequestTarget::Path("/a/b".into()),
                 Version::Http11,
             ),
         );
@@ -1058,7 +1096,7 @@ mod tests {
             head(
                 Method::Get,
                 "/12",
-                RequestTarget::Path("/12".to_owned()),
+                RequestTarget::Path("/12".into()),
                 Version::Http11,
             ),
         );
@@ -1541,7 +1579,7 @@ mod tests {
                     }
                     let authorization = flags.2.then(|| {
                         lines.push("Authorization: Basic YTpi".to_owned());
-                        b"Basic YTpi".to_vec()
+                        b"Basic YTpi"[..].into()
                     });
                     for (name, value) in extra {
                         lines.push(format!("{name}:{value}"));
@@ -1554,8 +1592,8 @@ mod tests {
                     }
                     let expected = RequestHead {
                         method,
-                        raw_target,
-                        target: RequestTarget::Path(path),
+                        raw_target: raw_target.into(),
+                        target: RequestTarget::Path(path.into()),
                         version,
                         framing,
                         connection_close: flags.1,
@@ -1569,6 +1607,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn field_value_len_counts_the_same_bytes_as_a_byte_loop(
+            input in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(b'\t'), Just(b'\r'), Just(0x7F), Just(b'a')],
+                0..40,
+            ),
+        ) {
+            let expected = input
+                .iter()
+                .position(|&b| !is_field_value_byte(b))
+                .unwrap_or(input.len());
+            prop_assert_eq!(field_value_len(&input), expected);
+        }
+
         #[test]
         fn parse_head_never_panics_on_arbitrary_bytes(
             input in proptest::collection::vec(any::<u8>(), 0..600),

@@ -37,6 +37,21 @@ pub enum Method {
     Other(String),
 }
 
+impl Method {
+    /// The method token as sent.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Other(name) => name,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
     Http10,
@@ -1538,15 +1553,7 @@ mod tests {
                         Method::Other(name) => parse_method(name.as_bytes()).unwrap_or(Method::Get),
                         known => known,
                     };
-                    let method_text = match &method {
-                        Method::Get => "GET",
-                        Method::Head => "HEAD",
-                        Method::Post => "POST",
-                        Method::Put => "PUT",
-                        Method::Delete => "DELETE",
-                        Method::Options => "OPTIONS",
-                        Method::Other(name) => name,
-                    };
+                    let method_text = method.as_str();
                     let raw_target = match &query {
                         Some(q) => format!("{path}?{q}"),
                         None => path.clone(),

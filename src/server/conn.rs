@@ -901,7 +901,7 @@ pub(super) fn format_exchange(
         Some(head) => write!(
             line,
             "{peer} \"{} {} {}\" {status} {bytes} {}.{:03}ms",
-            method_name(&head.method),
+            head.method.as_str(),
             head.raw_target,
             match head.version {
                 Version::Http10 => "HTTP/1.0",
@@ -932,18 +932,6 @@ pub(super) fn format_exchange(
 /// batches from different loops do not interleave.
 pub(super) fn write_log(mut log: &std::fs::File, lines: &str) {
     let _ = log.write_all(lines.as_bytes());
-}
-
-fn method_name(method: &Method) -> &str {
-    match method {
-        Method::Get => "GET",
-        Method::Head => "HEAD",
-        Method::Post => "POST",
-        Method::Put => "PUT",
-        Method::Delete => "DELETE",
-        Method::Options => "OPTIONS",
-        Method::Other(name) => name,
-    }
 }
 
 /// The `Date` value, formatted once per second rather than per response.

@@ -14,10 +14,9 @@
 //! `WORDWIRE_CRASH_SEED=N` fixes the random choices (the kill instants still vary).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::support::{ServerProcess, auth, serve_command};
@@ -213,37 +212,12 @@ fn drive(
     run
 }
 
-/// Starts the binary, or says why it did not reach `listening on`.
+/// Starts the binary, or says why it did not reach `listening on`. Only the
+/// `store:` lines are kept afterwards: a soak would pile up the access log.
 fn start(store: &Path, extra: &[&str]) -> Result<ServerProcess, String> {
-    let mut child = serve_command(store, extra)
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let stderr = child.stderr.take().expect("piped stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.wait();
-            return Err(format!(
-                "server did not start:\n{}",
-                log.lock().unwrap().join("\n")
-            ));
-        };
-        log.lock().unwrap().push(line.clone());
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.parse().expect("address");
-        }
-    };
-    let sink = Arc::clone(&log);
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            // The access log is not kept: a soak would pile it up.
-            if line.starts_with("store") {
-                sink.lock().unwrap().push(line);
-            }
-        }
-    });
-    Ok(ServerProcess { child, addr, log })
+    ServerProcess::try_spawn(serve_command(store, extra), |line| {
+        line.starts_with("store")
+    })
 }
 
 fn get(addr: SocketAddr) -> Option<Vec<u8>> {

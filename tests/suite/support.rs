@@ -205,16 +205,31 @@ pub fn serve_command(store: &Path, extra: &[&str]) -> Command {
 
 impl ServerProcess {
     /// Spawns `command` and waits for its `listening on` line; the rest of stderr is collected.
-    pub fn spawn(mut command: Command) -> ServerProcess {
-        let mut child = command.spawn().expect("spawn wordwire");
+    pub fn spawn(command: Command) -> ServerProcess {
+        ServerProcess::try_spawn(command, |_| true).unwrap_or_else(|log| panic!("{log}"))
+    }
+
+    /// Spawns `command` and waits for its `listening on` line, or returns what it
+    /// logged if it exits first. After start-up only the lines `keep` accepts are
+    /// collected (a long soak would pile up the access log).
+    pub fn try_spawn(
+        mut command: Command,
+        keep: fn(&str) -> bool,
+    ) -> Result<ServerProcess, String> {
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("spawn wordwire: {e}"))?;
         let stderr = child.stderr.take().expect("piped stderr");
         let mut lines = BufReader::new(stderr).lines();
         let log = Arc::new(Mutex::new(Vec::new()));
         let addr = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .expect("read stderr");
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.wait();
+                return Err(format!(
+                    "server exited before listening:\n{}",
+                    log.lock().unwrap().join("\n")
+                ));
+            };
             log.lock().unwrap().push(line.clone());
             if let Some(addr) = line.strip_prefix("listening on ") {
                 break addr.parse().expect("address");
@@ -223,10 +238,12 @@ impl ServerProcess {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
+                if keep(&line) {
+                    sink.lock().unwrap().push(line);
+                }
             }
         });
-        ServerProcess { child, addr, log }
+        Ok(ServerProcess { child, addr, log })
     }
 
     pub fn signal(&self, signal: i32) {

@@ -190,13 +190,14 @@ fn remove_temp(temp: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::store::disk::Call;
     use crate::store::disk::faults::{Fault, arm};
     use std::os::unix::fs::PermissionsExt;
 
-    fn names_in(dir: &Path) -> Vec<String> {
+    /// The sorted names in `dir`; shared with the store's own tests.
+    pub(in crate::store) fn names_in(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -865,12 +865,7 @@ mod tests {
     }
 
     fn dir_names(dir: &tempfile::TempDir) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        atomic::tests::names_in(dir.path())
     }
 
     #[test]

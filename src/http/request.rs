@@ -325,31 +325,38 @@ struct RequestLine {
 fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
     let (method, after_method) = split_at_sp(line).ok_or(ParseError::MalformedRequestLine)?;
     let (target, version) = split_at_sp(after_method).ok_or(ParseError::MalformedRequestLine)?;
+    // What nearly every request sends needs no further look: it holds no SP.
+    let usual_version = match version {
+        b"HTTP/1.1" => Some(Version::Http11),
+        b"HTTP/1.0" => Some(Version::Http10),
+        _ => None,
+    };
     // RFC 9112 §3: a single SP between the parts, and nothing after the version.
-    if version.is_empty() || version.contains(&b' ') {
+    if usual_version.is_none() && (version.is_empty() || version.contains(&b' ')) {
         return Err(ParseError::MalformedRequestLine);
     }
+    let method = parse_method(method)?;
+    let (target, raw_target) = parse_target(target)?;
+    let version = match usual_version {
+        Some(version) => version,
+        None => parse_version(version)?,
+    };
     Ok(RequestLine {
-        method: parse_method(method)?,
-        target: parse_target(target)?,
-        raw_target: ascii_string(target),
-        version: parse_version(version)?,
+        method,
+        target,
+        raw_target,
+        version,
     })
 }
 
 /// Splits `part SP rest` at the first SP, where `part` is not empty.
 fn split_at_sp(input: &[u8]) -> Option<(&[u8], &[u8])> {
-    match memchr::memchr(b' ', input) {
+    // A byte loop, not `memchr`: the method and the usual target are a few bytes,
+    // shorter than what a `memchr` call costs to set up.
+    match input.iter().position(|&b| b == b' ') {
         Some(0) | None => None,
         Some(sp) => Some((&input[..sp], &input[sp + 1..])),
     }
-}
-
-/// `bytes` as a string; the caller has checked that they are ASCII.
-fn ascii_string(bytes: &[u8]) -> CompactString {
-    CompactString::new(
-        std::str::from_utf8(bytes).expect("request-target bytes were checked to be visible ASCII"),
-    )
 }
 
 /// `method = token` (RFC 9110 §9.1), case-sensitive.
@@ -369,7 +376,8 @@ fn parse_method(method: &[u8]) -> Result<Method, ParseError> {
     })
 }
 
-/// Classifies a request-target by its form (RFC 9112 §3.2).
+/// Classifies a request-target by its form (RFC 9112 §3.2), and returns it with
+/// the target as sent.
 ///
 /// ```text
 /// origin-form    = absolute-path [ "?" query ]          ; "/..."
@@ -377,26 +385,43 @@ fn parse_method(method: &[u8]) -> Result<Method, ParseError> {
 /// authority-form = uri-host ":" port                    ; port = 1*DIGIT here
 /// asterisk-form  = "*"
 /// ```
-fn parse_target(target: &[u8]) -> Result<RequestTarget, ParseError> {
+fn parse_target(target: &[u8]) -> Result<(RequestTarget, CompactString), ParseError> {
     // RFC 9112 §3.2: the target is visible ASCII; a fragment is never sent (RFC 9110 §7.1).
-    if !target
-        .iter()
-        .all(|&b| (0x21..=0x7E).contains(&b) && b != b'#')
-    {
-        return Err(ParseError::InvalidTarget);
+    // The same pass notes the first `?`, where an origin-form path ends.
+    let mut query = None;
+    for (at, &b) in target.iter().enumerate() {
+        if !(0x21..=0x7E).contains(&b) || b == b'#' {
+            return Err(ParseError::InvalidTarget);
+        }
+        if b == b'?' && query.is_none() {
+            query = Some(at);
+        }
     }
+    // Visible ASCII, so valid UTF-8: the one conversion, whose slices below are
+    // all at ASCII bytes and so at char boundaries.
+    let text =
+        std::str::from_utf8(target).expect("request-target bytes were checked to be visible ASCII");
+    let form = parse_target_form(text, query)?;
+    Ok((form, CompactString::new(text)))
+}
+
+/// The form of a checked request-target `text` whose first `?` is at `query`.
+fn parse_target_form(text: &str, query: Option<usize>) -> Result<RequestTarget, ParseError> {
+    let target = text.as_bytes();
     // RFC 9112 §3.2.4: asterisk-form.
     if target == b"*" {
         return Ok(RequestTarget::Asterisk);
     }
     // RFC 9112 §3.2.1: origin-form.
     if target.starts_with(b"/") {
-        return Ok(RequestTarget::Path(path_of(target)));
+        let path = &text[..query.unwrap_or(text.len())];
+        return Ok(RequestTarget::Path(CompactString::new(path)));
     }
     // RFC 9112 §3.2.2: absolute-form; the scheme is case-insensitive (RFC 3986 §3.1).
     if let Some(after) = strip_prefix_ignore_case(target, b"http://")
         .or_else(|| strip_prefix_ignore_case(target, b"https://"))
     {
+        let after_start = target.len() - after.len();
         let authority_end = after
             .iter()
             .position(|&b| b == b'/' || b == b'?')
@@ -406,13 +431,13 @@ fn parse_target(target: &[u8]) -> Result<RequestTarget, ParseError> {
         if authority.is_empty() || authority.contains(&b'@') {
             return Err(ParseError::InvalidTarget);
         }
-        let path = path_of(&after[authority_end..]);
-        let path = if path.is_empty() {
-            CompactString::const_new("/")
-        } else {
-            path
+        let path_start = after_start + authority_end;
+        let path_end = query.unwrap_or(text.len()).max(path_start);
+        let path = match &text[path_start..path_end] {
+            "" => "/",
+            path => path,
         };
-        return Ok(RequestTarget::Path(path));
+        return Ok(RequestTarget::Path(CompactString::new(path)));
     }
     // RFC 9112 §3.2.3: authority-form.
     if let Some(colon) = target.iter().rposition(|&b| b == b':') {
@@ -426,12 +451,6 @@ fn parse_target(target: &[u8]) -> Result<RequestTarget, ParseError> {
     Err(ParseError::InvalidTarget)
 }
 
-/// The path part of `path [ "?" query ]`, which is visible ASCII.
-fn path_of(path_and_query: &[u8]) -> CompactString {
-    let end = memchr::memchr(b'?', path_and_query).unwrap_or(path_and_query.len());
-    ascii_string(&path_and_query[..end])
-}
-
 fn strip_prefix_ignore_case<'a>(input: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     let head = input.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -440,12 +459,6 @@ fn strip_prefix_ignore_case<'a>(input: &'a [u8], prefix: &[u8]) -> Option<&'a [u
 
 /// `HTTP-version = "HTTP" "/" DIGIT "." DIGIT` (RFC 9112 §2.3), case-sensitive.
 fn parse_version(version: &[u8]) -> Result<Version, ParseError> {
-    // What nearly every request sends, decided without the general grammar below.
-    match version {
-        b"HTTP/1.1" => return Ok(Version::Http11),
-        b"HTTP/1.0" => return Ok(Version::Http10),
-        _ => {}
-    }
     let digit = || satisfy(|c: char| c.is_ascii_digit());
     let parsed: IResult<&[u8], (&[u8], char, char, char)> =
         all_consuming((tag(&b"HTTP/"[..]), digit(), char('.'), digit())).parse(version);

@@ -290,7 +290,7 @@ fn field_value_len(input: &[u8]) -> usize {
 /// Finds the line that starts at `input[start..]`, in one pass to its first CR or LF.
 fn scan_line(input: &[u8], start: usize) -> Line<'_> {
     let rest = &input[start..];
-    let Some(at) = memchr::memchr2(b'\n', b'\r', rest) else {
+    let Some(at) = find_cr_or_lf(rest) else {
         return Line::Partial { len: rest.len() };
     };
     let content = &rest[..at];
@@ -311,6 +311,32 @@ fn scan_line(input: &[u8], start: usize) -> Line<'_> {
         // RFC 9112 §2.2: a CR not followed by LF is rejected, not treated as a line end.
         Some(_) => Line::BareCr { at: start + at },
     }
+}
+
+/// The offset of the first CR or LF in `input`.
+///
+/// Eight bytes at a time, as in `field_value_len`, rather than `memchr2`: a line
+/// here is usually a few dozen bytes or, at the end of a head, none, and the
+/// call costs more than such a search.
+fn find_cr_or_lf(input: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let mut at = 0;
+    while let Some(chunk) = input.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("a slice of 8 bytes"));
+        let cr = word ^ (ONES * u64::from(b'\r'));
+        let lf = word ^ (ONES * u64::from(b'\n'));
+        let flagged = (cr.wrapping_sub(ONES) & !cr | lf.wrapping_sub(ONES) & !lf) & HIGHS;
+        if flagged != 0 {
+            // A borrow flags bytes only after a zero byte, so the lowest flag is exact.
+            return Some(at + flagged.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    input[at..]
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .map(|len| at + len)
 }
 
 /// The parts of a request-line, checked.

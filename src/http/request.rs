@@ -766,16 +766,16 @@ fn is_valid_host(value: &[u8]) -> bool {
                 _ => return false,
             }
         }
-        None => match value.iter().rposition(|&b| b == b':') {
-            Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
-            None => (value, None),
-        },
+        None => (value, None),
     };
-    // Runs of plain reg-name bytes, each ended by a pct-encoded triplet or the end.
+    // Runs of plain reg-name bytes, each ended by a pct-encoded triplet, the end, or
+    // (outside brackets) the `:` before the port: one pass, with no search for the last `:`
+    // first, since a host with a `:` in it is invalid whichever `:` starts the port.
     let mut rest = host;
     while let Some(stop) = rest.iter().position(|&b| !is_reg_name_byte(b)) {
         rest = match &rest[stop..] {
             [b'%', h1, h2, tail @ ..] if h1.is_ascii_hexdigit() && h2.is_ascii_hexdigit() => tail,
+            [b':', after @ ..] if port.is_none() => return after.iter().all(u8::is_ascii_digit),
             _ => return false,
         };
     }

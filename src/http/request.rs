@@ -246,7 +246,11 @@ fn scan_plain_field_line(input: &[u8], start: usize) -> Option<PlainFieldLine<'_
     if name_len == 0 || rest[name_len] != b':' {
         return None;
     }
-    let value_start = name_len + 1;
+    // The leading OWS is skipped here rather than trimmed after the scan.
+    let mut value_start = name_len + 1;
+    while rest.get(value_start).is_some_and(|&b| is_ows(b)) {
+        value_start += 1;
+    }
     let stop = value_start + field_value_len(&rest[value_start..]);
     let (content_end, end) = match rest.get(stop..stop + 2) {
         Some([b'\r', b'\n']) => (stop, stop + 2),
@@ -255,7 +259,7 @@ fn scan_plain_field_line(input: &[u8], start: usize) -> Option<PlainFieldLine<'_
     };
     Some(PlainFieldLine {
         name: &rest[..name_len],
-        value: trim_ows(&rest[value_start..content_end]),
+        value: trim_trailing_ows(&rest[value_start..content_end]),
         end: start + end,
     })
 }
@@ -265,8 +269,8 @@ fn field_value_len(input: &[u8]) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     let mut at = 0;
-    // Eight bytes at a time while none is a control (below 0x20, or DEL); from the
-    // first control byte on, the exact byte loop below decides (HTAB is allowed).
+    // Eight bytes at a time; a word's first control byte (below 0x20, or DEL) ends
+    // the value unless it is HTAB. Fewer than eight bytes left: the byte loop below.
     while let Some(chunk) = input.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("a slice of 8 bytes"));
         let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
@@ -277,7 +281,12 @@ fn field_value_len(input: &[u8]) -> usize {
             // A borrow can flag bytes after a control byte, never before one, so the
             // lowest flagged byte is the first control byte of the word.
             at += flagged.trailing_zeros() as usize / 8;
-            break;
+            // HTAB is the one control byte a value may hold: go on after it.
+            if input[at] != b'\t' {
+                return at;
+            }
+            at += 1;
+            continue;
         }
         at += 8;
     }
@@ -553,6 +562,11 @@ pub(crate) fn trim_ows(mut value: &[u8]) -> &[u8] {
     {
         value = tail;
     }
+    trim_trailing_ows(value)
+}
+
+/// Removes trailing OWS.
+fn trim_trailing_ows(mut value: &[u8]) -> &[u8] {
     while let [head @ .., b] = value
         && is_ows(*b)
     {

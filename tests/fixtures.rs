@@ -14,11 +14,6 @@ use wordwire::client::{ReadError, ResponseReader};
 use wordwire::replay::local::LocalServer;
 use wordwire::replay::transcript::{body_line, normalise, render_expect, render_lines};
 
-/// Fixtures whose response is wrong against the contract today, so no snapshot is
-/// blessed for them: each names the wrong behaviour, and the test asserts it still
-/// happens so that a fix shows up here and the snapshot gets recorded then.
-const KNOWN_WRONG: &[(&str, &str, &str)] = &[];
-
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
@@ -115,13 +110,6 @@ fn every_fixture_response_matches_its_snapshot() {
             .collect()
     });
     for (name, text) in rendered {
-        if let Some((_, symptom, what)) = KNOWN_WRONG.iter().find(|(n, _, _)| *n == name) {
-            assert!(
-                text.contains(symptom),
-                "{name} no longer shows the known defect ({what}): remove it from KNOWN_WRONG and record its snapshot\n{text}"
-            );
-            continue;
-        }
         insta::assert_snapshot!(name, text);
     }
 }

@@ -100,6 +100,11 @@ impl Response {
         self
     }
 
+    /// 500 for a failure inside the server (a panic); `cause` goes to the log only.
+    pub fn internal_error(cause: impl Into<String>) -> Response {
+        Response::line(500, "internal error while handling the request").with_cause(cause)
+    }
+
     pub fn with_cause(mut self, cause: impl Into<String>) -> Response {
         self.cause = Some(cause.into());
         self

@@ -300,8 +300,7 @@ impl Connection {
             Ok(response) => self.respond(Some(&head), response, false, started, cx),
             Err(()) => {
                 // The store's committer (or the handler) panicked before answering.
-                let response = Response::line(500, "internal error while handling the request")
-                    .with_cause("the write's answer was lost to a panic");
+                let response = Response::internal_error("the write's answer was lost to a panic");
                 self.respond(Some(&head), response, true, started, cx);
             }
         }
@@ -538,8 +537,7 @@ impl Connection {
                 Err(_) => {
                     // The panic message is already on stderr (the default hook). The dropped
                     // `Reply` still delivers, and `on_complete` ignores it.
-                    let response = Response::line(500, "internal error while handling the request")
-                        .with_cause("handler panicked");
+                    let response = Response::internal_error("handler panicked");
                     self.respond(Some(&head), response, true, started, cx);
                 }
             }
@@ -550,8 +548,7 @@ impl Connection {
             Ok(response) => self.respond(Some(&head), response, false, started, cx),
             Err(_) => {
                 // The panic message is already on stderr (the default hook).
-                let response = Response::line(500, "internal error while handling the request")
-                    .with_cause("handler panicked");
+                let response = Response::internal_error("handler panicked");
                 self.respond(Some(&head), response, true, started, cx);
             }
         }

@@ -68,15 +68,7 @@ fn an_access_log_line_is_written_per_request() {
     let mut client = Client::connect(server.addr);
     client.send(b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(client.reply().status, 404);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !server.log_text().contains("\"GET /missing HTTP/1.1\" 404 ") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no access-log line:\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    server.wait_for_log_line("\"GET /missing HTTP/1.1\" 404 ");
 }
 
 #[test]
@@ -188,17 +180,7 @@ fn a_real_write_failure_is_500_and_the_store_stays_consistent() {
         "memory agrees with the file"
     );
     // The wire says only that the store failed; the log line says why.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !server.log_text().contains("\"POST / HTTP/1.1\" 500 ") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no 500 log line:\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let log = server.log_text();
-    let line = log.lines().find(|l| l.contains("\" 500 ")).unwrap();
+    let line = server.wait_for_log_line("\"POST / HTTP/1.1\" 500 ");
     assert!(
         line.contains("(store: ") && line.contains("File too large"),
         "{line}"

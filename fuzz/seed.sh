@@ -6,13 +6,14 @@
 #   fuzz/seed.sh [FIXTURE_DIR...]
 #
 # parse_head seeds carry two control bytes first (limits mode 0, split 0xff);
-# chunked seeds carry one (the limits/piece seed); request and connection
-# seeds are the raw bytes a client sends.
+# chunked seeds carry one (the limits/piece seed); connection seeds carry
+# one (the mode byte: 0x10 single bytes then a half-close, 0x2e pieces of 8,
+# short writes, then silence) before the raw bytes a client sends.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 corpus=$here/corpus
-mkdir -p "$corpus"/{parse_head,chunked,request,connection}
+mkdir -p "$corpus"/{parse_head,chunked,connection}
 if [ $# -eq 0 ]; then set -- "$root/fixtures"; fi
 
 n=0
@@ -21,8 +22,8 @@ add_request() { # bytes on stdin
     tmp=$(mktemp)
     cat >"$tmp"
     name=$(sha1sum "$tmp" | cut -c1-16)
-    cp "$tmp" "$corpus/request/$name"
-    cp "$tmp" "$corpus/connection/$name"
+    { printf '\x10'; cat "$tmp"; } >"$corpus/connection/$name"
+    { printf '\x2e'; cat "$tmp"; } >"$corpus/connection/$name-8"
     { printf '\x00\xff'; cat "$tmp"; } >"$corpus/parse_head/$name"
     rm -f "$tmp"
     n=$((n + 1))
@@ -78,4 +79,4 @@ done <<'EOF_CHUNKS'
 ffffffffffffffff\r\n
 EOF_CHUNKS
 
-echo "seeded $n requests into $corpus/{parse_head,request,connection} and $(ls "$corpus/chunked" | wc -l) chunked bodies"
+echo "seeded $n requests into $corpus/{parse_head,connection} and $(ls "$corpus/chunked" | wc -l) chunked bodies"

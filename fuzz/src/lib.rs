@@ -1,13 +1,9 @@
-//! What the fuzz targets share: a store that counts writes, and a model of the
-//! connection loop without sockets (parse a head, read its body, handle it, go
-//! on with the next pipelined request, stop at the first rejection).
+//! What the fuzz targets share: small limits, and a store that counts writes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use wordwire::auth::Credentials;
-use wordwire::handler::Handler;
-use wordwire::http::{ChunkedDecoder, Framing, HeadLimits, Progress, parse_head};
+use wordwire::http::HeadLimits;
 use wordwire::store::{Snapshot, Store, StoreError};
 use wordwire::word::Word;
 
@@ -49,76 +45,5 @@ impl Store for CountingStore {
     fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
         self.write();
         Ok(1)
-    }
-}
-
-/// What the model saw in `data`.
-pub struct Model {
-    /// Store writes made by the requests before the first rejection.
-    pub writes: usize,
-    /// Requests answered before the first rejection or the end of the data.
-    pub requests: usize,
-    /// Whether the parser or the chunked decoder rejected something.
-    pub rejected: bool,
-}
-
-/// Runs every complete pipelined request in `data` through parser, decoder and
-/// handler, stopping at the first rejection or unfinished request. Every step
-/// must consume bytes, so this ends within `data.len()` iterations.
-pub fn model(data: &[u8], auth_all: bool) -> Model {
-    let store = Arc::new(CountingStore::default());
-    let handler = Handler::new(store.clone(), Credentials::lab_default(), auth_all);
-    let mut rest = data;
-    let mut requests = 0;
-    let mut rejected = false;
-    loop {
-        let (head, consumed) = match parse_head(rest, &LIMITS) {
-            Ok(Progress::Done { value, consumed }) => (value, consumed),
-            Ok(Progress::NeedMore) => break,
-            Err(error) => {
-                assert!(matches!(error.status(), 400 | 413 | 414 | 431 | 505));
-                rejected = true;
-                break;
-            }
-        };
-        assert!(consumed > 0 && consumed <= rest.len(), "no progress");
-        rest = &rest[consumed..];
-        let body = match head.framing {
-            Framing::None => Vec::new(),
-            Framing::Length(n) => {
-                let n = usize::try_from(n).expect("checked against max_body");
-                let Some(body) = rest.get(..n) else { break };
-                rest = &rest[n..];
-                body.to_vec()
-            }
-            Framing::Chunked => {
-                let mut decoder = ChunkedDecoder::new(&LIMITS);
-                let mut body = Vec::new();
-                match decoder.decode(rest, &mut body) {
-                    Ok(step) if step.done => {
-                        rest = &rest[step.consumed..];
-                        body
-                    }
-                    Ok(_) => break,
-                    Err(error) => {
-                        assert!(matches!(error.status(), 400 | 413 | 431));
-                        rejected = true;
-                        break;
-                    }
-                }
-            }
-        };
-        let response = match handler.precheck(&head) {
-            Some(response) => response,
-            None => handler.handle(&head, &body),
-        };
-        assert!((100..600).contains(&response.status));
-        requests += 1;
-        assert!(requests <= data.len(), "more requests than bytes");
-    }
-    Model {
-        writes: store.writes(),
-        requests,
-        rejected,
     }
 }

@@ -14,23 +14,23 @@
 //! cannot go on returns to the loop, which calls back on readiness, on a
 //! deadline or when a write's answer arrives.
 
-use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
 use crate::http::body::ChunkedDecoder;
 use crate::http::response::{self, Body, Persistence, Response};
 use crate::http::{Framing, Method, Progress, RequestHead, Version, parse_head};
-use crate::store::Snapshot;
 
 use super::Shared;
+use super::access_log::AccessLog;
 use super::mailbox::{Mailbox, Reply};
+use super::output::{DateCache, Output};
 
 /// The read buffer a connection gets when a request starts; it grows (within the
 /// head and body limits) only when a request needs more, and is released when
@@ -41,15 +41,25 @@ const MIN_READ: usize = 1024;
 /// Stop taking new requests off a connection while this much output is unsent
 /// (a pipelining peer that does not read its answers).
 const OUTPUT_LIMIT: usize = 64 * 1024;
-/// Slices per `writev`: enough for the heads and bodies of many pipelined answers.
-const MAX_SLICES: usize = 32;
 /// How long, and how much, a closing connection keeps draining what the peer
 /// still sends, so that our last response is not destroyed by a reset (RFC 9112 §9.6).
 const LINGER_TIME: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 64 * 1024;
-/// Access-log lines are collected and written once per loop turn, in writes
-/// no larger than a pipe writes atomically, so lines never interleave.
-pub(super) const LOG_FLUSH: usize = 4000;
+
+/// The byte stream a connection runs over: non-blocking reads and writes
+/// (`WouldBlock` when there is nothing to read or no room to write) and a
+/// half-close. The socket in the server (`mio`'s `TcpStream`), a scripted
+/// stream in the tests and the fuzzer (`server::memory`).
+pub(super) trait Transport: Read + Write {
+    /// Shuts the write side (the peer reads end of stream); reading goes on.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
 
 /// What the event loop lends a connection for one step.
 pub(super) struct Cx<'a> {
@@ -57,8 +67,7 @@ pub(super) struct Cx<'a> {
     /// The loop's clock for this turn.
     pub(super) now: Instant,
     pub(super) date: &'a mut DateCache,
-    /// Access-log lines not yet written.
-    pub(super) log: &'a mut String,
+    pub(super) log: &'a mut AccessLog,
     pub(super) mailbox: &'a Arc<Mailbox>,
     /// Bytes a lingering connection reads and drops.
     pub(super) scratch: &'a mut [u8],
@@ -141,8 +150,8 @@ enum BodyState {
     },
 }
 
-pub(super) struct Connection {
-    stream: TcpStream,
+pub(super) struct Connection<S: Transport = TcpStream> {
+    stream: S,
     peer: SocketAddr,
     /// Where the loop keeps this connection, and a number no other connection of
     /// the loop ever had: together they address the answers of writes and timers.
@@ -171,16 +180,16 @@ pub(super) struct Connection {
     pub(super) counted: bool,
 }
 
-impl Connection {
+impl<S: Transport> Connection<S> {
     /// A freshly accepted connection: it must start a request within the read timeout.
     pub(super) fn new(
-        stream: TcpStream,
+        stream: S,
         peer: SocketAddr,
         slot: usize,
         id: u64,
         now: Instant,
         shared: &Shared,
-    ) -> Connection {
+    ) -> Connection<S> {
         Connection {
             stream,
             peer,
@@ -227,6 +236,11 @@ impl Connection {
         // does not even take that gets no more patience than a read timeout.
         self.write_deadline = Some(now + shared.config.read_timeout);
         self.counted = false;
+    }
+
+    /// The stream, for the in-memory driver (`server::memory`).
+    pub(super) fn stream(&mut self) -> &mut S {
+        &mut self.stream
     }
 
     /// The next instant at which `on_deadline` has something to do, if any.
@@ -322,7 +336,7 @@ impl Connection {
                         // a reset, so there is nothing to linger for.
                         return Flow::Close;
                     }
-                    if self.stream.shutdown(Shutdown::Write).is_err() {
+                    if self.stream.shutdown_write().is_err() {
                         return Flow::Close;
                     }
                     self.phase = Phase::Linger {
@@ -605,18 +619,7 @@ impl Connection {
                 self.out.push_shared(Arc::clone(words));
             }
         }
-        if let Some(log) = &cx.shared.log {
-            let before = cx.log.len();
-            format_exchange(cx.log, self.peer, head, &response, sent, started);
-            if cx.log.len() > LOG_FLUSH {
-                if before > 0 {
-                    write_log(log, &cx.log[..before]);
-                    cx.log.drain(..before);
-                }
-                write_log(log, cx.log);
-                cx.log.clear();
-            }
-        }
+        cx.log.exchange(self.peer, head, &response, sent, started);
         self.phase = if close {
             Phase::Closing
         } else {
@@ -751,279 +754,295 @@ enum ReadFailure {
     Broken,
 }
 
-/// Responses not yet sent, in order: encoded heads and line bodies in one
-/// buffer, store snapshots shared rather than copied.
-#[derive(Default)]
-struct Output {
-    bytes: Vec<u8>,
-    /// `bytes[..bytes_sent]` has been written.
-    bytes_sent: usize,
-    parts: VecDeque<Part>,
-    /// Bytes of `parts.front()` already written.
-    front_sent: usize,
-    /// Bytes queued and not yet written.
-    unsent: usize,
-}
-
-enum Part {
-    /// The next this many bytes of `Output::bytes`.
-    Bytes(usize),
-    Shared(Snapshot),
-}
-
-impl Part {
-    fn len(&self) -> usize {
-        match self {
-            Part::Bytes(len) => *len,
-            Part::Shared(words) => words.len(),
-        }
-    }
-}
-
-impl Output {
-    fn is_empty(&self) -> bool {
-        self.unsent == 0
-    }
-
-    fn len(&self) -> usize {
-        self.unsent
-    }
-
-    /// Queues what was appended to `bytes` since it was `from` long.
-    fn mark_bytes(&mut self, from: usize) {
-        let added = self.bytes.len() - from;
-        if added == 0 {
-            return;
-        }
-        self.unsent += added;
-        match self.parts.back_mut() {
-            Some(Part::Bytes(len)) => *len += added,
-            _ => self.parts.push_back(Part::Bytes(added)),
-        }
-    }
-
-    fn push_shared(&mut self, words: Snapshot) {
-        if words.is_empty() {
-            return;
-        }
-        self.unsent += words.len();
-        self.parts.push_back(Part::Shared(words));
-    }
-
-    /// One `writev` of as much queued output as fits in `MAX_SLICES` slices.
-    fn write_to(&mut self, stream: &mut TcpStream) -> io::Result<usize> {
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let mut count = 0;
-        let mut offset = self.bytes_sent;
-        for (i, part) in self.parts.iter().take(MAX_SLICES).enumerate() {
-            let skip = if i == 0 { self.front_sent } else { 0 };
-            slices[i] = match part {
-                Part::Bytes(len) => {
-                    let slice = IoSlice::new(&self.bytes[offset + skip..offset + len]);
-                    offset += len;
-                    slice
-                }
-                Part::Shared(words) => IoSlice::new(&words[skip..]),
-            };
-            count = i + 1;
-        }
-        let written = stream.write_vectored(&slices[..count])?;
-        self.advance(written);
-        Ok(written)
-    }
-
-    fn advance(&mut self, mut written: usize) {
-        self.unsent -= written;
-        while written > 0 {
-            let Some(front) = self.parts.front() else {
-                break;
-            };
-            let left = front.len() - self.front_sent;
-            if written < left {
-                self.front_sent += written;
-                break;
-            }
-            written -= left;
-            if let Part::Bytes(len) = front {
-                self.bytes_sent += len;
-            }
-            self.parts.pop_front();
-            self.front_sent = 0;
-        }
-        if self.parts.is_empty() {
-            self.bytes.clear();
-            self.bytes_sent = 0;
-        }
-    }
-}
-
-/// Writes a refusal (503) to a new socket and closes it without lingering:
-/// the fallback when too many refused connections linger already. The socket
-/// is new, so the short answer fits its send buffer at once.
-pub(super) fn write_refusal(
-    stream: &mut TcpStream,
-    response: &Response,
-    date: &mut DateCache,
-) -> io::Result<()> {
-    let mut out = Vec::with_capacity(256);
-    response::encode_head(response, Persistence::Close, date.now(), &mut out);
-    out.extend_from_slice(response.body.as_bytes());
-    stream.write_all(&out)?;
-    stream.shutdown(Shutdown::Write)?;
-    // Drain what already arrived so that closing does not send a reset over our answer.
-    let mut scratch = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut scratch) {
-        if n == 0 {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Appends one access-log line to `line`: peer, request line, status, body bytes,
-/// duration, and for a server failure its cause.
-pub(super) fn format_exchange(
-    line: &mut String,
-    peer: SocketAddr,
-    head: Option<&RequestHead>,
-    response: &Response,
-    bytes: usize,
-    started: Instant,
-) {
-    use std::fmt::Write as _;
-    let micros = started.elapsed().as_micros();
-    let status = response.status;
-    // Writing to a String cannot fail.
-    let _ = match head {
-        Some(head) => write!(
-            line,
-            "{peer} \"{} {} {}\" {status} {bytes} {}.{:03}ms",
-            head.method.as_str(),
-            head.raw_target,
-            match head.version {
-                Version::Http10 => "HTTP/1.0",
-                Version::Http11 => "HTTP/1.1",
-            },
-            micros / 1000,
-            micros % 1000,
-        ),
-        None => write!(
-            line,
-            "{peer} \"-\" {status} {bytes} {}.{:03}ms",
-            micros / 1000,
-            micros % 1000
-        ),
-    };
-    if let Some(cause) = &response.cause {
-        line.push_str(" (");
-        line.push_str(cause);
-        line.push(')');
-    }
-    line.push('\n');
-}
-
-/// Writes finished log lines to `log` (the server's own handle on stderr).
-///
-/// One `write` per batch of whole lines no larger than `LOG_FLUSH`, without
-/// the process-wide stderr lock: a write that short to a pipe is atomic, so
-/// batches from different loops do not interleave.
-pub(super) fn write_log(mut log: &std::fs::File, lines: &str) {
-    let _ = log.write_all(lines.as_bytes());
-}
-
-/// The `Date` value, formatted once per second rather than per response.
-#[derive(Default)]
-pub(super) struct DateCache {
-    second: u64,
-    text: String,
-}
-
-impl DateCache {
-    pub(super) fn now(&mut self) -> &str {
-        let now = SystemTime::now();
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if second != self.second || self.text.is_empty() {
-            self.second = second;
-            self.text = httpdate::fmt_http_date(now);
-        }
-        &self.text
-    }
-}
-
+/// Every phase, driven in memory (`server::memory`) by a scripted peer: bytes
+/// in chosen pieces, `WouldBlock`, short and failed writes, end of stream,
+/// resets and deadlines on a virtual clock.
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
 
-    /// Queues `head1`, a shared body, then `head2` (as `respond` does for two
-    /// pipelined answers).
-    fn two_answers() -> (Output, Vec<u8>) {
-        let mut out = Output::default();
-        out.bytes.extend_from_slice(b"HEAD1\r\n");
-        out.mark_bytes(0);
-        out.push_shared(Arc::new(b"words\n".to_vec()));
-        let from = out.bytes.len();
-        out.bytes.extend_from_slice(b"HEAD2\r\nbody\n");
-        out.mark_bytes(from);
-        (out, b"HEAD1\r\nwords\nHEAD2\r\nbody\n".to_vec())
+    use crate::auth::Credentials;
+    use crate::server::Config;
+    use crate::server::memory::{Exchange, Peer, Take, exchange};
+    use crate::store::{Change, Done, FileStore, Snapshot, Store, StoreError, SyncMode};
+    use crate::word::Word;
+
+    use super::LINGER_TIME;
+
+    const READ: Duration = Duration::from_secs(1);
+    const REQUEST: Duration = Duration::from_secs(3);
+    const IDLE: Duration = Duration::from_secs(5);
+    const POST: &[u8] = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+    const OPTIONS: &[u8] = b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n";
+
+    fn config() -> Config {
+        let mut config = Config::new(([127, 0, 0, 1], 0).into(), Credentials::lab_default());
+        (config.read_timeout, config.request_timeout) = (READ, REQUEST);
+        config.idle_timeout = IDLE;
+        config
     }
 
-    /// What `write_to` would hand to `writev` now, concatenated.
-    fn unsent(out: &Output) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        let mut offset = out.bytes_sent;
-        for (i, part) in out.parts.iter().enumerate() {
-            let skip = if i == 0 { out.front_sent } else { 0 };
-            match part {
-                Part::Bytes(len) => {
-                    bytes.extend_from_slice(&out.bytes[offset + skip..offset + len]);
-                    offset += len;
-                }
-                Part::Shared(words) => bytes.extend_from_slice(&words[skip..]),
-            }
-        }
+    /// A store on a temporary file holding `words`, committed by its own thread.
+    fn file_store(words: &str) -> (tempfile::TempDir, Arc<FileStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        std::fs::write(&path, words).unwrap();
+        let (store, _) = FileStore::open(&path, SyncMode::Always).unwrap();
+        (dir, Arc::new(store))
+    }
+
+    fn run_with(peer: &[Peer], takes: &[Take]) -> (Exchange, String) {
+        let (dir, store) = file_store("alpha\n");
+        let done = exchange(&config(), store, peer, takes);
+        let words = std::fs::read_to_string(dir.path().join("words.txt")).unwrap();
+        (done, words)
+    }
+
+    fn run(peer: &[Peer]) -> Exchange {
+        run_with(peer, &[]).0
+    }
+
+    fn send(bytes: &[u8]) -> Peer {
+        Peer::Send(bytes.to_vec())
+    }
+
+    /// `bytes` one byte a read, with a `WouldBlock` between.
+    fn trickle(bytes: &[u8]) -> Vec<Peer> {
         bytes
+            .iter()
+            .flat_map(|&b| [Peer::Send(vec![b]), Peer::Pause])
+            .collect()
+    }
+
+    /// The output without its `Date` lines, which change by the second.
+    fn text(done: &Exchange) -> String {
+        String::from_utf8_lossy(&done.written)
+            .split_inclusive("\r\n")
+            .filter(|line| !line.starts_with("Date: "))
+            .collect()
     }
 
     #[test]
-    fn queued_answers_go_out_in_order_whole() {
-        let (out, expected) = two_answers();
-        assert_eq!(out.len(), expected.len());
-        assert_eq!(unsent(&out), expected);
+    fn a_silent_new_connection_closes_quietly_after_the_read_timeout() {
+        let done = run(&[]);
+        assert_eq!((done.written.len(), done.elapsed), (0, READ));
+        assert!(!done.write_shut);
     }
 
     #[test]
-    fn a_partial_write_at_any_byte_leaves_exactly_the_rest() {
-        let (_, expected) = two_answers();
-        for first in 0..=expected.len() {
-            for second in 0..=expected.len() - first {
-                let (mut out, _) = two_answers();
-                out.advance(first);
-                assert_eq!(unsent(&out), &expected[first..], "after {first}");
-                out.advance(second);
-                assert_eq!(
-                    unsent(&out),
-                    &expected[first + second..],
-                    "after {first} then {second}"
-                );
-                assert_eq!(out.len(), expected.len() - first - second);
-            }
+    fn a_head_and_body_in_single_bytes_are_answered_as_if_sent_whole() {
+        let whole = run(&[send(POST), send(OPTIONS)]);
+        let (pieces, words) = run_with(&[trickle(POST), trickle(OPTIONS)].concat(), &[]);
+        assert_eq!(whole.statuses(), [200, 204]);
+        assert_eq!(text(&pieces), text(&whole));
+        assert_eq!(words, "alpha\nhello\n");
+    }
+
+    #[test]
+    fn a_stalled_head_gets_504_after_the_read_timeout_then_a_lingering_close() {
+        let done = run(&[send(b"GET / HTTP/1.1\r\nHo")]);
+        assert_eq!(done.statuses(), [504]);
+        assert!(
+            text(&done).contains("Connection: close\r\n"),
+            "{}",
+            text(&done)
+        );
+        assert!(done.write_shut);
+        assert_eq!(done.elapsed, READ + LINGER_TIME);
+    }
+
+    #[test]
+    fn a_head_trickled_inside_the_read_timeout_gets_504_at_the_whole_request_deadline() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        let step = Duration::from_millis(900);
+        let peer: Vec<Peer> = head
+            .iter()
+            .flat_map(|&b| [Peer::Send(vec![b]), Peer::Wait(step)])
+            .collect();
+        let done = run(&peer);
+        assert_eq!(done.statuses(), [504]);
+        assert!(text(&done).ends_with("request timed out\n"));
+        assert_eq!(done.elapsed, REQUEST + LINGER_TIME);
+    }
+
+    #[test]
+    fn end_of_stream_inside_a_head_or_a_body_gets_400() {
+        for cut in [&POST[..20], &POST[..POST.len() - 2]] {
+            let done = run(&[send(cut), Peer::HalfClose]);
+            assert_eq!(done.statuses(), [400], "{}", text(&done));
+            assert!(text(&done).ends_with("connection closed before the request was complete\n"));
+            // The peer closed first: nothing to linger for.
+            assert!(!done.write_shut);
         }
     }
 
     #[test]
-    fn a_fully_written_queue_forgets_its_bytes() {
-        let (mut out, expected) = two_answers();
-        out.advance(expected.len());
-        assert!(out.is_empty());
-        assert!(out.parts.is_empty());
-        assert_eq!((out.bytes.len(), out.bytes_sent), (0, 0));
+    fn a_malformed_head_gets_its_status_and_later_bytes_are_drained_not_parsed() {
+        let bad = b"GET / HTTP/1.1\r\nHost: a\r\nNo Colon\r\n\r\n";
+        let done = run(&[send(bad), send(OPTIONS), send(OPTIONS)]);
+        assert_eq!(done.statuses(), [400]);
+        assert!(done.write_shut);
+        assert_eq!(done.elapsed, LINGER_TIME);
     }
 
     #[test]
-    fn an_empty_snapshot_queues_nothing() {
-        let mut out = Output::default();
-        out.push_shared(Arc::new(Vec::new()));
-        assert!(out.is_empty());
-        assert!(out.parts.is_empty());
+    fn a_stalled_body_gets_504_and_nothing_is_written_to_the_store() {
+        let (done, words) = run_with(&[send(&POST[..POST.len() - 1])], &[]);
+        assert_eq!(done.statuses(), [504]);
+        assert_eq!(words, "alpha\n");
+    }
+
+    #[test]
+    fn a_chunked_body_in_pieces_is_decoded_whole_and_a_bad_one_gets_400() {
+        let chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3;x=y\r\nllo\r\n0\r\n\r\n";
+        let (done, words) = run_with(&trickle(chunked), &[]);
+        assert_eq!(
+            (done.statuses(), words.as_str()),
+            (vec![200], "alpha\nhello\n")
+        );
+        let bad = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n";
+        let (done, words) = run_with(&[send(bad)], &[]);
+        assert_eq!((done.statuses(), words.as_str()), (vec![400], "alpha\n"));
+    }
+
+    #[test]
+    fn a_refused_request_s_body_is_read_and_dropped_and_the_next_request_is_served() {
+        let patch = b"PATCH / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nGET / HTTP/";
+        let (done, words) = run_with(&[send(patch), Peer::Pause, send(OPTIONS)], &[]);
+        assert_eq!(done.statuses(), [501, 204]);
+        assert_eq!(words, "alpha\n");
+    }
+
+    #[test]
+    fn expect_100_continue_gets_100_before_the_body_and_a_refusal_without_it_closes() {
+        let head =
+            b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+        let (done, words) = run_with(&[send(head), Peer::Pause, send(b"hello")], &[]);
+        assert_eq!(
+            (done.statuses(), words.as_str()),
+            (vec![100, 200], "alpha\nhello\n")
+        );
+        let get = b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+        let done = run(&[send(get)]);
+        assert_eq!(done.statuses(), [401]);
+        assert!(text(&done).contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn a_write_waits_for_the_committer_and_pipelined_answers_keep_their_order() {
+        let get = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: {}\r\n\r\n",
+            Credentials::lab_default().header_value()
+        );
+        let done = run(&[send(&[POST, get.as_bytes(), OPTIONS].concat())]);
+        assert_eq!(done.statuses(), [200, 200, 204]);
+        assert!(
+            text(&done).contains("\r\n\r\nalpha\nhello\n"),
+            "{}",
+            text(&done)
+        );
+    }
+
+    /// Drops every write's completion unsent, as a panicking committer would.
+    struct LosingStore;
+
+    impl Store for LosingStore {
+        fn snapshot(&self) -> Result<Snapshot, StoreError> {
+            Ok(Arc::new(Vec::new()))
+        }
+        fn append(&self, _: &Word) -> Result<(), StoreError> {
+            unreachable!("writes arrive through submit")
+        }
+        fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
+            unreachable!("writes arrive through submit")
+        }
+        fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
+            unreachable!("writes arrive through submit")
+        }
+        fn submit(&self, _: Change, done: Done) {
+            drop(done);
+        }
+    }
+
+    #[test]
+    fn a_write_whose_answer_is_lost_gets_500_and_close() {
+        let done = exchange(
+            &config(),
+            Arc::new(LosingStore),
+            &[send(POST), send(OPTIONS)],
+            &[],
+        );
+        assert_eq!(done.statuses(), [500]);
+        assert!(text(&done).contains("Connection: close\r\n"));
+        assert!(
+            done.log
+                .contains("(the write's answer was lost to a panic)"),
+            "{}",
+            done.log
+        );
+    }
+
+    #[test]
+    fn short_and_blocked_writes_send_the_same_bytes_in_the_same_order() {
+        let peer = [send(POST), send(OPTIONS), send(POST)];
+        let whole = run(&peer);
+        let takes: Vec<Take> = (0..400).map(|i| Take::Up(i % 3)).collect();
+        let (pieces, _) = run_with(&peer, &takes);
+        assert_eq!(whole.statuses(), [200, 204, 200]);
+        assert_eq!(text(&pieces), text(&whole));
+    }
+
+    #[test]
+    fn a_peer_that_never_reads_stops_being_read_and_is_dropped_at_the_write_timeout() {
+        let flood = OPTIONS.repeat(2000);
+        let (done, _) = run_with(&[send(&flood)], &[Take::Never]);
+        assert!(done.written.is_empty());
+        let answered = done.log.lines().count();
+        assert!(
+            (100..2000).contains(&answered),
+            "answered {answered} of 2000"
+        );
+        assert_eq!(done.elapsed, READ);
+    }
+
+    #[test]
+    fn a_failed_write_or_read_closes_at_once_without_more() {
+        let (done, _) = run_with(&[send(OPTIONS), send(OPTIONS)], &[Take::Fail]);
+        assert_eq!((done.written.len(), done.elapsed), (0, Duration::ZERO));
+        let done = run(&[send(&POST[..30]), Peer::Reset]);
+        assert_eq!((done.written.len(), done.elapsed), (0, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_kept_alive_connection_closes_quietly_after_the_idle_timeout() {
+        let done = run(&[send(OPTIONS)]);
+        assert_eq!(done.statuses(), [204]);
+        assert_eq!(done.elapsed, IDLE);
+        assert!(!done.write_shut);
+    }
+
+    #[test]
+    fn connection_close_with_nothing_unread_closes_without_lingering() {
+        let done = run(&[send(
+            b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        )]);
+        assert_eq!((done.statuses(), done.write_shut), (vec![204], false));
+        assert_eq!(done.elapsed, Duration::ZERO);
+    }
+
+    #[test]
+    fn shutdown_closes_an_idle_connection_and_lets_a_started_body_finish_with_close() {
+        let done = run(&[send(OPTIONS), Peer::Shutdown]);
+        assert_eq!((done.statuses(), done.elapsed), (vec![204], Duration::ZERO));
+        let (done, words) = run_with(
+            &[send(&POST[..POST.len() - 3]), Peer::Shutdown, send(b"llo")],
+            &[],
+        );
+        assert_eq!(
+            (done.statuses(), words.as_str()),
+            (vec![200], "alpha\nhello\n")
+        );
+        assert!(text(&done).contains("Connection: close\r\n"));
     }
 }

@@ -18,8 +18,8 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io;
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -27,10 +27,12 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::conn::{self, Connection, Cx, DateCache, Flow};
+use super::access_log::AccessLog;
+use super::conn::{Connection, Cx, Flow};
 use super::mailbox::{Completion, Mailbox};
+use super::output::DateCache;
 use super::{ServeError, Shared, listener};
-use crate::http::response::Response;
+use crate::http::response::{self, Persistence, Response};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
@@ -59,7 +61,7 @@ pub(super) struct EventLoop {
     next_id: u64,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     date: DateCache,
-    log: String,
+    log: AccessLog,
     scratch: Box<[u8]>,
     accept_paused_until: Option<Instant>,
     /// Connections in the slab that were refused with 503 and are lingering.
@@ -77,6 +79,12 @@ impl EventLoop {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let mailbox = Arc::new(Mailbox::new(Waker::new(poll.registry(), WAKER)?));
+        let sink = shared
+            .log
+            .as_ref()
+            .map(std::fs::File::try_clone)
+            .transpose()?;
+        let log = AccessLog::new(shared.config.access_log, sink);
         Ok(EventLoop {
             poll,
             listener: Some(listener),
@@ -90,7 +98,7 @@ impl EventLoop {
             next_id: 0,
             timers: BinaryHeap::new(),
             date: DateCache::default(),
-            log: String::new(),
+            log,
             scratch: vec![0; 4096].into_boxed_slice(),
             accept_paused_until: None,
             refused: 0,
@@ -162,7 +170,7 @@ impl EventLoop {
                     self.step(slot, None, now, Connection::on_shutdown);
                 }
             }
-            self.flush_log();
+            self.log.flush();
             // A connection handed over but not yet taken counts in `loads`.
             if shutting_down
                 && self.open == 0
@@ -300,12 +308,10 @@ impl EventLoop {
     fn refuse_busy(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
         let response =
             Response::line(503, "too many connections; retry shortly").with_retry_after(1);
-        if self.shared.log.is_some() {
-            let bytes = response.body.as_bytes().len();
-            conn::format_exchange(&mut self.log, peer, None, &response, bytes, now);
-        }
+        let bytes = response.body.as_bytes().len();
+        self.log.exchange(peer, None, &response, bytes, now);
         if self.refused >= MAX_REFUSED {
-            let _ = conn::write_refusal(&mut stream, &response, &mut self.date);
+            let _ = write_refusal(&mut stream, &response, &mut self.date);
             return;
         }
         let Some(slot) = self.insert(stream, peer, now) else {
@@ -431,15 +437,29 @@ impl EventLoop {
             let _ = self.poll.registry().deregister(&mut listener);
         }
     }
+}
 
-    fn flush_log(&mut self) {
-        if let Some(log) = &self.shared.log
-            && !self.log.is_empty()
-        {
-            conn::write_log(log, &self.log);
-            self.log.clear();
+/// Writes a refusal (503) to a new socket and closes it without lingering:
+/// the fallback when too many refused connections linger already. The socket
+/// is new, so the short answer fits its send buffer at once.
+fn write_refusal(
+    stream: &mut TcpStream,
+    response: &Response,
+    date: &mut DateCache,
+) -> io::Result<()> {
+    let mut out = Vec::with_capacity(256);
+    response::encode_head(response, Persistence::Close, date.now(), &mut out);
+    out.extend_from_slice(response.body.as_bytes());
+    stream.write_all(&out)?;
+    stream.shutdown(Shutdown::Write)?;
+    // Drain what already arrived so that closing does not send a reset over our answer.
+    let mut scratch = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut scratch) {
+        if n == 0 {
+            break;
         }
     }
+    Ok(())
 }
 
 fn is_resource_shortage(error: &io::Error) -> bool {

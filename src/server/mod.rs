@@ -61,10 +61,13 @@ impl Config {
     }
 }
 
+mod access_log;
 mod conn;
 mod event_loop;
 pub mod listener;
 mod mailbox;
+pub mod memory;
+mod output;
 
 use std::io;
 use std::os::fd::AsFd;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::auth::{Credentials, DEFAULT_PASSWORD, DEFAULT_USER};
-use crate::http::HeadLimits;
+use crate::http::{HeadLimits, Status};
 use crate::server::Config;
 use crate::store::SyncMode;
 
@@ -167,7 +167,10 @@ impl ServeArgs {
         config.read_timeout = self.read_timeout;
         config.request_timeout = self.request_timeout;
         config.idle_timeout = self.idle_timeout;
-        config.timeout_status = self.timeout_status;
+        config.timeout_status = match self.timeout_status {
+            408 => Status::RequestTimeout,
+            _ => Status::GatewayTimeout,
+        };
         config.max_connections = self.max_connections as usize;
         if let Some(threads) = self.threads {
             config.threads = threads as usize;

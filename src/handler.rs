@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::auth::Credentials;
 use crate::http::response::Response;
-use crate::http::{Method, RequestHead, RequestTarget};
+use crate::http::{Method, RequestHead, RequestTarget, Status};
 use crate::store::{Change, Store, StoreError};
 use crate::word::{InvalidWord, Word};
 
@@ -49,29 +49,39 @@ impl Handler {
     /// answered with a final status instead (RFC 9110 §10.1.1).
     pub fn precheck(&self, head: &RequestHead) -> Option<Response> {
         if let Method::Other(_) = head.method {
-            return Some(Response::line(501, "method not implemented").with_allow());
+            return Some(
+                Response::line(Status::NotImplemented, "method not implemented").with_allow(),
+            );
         }
         match (&head.target, &head.method) {
             (RequestTarget::Path(path), _) if path == "/" => {}
             // RFC 9112 §3.2.4: the asterisk-form is only for OPTIONS.
             (RequestTarget::Asterisk, Method::Options) => {}
             (RequestTarget::Asterisk, _) => {
-                return Some(Response::line(400, "the * target is only for OPTIONS"));
+                return Some(Response::line(
+                    Status::BadRequest,
+                    "the * target is only for OPTIONS",
+                ));
             }
             // RFC 9112 §3.2.3: the authority-form is only for CONNECT (a 501 above).
             (RequestTarget::Authority, _) => {
                 return Some(Response::line(
-                    400,
+                    Status::BadRequest,
                     "the authority-form target is only for CONNECT",
                 ));
             }
             (RequestTarget::Path(_), _) => {
-                return Some(Response::line(404, "not found: the only resource is /"));
+                return Some(Response::line(
+                    Status::NotFound,
+                    "not found: the only resource is /",
+                ));
             }
         }
         let needs_credentials = self.auth_all || matches!(head.method, Method::Get | Method::Head);
         if needs_credentials && !self.credentials.accepts(head.authorization.as_deref()) {
-            return Some(Response::line(401, "valid credentials required").with_challenge());
+            return Some(
+                Response::line(Status::Unauthorized, "valid credentials required").with_challenge(),
+            );
         }
         None
     }
@@ -84,7 +94,7 @@ impl Handler {
         }
         match self.write_of(head, body) {
             None => self.read(head),
-            Some(Err(refusal)) => Response::line(400, refusal.to_string()),
+            Some(Err(refusal)) => Response::line(Status::BadRequest, refusal.to_string()),
             Some(Ok(change)) => {
                 let result = match &change {
                     Change::Append(word) => self.store.append(word).map(|()| 1),
@@ -110,7 +120,7 @@ impl Handler {
         }
         match self.write_of(head, body) {
             None => done(self.read(head)),
-            Some(Err(refusal)) => done(Response::line(400, refusal.to_string())),
+            Some(Err(refusal)) => done(Response::line(Status::BadRequest, refusal.to_string())),
             Some(Ok(change)) => {
                 let asked = change.clone();
                 self.store.submit(
@@ -176,8 +186,8 @@ fn conclude(change: &Change, result: Result<usize, StoreError>) -> Response {
         (Change::Delete(_), Ok(n)) => Ok(format!("deleted {n}")),
     };
     match outcome {
-        Ok(text) => Response::line(200, text),
-        Err(refusal) => Response::line(400, refusal.to_string()),
+        Ok(text) => Response::line(Status::Ok, text),
+        Err(refusal) => Response::line(Status::BadRequest, refusal.to_string()),
     }
 }
 
@@ -185,10 +195,13 @@ fn conclude(change: &Change, result: Result<usize, StoreError>) -> Response {
 fn store_failure(error: &StoreError) -> Response {
     let response = match error {
         StoreError::ReadOnly { .. } => Response::line(
-            500,
+            Status::InternalServerError,
             "store is read-only after a write failure; restart the server",
         ),
-        _ => Response::line(500, "the store could not be read or written"),
+        _ => Response::line(
+            Status::InternalServerError,
+            "the store could not be read or written",
+        ),
     };
     response.with_cause(format!("store: {error}"))
 }
@@ -295,7 +308,7 @@ mod tests {
         let authorized = true;
         let response = handler.handle(&request(method, "/", authorized), body.as_bytes());
         let text = String::from_utf8(response.body.as_bytes().to_vec()).unwrap();
-        (response.status, text)
+        (response.status.code(), text)
     }
 
     #[test]
@@ -411,7 +424,7 @@ mod tests {
             404
         );
         let response = handler.handle(&request(Method::Other("PATCH".into()), "/", true), b"");
-        assert_eq!((response.status, response.allow), (501, true));
+        assert_eq!((response.status.code(), response.allow), (501, true));
     }
 
     #[test]
@@ -420,7 +433,7 @@ mod tests {
         let mut head = request(Method::Options, "*", false);
         head.target = RequestTarget::Asterisk;
         let response = handler.handle(&head, b"");
-        assert_eq!((response.status, response.allow), (204, true));
+        assert_eq!((response.status.code(), response.allow), (204, true));
         head.method = Method::Get;
         assert_eq!(handler.handle(&head, b"").status, 400);
     }

@@ -26,7 +26,7 @@ use mio::net::TcpStream;
 
 use crate::http::body::ChunkedDecoder;
 use crate::http::response::{self, Body, Persistence, Response};
-use crate::http::{Framing, Method, Progress, RequestHead, Version, parse_head};
+use crate::http::{Framing, Method, Progress, RequestHead, Status, Version, parse_head};
 use crate::store::Snapshot;
 
 use super::Shared;
@@ -556,7 +556,10 @@ impl Connection {
 
     /// The peer closed its side in the middle of a request.
     fn cut_short(&mut self, head: Option<&RequestHead>, started: Instant, cx: &mut Cx<'_>) {
-        let response = Response::line(400, "connection closed before the request was complete");
+        let response = Response::line(
+            Status::BadRequest,
+            "connection closed before the request was complete",
+        );
         self.respond(head, response, true, started, cx);
     }
 
@@ -892,7 +895,7 @@ pub(super) fn format_exchange(
 ) {
     use std::fmt::Write as _;
     let micros = started.elapsed().as_micros();
-    let status = response.status;
+    let status = response.status.code();
     // Writing to a String cannot fail.
     let _ = match head {
         Some(head) => write!(

@@ -30,6 +30,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::conn::{self, Connection, Cx, DateCache, Flow};
 use super::mailbox::{Completion, Mailbox};
 use super::{ServeError, Shared, listener};
+use crate::http::Status;
 use crate::http::response::Response;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -298,8 +299,11 @@ impl EventLoop {
     /// in the slab (uncounted) so its peer reads the answer, not a reset; past
     /// `MAX_REFUSED` of those at once, the rest are answered and dropped at once.
     fn refuse_busy(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        let response =
-            Response::line(503, "too many connections; retry shortly").with_retry_after(1);
+        let response = Response::line(
+            Status::ServiceUnavailable,
+            "too many connections; retry shortly",
+        )
+        .with_retry_after(1);
         if self.shared.log.is_some() {
             let bytes = response.body.as_bytes().len();
             conn::format_exchange(&mut self.log, peer, None, &response, bytes, now);

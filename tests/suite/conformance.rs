@@ -650,7 +650,7 @@ impl Store for RecordingStore {
 /// bytes are a well-framed request or an unfinished one.
 fn rejection_status(bytes: &[u8], limits: &HeadLimits) -> Option<u16> {
     match parse_head(bytes, limits) {
-        Err(error) => Some(error.status()),
+        Err(error) => Some(error.status().code()),
         Ok(Progress::NeedMore) => None,
         Ok(Progress::Done { value, consumed }) => match value.framing {
             Framing::Chunked => {
@@ -658,7 +658,7 @@ fn rejection_status(bytes: &[u8], limits: &HeadLimits) -> Option<u16> {
                 decoder
                     .decode(&bytes[consumed..], &mut Vec::new())
                     .err()
-                    .map(|e| e.status())
+                    .map(|e| e.status().code())
             }
             Framing::None | Framing::Length(_) => None,
         },

@@ -3,6 +3,8 @@
 /// Starting servers (in-process and as the binary) and talking raw bytes to them.
 mod support;
 
+/// The command line: clap's errors, options after the verb, completions, man pages.
+mod cli;
 /// RFC 9110/9112 conformance, class by class: what the parser rejects, with what, and that nothing behind it runs.
 mod conformance;
 /// SIGKILL at random instants under write load, recovery at start, SIGTERM under load.

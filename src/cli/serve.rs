@@ -2,7 +2,7 @@
 //!
 //! Here: flag names, defaults, value syntax (seconds with fractions, 504|408),
 //! where credentials come from, and the refusal of the lab pair off loopback.
-//! Elsewhere: the `client` and `replay` flags (`client`, `replay`), running (`main`).
+//! Elsewhere: the other subcommands' flags (`cli::client`, `replay`), running (`main`).
 
 use std::fs;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -62,14 +62,15 @@ pub struct ServeArgs {
     pub max_body: u32,
 }
 
-/// Where credentials come from; shared by `serve` and `client`.
+/// Where credentials come from; shared by `serve` and `client`. Global, so that
+/// `client get --user U` works as well as `client --user U get`.
 #[derive(Debug, Clone, Args)]
 pub struct CredentialArgs {
     /// User name for Basic auth (or set WORDWIRE_USER) [default: the lab pair wordwire:wordwire].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub user: Option<String>,
     /// File whose first line is the password (or set WORDWIRE_PASSWORD).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
 }
 

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wordwire::auth::Credentials;
-use wordwire::handler::Handler;
+use wordwire::handler::{Action, Handler};
 use wordwire::http::{ChunkedDecoder, Framing, HeadLimits, Progress, parse_head};
-use wordwire::store::{Snapshot, Store, StoreError};
-use wordwire::word::Word;
+use wordwire::store::{Change, Done, Snapshot, Store, StoreError};
 
 /// Small limits, so that the fuzzer reaches them.
 pub const LIMITS: HeadLimits = HeadLimits {
@@ -38,17 +37,9 @@ impl Store for CountingStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Ok(Arc::new(b"seed\n".to_vec()))
     }
-    fn append(&self, _: &Word) -> Result<(), StoreError> {
+    fn submit(&self, _: Change, done: Done) {
         self.write();
-        Ok(())
-    }
-    fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
-        self.write();
-        Ok(1)
-    }
-    fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
-        self.write();
-        Ok(1)
+        done(Ok(1))
     }
 }
 
@@ -110,7 +101,14 @@ pub fn model(data: &[u8], auth_all: bool) -> Model {
         };
         let response = match handler.precheck(&head) {
             Some(response) => response,
-            None => handler.handle(&head, &body),
+            None => match handler.handle(&head, &body) {
+                Action::Answer(response) => response,
+                Action::Submit(change) => {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    handler.submit(change, Box::new(move |response| tx.send(response).unwrap()));
+                    rx.try_recv().expect("CountingStore answers before submit returns")
+                }
+            },
         };
         assert!((100..600).contains(&response.status.code()));
         requests += 1;

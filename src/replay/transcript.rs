@@ -37,7 +37,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Which store calls the in-process server's store fails (for 500 transcripts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// `append`, `replace_all` and `delete_all` fail with an I/O error.
+    /// Every write (`Store::submit`) fails with an I/O error.
     Writes,
     /// `snapshot` fails with an I/O error.
     Reads,

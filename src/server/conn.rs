@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::net::TcpStream;
 
+use crate::handler::Action;
 use crate::http::body::ChunkedDecoder;
 use crate::http::response::{self, Body, Persistence, Response};
 use crate::http::{Framing, Method, Progress, RequestHead, Status, Version, parse_head};
@@ -519,35 +520,32 @@ impl Connection {
         Step::Progressed
     }
 
-    /// Runs a complete request. A write is handed to the store (`Handler::handle_then`) and
-    /// answered when its outcome comes back through the mailbox, so the loop never waits
-    /// for an fsync; everything else is answered here, since reading a snapshot never blocks.
+    /// Runs a complete request whose `precheck` passed. A write is handed to the store
+    /// (`Handler::submit`) and answered when its outcome comes back through the mailbox, so
+    /// the loop never waits for an fsync; everything else is answered here, since reading a
+    /// snapshot never blocks.
     fn run(&mut self, head: RequestHead, body: Vec<u8>, started: Instant, cx: &mut Cx<'_>) {
-        if matches!(head.method, Method::Post | Method::Put | Method::Delete) {
-            let reply = Reply::new(Arc::clone(cx.mailbox), self.slot, self.id);
-            let handler = &cx.shared.handler;
-            let done = Box::new(move |response| reply.send(response));
-            match catch_unwind(AssertUnwindSafe(|| handler.handle_then(&head, &body, done))) {
-                Ok(()) => {
-                    self.phase = Phase::Working {
-                        started,
-                        head: Box::new(head),
-                    }
-                }
-                Err(_) => {
-                    // The panic message is already on stderr (the default hook). The dropped
-                    // `Reply` still delivers, and `on_complete` ignores it.
-                    let response = Response::internal_error("handler panicked");
-                    self.respond(Some(&head), response, true, started, cx);
+        let handler = &cx.shared.handler;
+        let (mailbox, slot, id) = (cx.mailbox, self.slot, self.id);
+        let answered = catch_unwind(AssertUnwindSafe(|| match handler.handle(&head, &body) {
+            Action::Answer(response) => Some(response),
+            Action::Submit(change) => {
+                let reply = Reply::new(Arc::clone(mailbox), slot, id);
+                handler.submit(change, Box::new(move |response| reply.send(response)));
+                None
+            }
+        }));
+        match answered {
+            Ok(Some(response)) => self.respond(Some(&head), response, false, started, cx),
+            Ok(None) => {
+                self.phase = Phase::Working {
+                    started,
+                    head: Box::new(head),
                 }
             }
-            return;
-        }
-        let handler = &cx.shared.handler;
-        match catch_unwind(AssertUnwindSafe(|| handler.handle(&head, &body))) {
-            Ok(response) => self.respond(Some(&head), response, false, started, cx),
             Err(_) => {
-                // The panic message is already on stderr (the default hook).
+                // The panic message is already on stderr (the default hook). A `Reply` dropped
+                // by the panic still delivers, and `on_complete` ignores it.
                 let response = Response::internal_error("handler panicked");
                 self.respond(Some(&head), response, true, started, cx);
             }

@@ -39,22 +39,14 @@ pub(super) fn acquire(store: &Path) -> Result<StoreLock, StoreError> {
         // The lock file's content is irrelevant; never truncate what someone else may hold.
         .truncate(false)
         .open(&lock)
-        .map_err(|source| StoreError::Io {
-            action: "create lock file",
-            path: lock.clone(),
-            source,
-        })?;
+        .map_err(|source| StoreError::io("create lock file", &lock, source))?;
     match file.try_lock() {
         Ok(()) => Ok(StoreLock { _file: file }),
         Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
             path: store.to_path_buf(),
             lock,
         }),
-        Err(TryLockError::Error(source)) => Err(StoreError::Io {
-            action: "lock",
-            path: lock,
-            source,
-        }),
+        Err(TryLockError::Error(source)) => Err(StoreError::io("lock", &lock, source)),
     }
 }
 

@@ -90,11 +90,7 @@ fn validate(bytes: &[u8]) -> Result<Lines, usize> {
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
     let path = path.to_path_buf();
-    move |source| StoreError::Io {
-        action,
-        path,
-        source,
-    }
+    move |source| StoreError::io(action, &path, source)
 }
 
 /// Opens the store file, creating it if missing, validates it and repairs it.

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use wordwire::http::{ChunkedDecoder, Framing, HeadLimits, Progress, parse_head};
-use wordwire::store::{Snapshot, Store, StoreError};
-use wordwire::word::Word;
+use wordwire::store::{Apply, Change, Inline, Snapshot, StoreError};
 
 use crate::support::{TestServer, auth};
 
@@ -626,20 +625,12 @@ impl RecordingStore {
     }
 }
 
-impl Store for RecordingStore {
+impl Apply for RecordingStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         self.record();
         Ok(Arc::new(Vec::new()))
     }
-    fn append(&self, _: &Word) -> Result<(), StoreError> {
-        self.record();
-        Ok(())
-    }
-    fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
-        self.record();
-        Ok(1)
-    }
-    fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
+    fn apply(&self, _: &Change) -> Result<usize, StoreError> {
         self.record();
         Ok(1)
     }
@@ -735,7 +726,7 @@ proptest! {
         let request = [apply(base.to_vec(), &mutations), SMUGGLED.to_vec()].concat();
         let status = rejection_status(&request, &limits);
         prop_assume!(status.is_some());
-        let store = Arc::new(RecordingStore::default());
+        let store = Arc::new(Inline(RecordingStore::default()));
         let dir = tempfile::tempdir().unwrap();
         let server = TestServer::with_store(dir, store.clone(), |c| {
             c.read_timeout = Duration::from_secs(2);
@@ -746,6 +737,6 @@ proptest! {
         prop_assert_eq!(Some(reply.status), status, "{:?}", String::from_utf8_lossy(&request));
         prop_assert_eq!(reply.header("Connection"), Some("close"));
         prop_assert!(client.closed_within(Duration::from_secs(3)));
-        prop_assert_eq!(store.calls.load(Ordering::SeqCst), 0);
+        prop_assert_eq!(store.0.calls.load(Ordering::SeqCst), 0);
     }
 }

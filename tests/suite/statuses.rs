@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
-use wordwire::store::{Snapshot, Store, StoreError};
-use wordwire::word::Word;
+use wordwire::store::{Apply, Change, Inline, Snapshot, StoreError};
 
 use crate::support::{TestServer, auth};
 
@@ -191,35 +190,26 @@ fn malformed_requests_are_400_and_close() {
 /// A store whose every operation fails, as a full disk would.
 struct BrokenStore;
 
-impl BrokenStore {
-    fn error() -> StoreError {
-        StoreError::Io {
-            action: "write",
-            path: "broken".into(),
-            source: std::io::Error::from_raw_os_error(28), // ENOSPC
-        }
-    }
-}
-
-impl Store for BrokenStore {
+impl Apply for BrokenStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Err(BrokenStore::error())
     }
-    fn append(&self, _: &Word) -> Result<(), StoreError> {
+    fn apply(&self, _: &Change) -> Result<usize, StoreError> {
         Err(BrokenStore::error())
     }
-    fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
-        Err(BrokenStore::error())
-    }
-    fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
-        Err(BrokenStore::error())
+}
+
+impl BrokenStore {
+    fn error() -> StoreError {
+        let enospc = std::io::Error::from_raw_os_error(28);
+        StoreError::io("write", "broken".as_ref(), enospc)
     }
 }
 
 #[test]
 fn a_failing_store_answers_500_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::with_store(dir, Arc::new(BrokenStore), |_| {});
+    let server = TestServer::with_store(dir, Arc::new(Inline(BrokenStore)), |_| {});
     let mut client = server.connect();
     client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
     let reply = client.reply();
@@ -245,25 +235,19 @@ fn a_failing_store_answers_500_and_the_server_keeps_serving() {
 /// A store that panics, standing in for a bug in a handler.
 struct PanickingStore;
 
-impl Store for PanickingStore {
+impl Apply for PanickingStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         panic!("injected panic in snapshot")
     }
-    fn append(&self, _: &Word) -> Result<(), StoreError> {
-        panic!("injected panic in append")
-    }
-    fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
-        panic!("injected panic in replace_all")
-    }
-    fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
-        panic!("injected panic in delete_all")
+    fn apply(&self, change: &Change) -> Result<usize, StoreError> {
+        panic!("injected panic in apply({change:?})")
     }
 }
 
 #[test]
 fn a_panic_in_a_handler_is_500_and_close_and_the_server_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::with_store(dir, Arc::new(PanickingStore), |_| {});
+    let server = TestServer::with_store(dir, Arc::new(Inline(PanickingStore)), |_| {});
     let mut client = server.connect();
     client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
     let reply = client.reply();

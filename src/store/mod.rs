@@ -464,6 +464,26 @@ mod tests {
     }
 
     #[test]
+    fn a_write_refused_before_its_first_byte_leaves_the_store_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        // As on an immutable file (`chattr +i`): the write fails with nothing written, and a
+        // truncate would fail too, but nothing needs putting back.
+        arm(Fault::Fail(Call::Write));
+        arm(Fault::Fail(Call::SetLen));
+        match store.append(&word("hello")) {
+            Err(e @ StoreError::Io { .. }) => assert!(e.to_string().contains("injected Write")),
+            other => panic!("expected Io, got {other:?}"),
+        }
+        assert_memory_is_file(&store, b"a\n");
+        // The cause is gone: every kind of write succeeds again, without a restart.
+        store.append(&word("b")).unwrap();
+        assert_eq!(store.replace_all(&word("a"), &word("c")).unwrap(), 1);
+        assert_eq!(store.delete_all(&word("b")).unwrap(), 1);
+        assert_memory_is_file(&store, b"c\n");
+    }
+
+    #[test]
     fn fsync_failure_after_append_makes_the_store_read_only() {
         let dir = tempfile::tempdir().unwrap();
         let store = seeded(&dir, b"a\n");

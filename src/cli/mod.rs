@@ -29,6 +29,8 @@ pub enum Command {
     Client(ClientArgs),
     /// Replay golden transcripts against an in-process server or --target.
     Replay(crate::replay::ReplayArgs),
+    /// Relay connections to a server and write what passed as a transcript.
+    Record(crate::record::RecordArgs),
     /// Print a shell completion script.
     ///
     /// bash: `wordwire completions bash > ~/.local/share/bash-completion/completions/wordwire`

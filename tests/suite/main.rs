@@ -15,6 +15,8 @@ mod framing;
 mod hostile;
 /// The binary: start-up errors, the store lock, signals, real I/O failures.
 mod process;
+/// `wordwire record`: recorded sessions replay green, keep every byte, and the relay is transparent.
+mod record;
 /// Every status of the contract, sent and answered over TCP.
 mod statuses;
 /// Read, whole-request and idle timeouts; the connection cap.

@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::client::{ReadError, Response, ResponseReader};
-use crate::http::{ChunkedDecoder, Framing, HeadLimits, Method, Progress, parse_head};
+use crate::http::{BodyDecoder, HeadLimits, Method, Progress, parse_head};
 use crate::replay::local::LocalServer;
 use crate::replay::transcript::{self, DEFAULT_TIMEOUT};
 use crate::trace::{self, Direction, Tracer};
@@ -474,18 +474,10 @@ fn head_requests(sent: &[u8]) -> Vec<bool> {
         };
         heads.push(value.method == Method::Head);
         pos += consumed;
-        match value.framing {
-            Framing::None => {}
-            Framing::Length(n) => {
-                pos = usize::try_from(n).map_or(usize::MAX, |n| pos.saturating_add(n));
-            }
-            Framing::Chunked => {
-                let mut sink = Vec::new();
-                match ChunkedDecoder::new(&limits).decode(&sent[pos..], &mut sink) {
-                    Ok(decoded) if decoded.done => pos += decoded.consumed,
-                    _ => break,
-                }
-            }
+        let mut decoder = BodyDecoder::new(value.framing, &limits);
+        match decoder.decode_into(&sent[pos..], &mut Vec::new()) {
+            Ok((used, true)) => pos += used,
+            _ => break,
         }
     }
     heads

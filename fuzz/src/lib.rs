@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wordwire::auth::Credentials;
 use wordwire::handler::{Action, Handler};
-use wordwire::http::{ChunkedDecoder, Framing, HeadLimits, Progress, parse_head};
+use wordwire::http::{BodyDecoder, Framing, HeadLimits, Progress, parse_head};
 use wordwire::store::{Change, Done, Snapshot, Store, StoreError};
 
 /// Small limits, so that the fuzzer reaches them.
@@ -83,11 +83,10 @@ pub fn model(data: &[u8], auth_all: bool) -> Model {
                 body.to_vec()
             }
             Framing::Chunked => {
-                let mut decoder = ChunkedDecoder::new(&LIMITS);
                 let mut body = Vec::new();
-                match decoder.decode(rest, &mut body) {
-                    Ok(step) if step.done => {
-                        rest = &rest[step.consumed..];
+                match BodyDecoder::new(Framing::Chunked, &LIMITS).decode_into(rest, &mut body) {
+                    Ok((used, true)) => {
+                        rest = &rest[used..];
                         body
                     }
                     Ok(_) => break,

@@ -25,9 +25,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::TcpStream;
 
 use crate::handler::Action;
-use crate::http::body::ChunkedDecoder;
 use crate::http::response::{self, Body, Persistence, Response};
-use crate::http::{Framing, Method, Progress, RequestHead, Status, Version, parse_head};
+use crate::http::{
+    BodyDecoder, Framing, Method, Progress, RequestHead, Status, Version, parse_head,
+};
 use crate::store::Snapshot;
 
 use super::Shared;
@@ -128,18 +129,11 @@ impl Started {
 struct Receiving {
     started: Started,
     head: RequestHead,
-    body: BodyState,
+    decoder: BodyDecoder,
+    /// The body bytes so far.
+    body: Vec<u8>,
     /// The answer `precheck` gave; the body is read only to find the next request.
     refusal: Option<Response>,
-}
-
-/// How much body is still to come.
-enum BodyState {
-    Length(usize),
-    Chunked {
-        decoder: ChunkedDecoder,
-        decoded: Vec<u8>,
-    },
 }
 
 pub(super) struct Connection {
@@ -428,22 +422,12 @@ impl Connection {
             response::encode_continue(cx.date.now(), &mut self.out.bytes);
             self.out.mark_bytes(from);
         }
-        let body = match head.framing {
-            Framing::Chunked => BodyState::Chunked {
-                decoder: ChunkedDecoder::new(&cx.shared.config.limits),
-                decoded: Vec::new(),
-            },
-            // The parser checked `length <= max_body`, which is a usize-sized limit.
-            Framing::Length(length) => match usize::try_from(length) {
-                Ok(length) => BodyState::Length(length),
-                Err(_) => return Step::Close,
-            },
-            Framing::None => BodyState::Length(0),
-        };
+        let decoder = BodyDecoder::new(head.framing, &cx.shared.config.limits);
         self.phase = Phase::Body(Box::new(Receiving {
             started,
             head,
-            body,
+            decoder,
+            body: Vec::new(),
             refusal,
         }));
         Step::Progressed
@@ -454,54 +438,17 @@ impl Connection {
         let Phase::Body(receiving) = &mut self.phase else {
             return Step::NeedInput;
         };
+        // RFC 9112 §6.3: the body ends where its framing says, even one only read
+        // to be dropped; left in the buffer it would be parsed as the next request.
         let pending = &self.buf[self.start..self.end];
-        let received = match &mut receiving.body {
-            BodyState::Length(length) => {
-                if pending.len() >= *length {
-                    let bytes = pending[..*length].to_vec();
-                    let length = *length;
-                    // RFC 9112 §6.3: the body ends where its framing says, even one
-                    // only read to be dropped; left in the buffer it would be parsed
-                    // as the next request (smuggling).
-                    self.consume(length);
-                    Some(bytes)
-                } else {
-                    None
-                }
+        let ended = match receiving.decoder.decode_into(pending, &mut receiving.body) {
+            Ok((used, true)) => Ok(used),
+            Ok(_) if self.peer_closed => Err(None),
+            Ok((used, false)) => {
+                self.consume(used);
+                return Step::NeedInput;
             }
-            BodyState::Chunked { decoder, decoded } => match decoder.decode(pending, decoded) {
-                Ok(step) => {
-                    let done = step.done.then(|| std::mem::take(decoded));
-                    self.consume(step.consumed);
-                    done
-                }
-                Err(error) => {
-                    let Phase::Body(receiving) = std::mem::replace(&mut self.phase, Phase::Closing)
-                    else {
-                        unreachable!("matched Body just above");
-                    };
-                    let response = Response::line(error.status(), error.to_string());
-                    self.respond(
-                        Some(&receiving.head),
-                        response,
-                        true,
-                        receiving.started.at,
-                        cx,
-                    );
-                    return Step::Progressed;
-                }
-            },
-        };
-        let Some(bytes) = received else {
-            if self.peer_closed {
-                let Phase::Body(receiving) = std::mem::replace(&mut self.phase, Phase::Closing)
-                else {
-                    unreachable!("matched Body just above");
-                };
-                self.cut_short(Some(&receiving.head), receiving.started.at, cx);
-                return Step::Progressed;
-            }
-            return Step::NeedInput;
+            Err(error) => Err(Some(error)),
         };
         let Phase::Body(receiving) = std::mem::replace(&mut self.phase, Phase::Closing) else {
             unreachable!("matched Body just above");
@@ -509,13 +456,24 @@ impl Connection {
         let Receiving {
             head,
             started,
+            body,
             refusal,
             ..
         } = *receiving;
-        match refusal {
-            // The body was only read to keep the framing; the answer was known.
-            Some(response) => self.respond(Some(&head), response, false, started.at, cx),
-            None => self.run(head, bytes, started.at, cx),
+        match ended {
+            Ok(used) => {
+                self.consume(used);
+                match refusal {
+                    // The body was only read to keep the framing; the answer was known.
+                    Some(response) => self.respond(Some(&head), response, false, started.at, cx),
+                    None => self.run(head, body, started.at, cx),
+                }
+            }
+            Err(None) => self.cut_short(Some(&head), started.at, cx),
+            Err(Some(error)) => {
+                let response = Response::line(error.status(), error.to_string());
+                self.respond(Some(&head), response, true, started.at, cx);
+            }
         }
         Step::Progressed
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use wordwire::http::{ChunkedDecoder, Framing, HeadLimits, Progress, parse_head};
+use wordwire::http::{BodyDecoder, Framing, HeadLimits, Progress, parse_head};
 use wordwire::store::{Apply, Change, Inline, Snapshot, StoreError};
 
 use crate::support::{TestServer, auth};
@@ -645,9 +645,9 @@ fn rejection_status(bytes: &[u8], limits: &HeadLimits) -> Option<u16> {
         Ok(Progress::NeedMore) => None,
         Ok(Progress::Done { value, consumed }) => match value.framing {
             Framing::Chunked => {
-                let mut decoder = ChunkedDecoder::new(limits);
+                let mut decoder = BodyDecoder::new(Framing::Chunked, limits);
                 decoder
-                    .decode(&bytes[consumed..], &mut Vec::new())
+                    .decode_into(&bytes[consumed..], &mut Vec::new())
                     .err()
                     .map(|e| e.status().code())
             }

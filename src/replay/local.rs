@@ -5,7 +5,7 @@
 //! Elsewhere: what the server does (`server`), flag parsing (`cli::ServeArgs`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Parser;
@@ -54,6 +54,8 @@ impl<S> FaultyStore<S> {
 /// A server started for one transcript; `stop` shuts it down and removes its store.
 pub struct LocalServer {
     running: RunningServer,
+    /// The store file, for `expect-store`.
+    store: PathBuf,
     /// Holds the temporary store directory until the server has stopped.
     _dir: tempfile::TempDir,
 }
@@ -112,18 +114,27 @@ impl LocalServer {
             Some(fault) => Arc::new(FaultyStore {
                 inner: store,
                 fault,
-                path,
+                path: path.clone(),
             }),
             None => Arc::new(store),
         };
         let running = Server::bind(config, store)
             .map_err(|e| e.to_string())?
             .spawn();
-        Ok(LocalServer { running, _dir: dir })
+        Ok(LocalServer {
+            running,
+            store: path,
+            _dir: dir,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.running.addr()
+    }
+
+    /// The store file the server was started on.
+    pub fn store_path(&self) -> &Path {
+        &self.store
     }
 
     /// Stops the server as SIGTERM would, then removes the temporary store.

@@ -219,7 +219,10 @@ fn our_own_binary_started_per_transcript_passes_contract_level_and_exact() {
         args.extend_from_slice(mode);
         let (code, stdout, _) = replay_cli(&args);
         assert_eq!(code, Some(0), "{mode:?}: {stdout}");
-        assert!(stdout.contains(" 0 failed, 1 skipped"), "{mode:?}: {stdout}");
+        assert!(
+            stdout.contains(" 0 failed, 1 skipped"),
+            "{mode:?}: {stdout}"
+        );
         // The one skip: a read fault cannot be provoked in a server that serves from memory.
         let skips: Vec<&str> = stdout.lines().filter(|l| l.contains("] skip")).collect();
         assert_eq!(skips.len(), 1, "{skips:?}");

@@ -59,6 +59,14 @@ impl Tracer {
         }
     }
 
+    /// The same tracer with its clock started again now (when the connection is made).
+    pub fn restarted(tracer: Tracer) -> Tracer {
+        Tracer {
+            start: Instant::now(),
+            ..tracer
+        }
+    }
+
     /// The lines for `bytes` going `direction`, `ms` after the start (without line breaks).
     pub fn lines(&self, ms: f64, direction: Direction, bytes: &[u8]) -> Vec<String> {
         render_lines(bytes, direction.sigil())

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::cli::serve::CredentialArgs;
-use crate::client::{ClientError, Request, Response, exchange};
+use crate::client::{ClientError, Request, Response, exchange_traced};
+use crate::trace::{Tracer, stderr_sink};
 
 /// `wordwire client`: send one request of the assignment and print the answer.
 #[derive(Debug, clap::Args)]
@@ -22,6 +23,10 @@ pub struct ClientArgs {
     /// Seconds to wait for the connection and for the answer.
     #[arg(long, global = true, default_value_t = 10.0)]
     pub timeout: f64,
+    /// Print every byte sent (`>`) and received (`<`) on stderr as it goes, escaped as in
+    /// a transcript, with the time since the connection was made.
+    #[arg(long, global = true)]
+    pub trace: bool,
     #[command(subcommand)]
     pub command: ClientCommand,
 }
@@ -94,5 +99,11 @@ fn run_client(args: &ClientArgs) -> Result<Response, ClientError> {
         .resolve()
         .map_err(ClientError::Credentials)?;
     let request = args.request(&credentials);
-    exchange(&args.addr, &request, Duration::from_secs_f64(args.timeout))
+    let tracer = args.trace.then(|| Tracer::new(stderr_sink(), ""));
+    exchange_traced(
+        &args.addr,
+        &request,
+        Duration::from_secs_f64(args.timeout),
+        tracer,
+    )
 }

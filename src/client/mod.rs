@@ -1,16 +1,19 @@
 //! The crate's one HTTP/1.1 client: writing a request and reading the answer off a connection.
 //!
-//! Here: `Request` (encoding) and `exchange` (one request on a new connection).
+//! Here: `Request` (encoding) and `exchange` (one request on a new connection,
+//! optionally traced byte by byte through `trace::TracedStream`).
 //! Elsewhere: reading responses (`client::response`), the `wordwire client`
 //! subcommand (`cli::client`), scripted conversations and comparison (`replay`).
 
 pub mod response;
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 pub use response::{BodyFraming, ReadError, Response, ResponseReader, is_timeout};
+
+use crate::trace::{TracedStream, Tracer};
 
 /// A request to encode. `to_bytes` adds `Content-Length` when there is a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +101,17 @@ pub enum ClientError {
 /// Sends `request` on a new connection to `addr` and reads the final response
 /// (interim 1xx responses are skipped).
 pub fn exchange(addr: &str, request: &Request, timeout: Duration) -> Result<Response, ClientError> {
+    exchange_traced(addr, request, timeout, None)
+}
+
+/// As `exchange`; with a `tracer`, every byte sent and received is traced as it goes,
+/// timed from the moment the connection is established.
+pub fn exchange_traced(
+    addr: &str,
+    request: &Request,
+    timeout: Duration,
+    tracer: Option<Tracer>,
+) -> Result<Response, ClientError> {
     let resolved: Vec<_> = addr
         .to_socket_addrs()
         .map_err(|source| ClientError::Resolve {
@@ -116,16 +130,41 @@ pub fn exchange(addr: &str, request: &Request, timeout: Duration) -> Result<Resp
             Err(e) => last_error = e,
         }
     }
-    let mut stream = stream.ok_or_else(|| ClientError::Connect {
+    let stream = stream.ok_or_else(|| ClientError::Connect {
         addr: addr.to_string(),
         source: last_error,
     })?;
-    let send_error = |source| ClientError::Send {
-        addr: addr.to_string(),
-        source,
-    };
-    stream.set_read_timeout(Some(timeout)).map_err(send_error)?;
-    stream.write_all(&request.to_bytes()).map_err(send_error)?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|source| ClientError::Send {
+            addr: addr.to_string(),
+            source,
+        })?;
+    match tracer {
+        Some(tracer) => {
+            let peer = stream
+                .peer_addr()
+                .map_or_else(|_| addr.to_string(), |a| a.to_string());
+            let tracer = Tracer::restarted(tracer);
+            tracer.note(&format!("connected to {peer}"));
+            converse(TracedStream::new(stream, tracer), addr, request)
+        }
+        None => converse(stream, addr, request),
+    }
+}
+
+/// Writes the request on `stream` and reads until the final response.
+fn converse<S: Read + Write>(
+    mut stream: S,
+    addr: &str,
+    request: &Request,
+) -> Result<Response, ClientError> {
+    stream
+        .write_all(&request.to_bytes())
+        .map_err(|source| ClientError::Send {
+            addr: addr.to_string(),
+            source,
+        })?;
     let mut reader = ResponseReader::new(stream);
     let after_head = request.method.eq_ignore_ascii_case("HEAD");
     loop {

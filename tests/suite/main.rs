@@ -21,3 +21,5 @@ mod record;
 mod statuses;
 /// Read, whole-request and idle timeouts; the connection cap.
 mod timeouts;
+/// The wire view: `client --trace` as a snapshot, `record --trace`.
+mod trace;

@@ -72,8 +72,9 @@ fn parse_target_form(text: &str, query: Option<usize>) -> Result<RequestTarget, 
             .position(|&b| b == b'/' || b == b'?')
             .unwrap_or(after.len());
         let authority = &after[..authority_end];
-        // RFC 9110 §4.2.1: an http URI has a non-empty host; §4.2.4: no userinfo.
-        if authority.is_empty() || authority.contains(&b'@') {
+        // RFC 9112 §3.2.2: this authority, not Host, is the one in force, so it is held
+        // to the same rules (which exclude an empty host and userinfo, RFC 9110 §4.2.1, §4.2.4).
+        if !is_valid_host(authority) {
             return Err(ParseError::InvalidTarget);
         }
         let path_start = after_start + authority_end;
@@ -133,16 +134,24 @@ const REG_NAME_BYTE: [bool; 256] = {
     table
 };
 
-/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), or empty (RFC 9112 §3.2).
+/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2) with a host that
+/// is not empty; also the rule for the authority of an absolute-form target.
 ///
 /// ```text
 /// uri-host    = IP-literal / IPv4address / reg-name
 /// IP-literal  = "[" ( IPv6address / IPvFuture ) "]"   ; checked here as "[" 1*( unreserved / sub-delims / ":" ) "]"
-/// reg-name    = *( unreserved / pct-encoded / sub-delims )
+/// reg-name    = 1*( unreserved / pct-encoded / sub-delims )
 /// port        = *DIGIT
 /// ```
+///
+/// RFC 9112 §3.2 lets a client send an empty Host for a URI without an authority;
+/// an origin server has no use for one, and RFC 9110 §4.2.1 forbids an empty host
+/// in an http URI, so an empty host (`""`, `":80"`) is refused.
 pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     let is_reg_name_byte = |b: u8| REG_NAME_BYTE[usize::from(b)];
+    if value.first().is_none_or(|&b| b == b':') {
+        return false;
+    }
     let (host, port) = match value.strip_prefix(b"[") {
         Some(literal) => {
             let Some(close) = literal.iter().position(|&b| b == b']') else {

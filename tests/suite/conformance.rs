@@ -268,10 +268,31 @@ fn host_is_required_once_in_http11_rfc9112_s3_2() {
         b"POST / HTTP/1.1\r\nHost: x\r\nhOsT: y\r\nContent-Length: 5\r\n\r\nhello",
         400,
     );
-    // An empty Host is what a client sends for a URI without authority: valid.
+    // An empty host names nothing an origin server can serve (issue 13: these were served).
+    for host in ["", " ", ":80"] {
+        let request = format!("POST / HTTP/1.1\r\nHost:{host}\r\nContent-Length: 5\r\n\r\nhello");
+        assert_rejected(&server, request.as_bytes(), 400);
+    }
+}
+
+#[test]
+fn absolute_form_authority_is_held_to_the_host_rules_rfc9110_s4_2_1() {
+    // Issue 13: with a valid Host, each of these was answered `200 added hello`.
+    let server = server();
+    for target in [
+        "http://:80/",
+        "http://h:80x/",
+        "http://[::1/",
+        "http://a%/",
+        "http://a\"<>/",
+    ] {
+        let request =
+            format!("POST {target} HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
+        assert_rejected(&server, request.as_bytes(), 400);
+    }
     assert_post_accepted(
         &server,
-        b"POST / HTTP/1.1\r\nHost:\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST http://[::1]:8080/ HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
     );
 }
 

@@ -275,9 +275,9 @@ fn content_length_equal_to_max_body_is_accepted() {
 }
 
 #[test]
-fn empty_host_and_case_insensitive_names_are_accepted() {
+fn case_insensitive_names_and_obs_text_are_accepted() {
     assert_parses_to(
-        b"GET / HTTP/1.1\r\nhOsT:\r\nX-Obs: caf\xc3\xa9\t\x80\r\n\r\n",
+        b"GET / HTTP/1.1\r\nhOsT: a\r\nX-Obs: caf\xc3\xa9\t\x80\r\n\r\n",
         head(Method::Get, "/", root(), Version::Http11),
     );
 }
@@ -617,8 +617,7 @@ fn two_host_lines_are_400_even_in_http10() {
 #[test]
 fn host_values_in_uri_host_port_form_are_accepted() {
     for value in [
-        &b""[..],
-        b"example.com",
+        &b"example.com"[..],
         b"127.0.0.1:12345",
         b"[::1]:8080",
         b"[::1]",
@@ -635,6 +634,9 @@ fn host_with_an_invalid_value_is_400() {
     // RFC 9112 §3.2: "a Host header field with an invalid field value" is a 400.
     for value in [
         &b"a b"[..],
+        b"",
+        b":80",
+        b":",
         b"a/b",
         b"user@host",
         b"host:80x",
@@ -649,6 +651,40 @@ fn host_with_an_invalid_value_is_400() {
     ] {
         let input = [&b"GET / HTTP/1.1\r\nHost: "[..], value, b"\r\n\r\n"].concat();
         assert_rejects(&input, ParseError::InvalidHost, 400);
+    }
+}
+
+#[test]
+fn absolute_form_authority_follows_the_host_rules() {
+    // Found by an outside audit (issue 13): these were served; Host was valid.
+    for target in [
+        &b"http://:80/"[..],
+        b"http://h:80x/",
+        b"http://[::1/",
+        b"http://a%/",
+        b"http://a\"<>/",
+        b"http://user@h/",
+        b"http:///",
+        b"https://?q",
+    ] {
+        let input = [&b"POST "[..], target, b" HTTP/1.1\r\nHost: h\r\n\r\n"].concat();
+        assert_rejects(&input, ParseError::InvalidTarget, 400);
+    }
+    for (target, path) in [
+        ("http://[::1]:8080/a", "/a"),
+        ("http://h:/", "/"),
+        ("http://ex%41mple", "/"),
+    ] {
+        let input = format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_parses_to(
+            input.as_bytes(),
+            head(
+                Method::Get,
+                target,
+                RequestTarget::Path(path.into()),
+                Version::Http11,
+            ),
+        );
     }
 }
 

@@ -142,7 +142,14 @@ mod tests {
             creds.accepts(Some(format!("Basic {encoded}").as_bytes()))
         };
         assert!(basic("alice:secret"));
-        for pair in ["", "alice:secre", "alice:secret\0", "alice:secretx", "alice:", ":secret"] {
+        for pair in [
+            "",
+            "alice:secre",
+            "alice:secret\0",
+            "alice:secretx",
+            "alice:",
+            ":secret",
+        ] {
             assert!(!basic(pair), "{pair:?}");
         }
     }

@@ -49,7 +49,18 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     let (store, recoveries) =
         FileStore::open(&args.store, args.sync.into()).map_err(|e| e.to_string())?;
     let lab_pair = config.credentials.is_lab_default();
-    let server = Server::bind(config, Arc::new(store)).map_err(|e| e.to_string())?;
+    let store = Arc::new(store);
+    let server = match Server::bind(config, store.clone()) {
+        Ok(server) => server,
+        Err(error) => {
+            // A failed start leaves no store or lock file that it created itself.
+            if let Some(store) = Arc::into_inner(store) {
+                store.abandon();
+            }
+            return Err(error.to_string());
+        }
+    };
+    drop(store);
     for recovery in &recoveries {
         eprintln!("store: {recovery}");
     }

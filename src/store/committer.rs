@@ -60,7 +60,7 @@ pub(super) struct Core {
     /// or extends it, and only after the file has the same bytes.
     published: RwLock<Snapshot>,
     // Declared last so that it is dropped last: the lock outlives every handle on the store.
-    _lock: lock::StoreLock,
+    pub(super) lock: lock::StoreLock,
 }
 
 /// Called once with a queued change's outcome.
@@ -171,7 +171,7 @@ impl Core {
             queued: Condvar::new(),
             has_committer: sync == SyncMode::Always,
             published: RwLock::new(Arc::new(bytes)),
-            _lock: lock,
+            lock,
         }
     }
 

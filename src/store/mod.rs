@@ -16,7 +16,7 @@ mod disk;
 mod lock;
 mod recover;
 
-pub use recover::Recovery;
+pub use recover::{BadLine, Recovery};
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -54,8 +54,24 @@ pub enum StoreError {
     Locked { path: PathBuf, lock: PathBuf },
     /// A complete line of the file is not a word. The file is left untouched.
     /// Example: a line `hello world`. The server refuses to start.
-    #[error("{path}:{line}: line is not a word (1-64 ASCII letters or digits); fix or remove it")]
-    InvalidLine { path: PathBuf, line: usize },
+    #[error("{path}:{line}: {problem}; fix or remove it")]
+    InvalidLine {
+        path: PathBuf,
+        line: usize,
+        problem: BadLine,
+    },
+    /// The store path names something other than a regular file. Example: `--store /dev/zero`.
+    /// The server refuses to start.
+    #[error("{path} is {kind}; the store must be a regular file")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    /// The directory the store would be in is missing. Example: `--store nodir/words.txt`.
+    /// The server refuses to start.
+    #[error("cannot open the store {path}: directory {dir} {why}")]
+    NoDirectory {
+        path: PathBuf,
+        dir: PathBuf,
+        why: &'static str,
+    },
     /// An operating-system call failed. Example: disk full during append. Becomes 500.
     #[error("{action} {path}: {source}")]
     Io {
@@ -135,6 +151,8 @@ impl<S: Apply> Store for Inline<S> {
 pub struct FileStore {
     core: Arc<Core>,
     committer: Option<thread::JoinHandle<()>>,
+    /// `open` created the store file.
+    created: bool,
 }
 
 impl FileStore {
@@ -147,10 +165,27 @@ impl FileStore {
     /// complete line is not a word (the file is left byte-for-byte untouched); `Io` otherwise
     /// (including failing to start the committer thread).
     pub fn open(path: &Path, sync: SyncMode) -> Result<(FileStore, Vec<Recovery>), StoreError> {
+        let dir = atomic::parent_dir(path);
+        let missing = match std::fs::metadata(dir) {
+            Ok(meta) => (!meta.is_dir()).then_some("is not a directory"),
+            Err(e) => (e.kind() == std::io::ErrorKind::NotFound).then_some("does not exist"),
+        };
+        if let Some(why) = missing {
+            let (path, dir) = (path.to_path_buf(), dir.to_path_buf());
+            return Err(StoreError::NoDirectory { path, dir, why });
+        }
         // Lock before looking at the file: repairs by two servers at once would race.
         let lock = lock::acquire(path)?;
-        let recovered = recover::recover(path, sync)?;
-        let file = open_append(path)?;
+        let opened =
+            recover::recover(path, sync).and_then(|recovered| Ok((recovered, open_append(path)?)));
+        let (recovered, file) = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
+                lock.remove_if_created();
+                return Err(error);
+            }
+        };
+        let created = recovered.recoveries.contains(&Recovery::Created);
         let core = Arc::new(Core::new(
             path.to_path_buf(),
             sync,
@@ -169,7 +204,24 @@ impl FileStore {
         } else {
             None
         };
-        Ok((FileStore { core, committer }, recovered.recoveries))
+        let store = FileStore {
+            core,
+            committer,
+            created,
+        };
+        Ok((store, recovered.recoveries))
+    }
+
+    /// Gives up a store that never served, because the start failed after `open` (its port
+    /// was taken, say): removes what `open` created, the store file if it is still empty and
+    /// the lock file, so that a failed start leaves the directory as it found it.
+    pub fn abandon(self) {
+        let path = &self.core.path;
+        if self.created && std::fs::metadata(path).is_ok_and(|meta| meta.len() == 0) {
+            let _ = std::fs::remove_file(path);
+        }
+        self.core.lock.remove_if_created();
+        // Dropping `self` stops the committer, then lets go of the lock.
     }
 
     /// The store file's path, as given to `open`.
@@ -425,6 +477,54 @@ mod tests {
         drop(store);
         let store = seeded(&dir, b"a\nhal");
         assert_eq!(store.delete_all(&word("hal")).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_missing_directory_is_named_and_nothing_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        fs::write(&file, b"").unwrap();
+        for (path, why) in [
+            (dir.path().join("nodir").join("x.txt"), "does not exist"),
+            (file.join("x.txt"), "is not a directory"),
+        ] {
+            match FileStore::open(&path, SyncMode::Always) {
+                Err(e @ StoreError::NoDirectory { .. }) => {
+                    let text = e.to_string();
+                    let parent = path.parent().unwrap().display().to_string();
+                    assert!(
+                        text.contains(&format!("directory {parent} {why}")),
+                        "{text}"
+                    );
+                }
+                other => panic!("expected NoDirectory, got {other:?}"),
+            }
+        }
+        assert_eq!(dir_names(&dir), ["file"]);
+    }
+
+    #[test]
+    fn a_refused_or_abandoned_open_leaves_no_file_it_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        // Abandoned after a fresh start: the empty store and its lock go.
+        let (store, _) = FileStore::open(&path, SyncMode::Always).unwrap();
+        store.abandon();
+        assert_eq!(dir_names(&dir), Vec::<String>::new());
+        // Refused: the store was there and stays, byte for byte; the lock file goes.
+        fs::write(&path, b"a\nb c\n").unwrap();
+        assert!(FileStore::open(&path, SyncMode::Always).is_err());
+        assert_eq!(dir_names(&dir), ["words.txt"]);
+        assert_eq!(fs::read(&path).unwrap(), b"a\nb c\n");
+        // What was there before the start stays: a store with words and an old lock file.
+        fs::write(&path, b"a\n").unwrap();
+        let (store, _) = FileStore::open(&path, SyncMode::Always).unwrap();
+        drop(store);
+        let (store, _) = FileStore::open(&path, SyncMode::Always).unwrap();
+        store.abandon();
+        assert_eq!(dir_names(&dir), ["words.txt", "words.txt.lock"]);
+        // An abandoned store lets go of its lock.
+        FileStore::open(&path, SyncMode::Always).unwrap();
     }
 
     #[test]

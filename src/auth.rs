@@ -1,9 +1,11 @@
 //! HTTP Basic credentials (RFC 7617): the configured pair and the check of an `Authorization` value.
 //!
-//! Here: decoding `Basic <base64>` and comparing in constant time.
+//! Here: decoding `Basic <base64>` and comparing it with the pair in time that does not depend
+//! on the secret (its length included).
 //! Elsewhere: where credentials come from (`cli`), which requests need them (`handler`).
 
 use base64::Engine;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The lab pair used when no credentials are configured. Refused off loopback.
@@ -15,8 +17,11 @@ pub const DEFAULT_PASSWORD: &str = "wordwire";
 pub struct Credentials {
     user: String,
     password: String,
-    /// `user:password`, the decoded form a client sends, kept for the comparison.
+    /// `user:password`, the decoded form a client sends.
     expected: Vec<u8>,
+    /// SHA-256 of `expected`: what a presented pair is compared with, so that the comparison
+    /// always covers 32 bytes, whatever the length of either side.
+    expected_digest: [u8; 32],
 }
 
 impl std::fmt::Debug for Credentials {
@@ -33,10 +38,12 @@ impl Credentials {
         let user = user.into();
         let password = password.into();
         let expected = format!("{user}:{password}").into_bytes();
+        let expected_digest = Sha256::digest(&expected).into();
         Credentials {
             user,
             password,
             expected,
+            expected_digest,
         }
     }
 
@@ -64,8 +71,9 @@ impl Credentials {
     }
 
     /// True if `authorization` is `Basic <base64 of user:password>` for this pair.
-    /// The scheme is case-insensitive (RFC 9110 §11.1); the comparison of the
-    /// decoded pair takes the same time wherever the bytes first differ.
+    /// The scheme is case-insensitive (RFC 9110 §11.1). The time taken depends on what was
+    /// presented, never on the configured pair: the decoded pair is hashed (time follows its
+    /// own length) and the digests are compared in constant time (always 32 bytes).
     pub fn accepts(&self, authorization: Option<&[u8]>) -> bool {
         let Some(value) = authorization else {
             return false;
@@ -79,9 +87,11 @@ impl Credentials {
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token) else {
             return false;
         };
-        // subtle compares equal-length slices in constant time; a length mismatch
-        // reveals only the length, which the user name already bounds.
-        decoded.ct_eq(&self.expected).into()
+        // Not `decoded.ct_eq(&self.expected)`: subtle returns at once when the lengths differ,
+        // which tells the length of the secret. Equal digests mean equal pairs (SHA-256 is
+        // collision resistant), so nothing else is compared.
+        let presented: [u8; 32] = Sha256::digest(&decoded).into();
+        presented.ct_eq(&self.expected_digest).into()
     }
 }
 
@@ -122,6 +132,63 @@ mod tests {
         assert!(!creds.accepts(Some(b"Basic !!!")));
         assert!(!creds.accepts(Some(b"Basic")));
         assert!(creds.accepts(Some(b"Basic YWxpY2U6c2VjcmV0")));
+    }
+
+    #[test]
+    fn pairs_of_any_other_length_are_refused() {
+        let creds = Credentials::new("alice", "secret");
+        let basic = |pair: &str| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            creds.accepts(Some(format!("Basic {encoded}").as_bytes()))
+        };
+        assert!(basic("alice:secret"));
+        for pair in [
+            "",
+            "alice:secre",
+            "alice:secret\0",
+            "alice:secretx",
+            "alice:",
+            ":secret",
+        ] {
+            assert!(!basic(pair), "{pair:?}");
+        }
+    }
+
+    /// The smallest of `rounds` timings of `f`: the one least disturbed by other work.
+    fn fastest(rounds: usize, mut f: impl FnMut()) -> std::time::Duration {
+        (0..rounds)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                f();
+                start.elapsed()
+            })
+            .min()
+            .expect("at least one round")
+    }
+
+    #[test]
+    fn refusing_a_pair_takes_as_long_whether_or_not_its_length_is_the_secrets() {
+        // A long secret makes a length-dependent comparison visible: comparing 256 KiB byte
+        // by byte, against returning at once on a length mismatch (`subtle` on slices).
+        let password = "p".repeat(256 * 1024);
+        let creds = Credentials::new("u", &password);
+        let value = |pair: String| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            format!("Basic {encoded}").into_bytes()
+        };
+        // Both wrong in their last byte; one has the secret's length, the other one byte more.
+        let same_length = value(format!("u:{}q", &password[1..]));
+        let longer = value(format!("u:{}qq", &password[1..]));
+        let (mut same, mut other) = (std::time::Duration::MAX, std::time::Duration::MAX);
+        for _ in 0..5 {
+            same = same.min(fastest(4, || assert!(!creds.accepts(Some(&same_length)))));
+            other = other.min(fastest(4, || assert!(!creds.accepts(Some(&longer)))));
+        }
+        let ratio = same.as_secs_f64() / other.as_secs_f64();
+        assert!(
+            (0.75..1.33).contains(&ratio),
+            "same length {same:?}, one byte longer {other:?}: the time tells the length"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::auth::Credentials;
 use crate::http::response::Response;
-use crate::http::{Method, RequestHead, RequestTarget};
+use crate::http::{Method, RequestHead, RequestTarget, Status};
 use crate::store::{Change, Store, StoreError};
 use crate::word::{InvalidWord, Word};
 
@@ -18,6 +18,15 @@ pub struct Handler {
     store: Arc<dyn Store>,
     credentials: Credentials,
     auth_all: bool,
+}
+
+/// What `Handler::handle` decided.
+#[derive(Debug)]
+pub enum Action {
+    /// The answer, known now.
+    Answer(Response),
+    /// A write the store must decide: pass it to `Handler::submit`.
+    Submit(Change),
 }
 
 /// Why a well-formed request was refused; the `Display` is the body on the wire.
@@ -49,76 +58,64 @@ impl Handler {
     /// answered with a final status instead (RFC 9110 §10.1.1).
     pub fn precheck(&self, head: &RequestHead) -> Option<Response> {
         if let Method::Other(_) = head.method {
-            return Some(Response::line(501, "method not implemented").with_allow());
+            return Some(
+                Response::line(Status::NotImplemented, "method not implemented").with_allow(),
+            );
         }
         match (&head.target, &head.method) {
             (RequestTarget::Path(path), _) if path == "/" => {}
             // RFC 9112 §3.2.4: the asterisk-form is only for OPTIONS.
             (RequestTarget::Asterisk, Method::Options) => {}
             (RequestTarget::Asterisk, _) => {
-                return Some(Response::line(400, "the * target is only for OPTIONS"));
+                return Some(Response::line(
+                    Status::BadRequest,
+                    "the * target is only for OPTIONS",
+                ));
             }
             // RFC 9112 §3.2.3: the authority-form is only for CONNECT (a 501 above).
             (RequestTarget::Authority, _) => {
                 return Some(Response::line(
-                    400,
+                    Status::BadRequest,
                     "the authority-form target is only for CONNECT",
                 ));
             }
             (RequestTarget::Path(_), _) => {
-                return Some(Response::line(404, "not found: the only resource is /"));
+                return Some(Response::line(
+                    Status::NotFound,
+                    "not found: the only resource is /",
+                ));
             }
         }
         let needs_credentials = self.auth_all || matches!(head.method, Method::Get | Method::Head);
         if needs_credentials && !self.credentials.accepts(head.authorization.as_deref()) {
-            return Some(Response::line(401, "valid credentials required").with_challenge());
+            return Some(
+                Response::line(Status::Unauthorized, "valid credentials required").with_challenge(),
+            );
         }
         None
     }
 
-    /// The full answer to a request whose `precheck` passed, given its body. A write waits
-    /// here for its outcome (`Store`'s synchronous methods).
-    pub fn handle(&self, head: &RequestHead, body: &[u8]) -> Response {
-        if let Some(response) = self.precheck(head) {
-            return response;
-        }
+    /// What a request whose `precheck` passed comes to, given its body: an answer now (a
+    /// read, OPTIONS, a body that is not what the method needs), or a change for `submit`.
+    /// Call it only after `precheck` returned `None`: it does not check again.
+    pub fn handle(&self, head: &RequestHead, body: &[u8]) -> Action {
         match self.write_of(head, body) {
-            None => self.read(head),
-            Some(Err(refusal)) => Response::line(400, refusal.to_string()),
-            Some(Ok(change)) => {
-                let result = match &change {
-                    Change::Append(word) => self.store.append(word).map(|()| 1),
-                    Change::Replace { old, new } => self.store.replace_all(old, new),
-                    Change::Delete(word) => self.store.delete_all(word),
-                };
-                conclude(&change, result)
+            None => Action::Answer(self.read(head)),
+            Some(Err(refusal)) => {
+                Action::Answer(Response::line(Status::BadRequest, refusal.to_string()))
             }
+            Some(Ok(change)) => Action::Submit(change),
         }
     }
 
-    /// The same answer as `handle`, passed to `done`: at once for everything but a write the
-    /// store accepted, which is answered (from the store's committer, maybe) once it is
-    /// durable or failed (`Store::submit`). Never blocks on the disk unless the store does.
-    pub fn handle_then(
-        &self,
-        head: &RequestHead,
-        body: &[u8],
-        done: Box<dyn FnOnce(Response) + Send>,
-    ) {
-        if let Some(response) = self.precheck(head) {
-            return done(response);
-        }
-        match self.write_of(head, body) {
-            None => done(self.read(head)),
-            Some(Err(refusal)) => done(Response::line(400, refusal.to_string())),
-            Some(Ok(change)) => {
-                let asked = change.clone();
-                self.store.submit(
-                    change,
-                    Box::new(move |result| done(conclude(&asked, result))),
-                );
-            }
-        }
+    /// Hands `change` to the store; `done` gets the answer once the store has decided it
+    /// (from the store's committer, maybe, or before this returns). Never blocks on the disk.
+    pub fn submit(&self, change: Change, done: Box<dyn FnOnce(Response) + Send>) {
+        let asked = change.clone();
+        self.store.submit(
+            change,
+            Box::new(move |result| done(conclude(&asked, result))),
+        );
     }
 
     /// GET, HEAD and OPTIONS, which read and never wait.
@@ -176,8 +173,8 @@ fn conclude(change: &Change, result: Result<usize, StoreError>) -> Response {
         (Change::Delete(_), Ok(n)) => Ok(format!("deleted {n}")),
     };
     match outcome {
-        Ok(text) => Response::line(200, text),
-        Err(refusal) => Response::line(400, refusal.to_string()),
+        Ok(text) => Response::line(Status::Ok, text),
+        Err(refusal) => Response::line(Status::BadRequest, refusal.to_string()),
     }
 }
 
@@ -185,10 +182,13 @@ fn conclude(change: &Change, result: Result<usize, StoreError>) -> Response {
 fn store_failure(error: &StoreError) -> Response {
     let response = match error {
         StoreError::ReadOnly { .. } => Response::line(
-            500,
+            Status::InternalServerError,
             "store is read-only after a write failure; restart the server",
         ),
-        _ => Response::line(500, "the store could not be read or written"),
+        _ => Response::line(
+            Status::InternalServerError,
+            "the store could not be read or written",
+        ),
     };
     response.with_cause(format!("store: {error}"))
 }
@@ -214,7 +214,7 @@ fn trim(body: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use crate::http::{Framing, Version};
-    use crate::store::Snapshot;
+    use crate::store::{Apply, Inline, Snapshot};
     use std::sync::Mutex;
 
     /// The store as a list of lines, for deciding outcomes without a disk.
@@ -227,17 +227,17 @@ mod tests {
     impl MemoryStore {
         fn fail_if_asked(&self) -> Result<(), StoreError> {
             if self.failing {
-                return Err(StoreError::Io {
-                    action: "write",
-                    path: "memory".into(),
-                    source: std::io::Error::other("injected"),
-                });
+                return Err(StoreError::io(
+                    "write",
+                    "memory".as_ref(),
+                    std::io::Error::other("injected"),
+                ));
             }
             Ok(())
         }
     }
 
-    impl Store for MemoryStore {
+    impl Apply for MemoryStore {
         fn snapshot(&self) -> Result<Snapshot, StoreError> {
             self.fail_if_asked()?;
             let lines = self.lines.lock().unwrap();
@@ -248,32 +248,28 @@ mod tests {
             }
             Ok(Arc::new(bytes))
         }
-        fn append(&self, word: &Word) -> Result<(), StoreError> {
-            self.fail_if_asked()?;
-            self.lines.lock().unwrap().push(word.clone());
-            Ok(())
-        }
-        fn replace_all(&self, old: &Word, new: &Word) -> Result<usize, StoreError> {
-            self.fail_if_asked()?;
-            let mut lines = self.lines.lock().unwrap();
-            let mut n = 0;
-            for line in lines.iter_mut().filter(|line| *line == old) {
-                *line = new.clone();
-                n += 1;
-            }
-            Ok(n)
-        }
-        fn delete_all(&self, word: &Word) -> Result<usize, StoreError> {
+        fn apply(&self, change: &Change) -> Result<usize, StoreError> {
             self.fail_if_asked()?;
             let mut lines = self.lines.lock().unwrap();
             let before = lines.len();
-            lines.retain(|line| line != word);
-            Ok(before - lines.len())
+            match change {
+                Change::Append(word) => lines.push(word.clone()),
+                Change::Replace { old, new } => {
+                    let matching = lines.iter_mut().filter(|line| *line == old);
+                    return Ok(matching.map(|line| *line = new.clone()).count());
+                }
+                Change::Delete(word) => lines.retain(|line| line != word),
+            }
+            Ok(before.abs_diff(lines.len()))
         }
     }
 
     fn handler_with(store: MemoryStore, auth_all: bool) -> Handler {
-        Handler::new(Arc::new(store), Credentials::lab_default(), auth_all)
+        Handler::new(
+            Arc::new(Inline(store)),
+            Credentials::lab_default(),
+            auth_all,
+        )
     }
 
     fn request(method: Method, path: &str, authorized: bool) -> RequestHead {
@@ -291,11 +287,27 @@ mod tests {
         }
     }
 
+    /// What the connection does with a request: `precheck`, then `handle`, then `submit`.
+    fn respond(handler: &Handler, head: &RequestHead, body: &[u8]) -> Response {
+        if let Some(response) = handler.precheck(head) {
+            return response;
+        }
+        match handler.handle(head, body) {
+            Action::Answer(response) => response,
+            Action::Submit(change) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                handler.submit(change, Box::new(move |response| tx.send(response).unwrap()));
+                rx.try_recv()
+                    .expect("an Inline store answers before submit returns")
+            }
+        }
+    }
+
     fn answer(handler: &Handler, method: Method, body: &str) -> (u16, String) {
         let authorized = true;
-        let response = handler.handle(&request(method, "/", authorized), body.as_bytes());
+        let response = respond(handler, &request(method, "/", authorized), body.as_bytes());
         let text = String::from_utf8(response.body.as_bytes().to_vec()).unwrap();
-        (response.status, text)
+        (response.status.code(), text)
     }
 
     #[test]
@@ -380,10 +392,10 @@ mod tests {
     #[test]
     fn get_without_credentials_is_401_with_a_challenge() {
         let handler = handler_with(MemoryStore::default(), false);
-        let response = handler.handle(&request(Method::Get, "/", false), b"");
+        let response = respond(&handler, &request(Method::Get, "/", false), b"");
         assert_eq!(response.status, 401);
         assert!(response.challenge);
-        let response = handler.handle(&request(Method::Post, "/", false), b"word");
+        let response = respond(&handler, &request(Method::Post, "/", false), b"word");
         assert_eq!(
             response.status, 200,
             "POST needs no credentials without --auth-all"
@@ -395,7 +407,7 @@ mod tests {
         let handler = handler_with(MemoryStore::default(), true);
         for method in [Method::Post, Method::Put, Method::Delete, Method::Options] {
             assert_eq!(
-                handler.handle(&request(method, "/", false), b"x").status,
+                respond(&handler, &request(method, "/", false), b"x").status,
                 401
             );
         }
@@ -405,13 +417,15 @@ mod tests {
     fn unknown_paths_are_404_and_unknown_methods_501_with_allow() {
         let handler = handler_with(MemoryStore::default(), false);
         assert_eq!(
-            handler
-                .handle(&request(Method::Get, "/words", true), b"")
-                .status,
+            respond(&handler, &request(Method::Get, "/words", true), b"").status,
             404
         );
-        let response = handler.handle(&request(Method::Other("PATCH".into()), "/", true), b"");
-        assert_eq!((response.status, response.allow), (501, true));
+        let response = respond(
+            &handler,
+            &request(Method::Other("PATCH".into()), "/", true),
+            b"",
+        );
+        assert_eq!((response.status.code(), response.allow), (501, true));
     }
 
     #[test]
@@ -419,10 +433,10 @@ mod tests {
         let handler = handler_with(MemoryStore::default(), false);
         let mut head = request(Method::Options, "*", false);
         head.target = RequestTarget::Asterisk;
-        let response = handler.handle(&head, b"");
-        assert_eq!((response.status, response.allow), (204, true));
+        let response = respond(&handler, &head, b"");
+        assert_eq!((response.status.code(), response.allow), (204, true));
         head.method = Method::Get;
-        assert_eq!(handler.handle(&head, b"").status, 400);
+        assert_eq!(respond(&handler, &head, b"").status, 400);
     }
 
     #[test]
@@ -439,40 +453,6 @@ mod tests {
             (Method::Delete, "a"),
         ] {
             assert_eq!(answer(&handler, method, body).0, 500);
-        }
-    }
-
-    #[test]
-    fn handle_then_gives_the_same_answers_as_handle() {
-        let sync = handler_with(MemoryStore::default(), false);
-        let then = handler_with(MemoryStore::default(), false);
-        let steps = [
-            (Method::Post, "a"),
-            (Method::Post, "a"),
-            (Method::Post, "two words"),
-            (Method::Put, "a b"),
-            (Method::Put, "a b"),
-            (Method::Put, "a"),
-            (Method::Delete, "b"),
-            (Method::Delete, "b"),
-            (Method::Get, ""),
-            (Method::Options, ""),
-        ];
-        for (method, body) in steps {
-            let head = request(method, "/", true);
-            let want = sync.handle(&head, body.as_bytes());
-            let (tx, rx) = std::sync::mpsc::channel();
-            then.handle_then(
-                &head,
-                body.as_bytes(),
-                Box::new(move |response| tx.send(response).unwrap()),
-            );
-            let got = rx.recv().unwrap();
-            assert_eq!(
-                (got.status, got.body.as_bytes()),
-                (want.status, want.body.as_bytes()),
-                "{body:?}"
-            );
         }
     }
 }

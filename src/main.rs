@@ -1,38 +1,19 @@
-//! The `wordwire` binary: parse flags, call into the library, turn errors into one line and an exit code.
+//! The `wordwire` binary: parse flags (clap prints its own errors, exit 2), call into the library,
+//! turn errors into one line and an exit code.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use wordwire::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
-use wordwire::cli::ServeArgs;
+use wordwire::cli::{Cli, Command, ServeArgs};
 use wordwire::server::Server;
 use wordwire::store::FileStore;
 
-/// A word-store server on raw HTTP/1.1 sockets, its client, and a conformance harness.
-#[derive(Parser)]
-#[command(name = "wordwire", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the server.
-    Serve(ServeArgs),
-    /// Send one request of the assignment and print the answer.
-    Client(wordwire::client::ClientArgs),
-    /// Replay golden transcripts against an in-process server or --target.
-    Replay(wordwire::replay::ReplayArgs),
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => return flag_error(error),
-    };
+    // A flag error is clap's own message (usage, suggestion, valid values) and exit 2.
+    let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => match serve(&args) {
             Ok(()) => ExitCode::SUCCESS,
@@ -41,27 +22,26 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Client(args) => wordwire::client::run(args),
+        Command::Client(args) => wordwire::cli::client::run(args),
         Command::Replay(args) => wordwire::replay::run(args),
+        Command::Record(args) => wordwire::record::run(args),
+        Command::Completions(args) => {
+            wordwire::cli::generate::write_completions(args.shell, &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man(args) => {
+            match wordwire::cli::generate::write_man(
+                args.subcommand.as_deref(),
+                &mut std::io::stdout(),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("wordwire man: {error}");
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
-}
-
-/// Help and version go out whole; a bad flag becomes clap's first line only.
-fn flag_error(error: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(
-        error.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        let _ = error.print();
-        return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
-    }
-    let text = error.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
-    eprintln!("wordwire: {first} (see wordwire --help)");
-    ExitCode::from(2)
 }
 
 fn serve(args: &ServeArgs) -> Result<(), String> {
@@ -69,7 +49,18 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     let (store, recoveries) =
         FileStore::open(&args.store, args.sync.into()).map_err(|e| e.to_string())?;
     let lab_pair = config.credentials.is_lab_default();
-    let server = Server::bind(config, Arc::new(store)).map_err(|e| e.to_string())?;
+    let store = Arc::new(store);
+    let server = match Server::bind(config, store.clone()) {
+        Ok(server) => server,
+        Err(error) => {
+            // A failed start leaves no store or lock file that it created itself.
+            if let Some(store) = Arc::into_inner(store) {
+                store.abandon();
+            }
+            return Err(error.to_string());
+        }
+    };
+    drop(store);
     for recovery in &recoveries {
         eprintln!("store: {recovery}");
     }

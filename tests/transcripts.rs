@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use wordwire::replay::{self, CONTRACT_STATUSES, Options, Outcome, report};
+use wordwire::replay::{self, CONTRACT_STATUSES, Judge, Options, Outcome, Target, report};
 
 fn transcripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts")
@@ -67,7 +67,7 @@ fn ok_response(line_end: &str) -> Vec<u8> {
 fn replay_against_a_server_that_answers_200_to_everything_fails_with_a_diff() {
     let addr = wrong_server(|| ok_response("\r\n"));
     let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
-        .args(["replay", "--target", &addr.to_string()])
+        .args(["replay", "--jobs", "4", "--target", &addr.to_string()])
         .arg(transcripts_dir())
         .output()
         .expect("wordwire runs");
@@ -98,8 +98,9 @@ fn a_response_with_bare_lf_line_ends_fails_the_comparison() {
     let addr = wrong_server(|| ok_response("\n"));
     let path = transcripts_dir().join("methods/post-appends-word.transcript");
     let options = Options {
-        target: Some(addr),
-        bless: false,
+        target: Target::Addr(addr),
+        judge: Some(Judge::Exact),
+        ..Options::default()
     };
     let result = replay::replay_one(&path, &options);
     assert_eq!(result.outcome, Outcome::Failed);
@@ -115,8 +116,9 @@ fn a_correct_answer_from_another_server_passes_under_target() {
     let addr = wrong_server(|| ok_response("\r\n"));
     let path = transcripts_dir().join("methods/post-appends-word.transcript");
     let options = Options {
-        target: Some(addr),
-        bless: false,
+        target: Target::Addr(addr),
+        judge: Some(Judge::Exact),
+        ..Options::default()
     };
     let result = replay::replay_one(&path, &options);
     assert_eq!(
@@ -135,7 +137,15 @@ fn json_and_junit_reports_name_each_transcript() {
         ("junit", "<failure message="),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
-            .args(["replay", "--format", format, "--target", &addr.to_string()])
+            .args([
+                "replay",
+                "--jobs",
+                "4",
+                "--format",
+                format,
+                "--target",
+                &addr.to_string(),
+            ])
             .arg(transcripts_dir().join("methods"))
             .output()
             .expect("wordwire runs");
@@ -181,4 +191,71 @@ fn client_connection_failure_is_one_line_and_nonzero() {
     assert_ne!(output.status.code(), Some(0));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
+}
+
+/// `wordwire replay ARGS... transcripts/` and its exit code, stdout and stderr.
+fn replay_cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .arg("replay")
+        .args(args)
+        .arg(transcripts_dir())
+        .output()
+        .expect("wordwire runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn our_own_binary_started_per_transcript_passes_contract_level_and_exact() {
+    let cmd = format!(
+        "{} serve --addr {{addr}} --store {{store}}",
+        env!("CARGO_BIN_EXE_wordwire")
+    );
+    for mode in [&[][..], &["--exact"][..]] {
+        let mut args = vec!["--target-cmd", cmd.as_str()];
+        args.extend_from_slice(mode);
+        let (code, stdout, _) = replay_cli(&args);
+        assert_eq!(code, Some(0), "{mode:?}: {stdout}");
+        assert!(
+            stdout.contains(" 0 failed, 1 skipped"),
+            "{mode:?}: {stdout}"
+        );
+        // The one skip: a read fault cannot be provoked in a server that serves from memory.
+        let skips: Vec<&str> = stdout.lines().filter(|l| l.contains("] skip")).collect();
+        assert_eq!(skips.len(), 1, "{skips:?}");
+        assert!(skips[0].contains("read-fault-is-500"), "{skips:?}");
+    }
+}
+
+#[test]
+fn a_target_where_nothing_listens_is_one_line_and_exit_2() {
+    // Bind then drop, so nothing listens on the port.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let (code, stdout, stderr) = replay_cli(&["--target", &addr]);
+    assert_eq!(code, Some(2));
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!("wordwire replay: cannot connect to {addr}: connection refused\n")
+    );
+}
+
+#[test]
+fn a_target_cmd_that_never_listens_is_an_error_naming_it() {
+    let (code, stdout, _) = replay_cli(&["--target-cmd", "echo no port here >&2; exit 4"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("`echo no port here >&2; exit 4` exited before listening"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("exit status 4"), "{stdout}");
+    assert!(stdout.contains("no port here"), "{stdout}");
 }

@@ -1,27 +1,46 @@
-//! Fuzzes `ChunkedDecoder`: no panic, bounded steps, and the same outcome fed
+//! Fuzzes `BodyDecoder` on chunked bodies: no panic, bounded steps, and the same outcome fed
 //! whole or in pieces (the first byte seeds the piece sizes).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wordwire::http::{ChunkedDecoder, HeadLimits, ParseError};
+use wordwire::http::{BodyDecoder, BodyPart, Framing, HeadLimits, ParseError, Progress};
 
 /// Body, bytes used, done — or the error.
 type Outcome = Result<(Vec<u8>, usize, bool), ParseError>;
 
 fn feed<'a>(pieces: impl Iterator<Item = &'a [u8]>, limits: &HeadLimits) -> Outcome {
-    let mut decoder = ChunkedDecoder::new(limits);
+    let mut decoder = BodyDecoder::new(Framing::Chunked, limits);
     let (mut buffer, mut body, mut used) = (Vec::new(), Vec::new(), 0);
     for piece in pieces {
         buffer.extend_from_slice(piece);
-        let step = decoder.decode(&buffer, &mut body)?;
-        assert!(step.consumed <= buffer.len());
-        buffer.drain(..step.consumed);
-        used += step.consumed;
-        if step.done {
-            // After done, nothing more is used.
-            let again = decoder.decode(&buffer, &mut body)?;
-            assert_eq!((again.consumed, again.done), (0, true));
-            return Ok((body, used, true));
+        loop {
+            match decoder.decode(&buffer)? {
+                Progress::Done {
+                    value: BodyPart::Data(data),
+                    consumed,
+                } => {
+                    // Every piece uses bytes, so this loop ends.
+                    assert!(consumed > 0 && consumed <= buffer.len());
+                    body.extend_from_slice(data);
+                    buffer.drain(..consumed);
+                    used += consumed;
+                }
+                Progress::Done { consumed, .. } => {
+                    used += consumed;
+                    buffer.drain(..consumed);
+                    // After the end, nothing more is used.
+                    let again = decoder.decode(&buffer)?;
+                    assert_eq!(
+                        again,
+                        Progress::Done {
+                            value: BodyPart::End,
+                            consumed: 0
+                        }
+                    );
+                    return Ok((body, used, true));
+                }
+                Progress::NeedMore => break,
+            }
         }
     }
     Ok((body, used, false))

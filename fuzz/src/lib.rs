@@ -4,8 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wordwire::http::HeadLimits;
-use wordwire::store::{Snapshot, Store, StoreError};
-use wordwire::word::Word;
+use wordwire::store::{Change, Done, Snapshot, Store, StoreError};
 
 /// Small limits, so that the fuzzer reaches them.
 pub const LIMITS: HeadLimits = HeadLimits {
@@ -24,26 +23,14 @@ impl CountingStore {
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::SeqCst)
     }
-
-    fn write(&self) {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 impl Store for CountingStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Ok(Arc::new(b"seed\n".to_vec()))
     }
-    fn append(&self, _: &Word) -> Result<(), StoreError> {
-        self.write();
-        Ok(())
-    }
-    fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
-        self.write();
-        Ok(1)
-    }
-    fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
-        self.write();
-        Ok(1)
+    fn submit(&self, _: Change, done: Done) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        done(Ok(1))
     }
 }

@@ -1,10 +1,10 @@
-//! Decodes chunked request bodies (RFC 9112 §7.1) incrementally.
+//! Decodes request bodies incrementally, either framing: `Content-Length` and
+//! chunked (RFC 9112 §6.3, §7.1).
 //!
 //! Here: the chunked grammar (chunk-size, chunk extensions, chunk data, trailer
 //! section), strict CRLF inside it, and the body and trailer limits.
-//! Elsewhere: choosing the framing from the head (`http::request`), reading the
-//! socket and holding the buffer (`server::conn`). Content-Length bodies need
-//! no decoding: the caller reads that many bytes.
+//! Elsewhere: choosing the framing from the head (`http::fields`), reading the
+//! socket and holding the buffer (`server::conn`).
 
 use nom::branch::alt;
 use nom::bytes::complete::{take_while, take_while1};
@@ -13,25 +13,28 @@ use nom::combinator::{all_consuming, opt};
 use nom::multi::many0_count;
 use nom::{IResult, Parser};
 
-use super::request::{is_field_value_byte, is_ows, parse_field_line, token};
-use super::{HeadLimits, ParseError};
+use super::syntax::{is_field_value_byte, is_ows, parse_field_line, token};
+use super::{Framing, HeadLimits, ParseError, Progress};
 
-/// Where the decoder is in the chunked grammar between calls.
+/// Where the decoder is in the body between calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Expecting a chunk-size line.
     Size,
-    /// Inside chunk data, with this many bytes still to come.
-    Data { remaining: u64 },
+    /// Inside a `Content-Length` body (`chunked: false`) or chunk data, with this
+    /// many bytes still to come.
+    Data { remaining: u64, chunked: bool },
     /// Expecting the CRLF after chunk data.
     DataEnd,
     /// After the last-chunk, reading trailer field lines; `section` bytes of them so far.
     Trailer { section: usize },
-    /// The last-chunk and the trailer section are complete.
+    /// The body is complete.
     Done,
 }
 
-/// An incremental decoder for one chunked body (RFC 9112 §7.1).
+/// An incremental decoder for one request body, of either framing.
+///
+/// A `Content-Length` body is its next that many bytes. A chunked body:
 ///
 /// ```text
 /// chunked-body   = *chunk last-chunk trailer-section CRLF
@@ -48,7 +51,7 @@ enum State {
 /// lenient chunk parsing is a known request-smuggling vector. Extensions are
 /// checked and ignored; trailer fields are checked and discarded.
 #[derive(Debug, Clone)]
-pub struct ChunkedDecoder {
+pub struct BodyDecoder {
     state: State,
     /// Chunk data bytes decoded so far.
     decoded: u64,
@@ -57,22 +60,32 @@ pub struct ChunkedDecoder {
     max_body: u64,
 }
 
-/// The result of one `ChunkedDecoder::decode` call.
+/// What one `BodyDecoder::decode` call found at the start of its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decoded {
-    /// How many bytes from the start of the input were used.
-    pub consumed: usize,
-    /// Whether the last-chunk and trailer section are complete.
-    pub done: bool,
+pub enum BodyPart<'a> {
+    /// Body bytes (none if the input held only framing); more of the body follows.
+    Data(&'a [u8]),
+    /// The body is complete.
+    End,
 }
 
-impl ChunkedDecoder {
-    /// A decoder at the start of a chunked body. A chunk-size line longer than
-    /// `max_line` is 400, a trailer section larger than `max_header_bytes` is
-    /// 431, and more than `max_body` bytes of chunk data in total is 413.
-    pub fn new(limits: &HeadLimits) -> ChunkedDecoder {
-        ChunkedDecoder {
-            state: State::Size,
+impl BodyDecoder {
+    /// A decoder at the start of a body framed by `framing` (`None` is an empty
+    /// body). In a chunked body a chunk-size line longer than `max_line` is 400,
+    /// a trailer section larger than `max_header_bytes` is 431, and more than
+    /// `max_body` bytes of chunk data in total is 413; a `Content-Length` was
+    /// already checked against `max_body` by the head's parser.
+    pub fn new(framing: Framing, limits: &HeadLimits) -> BodyDecoder {
+        let state = match framing {
+            Framing::None | Framing::Length(0) => State::Done,
+            Framing::Length(remaining) => State::Data {
+                remaining,
+                chunked: false,
+            },
+            Framing::Chunked => State::Size,
+        };
+        BodyDecoder {
+            state,
             decoded: 0,
             max_line: limits.max_line,
             max_header_bytes: limits.max_header_bytes,
@@ -80,22 +93,23 @@ impl ChunkedDecoder {
         }
     }
 
-    /// Decodes from the start of `input`, appending chunk data to `out`. Returns how many
-    /// bytes of `input` were used (the caller drops them and calls again with the rest plus
-    /// newly read bytes) and whether the last-chunk and trailer section are complete.
+    /// Decodes from the start of `input`, the bytes received and not yet used.
     ///
-    /// An incomplete line is left unused until its CRLF arrives; chunk data is
-    /// used as it arrives. After `done`, further calls use nothing. After an
+    /// `Done` gives the next piece of the body (`Data`: body bytes as they arrive,
+    /// with the framing before them; `End`: the framing that ends the body) and how
+    /// many bytes of `input` it used; call again with the rest. `NeedMore`: `input`
+    /// is a valid start of an unfinished line, or empty; call again with it and
+    /// more bytes. After `End`, further calls give `End` and use nothing. After an
     /// error the body is unusable and the connection must close.
-    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<Decoded, ParseError> {
+    pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<Progress<BodyPart<'a>>, ParseError> {
         let mut pos = 0;
         loop {
             let rest = &input[pos..];
             match self.state {
                 State::Done => {
-                    return Ok(Decoded {
+                    return Ok(Progress::Done {
+                        value: BodyPart::End,
                         consumed: pos,
-                        done: true,
                     });
                 }
                 State::Size => {
@@ -111,23 +125,29 @@ impl ChunkedDecoder {
                     pos += used;
                     self.state = match size {
                         0 => State::Trailer { section: 0 },
-                        remaining => State::Data { remaining },
+                        remaining => State::Data {
+                            remaining,
+                            chunked: true,
+                        },
                     };
                 }
-                State::Data { remaining } => {
+                State::Data { remaining, chunked } => {
                     if rest.is_empty() {
                         break;
                     }
                     let take = usize::try_from(remaining).map_or(rest.len(), |r| r.min(rest.len()));
-                    out.extend_from_slice(&rest[..take]);
-                    pos += take;
                     // take <= remaining, which is a u64.
-                    let take = take as u64;
-                    self.decoded += take;
-                    self.state = match remaining - take {
-                        0 => State::DataEnd,
-                        remaining => State::Data { remaining },
+                    let left = remaining - take as u64;
+                    self.decoded += take as u64;
+                    self.state = match (left, chunked) {
+                        (0, true) => State::DataEnd,
+                        (0, false) => State::Done,
+                        (remaining, chunked) => State::Data { remaining, chunked },
                     };
+                    return Ok(Progress::Done {
+                        value: BodyPart::Data(&rest[..take]),
+                        consumed: pos + take,
+                    });
                 }
                 State::DataEnd => match rest {
                     [] | [b'\r'] => break,
@@ -161,10 +181,39 @@ impl ChunkedDecoder {
                 }
             }
         }
-        Ok(Decoded {
-            consumed: pos,
-            done: false,
+        // Out of bytes within the framing: what it used so far is a piece without data.
+        Ok(match pos {
+            0 => Progress::NeedMore,
+            consumed => Progress::Done {
+                value: BodyPart::Data(&[]),
+                consumed,
+            },
         })
+    }
+
+    /// `decode` until `input` runs out or the body ends, for a caller that wants
+    /// the body whole: appends the body bytes to `body`, and returns how many
+    /// bytes of `input` were used (drop them; keep the rest for the next call or
+    /// the next request) and whether the body ended.
+    pub fn decode_into(
+        &mut self,
+        input: &[u8],
+        body: &mut Vec<u8>,
+    ) -> Result<(usize, bool), ParseError> {
+        let mut used = 0;
+        loop {
+            match self.decode(&input[used..])? {
+                Progress::Done {
+                    value: BodyPart::Data(data),
+                    consumed,
+                } => {
+                    body.extend_from_slice(data);
+                    used += consumed;
+                }
+                Progress::Done { consumed, .. } => return Ok((used + consumed, true)),
+                Progress::NeedMore => return Ok((used, false)),
+            }
+        }
     }
 }
 
@@ -277,13 +326,13 @@ mod tests {
         pieces: impl IntoIterator<Item = &'a [u8]>,
         limits: &HeadLimits,
     ) -> Outcome {
-        let mut decoder = ChunkedDecoder::new(limits);
+        let mut decoder = BodyDecoder::new(Framing::Chunked, limits);
         let mut buffer = Vec::new();
         let mut body = Vec::new();
         let mut used = 0;
         for piece in pieces {
             buffer.extend_from_slice(piece);
-            let Decoded { consumed, done } = decoder.decode(&buffer, &mut body)?;
+            let (consumed, done) = decoder.decode_into(&buffer, &mut body)?;
             buffer.drain(..consumed);
             used += consumed;
             if done {
@@ -398,39 +447,74 @@ mod tests {
 
     #[test]
     fn bytes_after_the_body_are_left_for_the_next_request() {
-        let mut decoder = ChunkedDecoder::new(&LIMITS);
+        let mut decoder = BodyDecoder::new(Framing::Chunked, &LIMITS);
         let mut body = Vec::new();
         let input = b"2\r\nhi\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
-        assert_eq!(
-            decoder.decode(input, &mut body),
-            Ok(Decoded {
-                consumed: 12,
-                done: true
-            })
-        );
+        assert_eq!(decoder.decode_into(input, &mut body), Ok((12, true)));
         assert_eq!(&input[12..], b"GET / HTTP/1.1\r\n");
         assert_eq!(
-            decoder.decode(&input[12..], &mut body),
-            Ok(Decoded {
-                consumed: 0,
-                done: true
+            decoder.decode(&input[12..]),
+            Ok(Progress::Done {
+                value: BodyPart::End,
+                consumed: 0
             })
         );
         assert_eq!(body, b"hi");
     }
 
     #[test]
-    fn chunk_data_is_used_as_it_arrives() {
-        let mut decoder = ChunkedDecoder::new(&LIMITS);
-        let mut body = Vec::new();
+    fn chunk_data_is_handed_out_as_it_arrives() {
+        let mut decoder = BodyDecoder::new(Framing::Chunked, &LIMITS);
         assert_eq!(
-            decoder.decode(b"a\r\nhel", &mut body),
-            Ok(Decoded {
-                consumed: 6,
-                done: false
+            decoder.decode(b"5\r\nhel"),
+            Ok(Progress::Done {
+                value: BodyPart::Data(b"hel"),
+                consumed: 6
             })
         );
-        assert_eq!(body, b"hel");
+        assert_eq!(decoder.decode(b""), Ok(Progress::NeedMore));
+        assert_eq!(
+            decoder.decode(b"lo\r\n"),
+            Ok(Progress::Done {
+                value: BodyPart::Data(b"lo"),
+                consumed: 2
+            })
+        );
+        // The CRLF after the data, then a chunk-size line still without its CRLF.
+        assert_eq!(
+            decoder.decode(b"\r\n0\r"),
+            Ok(Progress::Done {
+                value: BodyPart::Data(b""),
+                consumed: 2
+            })
+        );
+        assert_eq!(decoder.decode(b"0\r"), Ok(Progress::NeedMore));
+    }
+
+    #[test]
+    fn a_content_length_body_is_its_next_bytes_however_they_arrive() {
+        let mut decoder = BodyDecoder::new(Framing::Length(5), &LIMITS);
+        assert_eq!(decoder.decode(b""), Ok(Progress::NeedMore));
+        assert_eq!(
+            decoder.decode(b"hel"),
+            Ok(Progress::Done {
+                value: BodyPart::Data(b"hel"),
+                consumed: 3
+            })
+        );
+        let mut body = b"hel".to_vec();
+        let input = b"loGET / HTTP/1.1\r\n";
+        assert_eq!(decoder.decode_into(input, &mut body), Ok((2, true)));
+        assert_eq!(body, b"hello");
+        for empty in [Framing::None, Framing::Length(0)] {
+            assert_eq!(
+                BodyDecoder::new(empty, &LIMITS).decode(b"GET"),
+                Ok(Progress::Done {
+                    value: BodyPart::End,
+                    consumed: 0
+                })
+            );
+        }
     }
 
     #[test]
@@ -633,13 +717,13 @@ mod tests {
             let two = decode_pieces([head, rest], &limits);
             prop_assert!(same(&two), "whole {:?}, split {:?}", whole, two);
 
-            let mut decoder = ChunkedDecoder::new(&limits);
+            let mut decoder = BodyDecoder::new(Framing::Chunked, &limits);
             let (mut buffer, mut body, mut calls) = (Vec::new(), Vec::new(), 0);
             for &byte in &input {
                 buffer.push(byte);
                 calls += 1;
-                match decoder.decode(&buffer, &mut body) {
-                    Ok(Decoded { consumed, done }) => {
+                match decoder.decode_into(&buffer, &mut body) {
+                    Ok((consumed, done)) => {
                         prop_assert!(consumed <= buffer.len());
                         buffer.drain(..consumed);
                         if done {

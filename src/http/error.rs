@@ -3,6 +3,8 @@
 //! Here: the `ParseError` enum and its mapping to a status code.
 //! Elsewhere: detecting the faults (`http::request`, `http::body`).
 
+use super::Status;
+
 /// A request message that cannot be accepted. After any of these the framing
 /// of the connection is in doubt, so the server answers and closes.
 ///
@@ -153,12 +155,12 @@ pub enum ParseError {
 
 impl ParseError {
     /// The response status for this fault: 400, 413, 414, 431 or 505.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> Status {
         match self {
-            ParseError::UnsupportedVersion => 505,
-            ParseError::RequestLineTooLong => 414,
-            ParseError::HeaderSectionTooLarge => 431,
-            ParseError::BodyTooLarge => 413,
+            ParseError::UnsupportedVersion => Status::HttpVersionNotSupported,
+            ParseError::RequestLineTooLong => Status::UriTooLong,
+            ParseError::HeaderSectionTooLarge => Status::RequestHeaderFieldsTooLarge,
+            ParseError::BodyTooLarge => Status::ContentTooLarge,
             ParseError::MalformedRequestLine
             | ParseError::InvalidMethod
             | ParseError::InvalidTarget
@@ -182,7 +184,7 @@ impl ParseError {
             | ParseError::InvalidChunkExtension
             | ParseError::ChunkLineTooLong
             | ParseError::MissingChunkCrlf
-            | ParseError::InvalidTrailer => 400,
+            | ParseError::InvalidTrailer => Status::BadRequest,
         }
     }
 }

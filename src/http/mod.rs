@@ -1,18 +1,28 @@
 //! HTTP/1.1 message syntax, with no I/O: parsing request heads and bodies, encoding responses.
 //!
-//! Here: `request` (request-line and field lines), `body` (chunked decoding),
-//! `error` (what is wrong with a message and which status that becomes), `response` (encoding).
+//! Here: `request` (the head's lines and limits), `syntax` (the grammar heads and
+//! bodies share), `target` (request-target forms, Host syntax), `fields` (what the
+//! field lines say), `body` (Content-Length and chunked decoding), `error` (what is
+//! wrong with a message and which status that becomes), `response` (encoding),
+//! `status` (the statuses wordwire sends).
 //! Elsewhere: reading and writing sockets and choosing keep-alive (`server::conn`),
 //! deciding what a well-formed request means (`handler`).
 
 pub mod body;
 pub mod error;
+mod fields;
 pub mod request;
 pub mod response;
+pub mod status;
+mod syntax;
+mod target;
 
-pub use body::{ChunkedDecoder, Decoded};
+pub use body::{BodyDecoder, BodyPart};
 pub use error::ParseError;
-pub use request::{Framing, HeadLimits, Method, RequestHead, RequestTarget, Version, parse_head};
+pub use fields::Framing;
+pub use request::{HeadLimits, Method, RequestHead, Version, parse_head};
+pub use status::Status;
+pub use target::RequestTarget;
 
 /// The outcome of feeding a parser the bytes received so far, when they are not wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,8 @@
 
 use crate::store::Snapshot;
 
+use super::Status;
+
 /// `Server` field value: name and version of this build.
 pub const SERVER: &str = concat!("wordwire/", env!("CARGO_PKG_VERSION"));
 
@@ -39,7 +41,7 @@ impl Body {
 /// A response before framing: what the handler decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
-    pub status: u16,
+    pub status: Status,
     pub body: Body,
     /// Send `Allow` (OPTIONS, 501).
     pub allow: bool,
@@ -53,7 +55,7 @@ pub struct Response {
 
 impl Response {
     /// A response whose body is one line of text.
-    pub fn line(status: u16, text: impl Into<String>) -> Response {
+    pub fn line(status: Status, text: impl Into<String>) -> Response {
         let mut text = text.into();
         text.push('\n');
         Response {
@@ -69,7 +71,7 @@ impl Response {
     /// 204 with `Allow`, the answer to OPTIONS.
     pub fn options() -> Response {
         Response {
-            status: 204,
+            status: Status::NoContent,
             body: Body::None,
             allow: true,
             challenge: false,
@@ -81,7 +83,7 @@ impl Response {
     /// 200 with the store's bytes.
     pub fn words(snapshot: Snapshot) -> Response {
         Response {
-            status: 200,
+            status: Status::Ok,
             body: Body::Words(snapshot),
             allow: false,
             challenge: false,
@@ -102,7 +104,11 @@ impl Response {
 
     /// 500 for a failure inside the server (a panic); `cause` goes to the log only.
     pub fn internal_error(cause: impl Into<String>) -> Response {
-        Response::line(500, "internal error while handling the request").with_cause(cause)
+        Response::line(
+            Status::InternalServerError,
+            "internal error while handling the request",
+        )
+        .with_cause(cause)
     }
 
     pub fn with_cause(mut self, cause: impl Into<String>) -> Response {
@@ -127,28 +133,6 @@ pub enum Persistence {
     Close,
 }
 
-/// The standard reason phrase for the statuses wordwire sends.
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
-}
-
 /// Appends the status line and fields of `response` to `out`, ending with the
 /// empty line. `date` is an IMF-fixdate (RFC 9110 §5.6.7). The caller sends the
 /// body after it unless the request was HEAD; `Content-Length` is the body's
@@ -156,9 +140,9 @@ pub fn reason(status: u16) -> &'static str {
 pub fn encode_head(response: &Response, persistence: Persistence, date: &str, out: &mut Vec<u8>) {
     let status = response.status;
     out.extend_from_slice(b"HTTP/1.1 ");
-    push_number(out, u64::from(status));
+    push_number(out, u64::from(status.code()));
     out.push(b' ');
-    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(status.reason().as_bytes());
     out.extend_from_slice(b"\r\nDate: ");
     out.extend_from_slice(date.as_bytes());
     out.extend_from_slice(b"\r\nServer: ");
@@ -180,7 +164,9 @@ pub fn encode_head(response: &Response, persistence: Persistence, date: &str, ou
         out.extend_from_slice(b"\r\n");
     }
     // RFC 9110 §8.6: no Content-Length in 1xx or 204.
-    if !matches!(response.body, Body::None) && status != 204 && status >= 200 {
+    if !matches!(response.body, Body::None)
+        && !matches!(status, Status::NoContent | Status::Continue)
+    {
         out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
         push_number(out, response.body.as_bytes().len() as u64);
         out.extend_from_slice(b"\r\n");
@@ -222,7 +208,7 @@ mod tests {
     #[test]
     fn a_line_response_has_every_required_field_in_order() {
         let text = head(
-            &Response::line(200, "added hello"),
+            &Response::line(Status::Ok, "added hello"),
             Persistence::KeepAliveDefault,
         );
         assert_eq!(
@@ -254,12 +240,12 @@ mod tests {
     #[test]
     fn unauthorized_carries_the_basic_challenge_and_503_retry_after() {
         let text = head(
-            &Response::line(401, "x").with_challenge(),
+            &Response::line(Status::Unauthorized, "x").with_challenge(),
             Persistence::KeepAliveDefault,
         );
         assert!(text.contains("WWW-Authenticate: Basic realm=\"wordwire\", charset=\"UTF-8\"\r\n"));
         let text = head(
-            &Response::line(503, "x").with_retry_after(1),
+            &Response::line(Status::ServiceUnavailable, "x").with_retry_after(1),
             Persistence::Close,
         );
         assert!(text.contains("\r\nRetry-After: 1\r\n"));
@@ -267,7 +253,10 @@ mod tests {
 
     #[test]
     fn http10_keep_alive_is_said_explicitly() {
-        let text = head(&Response::line(200, "x"), Persistence::KeepAliveExplicit);
+        let text = head(
+            &Response::line(Status::Ok, "x"),
+            Persistence::KeepAliveExplicit,
+        );
         assert!(text.ends_with("Connection: keep-alive\r\n\r\n"));
     }
 

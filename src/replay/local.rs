@@ -5,7 +5,7 @@
 //! Elsewhere: what the server does (`server`), flag parsing (`cli::ServeArgs`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Parser;
@@ -13,8 +13,7 @@ use clap::Parser;
 use super::transcript::{Fault, Transcript};
 use crate::cli::ServeArgs;
 use crate::server::{RunningServer, Server};
-use crate::store::{FileStore, Snapshot, Store, StoreError};
-use crate::word::Word;
+use crate::store::{Change, Done, FileStore, Snapshot, Store, StoreError};
 
 /// A `Store` that fails the calls its `Fault` names with an I/O error and passes
 /// the rest to `inner`: how a transcript provokes a 500 without a full disk.
@@ -25,16 +24,6 @@ pub struct FaultyStore<S> {
     pub path: PathBuf,
 }
 
-impl<S: Store> FaultyStore<S> {
-    fn injected(&self, action: &'static str) -> StoreError {
-        StoreError::Io {
-            action,
-            path: self.path.clone(),
-            source: std::io::Error::other("fault injected by the transcript"),
-        }
-    }
-}
-
 impl<S: Store> Store for FaultyStore<S> {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         match self.fault {
@@ -43,31 +32,30 @@ impl<S: Store> Store for FaultyStore<S> {
         }
     }
 
-    fn append(&self, word: &Word) -> Result<(), StoreError> {
-        match self.fault {
-            Fault::Writes => Err(self.injected("append to")),
-            Fault::Reads => self.inner.append(word),
+    /// A faulted write fails at once, without waiting for anything; the others go to `inner`.
+    fn submit(&self, change: Change, done: Done) {
+        match (self.fault, &change) {
+            (Fault::Reads, _) => self.inner.submit(change, done),
+            (Fault::Writes, Change::Append(_)) => done(Err(self.injected("append to"))),
+            (Fault::Writes, Change::Replace { .. } | Change::Delete(_)) => {
+                done(Err(self.injected("rewrite")))
+            }
         }
     }
+}
 
-    fn replace_all(&self, old: &Word, new: &Word) -> Result<usize, StoreError> {
-        match self.fault {
-            Fault::Writes => Err(self.injected("rewrite")),
-            Fault::Reads => self.inner.replace_all(old, new),
-        }
-    }
-
-    fn delete_all(&self, word: &Word) -> Result<usize, StoreError> {
-        match self.fault {
-            Fault::Writes => Err(self.injected("rewrite")),
-            Fault::Reads => self.inner.delete_all(word),
-        }
+impl<S> FaultyStore<S> {
+    fn injected(&self, action: &'static str) -> StoreError {
+        let source = std::io::Error::other("fault injected by the transcript");
+        StoreError::io(action, &self.path, source)
     }
 }
 
 /// A server started for one transcript; `stop` shuts it down and removes its store.
 pub struct LocalServer {
     running: RunningServer,
+    /// The store file, for `expect-store`.
+    store: PathBuf,
     /// Holds the temporary store directory until the server has stopped.
     _dir: tempfile::TempDir,
 }
@@ -126,18 +114,27 @@ impl LocalServer {
             Some(fault) => Arc::new(FaultyStore {
                 inner: store,
                 fault,
-                path,
+                path: path.clone(),
             }),
             None => Arc::new(store),
         };
         let running = Server::bind(config, store)
             .map_err(|e| e.to_string())?
             .spawn();
-        Ok(LocalServer { running, _dir: dir })
+        Ok(LocalServer {
+            running,
+            store: path,
+            _dir: dir,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.running.addr()
+    }
+
+    /// The store file the server was started on.
+    pub fn store_path(&self) -> &Path {
+        &self.store
     }
 
     /// Stops the server as SIGTERM would, then removes the temporary store.

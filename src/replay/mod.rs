@@ -1,14 +1,20 @@
 //! `wordwire replay`: runs golden transcripts against a server and reports every difference.
 //!
-//! Here: the command line, finding transcript files, running them in parallel,
-//! `--bless`, `--coverage` (transcripts per status) and choosing the output format.
+//! Here: the command line, finding transcript files, choosing where each plays
+//! (in-process, `--target`, `--target-cmd`) and how it is judged (byte-exact or
+//! contract level), running them in parallel, `--bless`, `--coverage`
+//! (transcripts per status) and choosing the output format.
 //! Elsewhere: the file format (`replay::transcript`), playing steps
-//! (`replay::session`), the in-process server (`replay::local`), output (`replay::report`),
-//! and the HTTP client itself (`client`).
+//! (`replay::session`), contract-level judging (`replay::judge`), the in-process
+//! server (`replay::local`), starting a foreign one (`replay::target`,
+//! `replay::flags`), output (`replay::report`), and the HTTP client (`client`).
 
+pub mod flags;
+pub mod judge;
 pub mod local;
 pub mod report;
 pub mod session;
+pub mod target;
 pub mod transcript;
 
 use std::collections::BTreeMap;
@@ -20,8 +26,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use session::StepFailure;
-use transcript::Transcript;
+pub use session::Judge;
+use session::{Setting, StepFailure};
+use transcript::{Fault, Level, Transcript};
 
 /// The extension of transcript files; other files in a directory are ignored.
 pub const EXTENSION: &str = "transcript";
@@ -49,9 +56,25 @@ pub struct ReplayArgs {
     /// transcripts that set server flags, a starting store or a fault are skipped.
     #[arg(long, value_name = "ADDR")]
     pub target: Option<String>,
+    /// Start the server under test for each transcript: run CMD with `sh -c`,
+    /// after replacing {port}, {host}, {addr} (127.0.0.1:{port}) and {store} (a
+    /// fresh store file holding the transcript's starting words). The
+    /// transcript's server flags are appended (see --target-flags).
+    #[arg(long, value_name = "CMD", conflicts_with = "target")]
+    pub target_cmd: Option<String>,
+    /// A TOML file mapping our serve flags to the target's:
+    /// `"--read-timeout" = "--timeout {}"`. Unmapped flags skip their transcript.
+    #[arg(long, value_name = "FILE", requires = "target_cmd")]
+    pub target_flags: Option<PathBuf>,
+    /// Compare bytes exactly against a foreign target too (default there: contract level).
+    #[arg(long, conflicts_with = "contract")]
+    pub exact: bool,
+    /// Judge at contract level even in-process (default there: byte-exact).
+    #[arg(long)]
+    pub contract: bool,
     /// Rewrite the expected responses of failing transcripts with what the
     /// in-process server sent. Review the diff before committing it.
-    #[arg(long, conflicts_with = "target")]
+    #[arg(long, conflicts_with_all = ["target", "target_cmd", "contract"])]
     pub bless: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -60,9 +83,10 @@ pub struct ReplayArgs {
     /// have none) instead of replaying; exits 1 if a contract status is missing.
     #[arg(long, conflicts_with_all = ["bless", "target"])]
     pub coverage: bool,
-    /// Transcripts played at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: u16,
+    /// Transcripts played at once (default 4; 1 against a shared --target, whose
+    /// store every transcript shares).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Transcript files or directories (searched for *.transcript).
     #[arg(default_value = "transcripts")]
     pub paths: Vec<PathBuf>,
@@ -86,14 +110,46 @@ pub struct TranscriptResult {
     pub outcome: Outcome,
     pub duration: Duration,
     pub failures: Vec<StepFailure>,
+    pub level: Level,
+    pub category: String,
+    /// What the contract says (the transcript's `hint`).
+    pub hint: Option<String>,
+    /// A shell line that sends the transcript's first connection's bytes with `nc`.
+    pub reproduction: Option<String>,
+}
+
+/// Which server a transcript plays against.
+#[derive(Debug, Clone, Default)]
+pub enum Target {
+    /// Our own server, in-process, one per transcript.
+    #[default]
+    InProcess,
+    /// A running server shared by every transcript (`--target`).
+    Addr(SocketAddr),
+    /// A command that starts the server under test, once per transcript (`--target-cmd`).
+    Command {
+        template: String,
+        flags: Option<flags::FlagMap>,
+    },
 }
 
 /// Where and how to play.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// A running server; `None` starts one in-process per transcript.
-    pub target: Option<SocketAddr>,
+    pub target: Target,
     pub bless: bool,
+    /// `None`: byte-exact in-process, contract level against a foreign target.
+    pub judge: Option<Judge>,
+}
+
+impl Options {
+    /// The comparison in force.
+    pub fn judge(&self) -> Judge {
+        self.judge.unwrap_or(match self.target {
+            Target::InProcess => Judge::Exact,
+            _ => Judge::Contract,
+        })
+    }
 }
 
 /// The transcript files named by `paths`: files as given, directories searched
@@ -130,55 +186,120 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// differing responses.
 pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     let started = Instant::now();
-    let finish = |outcome, failures| TranscriptResult {
+    let mut result = TranscriptResult {
         path: path.to_path_buf(),
-        outcome,
-        duration: started.elapsed(),
-        failures,
+        outcome: Outcome::Passed,
+        duration: Duration::ZERO,
+        failures: vec![],
+        level: Level::Must,
+        category: String::new(),
+        hint: None,
+        reproduction: None,
     };
     let t = match Transcript::load(path) {
         Ok(t) => t,
-        Err(e) => return finish(Outcome::Broken(e.to_string()), vec![]),
-    };
-    let played = match options.target {
-        Some(addr) => {
-            if t.needs_local_server() {
-                let why = "sets server flags, a starting store or a fault; run without --target";
-                return finish(Outcome::Skipped(why.to_string()), vec![]);
-            }
-            session::play(&t, addr)
+        Err(e) => {
+            result.outcome = Outcome::Broken(e.to_string());
+            return result;
         }
-        None => {
-            let server = match local::LocalServer::start(&t) {
+    };
+    result.level = t.level;
+    result.category = t.category.clone();
+    result.hint = t.hint.clone();
+    let (outcome, failures) = play_transcript(&t, options);
+    result.reproduction = (!failures.is_empty())
+        .then(|| report::reproduction(&t, &options.target))
+        .flatten();
+    result.outcome = outcome;
+    result.failures = failures;
+    result.duration = started.elapsed();
+    result
+}
+
+fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailure>) {
+    let judge = options.judge();
+    let played = match &options.target {
+        Target::Addr(addr) => {
+            if t.needs_local_server() {
+                let why = "sets server flags, a starting store or a fault: use --target-cmd, which starts the server per transcript";
+                return (Outcome::Skipped(why.to_string()), vec![]);
+            }
+            let setting = Setting { judge, store: None };
+            session::play(t, *addr, setting)
+        }
+        Target::InProcess => {
+            let server = match local::LocalServer::start(t) {
                 Ok(server) => server,
-                Err(e) => {
-                    return finish(Outcome::Broken(format!("in-process server: {e}")), vec![]);
-                }
+                Err(e) => return (Outcome::Broken(format!("in-process server: {e}")), vec![]),
             };
-            let played = session::play(&t, server.addr());
+            let setting = Setting {
+                judge,
+                store: Some(server.store_path()),
+            };
+            let played = session::play(t, server.addr(), setting);
             if let Err(e) = server.stop() {
-                return finish(
+                return (
                     Outcome::Broken(format!("in-process server shutdown: {e}")),
                     played.failures,
                 );
             }
             played
         }
+        Target::Command { template, flags } => {
+            if t.fault == Some(Fault::Reads) {
+                let why = "fault reads: no mechanism makes a read fail in any server (root reads any file, and a server may serve from memory); in-process only";
+                return (Outcome::Skipped(why.to_string()), vec![]);
+            }
+            let ours = t.server_flags.clone().unwrap_or_default();
+            let args = match flags {
+                Some(map) => match map.translate(&ours) {
+                    Ok(args) => args,
+                    Err(why) => return (Outcome::Skipped(why), vec![]),
+                },
+                None => ours,
+            };
+            let limits = target::Limits {
+                // `fault writes`: no write may grow a file past the starting store.
+                file_size: (t.fault == Some(Fault::Writes))
+                    .then(|| t.store.as_ref().map_or(0, |s| s.len() as u64)),
+            };
+            let mut started =
+                match target::Started::start(template, &args, t.store.as_deref(), limits) {
+                    Ok(started) => started,
+                    Err(e) => return (Outcome::Broken(e), vec![]),
+                };
+            let setting = Setting {
+                judge,
+                store: Some(started.store()),
+            };
+            let mut played = session::play(t, started.addr(), setting);
+            if let Some(death) = started.death() {
+                played.failures.push(StepFailure {
+                    line: played.failures.last().map_or(0, |f| f.line),
+                    step: "(the target)".to_string(),
+                    message: death,
+                    expected: vec![],
+                    actual: vec![],
+                });
+            }
+            started.stop();
+            played
+        }
     };
     if played.failures.is_empty() {
-        return finish(Outcome::Passed, vec![]);
+        return (Outcome::Passed, vec![]);
     }
     if options.bless && played.blessable {
         let text = transcript::rewrite(&t.lines, played.rewrites);
-        if let Err(e) = std::fs::write(path, text) {
-            return finish(
+        if let Err(e) = std::fs::write(&t.path, text) {
+            return (
                 Outcome::Broken(format!("cannot rewrite: {e}")),
                 played.failures,
             );
         }
-        return finish(Outcome::Blessed, played.failures);
+        return (Outcome::Blessed, played.failures);
     }
-    finish(Outcome::Failed, played.failures)
+    (Outcome::Failed, played.failures)
 }
 
 /// Plays every file on `jobs` threads, calling `on_done(result, done, total)` as each
@@ -191,6 +312,7 @@ pub fn replay_all(
 ) -> Vec<TranscriptResult> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
+    let printing = Mutex::new(());
     let results: Mutex<Vec<Option<TranscriptResult>>> = Mutex::new(vec![None; paths.len()]);
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, paths.len().max(1)) {
@@ -199,8 +321,14 @@ pub fn replay_all(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(i) else { return };
                     let result = replay_one(path, options);
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    on_done(&result, n, paths.len());
+                    {
+                        // Counting and printing under one lock numbers lines as they finish.
+                        let _order = printing
+                            .lock()
+                            .expect("no thread panics while holding the printing lock");
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        on_done(&result, n, paths.len());
+                    }
                     results
                         .lock()
                         .expect("no thread panics while holding the results lock")[i] =
@@ -253,34 +381,59 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
     if args.coverage {
         return print_coverage(&files);
     }
-    let target = match &args.target {
-        Some(addr) => Some(
-            addr.to_socket_addrs()
+    let target = match (&args.target, &args.target_cmd) {
+        (Some(addr), _) => {
+            let resolved = addr
+                .to_socket_addrs()
                 .map_err(|e| format!("cannot resolve {addr}: {e}"))?
                 .next()
-                .ok_or_else(|| format!("{addr} resolves to no address"))?,
-        ),
-        None => None,
+                .ok_or_else(|| format!("{addr} resolves to no address"))?;
+            // One line instead of a failure per transcript when nothing listens.
+            if let Err(e) = std::net::TcpStream::connect_timeout(&resolved, Duration::from_secs(5))
+            {
+                return Err(format!("cannot connect to {addr}: {}", io_message(&e)));
+            }
+            Target::Addr(resolved)
+        }
+        (None, Some(template)) => Target::Command {
+            template: template.clone(),
+            flags: args
+                .target_flags
+                .as_deref()
+                .map(flags::FlagMap::load)
+                .transpose()?,
+        },
+        (None, None) => Target::InProcess,
     };
+    let jobs = args.jobs.map_or(
+        if matches!(target, Target::Addr(_)) {
+            1
+        } else {
+            4
+        },
+        usize::from,
+    );
     let options = Options {
         target,
         bless: args.bless,
+        judge: if args.exact {
+            Some(Judge::Exact)
+        } else if args.contract {
+            Some(Judge::Contract)
+        } else {
+            None
+        },
     };
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;
-    let results = replay_all(
-        &files,
-        &options,
-        usize::from(args.jobs),
-        |result, done, total| {
-            let line = format!("[{done:>width$}/{total}] {}", report::result_line(result));
-            if text {
-                anstream::println!("{line}");
-            } else {
-                anstream::eprintln!("{line}");
-            }
-        },
-    );
+    let results = replay_all(&files, &options, jobs, |result, done, total| {
+        let line = format!("[{done:>width$}/{total}] {}", report::result_line(result));
+        if text {
+            anstream::println!("{line}");
+        } else {
+            anstream::eprintln!("{line}");
+        }
+    });
     let failed: Vec<_> = results
         .iter()
         .filter(|r| {
@@ -309,6 +462,21 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
     Ok(!results
         .iter()
         .any(|r| matches!(r.outcome, Outcome::Failed | Outcome::Broken(_))))
+}
+
+/// `connection refused` rather than `Connection refused (os error 111)`.
+fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timed out".to_string(),
+        _ => {
+            let text = e.to_string();
+            match text.split_once(" (os error") {
+                Some((head, _)) => head.to_lowercase(),
+                None => text,
+            }
+        }
+    }
 }
 
 fn print_coverage(files: &[PathBuf]) -> Result<bool, String> {

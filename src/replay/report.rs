@@ -10,7 +10,8 @@ use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
 use super::session::StepFailure;
-use super::{Outcome, TranscriptResult};
+use super::transcript::{StepKind, Transcript};
+use super::{Outcome, Target, TranscriptResult};
 
 const RED: Style = AnsiColor::Red.on_default();
 const GREEN: Style = AnsiColor::Green.on_default();
@@ -86,6 +87,69 @@ pub fn diff(failure: &StepFailure) -> String {
                     ChangeTag::Equal => (DIM, ' '),
                 };
                 let _ = writeln!(out, "    {style}{sign} {}{style:#}", change.value());
+            }
+        }
+    }
+    out
+}
+
+/// `printf '...' | nc HOST PORT` sending what the transcript's first connection sends
+/// (with `sleep`s where it pauses), for a student to paste; `None` if it sends nothing.
+pub fn reproduction(t: &Transcript, target: &Target) -> Option<String> {
+    let first = t.steps.iter().find_map(|s| match &s.kind {
+        StepKind::Open(c) => Some(c.clone()),
+        _ => None,
+    })?;
+    let mut parts = Vec::new();
+    let mut pending_wait = None;
+    for step in &t.steps {
+        match &step.kind {
+            StepKind::Send { conn, bytes } if *conn == first => {
+                if let Some(ms) = pending_wait.take()
+                    && !parts.is_empty()
+                {
+                    parts.push(format!("sleep {}", seconds(ms)));
+                }
+                parts.push(format!("printf '{}'", printf_escape(bytes)));
+            }
+            StepKind::Wait(d) => pending_wait = Some(d.as_millis()),
+            _ => {}
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let addr = match target {
+        Target::Addr(addr) => format!("{} {}", addr.ip(), addr.port()),
+        _ => "127.0.0.1 PORT".to_string(),
+    };
+    let input = if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        format!("{{ {}; }}", parts.join("; "))
+    };
+    Some(format!("{input} | nc {addr}"))
+}
+
+fn seconds(ms: u128) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// Bytes as the format string of POSIX `printf` inside single quotes: `\r` `\n`,
+/// octal for other control bytes, `%%` and `'\''`.
+fn printf_escape(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            b'%' => out.push_str("%%"),
+            b'\'' => out.push_str("'\\''"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\{b:03o}");
             }
         }
     }
@@ -250,6 +314,21 @@ fn xml_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printf_escapes_survive_the_shell() {
+        assert_eq!(
+            printf_escape(b"GET / HTTP/1.1\r\nX: 100%\x01'\\\n"),
+            "GET / HTTP/1.1\\r\\nX: 100%%\\001'\\''\\\\\\n"
+        );
+        let escaped = printf_escape(b"a\r\n%\x7f'b\\");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '{escaped}'"))
+            .output()
+            .expect("sh runs");
+        assert_eq!(out.stdout, b"a\r\n%\x7f'b\\");
+    }
 
     #[test]
     fn json_strings_are_escaped() {

@@ -1,18 +1,42 @@
 //! Plays one transcript's steps against a server address and records what differed.
 //!
 //! Here: connections by name, sending, waiting, reading responses with `client`,
-//! and comparing their rendered, normalised text with the expected text.
-//! Elsewhere: the format (`replay::transcript`), which server (`replay::local` or
-//! `--target`), presenting the result (`replay::report`).
+//! comparing their rendered, normalised text with the expected text (byte-exact)
+//! or handing them to `replay::judge` (contract level), and reading the store file
+//! for `expect-store`.
+//! Elsewhere: the format (`replay::transcript`), which server (`replay::local`,
+//! `replay::target` or `--target`), presenting the result (`replay::report`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::ops::Range;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::judge;
 use super::transcript::{self, StepKind, Transcript};
 use crate::client::{ReadError, ResponseReader, is_timeout};
+
+/// How responses are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judge {
+    /// The normalised bytes, line for line (our own server; `--exact`).
+    Exact,
+    /// What the contract requires (`replay::judge`); foreign targets by default.
+    Contract,
+}
+
+/// How one play is judged and where the store file is, if replay knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting<'a> {
+    pub judge: Judge,
+    /// The store file, for `expect-store`; `None` skips those steps (a shared `--target`).
+    pub store: Option<&'a Path>,
+}
+
+/// How long a connection that dropped `Connection: close` has to really close.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// One step that did not go as the transcript says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +66,14 @@ pub struct Played {
 /// Plays `t` against `addr`. Stops at the first step whose failure leaves the
 /// conversation in doubt (no response, unexpected close); a response that merely
 /// differs is recorded and the play goes on, so one run shows every difference.
-pub fn play(t: &Transcript, addr: SocketAddr) -> Played {
+pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
     let mut played = Played {
         blessable: true,
         ..Played::default()
     };
     let mut conns: HashMap<String, ResponseReader<TcpStream>> = HashMap::new();
+    // Connections whose response dropped `Connection: close`: they must really close.
+    let mut must_close: HashSet<String> = HashSet::new();
     for step in &t.steps {
         let mut fail = |message: String, expected: Vec<String>, actual: Vec<String>| {
             played.failures.push(StepFailure {
@@ -59,6 +85,19 @@ pub fn play(t: &Transcript, addr: SocketAddr) -> Played {
             });
         };
         let conn = step.kind.conn().map(str::to_string).unwrap_or_default();
+        if must_close.remove(&conn)
+            && !matches!(step.kind, StepKind::ExpectClose(_))
+            && let Some(reader) = conns.get_mut(&conn)
+            && let Some(failure) = check_closed(reader, CLOSE_GRACE)
+        {
+            fail(
+                format!("{}: {}", NO_CLOSE, failure.0),
+                vec!["! connection closed".to_string()],
+                failure.1,
+            );
+            played.blessable = false;
+            break;
+        }
         match &step.kind {
             StepKind::Open(name) => match TcpStream::connect_timeout(&addr, t.timeout) {
                 Ok(stream) => {
@@ -98,6 +137,7 @@ pub fn play(t: &Transcript, addr: SocketAddr) -> Played {
                 bytes,
                 body_line,
                 block,
+                rooms,
                 ..
             } => {
                 let expected = transcript::render_expect(bytes, body_line.as_deref());
@@ -117,10 +157,37 @@ pub fn play(t: &Transcript, addr: SocketAddr) -> Played {
                         } else {
                             transcript::render_expect(&normalised, None)
                         };
-                        if compared != expected {
-                            fail("response differs".to_string(), expected, compared);
-                            played.rewrites.push((block.clone(), full));
+                        match setting.judge {
+                            Judge::Exact => {
+                                if compared != expected {
+                                    fail("response differs".to_string(), expected, compared);
+                                    played.rewrites.push((block.clone(), full));
+                                }
+                            }
+                            Judge::Contract => {
+                                let verdict = judge::judge(bytes, rooms, &response, *after_head);
+                                if verdict.needs_close {
+                                    must_close.insert(conn.clone());
+                                }
+                                if !verdict.problems.is_empty() {
+                                    fail(verdict.problems.join("; "), expected, full);
+                                    played.blessable = false;
+                                }
+                            }
                         }
+                    }
+                    Err(ReadError::Closed)
+                        if setting.judge == Judge::Contract && judge::allows_close(rooms) =>
+                    {
+                        conns.remove(&conn);
+                    }
+                    Err(ReadError::Io { source, partial })
+                        if setting.judge == Judge::Contract
+                            && judge::allows_close(rooms)
+                            && partial.is_empty()
+                            && is_reset(&source) =>
+                    {
+                        conns.remove(&conn);
                     }
                     Err(e) => {
                         let mut actual =
@@ -129,6 +196,29 @@ pub fn play(t: &Transcript, addr: SocketAddr) -> Played {
                         fail(format!("no complete response: {e}"), expected, actual);
                         played.blessable = false;
                         break;
+                    }
+                }
+            }
+            StepKind::ExpectStore(want) => {
+                let Some(path) = setting.store else { continue };
+                match std::fs::read(path) {
+                    Ok(got) if got == *want => {}
+                    Ok(got) => {
+                        fail(
+                            "the store file differs (CONTRACT: one word per line, each ending in LF)"
+                                .to_string(),
+                            transcript::render_lines(want, '|'),
+                            transcript::render_lines(&got, '|'),
+                        );
+                        played.blessable = false;
+                    }
+                    Err(e) => {
+                        fail(
+                            format!("cannot read the store file {}: {e}", path.display()),
+                            transcript::render_lines(want, '|'),
+                            vec![],
+                        );
+                        played.blessable = false;
                     }
                 }
             }
@@ -161,8 +251,26 @@ pub fn play(t: &Transcript, addr: SocketAddr) -> Played {
             }
         }
     }
+    if played.failures.is_empty() {
+        for conn in must_close {
+            if let Some(reader) = conns.get_mut(&conn)
+                && let Some(failure) = check_closed(reader, CLOSE_GRACE)
+            {
+                played.failures.push(StepFailure {
+                    line: t.steps.last().map_or(0, |s| s.line),
+                    step: format!("(the close of {conn})"),
+                    message: format!("{NO_CLOSE}: {}", failure.0),
+                    expected: vec!["! connection closed".to_string()],
+                    actual: failure.1,
+                });
+            }
+        }
+    }
     played
 }
+
+const NO_CLOSE: &str =
+    "the response had no `Connection: close` and the connection did not close (RFC 9112 §9.6)";
 
 fn describe(e: &ReadError, timeout: Duration) -> String {
     match e {

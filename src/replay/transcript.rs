@@ -20,6 +20,21 @@
 //! expect C [HEAD]         one response; followed by `< data` lines and `= body N bytes`
 //! expect-close C          the server closes C with nothing more sent
 //! expect-silence C MS     nothing arrives on C for MS milliseconds and C stays open
+//! expect-store            followed by `| line` lines: the store file holds exactly these
+//! level MUST|SHOULD       how much a failure counts (default MUST)
+//! category NAME           the score table's row (default: the directory's name)
+//! hint TEXT               what the contract says, shown with a failure
+//! ```
+//!
+//! After an expect block, `~` lines say where the contract leaves room for a foreign
+//! implementation (used by contract-level judging only, `replay::judge`); each but
+//! `~ body message` ends in `-- CLAUSE`, the reason the room exists:
+//!
+//! ```text
+//! ~ status 400 413 close -- WHY   one of these statuses, or a close without a response
+//! ~ body message [/regex/]        one short line ending in LF (CONTRACT Methods)
+//! ~ body /regex/ -- WHY           ~ body any -- WHY
+//! ~ field NAME [ANY] -- WHY       ~ field NAME /regex/ -- WHY
 //! ```
 //!
 //! In `>` and `<` lines the file's own line break is not data: data bytes are the
@@ -29,6 +44,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::judge::{self, BodyRule, Pattern, Room, ValueRule};
 use crate::client::{BodyFraming, Response};
 
 /// Default time an `expect` waits for the bytes it needs.
@@ -37,10 +53,27 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Which store calls the in-process server's store fails (for 500 transcripts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// `append`, `replace_all` and `delete_all` fail with an I/O error.
+    /// Every write (`Store::submit`) fails with an I/O error.
     Writes,
     /// `snapshot` fails with an I/O error.
     Reads,
+}
+
+/// How much a failing transcript counts: a SHOULD failure is a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Level {
+    #[default]
+    Must,
+    Should,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+        }
+    }
 }
 
 /// One parsed transcript.
@@ -55,6 +88,11 @@ pub struct Transcript {
     pub store: Option<Vec<u8>>,
     pub fault: Option<Fault>,
     pub timeout: Duration,
+    pub level: Level,
+    /// The score table's row: `category NAME`, else the directory's name.
+    pub category: String,
+    /// What the contract says, from `hint` lines.
+    pub hint: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -84,7 +122,11 @@ pub enum StepKind {
         body_line: Option<String>,
         /// 0-based range of file lines holding the `<` and `=` lines (for `--bless`).
         block: std::ops::Range<usize>,
+        /// The `~` lines after the block: where the contract leaves room.
+        rooms: Vec<Room>,
     },
+    /// The store file's bytes at this point.
+    ExpectStore(Vec<u8>),
     ExpectClose(String),
     ExpectSilence(String, Duration),
 }
@@ -99,7 +141,7 @@ impl StepKind {
             | StepKind::ExpectClose(c)
             | StepKind::ExpectSilence(c, _) => Some(c),
             StepKind::Send { conn, .. } | StepKind::Expect { conn, .. } => Some(conn),
-            StepKind::Wait(_) => None,
+            StepKind::Wait(_) | StepKind::ExpectStore(_) => None,
         }
     }
 }
@@ -140,6 +182,13 @@ impl Transcript {
             store: None,
             fault: None,
             timeout: DEFAULT_TIMEOUT,
+            level: Level::Must,
+            category: path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "other".to_string()),
+            hint: None,
             steps: Vec::new(),
         };
         let mut opened: Vec<String> = Vec::new();
@@ -193,6 +242,38 @@ impl Transcript {
                 ("timeout", [ms]) => {
                     t.timeout = parse_ms(ms).map_err(|m| err(number, m))?;
                     continue;
+                }
+                ("level", ["MUST"]) => {
+                    t.level = Level::Must;
+                    continue;
+                }
+                ("level", ["SHOULD"]) => {
+                    t.level = Level::Should;
+                    continue;
+                }
+                ("category", [name]) => {
+                    t.category = name.to_string();
+                    continue;
+                }
+                ("hint", [_, ..]) => {
+                    let text = line["hint".len()..].trim();
+                    match &mut t.hint {
+                        Some(h) => {
+                            h.push(' ');
+                            h.push_str(text);
+                        }
+                        None => t.hint = Some(text.to_string()),
+                    }
+                    continue;
+                }
+                ("expect-store", []) => {
+                    let mut store = Vec::new();
+                    while let Some(data) = lines.get(i).and_then(|l| sigil_data(l, '|')) {
+                        store.extend_from_slice(&unescape(data).map_err(|m| err(i + 1, m))?);
+                        store.push(b'\n');
+                        i += 1;
+                    }
+                    StepKind::ExpectStore(store)
                 }
                 ("open", [c]) => {
                     if opened.iter().any(|o| o == c) {
@@ -251,12 +332,19 @@ impl Transcript {
                             "`expect C` needs `< data` lines after it".into(),
                         ));
                     }
+                    let block = start..i;
+                    let mut rooms = Vec::new();
+                    while let Some(data) = lines.get(i).and_then(|l| sigil_data(l, '~')) {
+                        rooms.push(parse_room(data).map_err(|m| err(i + 1, m))?);
+                        i += 1;
+                    }
                     StepKind::Expect {
                         conn: c.to_string(),
                         after_head: args.len() == 2,
                         bytes,
                         body_line,
-                        block: start..i,
+                        block,
+                        rooms,
                     }
                 }
                 ("expect-close", [c]) => StepKind::ExpectClose(c.to_string()),
@@ -299,6 +387,74 @@ impl Transcript {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// One `~` line (without the sigil): `WHAT ... -- WHY`.
+fn parse_room(data: &str) -> Result<Room, String> {
+    let (what, why) = match data.split_once(" -- ") {
+        Some((what, why)) if !why.trim().is_empty() => (what, Some(why.trim().to_string())),
+        _ => (data, None),
+    };
+    let words: Vec<&str> = what.split_whitespace().collect();
+    let need_why = || {
+        why.clone().ok_or_else(|| {
+            format!(
+                "`~ {}` needs `-- CLAUSE`: which clause leaves this room",
+                what.trim()
+            )
+        })
+    };
+    match words.as_slice() {
+        ["status", alternatives @ ..] if !alternatives.is_empty() => {
+            let mut codes = Vec::new();
+            let mut close = false;
+            for a in alternatives {
+                match *a {
+                    "close" => close = true,
+                    code => codes.push(
+                        code.parse::<u16>()
+                            .ok()
+                            .filter(|c| (100..600).contains(c))
+                            .ok_or_else(|| format!("`{code}` is neither a status nor `close`"))?,
+                    ),
+                }
+            }
+            Ok(Room::Status {
+                codes,
+                close,
+                why: need_why()?,
+            })
+        }
+        ["body", "message"] => Ok(Room::Body {
+            rule: BodyRule::Message(None),
+            why: why.unwrap_or_else(|| judge::MESSAGE_CLAUSE.to_string()),
+        }),
+        ["body", "message", pattern] => Ok(Room::Body {
+            rule: BodyRule::Message(Some(Pattern::parse(pattern)?)),
+            why: why.unwrap_or_else(|| judge::MESSAGE_CLAUSE.to_string()),
+        }),
+        ["body", "any"] => Ok(Room::Body {
+            rule: BodyRule::Any,
+            why: need_why()?,
+        }),
+        ["body", pattern] => Ok(Room::Body {
+            rule: BodyRule::Pattern(Pattern::parse(pattern)?),
+            why: need_why()?,
+        }),
+        ["field", name, "[ANY]"] => Ok(Room::Field {
+            name: name.to_string(),
+            value: ValueRule::Any,
+            why: need_why()?,
+        }),
+        ["field", name, pattern] => Ok(Room::Field {
+            name: name.to_string(),
+            value: ValueRule::Pattern(Pattern::parse(pattern)?),
+            why: need_why()?,
+        }),
+        _ => Err(format!(
+            "unknown `~` line: {data} (status CODES.. | body message|any|/re/ | field NAME [ANY]|/re/)"
+        )),
     }
 }
 

@@ -92,7 +92,7 @@ fn format_exchange(
 ) {
     use std::fmt::Write as _;
     let micros = started.elapsed().as_micros();
-    let status = response.status;
+    let status = response.status.code();
     // Writing to a String cannot fail.
     let _ = match head {
         Some(head) => write!(

@@ -23,9 +23,11 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::http::body::ChunkedDecoder;
+use crate::handler::Action;
 use crate::http::response::{self, Body, Persistence, Response};
-use crate::http::{Framing, Method, Progress, RequestHead, Version, parse_head};
+use crate::http::{
+    BodyDecoder, Framing, Method, Progress, RequestHead, Status, Version, parse_head,
+};
 
 use super::Shared;
 use super::access_log::AccessLog;
@@ -136,18 +138,11 @@ impl Started {
 struct Receiving {
     started: Started,
     head: RequestHead,
-    body: BodyState,
+    decoder: BodyDecoder,
+    /// The body bytes so far.
+    body: Vec<u8>,
     /// The answer `precheck` gave; the body is read only to find the next request.
     refusal: Option<Response>,
-}
-
-/// How much body is still to come.
-enum BodyState {
-    Length(usize),
-    Chunked {
-        decoder: ChunkedDecoder,
-        decoded: Vec<u8>,
-    },
 }
 
 pub(super) struct Connection<S: Transport = TcpStream> {
@@ -441,22 +436,12 @@ impl<S: Transport> Connection<S> {
             response::encode_continue(cx.date.now(), &mut self.out.bytes);
             self.out.mark_bytes(from);
         }
-        let body = match head.framing {
-            Framing::Chunked => BodyState::Chunked {
-                decoder: ChunkedDecoder::new(&cx.shared.config.limits),
-                decoded: Vec::new(),
-            },
-            // The parser checked `length <= max_body`, which is a usize-sized limit.
-            Framing::Length(length) => match usize::try_from(length) {
-                Ok(length) => BodyState::Length(length),
-                Err(_) => return Step::Close,
-            },
-            Framing::None => BodyState::Length(0),
-        };
+        let decoder = BodyDecoder::new(head.framing, &cx.shared.config.limits);
         self.phase = Phase::Body(Box::new(Receiving {
             started,
             head,
-            body,
+            decoder,
+            body: Vec::new(),
             refusal,
         }));
         Step::Progressed
@@ -467,54 +452,17 @@ impl<S: Transport> Connection<S> {
         let Phase::Body(receiving) = &mut self.phase else {
             return Step::NeedInput;
         };
+        // RFC 9112 §6.3: the body ends where its framing says, even one only read
+        // to be dropped; left in the buffer it would be parsed as the next request.
         let pending = &self.buf[self.start..self.end];
-        let received = match &mut receiving.body {
-            BodyState::Length(length) => {
-                if pending.len() >= *length {
-                    let bytes = pending[..*length].to_vec();
-                    let length = *length;
-                    // RFC 9112 §6.3: the body ends where its framing says, even one
-                    // only read to be dropped; left in the buffer it would be parsed
-                    // as the next request (smuggling).
-                    self.consume(length);
-                    Some(bytes)
-                } else {
-                    None
-                }
+        let ended = match receiving.decoder.decode_into(pending, &mut receiving.body) {
+            Ok((used, true)) => Ok(used),
+            Ok(_) if self.peer_closed => Err(None),
+            Ok((used, false)) => {
+                self.consume(used);
+                return Step::NeedInput;
             }
-            BodyState::Chunked { decoder, decoded } => match decoder.decode(pending, decoded) {
-                Ok(step) => {
-                    let done = step.done.then(|| std::mem::take(decoded));
-                    self.consume(step.consumed);
-                    done
-                }
-                Err(error) => {
-                    let Phase::Body(receiving) = std::mem::replace(&mut self.phase, Phase::Closing)
-                    else {
-                        unreachable!("matched Body just above");
-                    };
-                    let response = Response::line(error.status(), error.to_string());
-                    self.respond(
-                        Some(&receiving.head),
-                        response,
-                        true,
-                        receiving.started.at,
-                        cx,
-                    );
-                    return Step::Progressed;
-                }
-            },
-        };
-        let Some(bytes) = received else {
-            if self.peer_closed {
-                let Phase::Body(receiving) = std::mem::replace(&mut self.phase, Phase::Closing)
-                else {
-                    unreachable!("matched Body just above");
-                };
-                self.cut_short(Some(&receiving.head), receiving.started.at, cx);
-                return Step::Progressed;
-            }
-            return Step::NeedInput;
+            Err(error) => Err(Some(error)),
         };
         let Phase::Body(receiving) = std::mem::replace(&mut self.phase, Phase::Closing) else {
             unreachable!("matched Body just above");
@@ -522,46 +470,54 @@ impl<S: Transport> Connection<S> {
         let Receiving {
             head,
             started,
+            body,
             refusal,
             ..
         } = *receiving;
-        match refusal {
-            // The body was only read to keep the framing; the answer was known.
-            Some(response) => self.respond(Some(&head), response, false, started.at, cx),
-            None => self.run(head, bytes, started.at, cx),
+        match ended {
+            Ok(used) => {
+                self.consume(used);
+                match refusal {
+                    // The body was only read to keep the framing; the answer was known.
+                    Some(response) => self.respond(Some(&head), response, false, started.at, cx),
+                    None => self.run(head, body, started.at, cx),
+                }
+            }
+            Err(None) => self.cut_short(Some(&head), started.at, cx),
+            Err(Some(error)) => {
+                let response = Response::line(error.status(), error.to_string());
+                self.respond(Some(&head), response, true, started.at, cx);
+            }
         }
         Step::Progressed
     }
 
-    /// Runs a complete request. A write is handed to the store (`Handler::handle_then`) and
-    /// answered when its outcome comes back through the mailbox, so the loop never waits
-    /// for an fsync; everything else is answered here, since reading a snapshot never blocks.
+    /// Runs a complete request whose `precheck` passed. A write is handed to the store
+    /// (`Handler::submit`) and answered when its outcome comes back through the mailbox, so
+    /// the loop never waits for an fsync; everything else is answered here, since reading a
+    /// snapshot never blocks.
     fn run(&mut self, head: RequestHead, body: Vec<u8>, started: Instant, cx: &mut Cx<'_>) {
-        if matches!(head.method, Method::Post | Method::Put | Method::Delete) {
-            let reply = Reply::new(Arc::clone(cx.mailbox), self.slot, self.id);
-            let handler = &cx.shared.handler;
-            let done = Box::new(move |response| reply.send(response));
-            match catch_unwind(AssertUnwindSafe(|| handler.handle_then(&head, &body, done))) {
-                Ok(()) => {
-                    self.phase = Phase::Working {
-                        started,
-                        head: Box::new(head),
-                    }
-                }
-                Err(_) => {
-                    // The panic message is already on stderr (the default hook). The dropped
-                    // `Reply` still delivers, and `on_complete` ignores it.
-                    let response = Response::internal_error("handler panicked");
-                    self.respond(Some(&head), response, true, started, cx);
+        let handler = &cx.shared.handler;
+        let (mailbox, slot, id) = (cx.mailbox, self.slot, self.id);
+        let answered = catch_unwind(AssertUnwindSafe(|| match handler.handle(&head, &body) {
+            Action::Answer(response) => Some(response),
+            Action::Submit(change) => {
+                let reply = Reply::new(Arc::clone(mailbox), slot, id);
+                handler.submit(change, Box::new(move |response| reply.send(response)));
+                None
+            }
+        }));
+        match answered {
+            Ok(Some(response)) => self.respond(Some(&head), response, false, started, cx),
+            Ok(None) => {
+                self.phase = Phase::Working {
+                    started,
+                    head: Box::new(head),
                 }
             }
-            return;
-        }
-        let handler = &cx.shared.handler;
-        match catch_unwind(AssertUnwindSafe(|| handler.handle(&head, &body))) {
-            Ok(response) => self.respond(Some(&head), response, false, started, cx),
             Err(_) => {
-                // The panic message is already on stderr (the default hook).
+                // The panic message is already on stderr (the default hook). A `Reply` dropped
+                // by the panic still delivers, and `on_complete` ignores it.
                 let response = Response::internal_error("handler panicked");
                 self.respond(Some(&head), response, true, started, cx);
             }
@@ -570,7 +526,10 @@ impl<S: Transport> Connection<S> {
 
     /// The peer closed its side in the middle of a request.
     fn cut_short(&mut self, head: Option<&RequestHead>, started: Instant, cx: &mut Cx<'_>) {
-        let response = Response::line(400, "connection closed before the request was complete");
+        let response = Response::line(
+            Status::BadRequest,
+            "connection closed before the request was complete",
+        );
         self.respond(head, response, true, started, cx);
     }
 
@@ -766,7 +725,6 @@ mod tests {
     use crate::server::Config;
     use crate::server::memory::{Exchange, Peer, Take, exchange};
     use crate::store::{Change, Done, FileStore, Snapshot, Store, StoreError, SyncMode};
-    use crate::word::Word;
 
     use super::LINGER_TIME;
 
@@ -950,15 +908,6 @@ mod tests {
     impl Store for LosingStore {
         fn snapshot(&self) -> Result<Snapshot, StoreError> {
             Ok(Arc::new(Vec::new()))
-        }
-        fn append(&self, _: &Word) -> Result<(), StoreError> {
-            unreachable!("writes arrive through submit")
-        }
-        fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
-            unreachable!("writes arrive through submit")
-        }
-        fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
-            unreachable!("writes arrive through submit")
         }
         fn submit(&self, _: Change, done: Done) {
             drop(done);

@@ -32,6 +32,7 @@ use super::conn::{Connection, Cx, Flow};
 use super::mailbox::{Completion, Mailbox};
 use super::output::DateCache;
 use super::{ServeError, Shared, listener};
+use crate::http::Status;
 use crate::http::response::{self, Persistence, Response};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -306,8 +307,11 @@ impl EventLoop {
     /// in the slab (uncounted) so its peer reads the answer, not a reset; past
     /// `MAX_REFUSED` of those at once, the rest are answered and dropped at once.
     fn refuse_busy(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        let response =
-            Response::line(503, "too many connections; retry shortly").with_retry_after(1);
+        let response = Response::line(
+            Status::ServiceUnavailable,
+            "too many connections; retry shortly",
+        )
+        .with_retry_after(1);
         let bytes = response.body.as_bytes().len();
         self.log.exchange(peer, None, &response, bytes, now);
         if self.refused >= MAX_REFUSED {

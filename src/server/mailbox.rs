@@ -158,7 +158,8 @@ mod tests {
     }
 
     fn answer(mailbox: &Arc<Mailbox>, slot: usize) {
-        Reply::new(Arc::clone(mailbox), slot, 0).send(Response::line(200, "ok"));
+        Reply::new(Arc::clone(mailbox), slot, 0)
+            .send(Response::line(crate::http::Status::Ok, "ok"));
     }
 
     #[test]

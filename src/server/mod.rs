@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::auth::Credentials;
-use crate::http::HeadLimits;
+use crate::http::{HeadLimits, Status};
 
 /// Everything `serve` needs besides the store, already checked.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct Config {
     /// Longest silence allowed on a keep-alive connection between requests.
     pub idle_timeout: Duration,
     /// Status sent when a request times out: 504 (the assignment's) or 408 (RFC 9110's).
-    pub timeout_status: u16,
+    pub timeout_status: Status,
     /// Open connections allowed at once; the next gets 503.
     pub max_connections: usize,
     pub limits: HeadLimits,
@@ -48,7 +48,7 @@ impl Config {
             read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
-            timeout_status: 504,
+            timeout_status: Status::GatewayTimeout,
             max_connections: 1024,
             limits: HeadLimits {
                 max_line: 8192,

@@ -78,11 +78,11 @@ pub(super) fn is_temp_name(store_name: &OsStr, candidate: &OsStr) -> bool {
 pub(super) fn replace(store: &Path, contents: &[u8], sync: SyncMode) -> Result<(), ReplaceError> {
     let Some(store_name) = store.file_name() else {
         return Err(ReplaceError::NotReplaced {
-            error: StoreError::Io {
-                action: "replace",
-                path: store.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
-            },
+            error: StoreError::io(
+                "replace",
+                store,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+            ),
             fsync_failed: false,
         });
     };
@@ -97,22 +97,14 @@ pub(super) fn replace(store: &Path, contents: &[u8], sync: SyncMode) -> Result<(
     if let Err(source) = disk::rename(&temp, store) {
         remove_temp(&temp);
         return Err(ReplaceError::NotReplaced {
-            error: StoreError::Io {
-                action: "rename temporary file over",
-                path: store.to_path_buf(),
-                source,
-            },
+            error: StoreError::io("rename temporary file over", store, source),
             fsync_failed: false,
         });
     }
     if sync == SyncMode::Always {
         let dir = parent_dir(store);
         disk::sync_dir(dir).map_err(|source| {
-            ReplaceError::DirectoryNotSynced(StoreError::Io {
-                action: "fsync directory",
-                path: dir.to_path_buf(),
-                source,
-            })
+            ReplaceError::DirectoryNotSynced(StoreError::io("fsync directory", dir, source))
         })?;
     }
     Ok(())
@@ -128,11 +120,7 @@ fn write_temp(
 ) -> Result<(), (StoreError, bool)> {
     let io = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
-        move |source| StoreError::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| StoreError::io(action, &path, source)
     };
     let permissions = fs::metadata(store)
         .map_err(io("stat", store))
@@ -165,13 +153,7 @@ fn write_temp(
 /// crash between the truncate and the last write leaves the file short.
 #[cfg(debug_assertions)]
 pub(super) fn overwrite_in_place_unsafely(store: &Path, contents: &[u8]) -> Result<(), StoreError> {
-    let io = |action: &'static str| {
-        move |source| StoreError::Io {
-            action,
-            path: store.to_path_buf(),
-            source,
-        }
-    };
+    let io = |action: &'static str| move |source| StoreError::io(action, store, source);
     let file = OpenOptions::new()
         .write(true)
         .truncate(true)

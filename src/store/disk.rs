@@ -2,7 +2,8 @@
 //! unit tests can make any one of them fail.
 //!
 //! Here: thin wrappers over `write(2)`, `fsync(2)`/`fdatasync(2)`, `ftruncate(2)`, `rename(2)`
-//! and the fsync of a directory. Outside tests each wrapper is exactly the std call.
+//! and the fsync of a directory, and `Seam`, all the committer holds for the tests' faults.
+//! Outside tests each wrapper is exactly the std call and `Seam` is empty.
 //! Elsewhere: what a failure means for the store (`store`), the rewrite protocol (`store::atomic`).
 
 use std::fs::File;
@@ -62,6 +63,50 @@ pub(super) fn rename(from: &Path, to: &Path) -> io::Result<()> {
 pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     faults::check(Call::SyncDir)?;
     File::open(dir)?.sync_all()
+}
+
+/// What the commit queue carries for the fault hooks, so that the production structs hold one
+/// field for them and no `#[cfg(test)]` of their own. In unit tests: the faults armed by each
+/// thread that queued a change, handed to the thread that commits it, and how many batches did
+/// I/O. Outside tests: nothing, and every method does nothing.
+#[derive(Default)]
+pub(super) struct Seam {
+    #[cfg(test)]
+    carried: Vec<faults::Local>,
+    #[cfg(test)]
+    pub(super) batches_written: usize,
+}
+
+impl Seam {
+    /// A change was queued by this thread: its armed faults and hooks go with it.
+    #[inline(always)]
+    pub(super) fn queued(&mut self) {
+        #[cfg(test)]
+        self.carried.push(faults::take_local());
+    }
+
+    /// This thread commits the queue: arms the faults that came with it.
+    #[inline(always)]
+    pub(super) fn committing(&mut self) {
+        #[cfg(test)]
+        self.carried.drain(..).for_each(faults::install);
+    }
+
+    /// The queued changes failed with a batch: their faults go with them.
+    #[inline(always)]
+    pub(super) fn failed(&mut self) {
+        #[cfg(test)]
+        self.carried.clear();
+    }
+
+    /// A batch did I/O.
+    #[inline(always)]
+    pub(super) fn wrote(&mut self) {
+        #[cfg(test)]
+        {
+            self.batches_written += 1;
+        }
+    }
 }
 
 #[cfg(not(test))]

@@ -7,9 +7,11 @@
 //! inode over the store's name, and a lock belongs to an inode: a lock on the store file itself
 //! would be left behind on the old inode by the first rewrite. The lock file is never deleted:
 //! unlinking it while another process waits on it would let two servers each lock a different
-//! inode under the same name.
+//! inode under the same name. The one exception is a lock file that a failed start created
+//! itself and removes before it lets go (`StoreLock::remove_if_created`).
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::{StoreError, sidecar_path};
@@ -18,6 +20,9 @@ use super::{StoreError, sidecar_path};
 #[derive(Debug)]
 pub(super) struct StoreLock {
     _file: File,
+    path: PathBuf,
+    /// `acquire` created the lock file (it did not exist before).
+    created: bool,
 }
 
 /// Where the lock for `store` lives.
@@ -25,36 +30,44 @@ pub(super) fn lock_path(store: &Path) -> PathBuf {
     sidecar_path(store, "lock")
 }
 
-/// Takes the exclusive lock for `store` without waiting.
+/// Takes the exclusive lock for `store` without waiting, creating the lock file if needed.
 ///
 /// Errors: `Locked` if any other holder has it (another process, or another `FileStore` of this
 /// process: `flock(2)` locks belong to the open file description), `Io` if the lock file cannot
 /// be created or locked.
 pub(super) fn acquire(store: &Path) -> Result<StoreLock, StoreError> {
     let lock = lock_path(store);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        // The lock file's content is irrelevant; never truncate what someone else may hold.
-        .truncate(false)
-        .open(&lock)
-        .map_err(|source| StoreError::Io {
-            action: "create lock file",
-            path: lock.clone(),
-            source,
-        })?;
+    let mut options = OpenOptions::new();
+    // The lock file's content is irrelevant; never truncate what someone else may hold.
+    options.read(true).write(true).truncate(false);
+    let (file, created) = match options.clone().create_new(true).open(&lock) {
+        Ok(file) => (Ok(file), true),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => (options.open(&lock), false),
+        Err(e) => (Err(e), false),
+    };
+    let file = file.map_err(|source| StoreError::io("create lock file", &lock, source))?;
     match file.try_lock() {
-        Ok(()) => Ok(StoreLock { _file: file }),
+        Ok(()) => Ok(StoreLock {
+            _file: file,
+            path: lock,
+            created,
+        }),
         Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
             path: store.to_path_buf(),
             lock,
         }),
-        Err(TryLockError::Error(source)) => Err(StoreError::Io {
-            action: "lock",
-            path: lock,
-            source,
-        }),
+        Err(TryLockError::Error(source)) => Err(StoreError::io("lock", &lock, source)),
+    }
+}
+
+impl StoreLock {
+    /// For a start that failed: removes the lock file if `acquire` created it, while the lock
+    /// is still held, so that a failed start leaves nothing behind. A process that opened the
+    /// file meanwhile finds it locked and gives up; one that comes after creates a new one.
+    pub(super) fn remove_if_created(&self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -1,57 +1,31 @@
 //! The word store: the text file is the source of truth, memory holds a copy for fast reads.
 //!
-//! Here: the `Store` interface the handler uses, and `FileStore`, its durable implementation
-//! with group commit.
-//! Elsewhere: deciding what a request means (`handler`); what a batch of changes writes
+//! Here: the `Store` interface the handler uses (`snapshot` and `submit`, the one write path),
+//! the `Inline` adapter for stores that apply a change at once (test doubles), and `FileStore`,
+//! the durable implementation, with its errors.
+//! Elsewhere: deciding what a request means (`handler`); the commit queue, group commit and
+//! what a failure means (`store::committer`); what a batch of changes writes
 //! (`store::commit`); atomic file replacement (`store::atomic`); validating and recovering the
 //! file at start (`store::recover`); the one-server lock (`store::lock`); the system calls that
-//! change the disk (`store::disk`).
-//!
-//! Group commit. A write (`Store::submit`: a `Change` and a callback) takes the state mutex
-//! only to check it against the word counts and queue it; its caller does not wait. With
-//! `SyncMode::Always` the committer thread takes the whole queue as one batch, lets go of the
-//! mutex, and does the batch's I/O: for a batch of POSTs one `write(2)` of all their lines,
-//! then one `fdatasync`; for a batch holding any PUT or DELETE the whole new content, computed
-//! in one pass (`store::commit::plan`) and written through `store::atomic` (one temporary
-//! file, one fsync, one rename, one directory fsync). Then it publishes the batch and calls
-//! every callback of the batch, outside the mutex. Changes that arrive meanwhile queue up and
-//! form the next batch, so the number of fsyncs per second stays bounded by the disk while
-//! the changes per fsync grow with concurrency. Every change is written before the fsync that
-//! acknowledges it starts. With the other modes there is no committer: the thread that queues
-//! a change commits the queue (until it is empty) unless another thread is doing so. The
-//! synchronous `append`, `replace_all` and `delete_all` submit and wait for the callback.
-//!
-//! How memory stays equal to the file: between batches the file holds exactly the published
-//! snapshot. A batch reaches memory only after it reached the file and was fsync'd, and is
-//! published before any of its requests is answered; readers take the current `Arc` under a
-//! read lock that is held for a pointer copy, so a GET never waits for I/O and never sees a
-//! change that could still be lost. The counts describe the store with every accepted change
-//! applied, so a PUT or DELETE is answered as if the changes before it had all happened; a
-//! request whose answer rests on changes not yet committed waits for them (`Queued::Barrier`).
-//! If a batch fails, every change accepted so far fails with it (the later ones were counted
-//! against a state that includes the failed batch): the file is put back, memory and counts
-//! return to the last committed state, and each of those requests gets the error. A failure
-//! whose effect on the file is uncertain, any failed fsync, or a panic during a commit, makes
-//! the store read-only.
+//! change the disk, and the fault-injection seam of the unit tests (`store::disk`).
 
 mod atomic;
 mod commit;
+mod committer;
 mod disk;
 mod lock;
 mod recover;
 
-pub use recover::Recovery;
+pub use recover::{BadLine, Recovery};
 
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, mpsc};
+use std::sync::Arc;
 use std::thread;
 
 use crate::word::Word;
-use commit::{Plan, Queued};
+use committer::Core;
 
 /// The exact bytes of the store file at one instant, shared without copying.
 pub type Snapshot = Arc<Vec<u8>>;
@@ -72,23 +46,39 @@ pub enum SyncMode {
 }
 
 /// Why the store could not do what was asked. Every variant but the start-up
-/// ones becomes a 500; the server keeps running.
-#[derive(Debug, thiserror::Error)]
+/// ones becomes a 500; the server keeps running. Cloned for each request of a failed batch.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Another process holds the store's lock. Example: a second `wordwire serve` on the same file.
     #[error("{path} is in use by another wordwire server (lock file {lock} is held)")]
     Locked { path: PathBuf, lock: PathBuf },
     /// A complete line of the file is not a word. The file is left untouched.
     /// Example: a line `hello world`. The server refuses to start.
-    #[error("{path}:{line}: line is not a word (1-64 ASCII letters or digits); fix or remove it")]
-    InvalidLine { path: PathBuf, line: usize },
+    #[error("{path}:{line}: {problem}; fix or remove it")]
+    InvalidLine {
+        path: PathBuf,
+        line: usize,
+        problem: BadLine,
+    },
+    /// The store path names something other than a regular file. Example: `--store /dev/zero`.
+    /// The server refuses to start.
+    #[error("{path} is {kind}; the store must be a regular file")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    /// The directory the store would be in is missing. Example: `--store nodir/words.txt`.
+    /// The server refuses to start.
+    #[error("cannot open the store {path}: directory {dir} {why}")]
+    NoDirectory {
+        path: PathBuf,
+        dir: PathBuf,
+        why: &'static str,
+    },
     /// An operating-system call failed. Example: disk full during append. Becomes 500.
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// An earlier failure left the file's durability in doubt, so writes are refused
     /// until a restart. Becomes 500.
@@ -97,29 +87,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The same error again, for each request of a failed batch (`io::Error` is not `Clone`).
-    fn duplicate(&self) -> StoreError {
-        match self {
-            StoreError::Locked { path, lock } => StoreError::Locked {
-                path: path.clone(),
-                lock: lock.clone(),
-            },
-            StoreError::InvalidLine { path, line } => StoreError::InvalidLine {
-                path: path.clone(),
-                line: *line,
-            },
-            StoreError::Io {
-                action,
-                path,
-                source,
-            } => StoreError::Io {
-                action,
-                path: path.clone(),
-                source: std::io::Error::new(source.kind(), source.to_string()),
-            },
-            StoreError::ReadOnly { reason } => StoreError::ReadOnly {
-                reason: reason.clone(),
-            },
+    /// `Io`: `action` (a verb phrase, "append to") on `path` failed with `source`.
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            action,
+            path: path.to_path_buf(),
+            source: Arc::new(source),
         }
     }
 }
@@ -144,23 +117,31 @@ pub type Done = Box<dyn FnOnce(Result<usize, StoreError>) + Send>;
 pub trait Store: Send + Sync {
     /// The file's bytes as of the last acknowledged change.
     fn snapshot(&self) -> Result<Snapshot, StoreError>;
-    /// Appends `word` as a new last line. Durable on return unless `SyncMode::None`.
-    fn append(&self, word: &Word) -> Result<(), StoreError>;
-    /// Replaces every line equal to `old` with `new`; returns how many. With 0 the file is not touched.
-    fn replace_all(&self, old: &Word, new: &Word) -> Result<usize, StoreError>;
-    /// Removes every line equal to `word`; returns how many. With 0 the file is not touched.
-    fn delete_all(&self, word: &Word) -> Result<usize, StoreError>;
-    /// Queues `change`; `done` is called, on some thread (maybe this one, before `submit`
-    /// returns), once the change is durable (as the synchronous method's return would be) or
-    /// has failed, with what that method returns (1 for an append). The caller never blocks
-    /// on the disk unless the implementation does its I/O inline (the default here does).
+    /// Queues `change`; `done` is called exactly once, on some thread (maybe this one, before
+    /// `submit` returns), once the change is durable (unless `SyncMode::None`) or has failed.
+    /// The caller never blocks on the disk.
+    fn submit(&self, change: Change, done: Done);
+}
+
+/// A store that applies a change at once on the caller's thread: the shape of a test double.
+/// [`Inline`] makes it a [`Store`].
+pub trait Apply: Send + Sync {
+    /// As [`Store::snapshot`].
+    fn snapshot(&self) -> Result<Snapshot, StoreError>;
+    /// Applies `change` and returns what `Store::submit` would pass to `done`.
+    fn apply(&self, change: &Change) -> Result<usize, StoreError>;
+}
+
+/// The `Store` of an [`Apply`]: `submit` applies the change and calls `done` before returning.
+pub struct Inline<S>(pub S);
+
+impl<S: Apply> Store for Inline<S> {
+    fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        self.0.snapshot()
+    }
+
     fn submit(&self, change: Change, done: Done) {
-        let result = match &change {
-            Change::Append(word) => self.append(word).map(|()| 1),
-            Change::Replace { old, new } => self.replace_all(old, new),
-            Change::Delete(word) => self.delete_all(word),
-        };
-        done(result);
+        done(self.0.apply(&change));
     }
 }
 
@@ -170,107 +151,8 @@ pub trait Store: Send + Sync {
 pub struct FileStore {
     core: Arc<Core>,
     committer: Option<thread::JoinHandle<()>>,
-}
-
-/// What `FileStore` and its committer thread share.
-struct Core {
-    path: PathBuf,
-    sync: SyncMode,
-    /// The commit queue and what only writers touch. Never held across I/O or a callback.
-    state: Mutex<State>,
-    /// Where the committer thread sleeps while the queue is empty.
-    queued: Condvar,
-    /// Whether batches are committed by the committer thread (`SyncMode::Always`) or by the
-    /// thread that queued a change (the others, whose I/O only reaches the page cache).
-    has_committer: bool,
-    /// The file's bytes as of the last committed batch. Only the committing thread replaces
-    /// or extends it, and only after the file has the same bytes.
-    published: RwLock<Snapshot>,
-    // Declared last so that it is dropped last: the lock outlives every handle on the store.
-    _lock: lock::StoreLock,
-}
-
-/// Called once with a queued change's outcome.
-type Decide = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-
-/// What writers share under `Core::state`.
-struct State {
-    /// The store opened with `O_APPEND`, so every write lands at the end (POSIX write(2)).
-    /// Only the committing thread writes through it, without holding the mutex, hence the `Arc`.
-    file: Arc<File>,
-    /// How often each word occurs once every accepted change is applied, so a PUT or DELETE
-    /// that matches nothing costs one lookup and every answer is known when it is queued.
-    /// Not maintained once the store is read-only, as no write consults it then.
-    counts: HashMap<Word, usize>,
-    /// Why the store refuses writes, once a failure left the file's state in doubt.
-    read_only: Option<String>,
-    /// Accepted changes that no batch has taken yet, in order.
-    queue: Vec<Queued>,
-    /// Who is told each change's outcome, in the same order as `queue`.
-    waiting: Vec<Decide>,
-    /// The faults armed by the thread that queued each change, in the same order.
-    #[cfg(test)]
-    faults: Vec<disk::faults::Local>,
-    /// How many changes were accepted.
-    accepted: u64,
-    /// A batch is being committed.
-    leading: bool,
-    /// The committer thread waits on `Core::queued` (so the next change must notify it).
-    committer_idle: bool,
-    /// The `FileStore` is being dropped: the committer ends once the queue is empty.
-    stopping: bool,
-    /// How many batches did I/O, so tests can see fsyncs being shared.
-    #[cfg(test)]
-    batches_written: usize,
-}
-
-/// A decided batch (and, after a failure, every change queued behind it): the outcomes to
-/// hand out once the mutex is let go.
-struct Decided {
-    decides: Vec<Decide>,
-    error: Option<StoreError>,
-}
-
-impl Decided {
-    fn deliver(self) {
-        for decide in self.decides {
-            decide(match &self.error {
-                None => Ok(()),
-                Some(error) => Err(error.duplicate()),
-            });
-        }
-    }
-}
-
-/// How a batch's I/O failed, and what that means for the store.
-enum Failure {
-    /// The file is as it was before the batch; the store stays writable.
-    NotApplied(StoreError),
-    /// The file's content or durability is in doubt: refuse writes until a restart.
-    ReadOnly { reason: String, memory: Memory },
-}
-
-/// What memory must show after a failure that makes the store read-only.
-enum Memory {
-    /// The file was left (or put back) as the published snapshot.
-    Keep,
-    /// The file may differ from the snapshot in a way only the file can tell.
-    Reread,
-    /// The file now holds these bytes.
-    Set(Vec<u8>),
-}
-
-/// What a committed batch changes in memory.
-enum Committed {
-    Nothing,
-    /// These lines were appended.
-    Appended(Vec<u8>),
-    /// The file was replaced with these bytes; `file` is an append handle on the new inode
-    /// (`None` if the inode did not change).
-    Rewritten {
-        content: Vec<u8>,
-        file: Option<File>,
-    },
+    /// `open` created the store file.
+    created: bool,
 }
 
 impl FileStore {
@@ -283,76 +165,68 @@ impl FileStore {
     /// complete line is not a word (the file is left byte-for-byte untouched); `Io` otherwise
     /// (including failing to start the committer thread).
     pub fn open(path: &Path, sync: SyncMode) -> Result<(FileStore, Vec<Recovery>), StoreError> {
+        let dir = atomic::parent_dir(path);
+        let missing = match std::fs::metadata(dir) {
+            Ok(meta) => (!meta.is_dir()).then_some("is not a directory"),
+            Err(e) => (e.kind() == std::io::ErrorKind::NotFound).then_some("does not exist"),
+        };
+        if let Some(why) = missing {
+            let (path, dir) = (path.to_path_buf(), dir.to_path_buf());
+            return Err(StoreError::NoDirectory { path, dir, why });
+        }
         // Lock before looking at the file: repairs by two servers at once would race.
         let lock = lock::acquire(path)?;
-        let recovered = recover::recover(path, sync)?;
-        let file = open_append(path)?;
-        let has_committer = sync == SyncMode::Always;
-        let core = Arc::new(Core {
-            path: path.to_path_buf(),
+        let opened =
+            recover::recover(path, sync).and_then(|recovered| Ok((recovered, open_append(path)?)));
+        let (recovered, file) = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
+                lock.remove_if_created();
+                return Err(error);
+            }
+        };
+        let created = recovered.recoveries.contains(&Recovery::Created);
+        let core = Arc::new(Core::new(
+            path.to_path_buf(),
             sync,
-            state: Mutex::new(State {
-                file: Arc::new(file),
-                counts: recovered.counts,
-                read_only: None,
-                queue: Vec::new(),
-                waiting: Vec::new(),
-                #[cfg(test)]
-                faults: Vec::new(),
-                accepted: 0,
-                leading: false,
-                committer_idle: false,
-                stopping: false,
-                #[cfg(test)]
-                batches_written: 0,
-            }),
-            queued: Condvar::new(),
-            has_committer,
-            published: RwLock::new(Arc::new(recovered.bytes)),
-            _lock: lock,
-        });
-        let committer = if has_committer {
+            file,
+            recovered.bytes,
+            recovered.counts,
+            lock,
+        ));
+        let committer = if sync == SyncMode::Always {
             let core = Arc::clone(&core);
             let thread = thread::Builder::new()
                 .name("wordwire-commit".into())
                 .spawn(move || core.run_committer())
-                .map_err(|source| StoreError::Io {
-                    action: "start the committer thread for",
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+                .map_err(|source| StoreError::io("start the committer thread for", path, source))?;
             Some(thread)
         } else {
             None
         };
-        Ok((FileStore { core, committer }, recovered.recoveries))
+        let store = FileStore {
+            core,
+            committer,
+            created,
+        };
+        Ok((store, recovered.recoveries))
+    }
+
+    /// Gives up a store that never served, because the start failed after `open` (its port
+    /// was taken, say): removes what `open` created, the store file if it is still empty and
+    /// the lock file, so that a failed start leaves the directory as it found it.
+    pub fn abandon(self) {
+        let path = &self.core.path;
+        if self.created && std::fs::metadata(path).is_ok_and(|meta| meta.len() == 0) {
+            let _ = std::fs::remove_file(path);
+        }
+        self.core.lock.remove_if_created();
+        // Dropping `self` stops the committer, then lets go of the lock.
     }
 
     /// The store file's path, as given to `open`.
     pub fn path(&self) -> &Path {
         &self.core.path
-    }
-
-    /// Submits `change` and waits for its outcome.
-    fn wait(&self, change: Change) -> Result<usize, StoreError> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.core.submit(
-            change,
-            Box::new(move |result| {
-                // The waiter is this very call, so it is still there.
-                let _ = tx.send(result);
-            }),
-        );
-        rx.recv().unwrap_or_else(|_| {
-            Err(StoreError::ReadOnly {
-                reason: "a commit ended without deciding a change".to_owned(),
-            })
-        })
-    }
-
-    #[cfg(test)]
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.core.state()
     }
 }
 
@@ -370,422 +244,9 @@ impl Drop for FileStore {
     }
 }
 
-impl Core {
-    fn current(&self) -> Snapshot {
-        // A panicking reader cannot leave the `Arc` half-written, so poisoning means nothing here.
-        self.published
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn publish(&self, bytes: Snapshot) {
-        *self
-            .published
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = bytes;
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        // Only a bug can panic under this mutex (no I/O and no callback happens under it); a
-        // commit's own panics are handled by `CommitGuard`. Writes check `is_poisoned` in
-        // `writable`.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The state, if the store still accepts writes.
-    fn writable(&self) -> Result<MutexGuard<'_, State>, StoreError> {
-        if self.state.is_poisoned() {
-            return Err(StoreError::ReadOnly {
-                reason: "a write panicked midway, so the file may not match memory".to_owned(),
-            });
-        }
-        let state = self.state();
-        if let Some(reason) = &state.read_only {
-            return Err(StoreError::ReadOnly {
-                reason: reason.clone(),
-            });
-        }
-        Ok(state)
-    }
-
-    fn io_error(&self, action: &'static str, source: std::io::Error) -> StoreError {
-        StoreError::Io {
-            action,
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// Checks `change` against the counts and queues it, or answers at once: a refusal of a
-    /// read-only store, or a PUT or DELETE that matches nothing with nothing uncommitted.
-    fn submit(&self, change: Change, done: Done) {
-        let mut state = match self.writable() {
-            Ok(state) => state,
-            Err(error) => return done(Err(error)),
-        };
-        match change {
-            Change::Append(word) => {
-                *state.counts.entry(word.clone()).or_default() += 1;
-                self.enqueue(
-                    state,
-                    Queued::Append(word),
-                    Box::new(move |result| done(result.map(|()| 1))),
-                );
-            }
-            Change::Replace { old, new } => {
-                let matches = state.counts.get(&old).copied().unwrap_or(0);
-                if matches == 0 || old == new {
-                    // Nothing would change, so the file is not touched.
-                    return self.settle(state, matches, done);
-                }
-                state.counts.remove(&old);
-                *state.counts.entry(new.clone()).or_default() += matches;
-                self.enqueue(
-                    state,
-                    Queued::Replace { old, new },
-                    Box::new(move |result| done(result.map(|()| matches))),
-                );
-            }
-            Change::Delete(word) => {
-                let matches = state.counts.get(&word).copied().unwrap_or(0);
-                if matches == 0 {
-                    return self.settle(state, 0, done);
-                }
-                state.counts.remove(&word);
-                self.enqueue(
-                    state,
-                    Queued::Delete(word),
-                    Box::new(move |result| done(result.map(|()| matches))),
-                );
-            }
-        }
-    }
-
-    /// Answers `answer`, read from the counts without changing anything, once every change
-    /// accepted so far is decided (at once if none is pending), or the error of a failure
-    /// among them.
-    fn settle<'a>(&'a self, state: MutexGuard<'a, State>, answer: usize, done: Done) {
-        if !state.leading && state.queue.is_empty() {
-            drop(state);
-            return done(Ok(answer));
-        }
-        self.enqueue(
-            state,
-            Queued::Barrier,
-            Box::new(move |result| done(result.map(|()| answer))),
-        );
-    }
-
-    /// Queues `change`; `decide` gets its outcome. With a committer, wakes it if it sleeps;
-    /// without, commits here unless another thread is committing (it drains the queue).
-    fn enqueue<'a>(&'a self, mut state: MutexGuard<'a, State>, change: Queued, decide: Decide) {
-        state.accepted += 1;
-        state.queue.push(change);
-        state.waiting.push(decide);
-        #[cfg(test)]
-        state.faults.push(disk::faults::take_local());
-        if self.has_committer {
-            if state.committer_idle {
-                state.committer_idle = false;
-                drop(state);
-                self.queued.notify_one();
-            }
-            return;
-        }
-        while !state.leading && !state.queue.is_empty() {
-            self.commit_next(state).deliver();
-            state = self.state();
-        }
-    }
-
-    /// The committer thread: commits whole batches while changes are queued, sleeps while
-    /// none is, and ends once the store is dropped and the queue is empty.
-    fn run_committer(&self) {
-        let mut state = self.state();
-        loop {
-            if state.queue.is_empty() {
-                if state.stopping {
-                    return;
-                }
-                state.committer_idle = true;
-                state = self
-                    .queued
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            // A panic in a commit was turned into a failed batch by `CommitGuard` (the store
-            // is read-only); the thread goes on, so later changes are refused, not stranded.
-            let _ = catch_unwind(AssertUnwindSafe(|| self.commit_next(state).deliver()));
-            state = self.state();
-        }
-    }
-
-    /// Commits every queued change as one batch: takes the queue, does the I/O without the
-    /// mutex, then publishes and decides the batch (after a failure, every queued change with
-    /// it). Called with the mutex held and no batch being committed; returns the outcomes for
-    /// the caller to deliver once the mutex is let go.
-    fn commit_next(&self, mut state: MutexGuard<'_, State>) -> Decided {
-        let batch = std::mem::take(&mut state.queue);
-        let decides = std::mem::take(&mut state.waiting);
-        #[cfg(test)]
-        for faults in std::mem::take(&mut state.faults) {
-            disk::faults::install(faults);
-        }
-        let file = Arc::clone(&state.file);
-        state.leading = true;
-        drop(state);
-
-        let mut guard = CommitGuard {
-            core: self,
-            decides,
-        };
-        // Only the committing thread changes the snapshot, so this is the file's content now.
-        let base = self.current();
-        let outcome = self.commit(&file, &base, &batch);
-        // Held past here, this clone would make `Arc::make_mut` below copy the whole
-        // snapshot for every batch of appends.
-        drop(base);
-        let mut decides = std::mem::take(&mut guard.decides);
-        drop(guard);
-
-        let mut state = self.state();
-        state.leading = false;
-        let error = match outcome {
-            Ok(committed) => {
-                #[cfg(test)]
-                if !matches!(committed, Committed::Nothing) {
-                    state.batches_written += 1;
-                }
-                match committed {
-                    Committed::Nothing => {}
-                    Committed::Appended(lines) => {
-                        let mut published = self
-                            .published
-                            .write()
-                            .unwrap_or_else(PoisonError::into_inner);
-                        // Extends in place unless a reader still holds this snapshot, in which
-                        // case it copies. Readers wait on this lock for a memcpy at most.
-                        Arc::make_mut(&mut published).extend_from_slice(&lines);
-                    }
-                    Committed::Rewritten { content, file } => {
-                        self.publish(Arc::new(content));
-                        if let Some(file) = file {
-                            state.file = Arc::new(file);
-                        }
-                    }
-                }
-                None
-            }
-            Err(failure) => Some(self.fail_all_queued(&mut state, failure, &mut decides)),
-        };
-        Decided { decides, error }
-    }
-
-    /// Fails the batch that failed and every change queued after it, which were counted
-    /// against a state that included it: takes them out of the queue (into `decides`) and
-    /// puts memory and the counts back in line with the file. Returns the error they get.
-    fn fail_all_queued(
-        &self,
-        state: &mut State,
-        failure: Failure,
-        decides: &mut Vec<Decide>,
-    ) -> StoreError {
-        let error = match failure {
-            Failure::NotApplied(error) => {
-                state.counts = count_words(&self.current());
-                error
-            }
-            Failure::ReadOnly { mut reason, memory } => {
-                match memory {
-                    Memory::Keep => {}
-                    Memory::Set(bytes) => self.publish(Arc::new(bytes)),
-                    Memory::Reread => match std::fs::read(&self.path) {
-                        Ok(bytes) => self.publish(Arc::new(bytes)),
-                        Err(e) => reason.push_str(&format!(
-                            "; re-reading {} also failed ({e}), so reads show the last acknowledged content",
-                            self.path.display()
-                        )),
-                    },
-                }
-                state.read_only = Some(reason.clone());
-                StoreError::ReadOnly { reason }
-            }
-        };
-        state.queue.clear();
-        #[cfg(test)]
-        state.faults.clear();
-        decides.append(&mut state.waiting);
-        error
-    }
-
-    /// The I/O of one batch, on `file` whose content is `base`.
-    fn commit(&self, file: &File, base: &[u8], batch: &[Queued]) -> Result<Committed, Failure> {
-        match commit::plan(base, batch) {
-            Plan::Nothing => Ok(Committed::Nothing),
-            Plan::Append(lines) => self.append_lines(file, base.len() as u64, lines),
-            Plan::Rewrite(content) => self.rewrite(content),
-        }
-    }
-
-    /// Appends `lines` (the batch's POSTs) in one write and fsyncs once.
-    fn append_lines(&self, file: &File, before: u64, lines: Vec<u8>) -> Result<Committed, Failure> {
-        // One write(2): O_APPEND makes it land at the end in one piece unless the disk fails
-        // partway, which the undo below handles.
-        if let Err(source) = disk::write_all(file, &lines) {
-            let error = self.io_error("append to", source);
-            return Err(self.undo_append(file, before, error));
-        }
-        if self.sync == SyncMode::Always
-            && let Err(source) = disk::sync_data(file)
-        {
-            // fsyncgate: after a failed fsync the kernel may have dropped the dirty pages and a
-            // retry may falsely succeed, so this file's durability cannot be promised any more.
-            // Still take the lines back out so that the file matches the errors.
-            let _ = disk::set_len(file, before);
-            return Err(Failure::ReadOnly {
-                reason: self.io_error("fsync", source).to_string(),
-                memory: Memory::Reread,
-            });
-        }
-        Ok(Committed::Appended(lines))
-    }
-
-    /// Takes a failed append back out of the file (length `before`), so that the file is as it
-    /// was when the batch is answered with an error.
-    fn undo_append(&self, file: &File, before: u64, error: StoreError) -> Failure {
-        if let Err(source) = disk::set_len(file, before) {
-            return Failure::ReadOnly {
-                reason: format!(
-                    "{error}; then truncating it back failed: {}",
-                    self.io_error("truncate", source)
-                ),
-                memory: Memory::Reread,
-            };
-        }
-        if self.sync == SyncMode::Always {
-            // Without this a crash could bring the partial line back, and a non-empty prefix of
-            // a word is a word, so recovery would keep a change that was answered with an error.
-            if let Err(source) = disk::sync_data(file) {
-                return Failure::ReadOnly {
-                    reason: format!(
-                        "{error}; then fsync after truncating it back failed: {}",
-                        self.io_error("fsync", source)
-                    ),
-                    memory: Memory::Reread,
-                };
-            }
-        }
-        Failure::NotApplied(error)
-    }
-
-    /// Replaces the file with `content` through `store::atomic`.
-    fn rewrite(&self, content: Vec<u8>) -> Result<Committed, Failure> {
-        #[cfg(debug_assertions)]
-        if self.sync == SyncMode::UnsafeInPlace {
-            return match atomic::overwrite_in_place_unsafely(&self.path, &content) {
-                Ok(()) => Ok(Committed::Rewritten {
-                    content,
-                    file: None,
-                }),
-                Err(error) => Err(Failure::ReadOnly {
-                    reason: error.to_string(),
-                    memory: Memory::Reread,
-                }),
-            };
-        }
-        match atomic::replace(&self.path, &content, self.sync) {
-            Ok(()) => {}
-            Err(atomic::ReplaceError::NotReplaced {
-                error,
-                fsync_failed,
-            }) => {
-                return Err(if fsync_failed {
-                    // The store file is untouched, but a failed fsync means the disk cannot be
-                    // trusted (fsyncgate), so stop accepting writes.
-                    Failure::ReadOnly {
-                        reason: error.to_string(),
-                        memory: Memory::Keep,
-                    }
-                } else {
-                    Failure::NotApplied(error)
-                });
-            }
-            Err(atomic::ReplaceError::DirectoryNotSynced(error)) => {
-                // The rename is visible, so memory must show the new content too.
-                return Err(Failure::ReadOnly {
-                    reason: error.to_string(),
-                    memory: Memory::Set(content),
-                });
-            }
-        }
-        // The rename gave the name a new inode; the old handle would append to the unlinked file.
-        match open_append(&self.path) {
-            Ok(file) => Ok(Committed::Rewritten {
-                content,
-                file: Some(file),
-            }),
-            Err(error) => Err(Failure::ReadOnly {
-                reason: error.to_string(),
-                memory: Memory::Set(content),
-            }),
-        }
-    }
-}
-
-/// Fails the batch if its commit panics midway, so that the requests waiting for it (and every
-/// change queued behind it) get an error instead of waiting forever, and the store goes
-/// read-only.
-struct CommitGuard<'a> {
-    core: &'a Core,
-    /// The batch's outcomes, taken back by the commit once its I/O returned.
-    decides: Vec<Decide>,
-}
-
-impl Drop for CommitGuard<'_> {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let mut decides = std::mem::take(&mut self.decides);
-        let mut state = self.core.state();
-        state.leading = false;
-        let error = self.core.fail_all_queued(
-            &mut state,
-            Failure::ReadOnly {
-                reason: "a commit panicked midway, so the file may not match memory".to_owned(),
-                memory: Memory::Reread,
-            },
-            &mut decides,
-        );
-        drop(state);
-        Decided {
-            decides,
-            error: Some(error),
-        }
-        .deliver();
-    }
-}
-
 impl Store for FileStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Ok(self.core.current())
-    }
-
-    fn append(&self, word: &Word) -> Result<(), StoreError> {
-        self.wait(Change::Append(word.clone())).map(|_| ())
-    }
-
-    fn replace_all(&self, old: &Word, new: &Word) -> Result<usize, StoreError> {
-        self.wait(Change::Replace {
-            old: old.clone(),
-            new: new.clone(),
-        })
-    }
-
-    fn delete_all(&self, word: &Word) -> Result<usize, StoreError> {
-        self.wait(Change::Delete(word.clone()))
     }
 
     fn submit(&self, change: Change, done: Done) {
@@ -814,22 +275,7 @@ fn open_append(path: &Path) -> Result<File, StoreError> {
     OpenOptions::new()
         .append(true)
         .open(path)
-        .map_err(|source| StoreError::Io {
-            action: "open for append",
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
-/// How often each line of `bytes` (complete lines of words, as published) occurs.
-fn count_words(bytes: &[u8]) -> HashMap<Word, usize> {
-    let mut counts = HashMap::new();
-    for line in bytes.split(|&b| b == b'\n') {
-        if let Ok(word) = Word::parse(line) {
-            *counts.entry(word).or_default() += 1;
-        }
-    }
-    counts
+        .map_err(|source| StoreError::io("open for append", path, source))
 }
 
 #[cfg(test)]
@@ -843,6 +289,43 @@ mod tests {
 
     fn word(text: &str) -> Word {
         Word::parse(text.as_bytes()).unwrap()
+    }
+
+    /// How long a test waits for an answer before it fails (instead of hanging the binary).
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// The next message on `rx`, or a failure after `PATIENCE`.
+    #[track_caller]
+    fn within<T>(rx: &mpsc::Receiver<T>) -> T {
+        rx.recv_timeout(PATIENCE)
+            .expect("no answer within 30 s: a change was never decided")
+    }
+
+    /// Submits `change` to `store` and waits for its outcome.
+    fn wait(store: &dyn Store, change: Change) -> Result<usize, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        store.submit(change, to(&tx));
+        within(&rx)
+    }
+
+    /// The synchronous writes the tests read best with, over `submit`.
+    impl FileStore {
+        fn append(&self, word: &Word) -> Result<(), StoreError> {
+            wait(self, Change::Append(word.clone())).map(|_| ())
+        }
+
+        fn replace_all(&self, old: &Word, new: &Word) -> Result<usize, StoreError> {
+            let (old, new) = (old.clone(), new.clone());
+            wait(self, Change::Replace { old, new })
+        }
+
+        fn delete_all(&self, word: &Word) -> Result<usize, StoreError> {
+            wait(self, Change::Delete(word.clone()))
+        }
+
+        fn state(&self) -> std::sync::MutexGuard<'_, committer::State> {
+            self.core.state()
+        }
     }
 
     fn open_in(dir: &tempfile::TempDir, sync: SyncMode) -> FileStore {
@@ -997,6 +480,54 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_directory_is_named_and_nothing_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        fs::write(&file, b"").unwrap();
+        for (path, why) in [
+            (dir.path().join("nodir").join("x.txt"), "does not exist"),
+            (file.join("x.txt"), "is not a directory"),
+        ] {
+            match FileStore::open(&path, SyncMode::Always) {
+                Err(e @ StoreError::NoDirectory { .. }) => {
+                    let text = e.to_string();
+                    let parent = path.parent().unwrap().display().to_string();
+                    assert!(
+                        text.contains(&format!("directory {parent} {why}")),
+                        "{text}"
+                    );
+                }
+                other => panic!("expected NoDirectory, got {other:?}"),
+            }
+        }
+        assert_eq!(dir_names(&dir), ["file"]);
+    }
+
+    #[test]
+    fn a_refused_or_abandoned_open_leaves_no_file_it_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        // Abandoned after a fresh start: the empty store and its lock go.
+        let (store, _) = FileStore::open(&path, SyncMode::Always).unwrap();
+        store.abandon();
+        assert_eq!(dir_names(&dir), Vec::<String>::new());
+        // Refused: the store was there and stays, byte for byte; the lock file goes.
+        fs::write(&path, b"a\nb c\n").unwrap();
+        assert!(FileStore::open(&path, SyncMode::Always).is_err());
+        assert_eq!(dir_names(&dir), ["words.txt"]);
+        assert_eq!(fs::read(&path).unwrap(), b"a\nb c\n");
+        // What was there before the start stays: a store with words and an old lock file.
+        fs::write(&path, b"a\n").unwrap();
+        let (store, _) = FileStore::open(&path, SyncMode::Always).unwrap();
+        drop(store);
+        let (store, _) = FileStore::open(&path, SyncMode::Always).unwrap();
+        store.abandon();
+        assert_eq!(dir_names(&dir), ["words.txt", "words.txt.lock"]);
+        // An abandoned store lets go of its lock.
+        FileStore::open(&path, SyncMode::Always).unwrap();
+    }
+
+    #[test]
     fn second_open_is_locked_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("words.txt");
@@ -1030,6 +561,26 @@ mod tests {
         assert_memory_is_file(&store, b"a\n");
         store.append(&word("b")).unwrap();
         assert_memory_is_file(&store, b"a\nb\n");
+    }
+
+    #[test]
+    fn a_write_refused_before_its_first_byte_leaves_the_store_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        // As on an immutable file (`chattr +i`): the write fails with nothing written, and a
+        // truncate would fail too, but nothing needs putting back.
+        arm(Fault::Fail(Call::Write));
+        arm(Fault::Fail(Call::SetLen));
+        match store.append(&word("hello")) {
+            Err(e @ StoreError::Io { .. }) => assert!(e.to_string().contains("injected Write")),
+            other => panic!("expected Io, got {other:?}"),
+        }
+        assert_memory_is_file(&store, b"a\n");
+        // The cause is gone: every kind of write succeeds again, without a restart.
+        store.append(&word("b")).unwrap();
+        assert_eq!(store.replace_all(&word("a"), &word("c")).unwrap(), 1);
+        assert_eq!(store.delete_all(&word("b")).unwrap(), 1);
+        assert_memory_is_file(&store, b"c\n");
     }
 
     #[test]
@@ -1291,10 +842,10 @@ mod tests {
         );
         store.append(&word("first")).unwrap();
         for _ in names {
-            rx.recv().unwrap().unwrap();
+            within(&rx).unwrap();
         }
         // One batch for the first line, one write and one fsync for the six queued behind it.
-        assert_eq!(store.state().batches_written, 2);
+        assert_eq!(store.state().seam.batches_written, 2);
         let file = fs::read(store.path()).unwrap();
         assert_eq!(store.snapshot().unwrap().as_slice(), file);
         let mut lines: Vec<&[u8]> = file.split(|&b| b == b'\n').collect();
@@ -1319,7 +870,7 @@ mod tests {
             Err(StoreError::ReadOnly { .. })
         ));
         for _ in 0..4 {
-            match rx.recv().unwrap() {
+            match within(&rx) {
                 Err(StoreError::ReadOnly { reason }) => {
                     assert!(reason.contains("injected SyncFile"), "{reason}")
                 }
@@ -1340,10 +891,10 @@ mod tests {
             vec![put("a", "p"), put("b", "q"), post("r"), delete("absent")],
         );
         assert_eq!(store.delete_all(&word("c")).unwrap(), 1);
-        let mut answers: Vec<usize> = (0..4).map(|_| rx.recv().unwrap().unwrap()).collect();
+        let mut answers: Vec<usize> = (0..4).map(|_| within(&rx).unwrap()).collect();
         answers.sort();
         assert_eq!(answers, [0, 1, 1, 2]);
-        assert_eq!(store.state().batches_written, 2);
+        assert_eq!(store.state().seam.batches_written, 2);
         // The changes touch different words, so any order gives the same file.
         assert_memory_is_file(&store, b"p\nq\np\nr\n");
         assert_eq!(dir_names(&dir), ["words.txt", "words.txt.lock"]);
@@ -1366,7 +917,7 @@ mod tests {
             Err(StoreError::Io { .. })
         ));
         for _ in 0..3 {
-            match rx.recv().unwrap() {
+            match within(&rx) {
                 Err(e @ StoreError::Io { .. }) => {
                     assert!(e.to_string().contains("injected Rename"), "{e}")
                 }
@@ -1383,15 +934,15 @@ mod tests {
     }
 
     #[test]
-    fn duplicated_errors_read_the_same() {
-        let io = StoreError::Io {
-            action: "append to",
-            path: PathBuf::from("w.txt"),
-            source: std::io::Error::new(std::io::ErrorKind::StorageFull, "no space"),
-        };
-        assert_eq!(io.duplicate().to_string(), io.to_string());
+    fn cloned_errors_read_the_same() {
+        let io = StoreError::io(
+            "append to",
+            Path::new("w.txt"),
+            std::io::Error::new(std::io::ErrorKind::StorageFull, "no space"),
+        );
+        assert_eq!(io.clone().to_string(), io.to_string());
         let ro = StoreError::ReadOnly { reason: "x".into() };
-        assert_eq!(ro.duplicate().to_string(), ro.to_string());
+        assert_eq!(ro.clone().to_string(), ro.to_string());
     }
 
     /// A `Done` that sends its outcome on a channel.
@@ -1406,7 +957,7 @@ mod tests {
         let store = seeded(&dir, b"a\n");
         let (tx, rx) = mpsc::channel();
         store.submit(Change::Append(word("b")), to(&tx));
-        assert_eq!(rx.recv().unwrap().unwrap(), 1);
+        assert_eq!(within(&rx).unwrap(), 1);
         // Answered means committed: the file and memory both have it.
         assert_memory_is_file(&store, b"a\nb\n");
         store.submit(Change::Delete(word("absent")), to(&tx));
@@ -1422,7 +973,7 @@ mod tests {
             },
             to(&tx),
         );
-        assert_eq!(rx.recv().unwrap().unwrap(), 1);
+        assert_eq!(within(&rx).unwrap(), 1);
         assert_memory_is_file(&store, b"c\nb\n");
     }
 
@@ -1433,7 +984,7 @@ mod tests {
         let store = open_in(&dir, SyncMode::Always);
         let (gate_tx, gate_rx) = mpsc::channel::<()>();
         // Holds the committer inside the first batch while more changes queue behind it.
-        before(Call::SyncFile, move || gate_rx.recv().unwrap());
+        before(Call::SyncFile, move || within(&gate_rx));
         let (tx, rx) = mpsc::channel();
         for name in ["w0", "w1", "w2", "w3"] {
             store.submit(Change::Append(word(name)), to(&tx));
@@ -1453,7 +1004,7 @@ mod tests {
         before(Call::SyncFile, || panic!("injected panic in a commit"));
         let (tx, rx) = mpsc::channel();
         store.submit(Change::Append(word("b")), to(&tx));
-        match rx.recv().unwrap() {
+        match within(&rx) {
             Err(StoreError::ReadOnly { reason }) => {
                 assert!(reason.contains("commit panicked"), "{reason}")
             }
@@ -1473,7 +1024,7 @@ mod tests {
     fn store_is_usable_as_a_shared_trait_object() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(open_in(&dir, SyncMode::None));
-        store.append(&word("a")).unwrap();
+        assert_eq!(wait(&*store, Change::Append(word("a"))).unwrap(), 1);
         assert_eq!(store.snapshot().unwrap().as_slice(), b"a\n");
     }
 }

@@ -8,11 +8,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::{StoreError, SyncMode, atomic, disk, sidecar_path};
-use crate::word::Word;
+use crate::word::{MAX_WORD_LEN, Word};
 
 /// One thing `FileStore::open` repaired, for the start-up log. Its `Display` is one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,43 +58,86 @@ pub(super) struct Recovered {
     pub recoveries: Vec<Recovery>,
 }
 
-/// The complete lines of a store file, checked.
-#[derive(Debug)]
+/// Why a complete line of the store file is refused at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadLine {
+    /// Not 1-64 ASCII letters or digits. Example: `hello world`.
+    NotAWord,
+    /// Ends in CR: the file has CRLF line endings. Example: `hello\r\n`.
+    EndsInCr,
+    /// Longer than any word can be; validation stopped there, without reading the rest.
+    TooLong,
+}
+
+impl fmt::Display for BadLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BadLine::NotAWord => "line is not a word (1-64 ASCII letters or digits)",
+            BadLine::EndsInCr => {
+                "line ends in CR (a CRLF line ending?); store lines end in LF alone"
+            }
+            BadLine::TooLong => {
+                "line is longer than 64 bytes, so not a word (1-64 ASCII letters or digits)"
+            }
+        })
+    }
+}
+
+/// The store file read up to its end, or up to its first bad line.
+#[derive(Debug, Default)]
 struct Lines {
-    /// Bytes up to and including the last LF; anything after it is a torn tail.
-    complete_len: usize,
+    /// The complete lines, each checked, each with its LF.
+    complete: Vec<u8>,
     /// How many complete lines there are.
     count: usize,
     counts: HashMap<Word, usize>,
+    /// What follows the last LF (a torn append), if anything.
+    tail: Vec<u8>,
 }
 
-/// Checks that every complete (LF-terminated) line of `bytes` is a word.
-/// Errors with the 1-based number of the first line that is not.
-fn validate(bytes: &[u8]) -> Result<Lines, usize> {
-    let mut lines = Lines {
-        complete_len: 0,
-        count: 0,
-        counts: HashMap::new(),
-    };
-    let mut start = 0;
-    while let Some(lf) = bytes[start..].iter().position(|&b| b == b'\n') {
-        let line = &bytes[start..start + lf];
+/// The most of one line worth reading: a word, a CR (to say that it ends in CR), and its LF.
+/// A line with no LF within that many bytes is too long to be a word, or a torn append of one.
+const LONGEST_LINE: usize = MAX_WORD_LEN + 2;
+
+/// Reads the store file from `reader` and checks every complete (LF-terminated) line. Stops
+/// at the first bad line, which it names by its 1-based number and why; a line longer than a
+/// word is refused as soon as that is seen, LF or not (no torn append is that long, and a file
+/// without LFs, however large, is judged after `LONGEST_LINE` bytes). Memory holds only lines
+/// that passed, plus at most one line's worth.
+fn read_lines(reader: &mut impl BufRead) -> io::Result<Result<Lines, (usize, BadLine)>> {
+    let mut lines = Lines::default();
+    loop {
+        let start = lines.complete.len();
+        let mut bounded = reader.by_ref().take(LONGEST_LINE as u64);
+        let read = bounded.read_until(b'\n', &mut lines.complete)?;
+        let line = match lines.complete[start..].split_last() {
+            None => return Ok(Ok(lines)),
+            Some((b'\n', line)) => line,
+            Some(_) if read == LONGEST_LINE => {
+                return Ok(Err((lines.count + 1, BadLine::TooLong)));
+            }
+            Some(_) => {
+                // The end of the file without an LF: a torn tail.
+                lines.tail = lines.complete.split_off(start);
+                return Ok(Ok(lines));
+            }
+        };
         lines.count += 1;
-        let word = Word::parse(line).map_err(|_| lines.count)?;
-        *lines.counts.entry(word).or_default() += 1;
-        start += lf + 1;
+        let word = match line.last() {
+            Some(b'\r') => Err(BadLine::EndsInCr),
+            _ if line.len() > MAX_WORD_LEN => Err(BadLine::TooLong),
+            _ => Word::parse(line).map_err(|_| BadLine::NotAWord),
+        };
+        match word {
+            Ok(word) => *lines.counts.entry(word).or_default() += 1,
+            Err(bad) => return Ok(Err((lines.count, bad))),
+        }
     }
-    lines.complete_len = start;
-    Ok(lines)
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
     let path = path.to_path_buf();
-    move |source| StoreError::Io {
-        action,
-        path,
-        source,
-    }
+    move |source| StoreError::io(action, &path, source)
 }
 
 /// Opens the store file, creating it if missing, validates it and repairs it.
@@ -103,28 +146,30 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Stor
 /// Errors: `InvalidLine` (the file is left byte-for-byte untouched), or `Io`.
 pub(super) fn recover(path: &Path, sync: SyncMode) -> Result<Recovered, StoreError> {
     let mut recoveries = Vec::new();
-    let (mut file, created) = open_or_create(path, sync)?;
+    let (file, created) = open_or_create(path, sync)?;
     if created {
         recoveries.push(Recovery::Created);
     }
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(io_error("read", path))?;
     // Validate before repairing anything, so that a refused file is left exactly as it was.
+    let mut reader = BufReader::with_capacity(64 * 1024, &file);
     let Lines {
-        complete_len,
+        complete: mut bytes,
         count,
         mut counts,
-    } = validate(&bytes).map_err(|line| StoreError::InvalidLine {
-        path: path.to_path_buf(),
-        line,
-    })?;
+        tail,
+    } = read_lines(&mut reader)
+        .map_err(io_error("read", path))?
+        .map_err(|(line, problem)| StoreError::InvalidLine {
+            path: path.to_path_buf(),
+            line,
+            problem,
+        })?;
+    drop(reader);
 
     remove_leftover_temps(path, sync, &mut recoveries)?;
 
-    if complete_len < bytes.len() {
-        let tail = &bytes[complete_len..];
-        if let Ok(word) = Word::parse(tail) {
+    if !tail.is_empty() {
+        if let Ok(word) = Word::parse(&tail) {
             // A torn append of a word is a prefix of `word\n`; every non-empty prefix of a word
             // is itself a word, so the contract keeps it rather than guess what was lost.
             disk::write_all(&file, b"\n").map_err(io_error("append LF to", path))?;
@@ -132,18 +177,18 @@ pub(super) fn recover(path: &Path, sync: SyncMode) -> Result<Recovered, StoreErr
                 disk::sync_data(&file).map_err(io_error("fsync", path))?;
             }
             *counts.entry(word).or_default() += 1;
+            bytes.extend_from_slice(&tail);
             bytes.push(b'\n');
             recoveries.push(Recovery::AddedMissingLf { line: count + 1 });
         } else {
             let torn = sidecar_path(path, "torn");
             let moved = tail.len();
-            set_aside(&torn, tail, sync)?;
+            set_aside(&torn, &tail, sync)?;
             // Only once the bytes are safely in `.torn` may they leave the store.
-            disk::set_len(&file, complete_len as u64).map_err(io_error("truncate", path))?;
+            disk::set_len(&file, bytes.len() as u64).map_err(io_error("truncate", path))?;
             if sync == SyncMode::Always {
                 disk::sync_data(&file).map_err(io_error("fsync", path))?;
             }
-            bytes.truncate(complete_len);
             recoveries.push(Recovery::MovedTornTail {
                 to: torn,
                 bytes: moved,
@@ -159,9 +204,22 @@ pub(super) fn recover(path: &Path, sync: SyncMode) -> Result<Recovered, StoreErr
 
 /// Opens `path` for reading and appending; if it did not exist, creates it and makes the
 /// creation durable (fsync the new file, then its directory). Says whether it was created.
+/// Errors with `NotAFile` for anything but a regular file (or a symlink to one), before
+/// opening it: a device or a FIFO would never end (`/dev/zero`) or never start.
 fn open_or_create(path: &Path, sync: SyncMode) -> Result<(File, bool), StoreError> {
     let mut options = OpenOptions::new();
     options.read(true).append(true);
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(StoreError::NotAFile {
+                path: path.to_path_buf(),
+                kind: kind_of(meta.file_type()),
+            });
+        }
+        Ok(_) => return Ok((options.open(path).map_err(io_error("open", path))?, false)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => return Err(io_error("stat", path)(source)),
+    }
     match options.clone().create_new(true).open(path) {
         Ok(file) => {
             if sync == SyncMode::Always {
@@ -171,11 +229,30 @@ fn open_or_create(path: &Path, sync: SyncMode) -> Result<(File, bool), StoreErro
             }
             Ok((file, true))
         }
+        // A dangling symlink: opening follows it and fails with what is wrong.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => options
             .open(path)
             .map(|file| (file, false))
             .map_err(io_error("open", path)),
         Err(source) => Err(io_error("create", path)(source)),
+    }
+}
+
+/// What a file that is not a regular file is, for `NotAFile`.
+fn kind_of(file_type: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
     }
 }
 
@@ -242,10 +319,15 @@ mod tests {
         path
     }
 
+    /// `read_lines` over `bytes`, with a small buffer so that lines cross its edges.
+    fn validate(bytes: &[u8]) -> Result<Lines, (usize, BadLine)> {
+        read_lines(&mut BufReader::with_capacity(7, io::Cursor::new(bytes))).unwrap()
+    }
+
     #[test]
     fn empty_file_is_valid() {
         let lines = validate(b"").unwrap();
-        assert_eq!((lines.complete_len, lines.count), (0, 0));
+        assert_eq!((lines.complete.len(), lines.count), (0, 0));
     }
 
     #[test]
@@ -257,20 +339,121 @@ mod tests {
     }
 
     #[test]
-    fn first_bad_line_is_named_by_its_1_based_number() {
-        assert_eq!(validate(b"\n").unwrap_err(), 1);
-        assert_eq!(validate(b"a\n\nb\n").unwrap_err(), 2);
-        assert_eq!(validate(b"a\nhello world\n").unwrap_err(), 2);
-        assert_eq!(validate(b"crlf\r\n").unwrap_err(), 1);
-        assert_eq!(validate(b"a\nb\ncaf\xc3\xa9\n").unwrap_err(), 3);
+    fn first_bad_line_is_named_by_its_1_based_number_and_why() {
+        use BadLine::*;
         let long = [&[b'a'; 65][..], b"\n"].concat();
-        assert_eq!(validate(&long).unwrap_err(), 1);
+        let very_long = [&b"a\n"[..], &[b'a'; 1000], b"\nb\n"].concat();
+        let long_cr = [&[b'a'; 64][..], b"\r\n"].concat();
+        for (bytes, want) in [
+            (&b"\n"[..], (1, NotAWord)),
+            (b"a\n\nb\n", (2, NotAWord)),
+            (b"a\nhello world\n", (2, NotAWord)),
+            (b"crlf\r\n", (1, EndsInCr)),
+            (b"ok\n\r\n", (2, EndsInCr)),
+            (b"a\nb\ncaf\xc3\xa9\n", (3, NotAWord)),
+            (&long, (1, TooLong)),
+            (&long_cr, (1, EndsInCr)),
+            (&very_long, (2, TooLong)),
+        ] {
+            assert_eq!(validate(bytes).unwrap_err(), want, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn each_bad_line_says_why_in_one_line() {
+        for (problem, says) in [
+            (BadLine::NotAWord, "line is not a word"),
+            (BadLine::EndsInCr, "line ends in CR"),
+            (BadLine::TooLong, "longer than 64 bytes"),
+        ] {
+            let error = StoreError::InvalidLine {
+                path: "w.txt".into(),
+                line: 3,
+                problem,
+            };
+            let text = error.to_string();
+            assert!(
+                text.starts_with("w.txt:3: ") && text.contains(says),
+                "{text}"
+            );
+            assert!(text.ends_with("; fix or remove it"), "{text}");
+        }
     }
 
     #[test]
     fn bytes_after_the_last_lf_are_a_tail_not_a_line() {
         let lines = validate(b"a\nb c").unwrap();
-        assert_eq!((lines.complete_len, lines.count), (2, 1));
+        assert_eq!((&lines.complete[..], lines.count), (&b"a\n"[..], 1));
+        assert_eq!(lines.tail, b"b c");
+        // A tail longer than a word is no torn append: refused, as a complete line would be.
+        let long_tail = [&b"a\n"[..], &[b'x'; 500]].concat();
+        assert_eq!(validate(&long_tail).unwrap_err(), (2, BadLine::TooLong));
+    }
+
+    /// A reader that counts the bytes taken from it.
+    struct Counting<R> {
+        inner: R,
+        taken: usize,
+    }
+
+    impl<R: Read> Read for Counting<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.taken += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn validation_stops_at_the_first_line_too_long_for_a_word_without_reading_on() {
+        // 64 MiB in one line (with an LF, and then without): refused at line 2 after one
+        // buffer's worth of reading.
+        for end in [&b"\nok\n"[..], b""] {
+            let mut bytes = b"ok\n".to_vec();
+            bytes.resize(64 << 20, b'x');
+            bytes.extend_from_slice(end);
+            let counting = Counting {
+                inner: io::Cursor::new(&bytes),
+                taken: 0,
+            };
+            let mut reader = BufReader::with_capacity(64 * 1024, counting);
+            assert_eq!(
+                read_lines(&mut reader).unwrap().unwrap_err(),
+                (2, BadLine::TooLong)
+            );
+            assert!(
+                reader.get_ref().taken <= 64 * 1024,
+                "{}",
+                reader.get_ref().taken
+            );
+        }
+    }
+
+    #[test]
+    fn a_store_that_is_not_a_regular_file_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_fifo = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo(3) with a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0);
+        for (path, kind) in [
+            (zero, "a character device"),
+            (fifo, "a FIFO"),
+            (dir.path().to_path_buf(), "a directory"),
+        ] {
+            match recover(&path, SyncMode::Always) {
+                Err(e @ StoreError::NotAFile { .. }) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains(kind) && text.contains("regular file"),
+                        "{text}"
+                    );
+                }
+                other => panic!("{path:?}: expected NotAFile, got {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -292,8 +475,12 @@ mod tests {
         fs::write(&temp, b"x").unwrap();
         let before = fs::metadata(&path).unwrap();
         match recover(&path, SyncMode::Always) {
-            Err(StoreError::InvalidLine { path: p, line }) => {
-                assert_eq!((p, line), (path.clone(), 2));
+            Err(StoreError::InvalidLine {
+                path: p,
+                line,
+                problem,
+            }) => {
+                assert_eq!((p, line, problem), (path.clone(), 2, BadLine::NotAWord));
             }
             other => panic!("expected InvalidLine, got {other:?}"),
         }

@@ -14,8 +14,7 @@ use proptest::prelude::*;
 use wordwire::auth::Credentials;
 use wordwire::server::Config;
 use wordwire::server::memory::{self, Peer};
-use wordwire::store::{Snapshot, Store, StoreError};
-use wordwire::word::Word;
+use wordwire::store::{Apply, Change, Inline, Snapshot, StoreError};
 
 use crate::support::{TestServer, auth};
 
@@ -271,10 +270,31 @@ fn host_is_required_once_in_http11_rfc9112_s3_2() {
         b"POST / HTTP/1.1\r\nHost: x\r\nhOsT: y\r\nContent-Length: 5\r\n\r\nhello",
         400,
     );
-    // An empty Host is what a client sends for a URI without authority: valid.
+    // An empty host names nothing an origin server can serve (issue 13: these were served).
+    for host in ["", " ", ":80"] {
+        let request = format!("POST / HTTP/1.1\r\nHost:{host}\r\nContent-Length: 5\r\n\r\nhello");
+        assert_rejected(&server, request.as_bytes(), 400);
+    }
+}
+
+#[test]
+fn absolute_form_authority_is_held_to_the_host_rules_rfc9110_s4_2_1() {
+    // Issue 13: with a valid Host, each of these was answered `200 added hello`.
+    let server = server();
+    for target in [
+        "http://:80/",
+        "http://h:80x/",
+        "http://[::1/",
+        "http://a%/",
+        "http://a\"<>/",
+    ] {
+        let request =
+            format!("POST {target} HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
+        assert_rejected(&server, request.as_bytes(), 400);
+    }
     assert_post_accepted(
         &server,
-        b"POST / HTTP/1.1\r\nHost:\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST http://[::1]:8080/ HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
     );
 }
 
@@ -628,20 +648,12 @@ impl RecordingStore {
     }
 }
 
-impl Store for RecordingStore {
+impl Apply for RecordingStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         self.record();
         Ok(Arc::new(Vec::new()))
     }
-    fn append(&self, _: &Word) -> Result<(), StoreError> {
-        self.record();
-        Ok(())
-    }
-    fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
-        self.record();
-        Ok(1)
-    }
-    fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
+    fn apply(&self, _: &Change) -> Result<usize, StoreError> {
         self.record();
         Ok(1)
     }
@@ -654,7 +666,7 @@ impl Store for RecordingStore {
 fn rejection_status(bytes: &[u8]) -> Option<(u16, usize)> {
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), Credentials::lab_default());
     config.access_log = false;
-    let store = Arc::new(RecordingStore::default());
+    let store = Arc::new(Inline(RecordingStore::default()));
     let done = memory::exchange(&config, store.clone(), &[Peer::Send(bytes.to_vec())], &[]);
     let status = *done.statuses().first()?;
     // `Connection: close` in the first answer's head.
@@ -663,8 +675,8 @@ fn rejection_status(bytes: &[u8]) -> Option<(u16, usize)> {
         .split(|&b| b == b'\n')
         .take_while(|line| *line != b"\r")
         .any(|line| line == b"Connection: close\r");
-    let rejected = status >= 400 && status != config.timeout_status && closes;
-    rejected.then(|| (status, store.calls.load(Ordering::SeqCst)))
+    let rejected = status >= 400 && status != config.timeout_status.code() && closes;
+    rejected.then(|| (status, store.0.calls.load(Ordering::SeqCst)))
 }
 
 /// One edit to a valid request.
@@ -740,7 +752,7 @@ proptest! {
         let (status, calls) = rejection.unwrap();
         prop_assert_eq!(calls, 0, "in memory: {:?}", String::from_utf8_lossy(&request));
         let status = Some(status);
-        let store = Arc::new(RecordingStore::default());
+        let store = Arc::new(Inline(RecordingStore::default()));
         let dir = tempfile::tempdir().unwrap();
         let server = TestServer::with_store(dir, store.clone(), |c| {
             c.read_timeout = Duration::from_secs(2);
@@ -751,6 +763,6 @@ proptest! {
         prop_assert_eq!(Some(reply.status), status, "{:?}", String::from_utf8_lossy(&request));
         prop_assert_eq!(reply.header("Connection"), Some("close"));
         prop_assert!(client.closed_within(Duration::from_secs(3)));
-        prop_assert_eq!(store.calls.load(Ordering::SeqCst), 0);
+        prop_assert_eq!(store.0.calls.load(Ordering::SeqCst), 0);
     }
 }

@@ -3,6 +3,8 @@
 /// Starting servers (in-process and as the binary) and talking raw bytes to them.
 mod support;
 
+/// The command line: clap's errors, options after the verb, completions, man pages.
+mod cli;
 /// RFC 9110/9112 conformance, class by class: what the parser rejects, with what, and that nothing behind it runs.
 mod conformance;
 /// SIGKILL at random instants under write load, recovery at start, SIGTERM under load.
@@ -13,7 +15,11 @@ mod framing;
 mod hostile;
 /// The binary: start-up errors, the store lock, signals, real I/O failures.
 mod process;
+/// `wordwire record`: recorded sessions replay green, keep every byte, and the relay is transparent.
+mod record;
 /// Every status of the contract, sent and answered over TCP.
 mod statuses;
 /// Read, whole-request and idle timeouts; the connection cap.
 mod timeouts;
+/// The wire view: `client --trace` as a snapshot, `record --trace`.
+mod trace;

@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
-use wordwire::store::{Snapshot, Store, StoreError};
-use wordwire::word::Word;
+use wordwire::store::{Apply, Change, Inline, Snapshot, StoreError};
 
 use crate::support::{TestServer, auth};
 
@@ -87,6 +86,33 @@ fn get_without_or_with_wrong_credentials_is_401_with_challenge() {
     let reply =
         server.ask("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic d3Jvbmc6d3Jvbmc=\r\n\r\n");
     assert_eq!(reply.status, 401);
+}
+
+#[test]
+fn head_without_or_with_wrong_credentials_is_401_and_tells_nothing_of_the_store() {
+    let server = TestServer::start("secret\nwords\n", |_| {});
+    for authorization in ["", "Authorization: Basic d3Jvbmc6d3Jvbmc=\r\n"] {
+        let mut client = server.connect();
+        client.send(format!("HEAD / HTTP/1.1\r\nHost: x\r\n{authorization}\r\n").as_bytes());
+        client.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+        // Read the HEAD response head alone: a body would be a leak, and so would a
+        // Content-Length of the store's 13 bytes.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            std::io::Read::read_exact(&mut client.stream, &mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nWWW-Authenticate: Basic realm="),
+            "{head}"
+        );
+        assert!(!head.contains("Content-Length: 13\r\n"), "{head}");
+        // The next bytes are the OPTIONS response, not a body.
+        assert_eq!(client.reply().status, 204);
+    }
 }
 
 #[test]
@@ -191,35 +217,26 @@ fn malformed_requests_are_400_and_close() {
 /// A store whose every operation fails, as a full disk would.
 struct BrokenStore;
 
-impl BrokenStore {
-    fn error() -> StoreError {
-        StoreError::Io {
-            action: "write",
-            path: "broken".into(),
-            source: std::io::Error::from_raw_os_error(28), // ENOSPC
-        }
-    }
-}
-
-impl Store for BrokenStore {
+impl Apply for BrokenStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Err(BrokenStore::error())
     }
-    fn append(&self, _: &Word) -> Result<(), StoreError> {
+    fn apply(&self, _: &Change) -> Result<usize, StoreError> {
         Err(BrokenStore::error())
     }
-    fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
-        Err(BrokenStore::error())
-    }
-    fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
-        Err(BrokenStore::error())
+}
+
+impl BrokenStore {
+    fn error() -> StoreError {
+        let enospc = std::io::Error::from_raw_os_error(28);
+        StoreError::io("write", "broken".as_ref(), enospc)
     }
 }
 
 #[test]
 fn a_failing_store_answers_500_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::with_store(dir, Arc::new(BrokenStore), |_| {});
+    let server = TestServer::with_store(dir, Arc::new(Inline(BrokenStore)), |_| {});
     let mut client = server.connect();
     client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
     let reply = client.reply();
@@ -245,25 +262,19 @@ fn a_failing_store_answers_500_and_the_server_keeps_serving() {
 /// A store that panics, standing in for a bug in a handler.
 struct PanickingStore;
 
-impl Store for PanickingStore {
+impl Apply for PanickingStore {
     fn snapshot(&self) -> Result<Snapshot, StoreError> {
         panic!("injected panic in snapshot")
     }
-    fn append(&self, _: &Word) -> Result<(), StoreError> {
-        panic!("injected panic in append")
-    }
-    fn replace_all(&self, _: &Word, _: &Word) -> Result<usize, StoreError> {
-        panic!("injected panic in replace_all")
-    }
-    fn delete_all(&self, _: &Word) -> Result<usize, StoreError> {
-        panic!("injected panic in delete_all")
+    fn apply(&self, change: &Change) -> Result<usize, StoreError> {
+        panic!("injected panic in apply({change:?})")
     }
 }
 
 #[test]
 fn a_panic_in_a_handler_is_500_and_close_and_the_server_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::with_store(dir, Arc::new(PanickingStore), |_| {});
+    let server = TestServer::with_store(dir, Arc::new(Inline(PanickingStore)), |_| {});
     let mut client = server.connect();
     client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
     let reply = client.reply();

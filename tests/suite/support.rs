@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wordwire::auth::Credentials;
+use wordwire::client::ResponseReader;
 use wordwire::server::{Config, RunningServer, Server};
 use wordwire::store::{FileStore, Store, SyncMode};
 
@@ -76,7 +77,7 @@ impl Drop for TestServer {
     }
 }
 
-/// One parsed response, with its exact bytes.
+/// One parsed response: its status, its head as text, its body as text.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
@@ -93,10 +94,10 @@ impl Reply {
     }
 }
 
-/// A raw TCP client that reads responses framed by Content-Length.
+/// A raw TCP client: bytes out on `stream`, responses read by the crate's `ResponseReader`.
 pub struct Client {
     pub stream: TcpStream,
-    buf: Vec<u8>,
+    reader: ResponseReader<TcpStream>,
 }
 
 impl Client {
@@ -105,62 +106,33 @@ impl Client {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        Client {
-            stream,
-            buf: Vec::new(),
-        }
+        let reader = ResponseReader::new(stream.try_clone().expect("clone the socket"));
+        Client { stream, reader }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
     }
 
-    fn fill(&mut self) -> usize {
-        let mut chunk = [0u8; 4096];
-        match self.stream.read(&mut chunk) {
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                n
-            }
-            Err(e) => panic!("read failed while waiting for a response: {e}"),
-        }
-    }
-
-    /// Reads one response; panics if the connection closes first.
+    /// Reads one response; panics if none arrives (close, timeout, malformed).
     pub fn reply(&mut self) -> Reply {
-        let head_end = loop {
-            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                break i + 4;
-            }
-            assert!(
-                self.fill() > 0,
-                "connection closed before a response; got {:?}",
-                String::from_utf8_lossy(&self.buf)
-            );
-        };
-        let head = String::from_utf8(self.buf[..head_end].to_vec()).expect("ASCII head");
-        let status: u16 = head[9..12].parse().expect("status code");
-        let mut reply = Reply {
-            status,
-            head,
-            body: String::new(),
-        };
-        let length: usize = reply
-            .header("Content-Length")
-            .map_or(0, |v| v.parse().expect("length"));
-        while self.buf.len() < head_end + length {
-            assert!(self.fill() > 0, "connection closed inside a body");
+        let response = self.reader.read_response(false).unwrap_or_else(|error| {
+            panic!(
+                "no response: {error}; got {:?}",
+                String::from_utf8_lossy(error.partial())
+            )
+        });
+        Reply {
+            status: response.status,
+            head: String::from_utf8(response.head().to_vec()).expect("ASCII head"),
+            body: String::from_utf8(response.body).expect("UTF-8 body"),
         }
-        reply.body =
-            String::from_utf8(self.buf[head_end..head_end + length].to_vec()).expect("UTF-8 body");
-        self.buf.drain(..head_end + length);
-        reply
     }
 
     /// True if the server closes the connection (EOF or reset) within `within`, with no more bytes.
     pub fn closed_within(&mut self, within: Duration) -> bool {
         self.stream.set_read_timeout(Some(within)).unwrap();
-        if !self.buf.is_empty() {
+        if !self.reader.buffered().is_empty() {
             return false;
         }
         let mut chunk = [0u8; 64];
@@ -170,10 +142,6 @@ impl Client {
             Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
         }
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The `wordwire serve` binary, started on port 0.

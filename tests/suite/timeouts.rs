@@ -35,7 +35,7 @@ fn a_stalled_body_gets_504() {
 fn timeout_status_408_replaces_504() {
     let server = TestServer::start("", |c| {
         short(c);
-        c.timeout_status = 408;
+        c.timeout_status = wordwire::http::Status::RequestTimeout;
     });
     let mut client = server.connect();
     client.send(b"GET / HTTP/1.1\r\n");

@@ -2,7 +2,7 @@
 //!
 //! Here: flag names, defaults, value syntax (seconds with fractions, 504|408),
 //! where credentials come from, and the refusal of the lab pair off loopback.
-//! Elsewhere: the `client` and `replay` flags (`client`, `replay`), running (`main`).
+//! Elsewhere: the other subcommands' flags (`cli::client`, `replay`), running (`main`).
 
 use std::fs;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::auth::{Credentials, DEFAULT_PASSWORD, DEFAULT_USER};
-use crate::http::HeadLimits;
+use crate::http::{HeadLimits, Status};
 use crate::server::Config;
 use crate::store::SyncMode;
 
@@ -62,14 +62,15 @@ pub struct ServeArgs {
     pub max_body: u32,
 }
 
-/// Where credentials come from; shared by `serve` and `client`.
+/// Where credentials come from; shared by `serve` and `client`. Global, so that
+/// `client get --user U` works as well as `client --user U get`.
 #[derive(Debug, Clone, Args)]
 pub struct CredentialArgs {
     /// User name for Basic auth (or set WORDWIRE_USER) [default: the lab pair wordwire:wordwire].
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub user: Option<String>,
     /// File whose first line is the password (or set WORDWIRE_PASSWORD).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
 }
 
@@ -167,7 +168,10 @@ impl ServeArgs {
         config.read_timeout = self.read_timeout;
         config.request_timeout = self.request_timeout;
         config.idle_timeout = self.idle_timeout;
-        config.timeout_status = self.timeout_status;
+        config.timeout_status = match self.timeout_status {
+            408 => Status::RequestTimeout,
+            _ => Status::GatewayTimeout,
+        };
         config.max_connections = self.max_connections as usize;
         if let Some(threads) = self.threads {
             config.threads = threads as usize;

@@ -1,71 +1,16 @@
-//! The crate's one HTTP/1.1 client: writing a request and reading responses off a stream.
+//! Reads HTTP/1.1 responses off a byte stream, one after another, keeping their exact bytes.
 //!
-//! Here: `Request` (encoding), `ResponseReader` (status line, field lines, and a body
-//! delimited by Content-Length, chunked coding or the close of the connection; 1xx
-//! interim responses come back as responses of their own), and `wordwire client`.
-//! Every `Response` keeps the exact bytes it was read from, so `replay` can compare
-//! them byte for byte. Elsewhere: scripted conversations and comparison (`replay`).
+//! Here: `ResponseReader` (status line, field lines, and a body delimited by
+//! Content-Length, chunked coding or the close of the connection; 1xx interim
+//! responses come back as responses of their own), `Response`, `ReadError`.
+//! Every `Response` keeps the exact bytes it was read from, so `replay` can
+//! compare them byte for byte. Elsewhere: sending requests (`client`).
 //!
 //! The reader is deliberately lenient about line ends (a bare LF ends a line too):
 //! a grader must be able to frame a wrong answer in order to show it, and the
 //! exact bytes in `Response::raw` still carry every CR the server did or did not send.
 
-use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::process::ExitCode;
-use std::time::Duration;
-
-use crate::auth::Credentials;
-use crate::cli::CredentialArgs;
-
-/// A request to encode. `to_bytes` adds `Content-Length` when there is a body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub method: String,
-    pub target: String,
-    /// Field lines in the order they are sent.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    pub fn new(method: impl Into<String>, target: impl Into<String>) -> Request {
-        Request {
-            method: method.into(),
-            target: target.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Request {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
-        self.body = body.into();
-        self
-    }
-
-    /// The HTTP/1.1 message: request-line, field lines, CRLF, body.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("{} {} HTTP/1.1\r\n", self.method, self.target).into_bytes();
-        for (name, value) in &self.headers {
-            out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
-        }
-        let has_length = self
-            .headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("content-length"));
-        if !self.body.is_empty() && !has_length {
-            out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.body);
-        out
-    }
-}
+use std::io::{self, Read};
 
 /// How a response's body was delimited (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +39,8 @@ pub struct Response {
     pub framing: BodyFraming,
     /// Every byte of the response: head, body and any chunked framing.
     pub raw: Vec<u8>,
+    /// How many bytes of `raw` are the head: status line, field lines, empty line.
+    pub head_len: usize,
 }
 
 impl Response {
@@ -108,6 +55,11 @@ impl Response {
     /// A 1xx response, which precedes the final one (RFC 9110 §15.2).
     pub fn is_interim(&self) -> bool {
         (100..200).contains(&self.status)
+    }
+
+    /// The head's exact bytes: status line, field lines and the empty line.
+    pub fn head(&self) -> &[u8] {
+        &self.raw[..self.head_len]
     }
 
     pub fn status_line(&self) -> String {
@@ -316,6 +268,7 @@ fn parse_response(input: &[u8], after_head: bool, eof: bool) -> Result<Parsed<Re
         body: Vec::new(),
         framing: BodyFraming::None,
         raw: Vec::new(),
+        head_len: pos,
     };
     response.framing = body_framing(&response, after_head)?;
     let rest = &input[pos..];
@@ -437,172 +390,6 @@ fn decode_chunked(input: &[u8]) -> Result<Parsed<Vec<u8>>, String> {
     }
 }
 
-/// `wordwire client`: send one request of the assignment and print the answer.
-#[derive(Debug, clap::Args)]
-pub struct ClientArgs {
-    /// Server address, HOST:PORT.
-    #[arg(long, default_value = "127.0.0.1:12345")]
-    pub addr: String,
-    #[command(flatten)]
-    pub credentials: CredentialArgs,
-    /// Seconds to wait for the connection and for the answer.
-    #[arg(long, default_value_t = 10.0)]
-    pub timeout: f64,
-    #[command(subcommand)]
-    pub command: ClientCommand,
-}
-
-#[derive(Debug, clap::Subcommand)]
-pub enum ClientCommand {
-    /// Append WORD to the store.
-    Post { word: String },
-    /// Print the store (needs credentials).
-    Get,
-    /// Replace every OLD with NEW.
-    Put { old: String, new: String },
-    /// Remove every occurrence of WORD.
-    Delete { word: String },
-}
-
-/// Why `wordwire client` could not get an answer. Each becomes a one-line error and exit 2.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// Example: `--user alice` with no password anywhere.
-    #[error("{0}")]
-    Credentials(String),
-    #[error("--timeout must be a positive number of seconds")]
-    BadTimeout,
-    #[error("cannot resolve {addr}: {source}")]
-    Resolve {
-        addr: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        addr: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("sending to {addr}: {source}")]
-    Send {
-        addr: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("reading the answer from {addr}: {source}")]
-    Receive {
-        addr: String,
-        #[source]
-        source: ReadError,
-    },
-}
-
-impl ClientArgs {
-    /// The request the subcommand stands for.
-    pub fn request(&self, credentials: &Credentials) -> Request {
-        let (method, body) = match &self.command {
-            ClientCommand::Post { word } => ("POST", word.clone()),
-            ClientCommand::Get => ("GET", String::new()),
-            ClientCommand::Put { old, new } => ("PUT", format!("{old} {new}")),
-            ClientCommand::Delete { word } => ("DELETE", word.clone()),
-        };
-        let mut request = Request::new(method, "/")
-            .header("Host", self.addr.clone())
-            .header("Authorization", credentials.header_value())
-            .header("Connection", "close");
-        if !body.is_empty() {
-            request = request
-                .header("Content-Type", "text/plain; charset=utf-8")
-                .body(body);
-        }
-        request
-    }
-}
-
-/// Sends `request` on a new connection to `addr` and reads the final response
-/// (interim 1xx responses are skipped).
-pub fn exchange(addr: &str, request: &Request, timeout: Duration) -> Result<Response, ClientError> {
-    let resolved: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|source| ClientError::Resolve {
-            addr: addr.to_string(),
-            source,
-        })?
-        .collect();
-    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address");
-    let mut stream = None;
-    for candidate in resolved {
-        match TcpStream::connect_timeout(&candidate, timeout) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_error = e,
-        }
-    }
-    let mut stream = stream.ok_or_else(|| ClientError::Connect {
-        addr: addr.to_string(),
-        source: last_error,
-    })?;
-    let send_error = |source| ClientError::Send {
-        addr: addr.to_string(),
-        source,
-    };
-    stream.set_read_timeout(Some(timeout)).map_err(send_error)?;
-    stream.write_all(&request.to_bytes()).map_err(send_error)?;
-    let mut reader = ResponseReader::new(stream);
-    let after_head = request.method.eq_ignore_ascii_case("HEAD");
-    loop {
-        let response = reader
-            .read_response(after_head)
-            .map_err(|source| ClientError::Receive {
-                addr: addr.to_string(),
-                source,
-            })?;
-        if !response.is_interim() {
-            return Ok(response);
-        }
-    }
-}
-
-/// Runs `wordwire client`: exit 0 on a 2xx answer, 1 on any other status, 2 if there was none.
-pub fn run(args: ClientArgs) -> ExitCode {
-    match run_client(&args) {
-        Ok(response) => {
-            let mut out = io::stdout().lock();
-            let printed = writeln!(out, "{}", response.status_line())
-                .and_then(|()| out.write_all(&response.body))
-                .and_then(|()| out.flush());
-            if let Err(e) = printed {
-                eprintln!("wordwire client: writing the answer: {e}");
-                return ExitCode::from(2);
-            }
-            if (200..300).contains(&response.status) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
-        Err(e) => {
-            eprintln!("wordwire client: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn run_client(args: &ClientArgs) -> Result<Response, ClientError> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(ClientError::BadTimeout);
-    }
-    let credentials = args
-        .credentials
-        .resolve()
-        .map_err(ClientError::Credentials)?;
-    let request = args.request(&credentials);
-    exchange(&args.addr, &request, Duration::from_secs_f64(args.timeout))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -629,6 +416,7 @@ mod tests {
         assert_eq!(r.reason, "OK");
         assert_eq!(r.body, b"added hello\n");
         assert_eq!(r.raw, wire);
+        assert_eq!(r.head(), b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n");
         assert!(matches!(
             reader.read_response(false),
             Err(ReadError::Closed)
@@ -654,6 +442,10 @@ mod tests {
         let r = reader.read_response(false).unwrap();
         assert_eq!(r.body, b"hello!");
         assert_eq!(r.framing, BodyFraming::Chunked);
+        assert_eq!(
+            r.head(),
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
         assert_eq!(r.raw, &wire[..wire.len() - 5]);
         assert_eq!(reader.buffered(), b"extra");
     }
@@ -714,18 +506,6 @@ mod tests {
         }
         assert!(
             matches!(parse_response(wire, false, false), Ok(Parsed::Done(_, n)) if n == wire.len())
-        );
-    }
-
-    #[test]
-    fn request_gets_content_length_for_a_body() {
-        let bytes = Request::new("POST", "/")
-            .header("Host", "h")
-            .body("hi")
-            .to_bytes();
-        assert_eq!(
-            bytes,
-            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"
         );
     }
 }

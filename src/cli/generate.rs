@@ -1,0 +1,48 @@
+//! `wordwire completions SHELL` and `wordwire man [SUBCOMMAND]`: files generated from the clap definition.
+//!
+//! Here: shell completion scripts (`clap_complete`) and roff man pages
+//! (`clap_mangen`), written to any `Write`. Elsewhere: the definition itself (`cli`).
+
+use std::io::{self, Write};
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+
+/// `wordwire completions`: prints a completion script for a shell.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// `wordwire man`: prints a man page in roff.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ManArgs {
+    /// The page of one subcommand (`wordwire-serve(1)`) instead of `wordwire(1)`.
+    pub subcommand: Option<String>,
+}
+
+/// Writes the completion script for `shell`.
+pub fn write_completions(shell: Shell, out: &mut dyn Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "wordwire", out);
+}
+
+/// Writes `wordwire(1)`, or `wordwire-SUBCOMMAND(1)`. Errors if there is no such subcommand.
+pub fn write_man(subcommand: Option<&str>, out: &mut dyn Write) -> io::Result<()> {
+    let mut command = Cli::command();
+    // `build` gives each subcommand its display name (`wordwire-serve`) and usage line.
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => command.find_subcommand(name).cloned().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no subcommand {name:?}; see wordwire --help"),
+            )
+        })?,
+    };
+    clap_mangen::Man::new(page).render(out)
+}

@@ -1,0 +1,46 @@
+//! The command line at the edge: every subcommand's flags, parsed by clap.
+//!
+//! Here: the top-level `Cli` and its subcommands; each subcommand's flags in
+//! its own file (`serve`, `client`, `generate`). Elsewhere: what each subcommand does
+//! (`server`, `client`, `replay`), turning errors into exit codes (`main`).
+
+pub mod client;
+pub mod generate;
+pub mod serve;
+
+use clap::{Parser, Subcommand};
+
+pub use client::{ClientArgs, ClientCommand};
+pub use serve::{CredentialArgs, ServeArgs, Sync, no_env, process_env};
+
+/// A word-store server on raw HTTP/1.1 sockets, its client, and a conformance harness.
+#[derive(Parser)]
+#[command(name = "wordwire", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Send one request of the assignment and print the answer.
+    Client(ClientArgs),
+    /// Replay golden transcripts against an in-process server or --target.
+    Replay(crate::replay::ReplayArgs),
+    /// Relay connections to a server and write what passed as a transcript.
+    Record(crate::record::RecordArgs),
+    /// Print a shell completion script.
+    ///
+    /// bash: `wordwire completions bash > ~/.local/share/bash-completion/completions/wordwire`
+    ///
+    /// zsh: `wordwire completions zsh > ~/.zfunc/_wordwire` (with `~/.zfunc` in `fpath`)
+    ///
+    /// fish: `wordwire completions fish > ~/.config/fish/completions/wordwire.fish`
+    Completions(generate::CompletionsArgs),
+    /// Print a man page in roff.
+    ///
+    /// `wordwire man | man -l -` reads it; `wordwire man serve` is the page of one subcommand.
+    Man(generate::ManArgs),
+}

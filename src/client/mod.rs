@@ -1,0 +1,198 @@
+//! The crate's one HTTP/1.1 client: writing a request and reading the answer off a connection.
+//!
+//! Here: `Request` (encoding) and `exchange` (one request on a new connection,
+//! optionally traced byte by byte through `trace::TracedStream`).
+//! Elsewhere: reading responses (`client::response`), the `wordwire client`
+//! subcommand (`cli::client`), scripted conversations and comparison (`replay`).
+
+pub mod response;
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+pub use response::{BodyFraming, ReadError, Response, ResponseReader, is_timeout};
+
+use crate::trace::{TracedStream, Tracer};
+
+/// A request to encode. `to_bytes` adds `Content-Length` when there is a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    /// Field lines in the order they are sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn new(method: impl Into<String>, target: impl Into<String>) -> Request {
+        Request {
+            method: method.into(),
+            target: target.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Request {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = body.into();
+        self
+    }
+
+    /// The HTTP/1.1 message: request-line, field lines, CRLF, body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("{} {} HTTP/1.1\r\n", self.method, self.target).into_bytes();
+        for (name, value) in &self.headers {
+            out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        let has_length = self
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-length"));
+        if !self.body.is_empty() && !has_length {
+            out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// Why `wordwire client` could not get an answer. Each becomes a one-line error and exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Example: `--user alice` with no password anywhere.
+    #[error("{0}")]
+    Credentials(String),
+    #[error("--timeout must be a positive number of seconds")]
+    BadTimeout,
+    #[error("cannot resolve {addr}: {source}")]
+    Resolve {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("sending to {addr}: {source}")]
+    Send {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("reading the answer from {addr}: {source}")]
+    Receive {
+        addr: String,
+        #[source]
+        source: ReadError,
+    },
+}
+
+/// Sends `request` on a new connection to `addr` and reads the final response
+/// (interim 1xx responses are skipped).
+pub fn exchange(addr: &str, request: &Request, timeout: Duration) -> Result<Response, ClientError> {
+    exchange_traced(addr, request, timeout, None)
+}
+
+/// As `exchange`; with a `tracer`, every byte sent and received is traced as it goes,
+/// timed from the moment the connection is established.
+pub fn exchange_traced(
+    addr: &str,
+    request: &Request,
+    timeout: Duration,
+    tracer: Option<Tracer>,
+) -> Result<Response, ClientError> {
+    let resolved: Vec<_> = addr
+        .to_socket_addrs()
+        .map_err(|source| ClientError::Resolve {
+            addr: addr.to_string(),
+            source,
+        })?
+        .collect();
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address");
+    let mut stream = None;
+    for candidate in resolved {
+        match TcpStream::connect_timeout(&candidate, timeout) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    let stream = stream.ok_or_else(|| ClientError::Connect {
+        addr: addr.to_string(),
+        source: last_error,
+    })?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|source| ClientError::Send {
+            addr: addr.to_string(),
+            source,
+        })?;
+    match tracer {
+        Some(tracer) => {
+            let peer = stream
+                .peer_addr()
+                .map_or_else(|_| addr.to_string(), |a| a.to_string());
+            let tracer = Tracer::restarted(tracer);
+            tracer.note(&format!("connected to {peer}"));
+            converse(TracedStream::new(stream, tracer), addr, request)
+        }
+        None => converse(stream, addr, request),
+    }
+}
+
+/// Writes the request on `stream` and reads until the final response.
+fn converse<S: Read + Write>(
+    mut stream: S,
+    addr: &str,
+    request: &Request,
+) -> Result<Response, ClientError> {
+    stream
+        .write_all(&request.to_bytes())
+        .map_err(|source| ClientError::Send {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let mut reader = ResponseReader::new(stream);
+    let after_head = request.method.eq_ignore_ascii_case("HEAD");
+    loop {
+        let response = reader
+            .read_response(after_head)
+            .map_err(|source| ClientError::Receive {
+                addr: addr.to_string(),
+                source,
+            })?;
+        if !response.is_interim() {
+            return Ok(response);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_gets_content_length_for_a_body() {
+        let bytes = Request::new("POST", "/")
+            .header("Host", "h")
+            .body("hi")
+            .to_bytes();
+        assert_eq!(
+            bytes,
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"
+        );
+    }
+}

@@ -1,0 +1,394 @@
+//! `--target-cmd`: starts the implementation under test for one transcript and stops it.
+//!
+//! Here: the placeholders (`{port}`, `{host}`, `{addr}`, `{store}`), the fresh store
+//! directory, the environment (the lab pair), the child's limits (RLIMIT_FSIZE for
+//! `fault writes`), waiting until the port listens, noticing a target that died,
+//! and stopping the whole process group (TERM, then KILL).
+//! Elsewhere: mapping our serve flags to the target's (`replay::flags`), playing
+//! the steps (`replay::session`).
+//!
+//! Readiness is a LISTEN socket on the port in `/proc/net/tcp{,6}`, not a probe
+//! connection: a probe would count against `--max-connections 1` until the target
+//! noticed its close. Where `/proc` is not readable a connect probe is used.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
+
+/// How long the target has to start listening.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the target has to exit after SIGTERM before it gets SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How much of the target's output is kept for messages.
+const TAIL_BYTES: usize = 2048;
+
+/// The last bytes the target wrote to stdout and stderr, interleaved as they came.
+#[derive(Debug, Default)]
+struct Tail(VecDeque<u8>);
+
+impl Tail {
+    fn push(&mut self, bytes: &[u8]) {
+        self.0.extend(bytes);
+        let excess = self.0.len().saturating_sub(TAIL_BYTES);
+        self.0.drain(..excess);
+    }
+}
+
+/// One started target: its process group, address and store file.
+pub struct Started {
+    child: Child,
+    addr: SocketAddr,
+    store: PathBuf,
+    /// The command line as run, for messages.
+    command: String,
+    tail: Arc<Mutex<Tail>>,
+    drains: Vec<JoinHandle<()>>,
+    /// Holds the store directory until the target has stopped.
+    _dir: tempfile::TempDir,
+}
+
+/// What the child gets before `exec`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// RLIMIT_FSIZE in bytes: writes that would grow any file past it fail with EFBIG.
+    pub file_size: Option<u64>,
+}
+
+/// `template` with `{port}`, `{host}`, `{addr}` and `{store}` replaced; values are
+/// shell-quoted when they need it.
+pub fn expand(template: &str, addr: SocketAddr, store: &Path) -> String {
+    template
+        .replace("{port}", &addr.port().to_string())
+        .replace("{host}", &addr.ip().to_string())
+        .replace("{addr}", &addr.to_string())
+        .replace("{store}", &shell_quote(&store.display().to_string()))
+}
+
+/// `word` as one `sh` word: as it is if it is plain, else in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (bound, then released).
+fn free_port() -> Result<SocketAddr, String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
+    listener
+        .local_addr()
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}
+
+impl Started {
+    /// Starts `sh -c TEMPLATE` (placeholders expanded, `extra_args` appended, each
+    /// shell-quoted) on a fresh port with a fresh store holding `store`, and waits
+    /// until it listens. On failure the message names the command and ends with
+    /// the tail of its output.
+    pub fn start(
+        template: &str,
+        extra_args: &[String],
+        store: Option<&[u8]>,
+        limits: Limits,
+    ) -> Result<Started, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        let store_path = dir.path().join("words.txt");
+        std::fs::write(&store_path, store.unwrap_or_default())
+            .map_err(|e| format!("writing the starting store: {e}"))?;
+        let addr = free_port()?;
+        let mut command = expand(template, addr, &store_path);
+        for arg in extra_args {
+            command.push(' ');
+            command.push_str(&shell_quote(arg));
+        }
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(&command)
+            .current_dir(dir.path())
+            .env("WORDWIRE_USER", DEFAULT_USER)
+            .env("WORDWIRE_PASSWORD", DEFAULT_PASSWORD)
+            .stdin(Stdio::null())
+            // Pipes, not files: RLIMIT_FSIZE applies to every file the target writes.
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let file_size = limits.file_size;
+        // SAFETY: the closure runs in the forked child before exec and calls only
+        // async-signal-safe functions (signal, setrlimit) on values copied in.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(size) = file_size {
+                    // Fair for every language: an ignored SIGXFSZ stays ignored across
+                    // exec, so a write past the limit fails with EFBIG instead of
+                    // killing the target (Python ignores it anyway; C and Rust do not).
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let limit = libc::rlimit {
+                        rlim_cur: size as libc::rlim_t,
+                        rlim_max: size as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+        let tail = Arc::new(Mutex::new(Tail::default()));
+        let mut drains = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            drains.push(drain(out, tail.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            drains.push(drain(err, tail.clone()));
+        }
+        let mut started = Started {
+            child,
+            addr,
+            store: store_path,
+            command,
+            tail,
+            drains,
+            _dir: dir,
+        };
+        started.wait_listening(START_TIMEOUT)?;
+        Ok(started)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The store file the target was given as `{store}`.
+    pub fn store(&self) -> &Path {
+        &self.store
+    }
+
+    fn wait_listening(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited() {
+                self.stop_group();
+                return Err(format!(
+                    "`{}` exited before listening on {} ({}){}",
+                    self.command,
+                    self.addr,
+                    describe_status(status),
+                    self.tail_note()
+                ));
+            }
+            if is_listening(self.addr) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                self.stop_group();
+                return Err(format!(
+                    "`{}` did not listen on {} within {} s (did it use {{port}} or {{addr}}?){}",
+                    self.command,
+                    self.addr,
+                    timeout.as_secs(),
+                    self.tail_note()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// `Some(message)` if the target has exited: its status or signal and output tail.
+    pub fn death(&mut self) -> Option<String> {
+        let status = self.exited()?;
+        // Let the drains reach the end of the pipes, so the tail is complete.
+        std::thread::sleep(Duration::from_millis(20));
+        Some(format!(
+            "the target died during the transcript ({}){}",
+            describe_status(status),
+            self.tail_note()
+        ))
+    }
+
+    /// `; output ends: ...` with the last lines the target printed, or nothing.
+    fn tail_note(&self) -> String {
+        let tail: Vec<u8> = self
+            .tail
+            .lock()
+            .map(|t| t.0.iter().copied().collect())
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&tail);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let last = &lines[lines.len().saturating_sub(5)..];
+        if last.is_empty() {
+            String::new()
+        } else {
+            format!("; its output ends:\n      {}", last.join("\n      "))
+        }
+    }
+
+    fn stop_group(&mut self) {
+        let pgid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) with a negative pid signals the group we created (process_group(0)).
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        let deadline = Instant::now() + STOP_GRACE;
+        while self.exited().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The shell may have exited and left its children: KILL whatever is left.
+        // SAFETY: as above; ESRCH (no such group) is fine.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+
+    /// Stops the process group (TERM, KILL after `STOP_GRACE`) and removes the store.
+    pub fn stop(mut self) {
+        self.stop_group();
+        for drain in self.drains.drain(..) {
+            let _ = drain.join();
+        }
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            self.stop_group();
+        }
+    }
+}
+
+fn drain(mut from: impl Read + Send + 'static, tail: Arc<Mutex<Tail>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                return;
+            }
+            if let Ok(mut tail) = tail.lock() {
+                tail.push(&buf[..n]);
+            }
+        }
+    })
+}
+
+/// `exit status 3` or `killed by signal 9 (SIGKILL)`.
+pub fn describe_status(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    match status.signal() {
+        Some(sig) => format!("killed by signal {sig}{}", signal_name(sig)),
+        None => status.to_string(),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGABRT => " (SIGABRT)",
+        libc::SIGTERM => " (SIGTERM)",
+        libc::SIGXFSZ => " (SIGXFSZ: a write past the file size limit)",
+        libc::SIGPIPE => " (SIGPIPE)",
+        _ => "",
+    }
+}
+
+/// True if something listens on `addr`'s port on `addr`'s address or any address.
+fn is_listening(addr: SocketAddr) -> bool {
+    match listening_ports() {
+        Some(ports) => ports.contains(&addr.port()),
+        None => TcpStream::connect_timeout(&addr, Duration::from_millis(50)).is_ok(),
+    }
+}
+
+/// The ports of LISTEN sockets in `/proc/net/tcp` and `tcp6`, or `None` without `/proc`.
+fn listening_ports() -> Option<Vec<u16>> {
+    let mut ports = Vec::new();
+    let mut any = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        any = true;
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address is ADDR:PORT in hex; st 0A is LISTEN.
+            if let (Some(local), Some(&"0A")) = (cols.get(1), cols.get(3))
+                && let Some((_, port)) = local.rsplit_once(':')
+                && let Ok(port) = u16::from_str_radix(port, 16)
+            {
+                ports.push(port);
+            }
+        }
+    }
+    any.then_some(ports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_expanded_and_quoted() {
+        let addr: SocketAddr = "127.0.0.1:4321".parse().unwrap();
+        assert_eq!(
+            expand(
+                "srv --port {port} --host {host} -a {addr} -s {store}",
+                addr,
+                Path::new("/tmp/a b/w.txt")
+            ),
+            "srv --port 4321 --host 127.0.0.1 -a 127.0.0.1:4321 -s '/tmp/a b/w.txt'"
+        );
+        assert_eq!(shell_quote("--max-body"), "--max-body");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn a_target_that_never_listens_fails_with_its_output() {
+        let err = Started::start(
+            "echo booting; echo oops >&2; exit 3",
+            &[],
+            None,
+            Limits::default(),
+        )
+        .err()
+        .expect("a target that exits cannot start");
+        assert!(err.contains("exited before listening"), "{err}");
+        assert!(err.contains("exit status 3"), "{err}");
+        assert!(err.contains("oops"), "{err}");
+    }
+
+    #[test]
+    fn a_listening_target_is_found_and_its_group_stopped() {
+        // A python one-liner that listens on {port}; sh stays as its parent.
+        let cmd = "python3 -c 'import socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(); time.sleep(60)' {port}; echo never";
+        let started = Started::start(cmd, &[], Some(b"alpha\n"), Limits::default())
+            .expect("the target starts");
+        assert_eq!(std::fs::read(started.store()).unwrap(), b"alpha\n");
+        let addr = started.addr();
+        assert!(TcpStream::connect(addr).is_ok());
+        let began = Instant::now();
+        started.stop();
+        assert!(began.elapsed() < STOP_GRACE, "TERM stops a plain process");
+        assert!(TcpStream::connect(addr).is_err(), "the group is gone");
+    }
+}

@@ -1,0 +1,199 @@
+use std::process::{Command, Output};
+
+use wordwire::auth::Credentials;
+
+use crate::support::{TestServer, binary, run_binary};
+
+/// Runs the binary in a temporary directory with no credentials in the environment.
+fn wordwire(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(binary())
+        .args(args)
+        .current_dir(dir.path())
+        .env_remove("WORDWIRE_USER")
+        .env_remove("WORDWIRE_PASSWORD")
+        .output()
+        .expect("run wordwire")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Asserts that `args` is a flag error: exit 2, clap's usage line, and each of `expected` on stderr.
+fn assert_flag_error(args: &[&str], expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run_binary(args, dir.path());
+    assert_eq!(code, Some(2), "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    assert!(stderr.contains("Usage: wordwire"), "{args:?}: {stderr}");
+    for text in expected {
+        assert!(
+            stderr.contains(text),
+            "{args:?} should say {text:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_argument_is_named_with_the_usage_line() {
+    assert_flag_error(
+        &["client", "put", "onlyone"],
+        &[
+            "the following required arguments were not provided:\n  <NEW>",
+            "Usage: wordwire client put <OLD> <NEW>",
+        ],
+    );
+}
+
+#[test]
+fn an_invalid_value_lists_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run_binary(&["serve", "--sync", "sometimes"], dir.path());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid value 'sometimes' for '--sync <SYNC>'")
+            && stderr.contains("[possible values: always, none]"),
+        "{stderr}"
+    );
+    let (code, stderr) = run_binary(&["serve", "--read-timeout", "soon"], dir.path());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("expected seconds, e.g. 10 or 0.5"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_misspelt_subcommand_or_flag_gets_a_suggestion() {
+    assert_flag_error(&["serv"], &["a similar subcommand exists: 'serve'"]);
+    assert_flag_error(
+        &["serve", "--max-bodi", "5"],
+        &[
+            "unexpected argument '--max-bodi'",
+            "a similar argument exists: '--max-body'",
+        ],
+    );
+}
+
+#[test]
+fn help_and_version_go_to_stdout_with_exit_0() {
+    let help = wordwire(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(
+        stdout(&help).contains("Usage: wordwire <COMMAND>"),
+        "{}",
+        stdout(&help)
+    );
+    let version = wordwire(&["client", "--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        stdout(&version),
+        format!("wordwire-client {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn client_options_may_follow_the_verb() {
+    let server = TestServer::start("alpha\n", |config| {
+        config.credentials = Credentials::new("alice", "s3cret");
+    });
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("pw");
+    std::fs::write(&password, "s3cret\n").unwrap();
+    let password = password.to_str().unwrap();
+
+    let get = wordwire(&[
+        "client",
+        "get",
+        "--addr",
+        &addr,
+        "--user",
+        "alice",
+        "--password-file",
+        password,
+    ]);
+    assert_eq!(get.status.code(), Some(0), "{get:?}");
+    assert_eq!(stdout(&get), "HTTP/1.1 200 OK\nalpha\n");
+
+    // The same flags before the verb, with a wrong user: the server is asked, and says 401.
+    let refused = wordwire(&[
+        "client",
+        "--addr",
+        &addr,
+        "--user",
+        "bob",
+        "--password-file",
+        password,
+        "get",
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(
+        stdout(&refused).starts_with("HTTP/1.1 401 Unauthorized\n"),
+        "{refused:?}"
+    );
+
+    let post = wordwire(&["client", "post", "beta", "--timeout", "5", "--addr", &addr]);
+    assert_eq!(stdout(&post), "HTTP/1.1 200 OK\nadded beta\n");
+    assert_eq!(server.store_bytes(), "alpha\nbeta\n");
+}
+
+#[test]
+fn bash_completion_completes_subcommands_and_flags() {
+    let script = stdout(&wordwire(&["completions", "bash"]));
+    let complete = |line: &str| {
+        let words: Vec<&str> = line.split(' ').collect();
+        let program = format!(
+            "{script}\nCOMP_WORDS=({}); COMP_CWORD={}; _wordwire wordwire \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            words.join(" "),
+            words.len() - 1
+        );
+        let output = Command::new("bash")
+            .args(["--norc", "-c", &program])
+            .output()
+            .expect("run bash");
+        assert!(output.status.success(), "{output:?}");
+        stdout(&output)
+    };
+    assert_eq!(complete("wordwire se"), "serve\n");
+    assert!(complete("wordwire serve --max-b").contains("--max-body\n"));
+    let verbs = complete("wordwire client ''");
+    for verb in ["post", "get", "put", "delete"] {
+        assert!(verbs.contains(&format!("{verb}\n")), "{verbs}");
+    }
+}
+
+#[test]
+fn zsh_and_fish_completions_name_the_subcommands() {
+    let zsh = stdout(&wordwire(&["completions", "zsh"]));
+    assert!(zsh.starts_with("#compdef wordwire\n"), "{zsh}");
+    let fish = stdout(&wordwire(&["completions", "fish"]));
+    assert!(
+        fish.contains("complete -c wordwire") && fish.contains("-a \"serve\""),
+        "{fish}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run_binary(&["completions", "tcsh"], dir.path());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[possible values: bash, elvish, fish, powershell, zsh]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn man_pages_cover_the_binary_and_each_subcommand() {
+    let page = stdout(&wordwire(&["man"]));
+    assert!(page.contains(".TH wordwire 1"), "{page}");
+    assert!(page.contains("wordwire\\-serve(1)"), "{page}");
+    let serve = stdout(&wordwire(&["man", "serve"]));
+    assert!(serve.contains(".TH wordwire-serve 1"), "{serve}");
+    assert!(serve.contains("\\fB\\-\\-max\\-body\\fR"), "{serve}");
+    let missing = wordwire(&["man", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        "wordwire man: no subcommand \"nope\"; see wordwire --help\n"
+    );
+}

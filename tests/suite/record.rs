@@ -1,0 +1,232 @@
+//! `wordwire record`: what it writes replays green, keeps every byte, and changes nothing on the wire.
+
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use wordwire::client::ResponseReader;
+use wordwire::record::{Relay, StartingState, render};
+use wordwire::replay::local::LocalServer;
+use wordwire::replay::transcript::{StepKind, Transcript, normalise};
+use wordwire::replay::{self, Options, Outcome, report};
+
+use crate::support::{ServerProcess, auth, binary};
+
+const PAUSE: Duration = Duration::from_millis(60);
+
+fn connect(addr: SocketAddr) -> ResponseReader<TcpStream> {
+    let stream = TcpStream::connect(addr).expect("connect to the relay");
+    stream.set_nodelay(true).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    ResponseReader::new(stream)
+}
+
+fn send(conn: &mut ResponseReader<TcpStream>, bytes: &[u8]) {
+    conn.get_mut().write_all(bytes).expect("send");
+}
+
+/// The normalised bytes of the next response on `conn`.
+fn answer(conn: &mut ResponseReader<TcpStream>, after_head: bool) -> Vec<u8> {
+    normalise(&conn.read_response(after_head).expect("a response").raw)
+}
+
+fn expect_close(conn: &mut ResponseReader<TcpStream>) {
+    assert!(
+        matches!(
+            conn.read_response(false),
+            Err(wordwire::client::ReadError::Closed)
+        ),
+        "the server should close"
+    );
+}
+
+/// The session the tests drive: what each connection sent, and every normalised answer.
+struct Session {
+    sent: Vec<Vec<u8>>,
+    answers: Vec<Vec<u8>>,
+}
+
+/// Drives three connections against `addr`: a pipelined pair with a NUL in a body,
+/// a chunked body sent in parts with pauses, and a request followed by a half-close.
+fn drive(addr: SocketAddr) -> Session {
+    let mut sent = vec![Vec::new(); 3];
+    let mut answers = Vec::new();
+    let a_bytes = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nhel\0loPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nhello\r\nGET / HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n",
+        auth()
+    );
+    let mut a = connect(addr);
+    send(&mut a, a_bytes.as_bytes());
+    sent[0].extend_from_slice(a_bytes.as_bytes());
+    for _ in 0..3 {
+        answers.push(answer(&mut a, false));
+    }
+
+    let mut b = connect(addr);
+    let parts: [&[u8]; 3] = [
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nwor",
+        b"\r\n2\r\nld\r\n",
+        b"0\r\n\r\n",
+    ];
+    for part in parts {
+        send(&mut b, part);
+        sent[1].extend_from_slice(part);
+        std::thread::sleep(PAUSE * 3);
+    }
+    answers.push(answer(&mut b, false));
+    let head =
+        b"HEAD / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic d29yZHdpcmU6d29yZHdpcmU=\r\n\r\n";
+    send(&mut b, head);
+    sent[1].extend_from_slice(head);
+    answers.push(answer(&mut b, true));
+
+    let mut c = connect(addr);
+    let c_bytes = b"DELETE / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+    send(&mut c, c_bytes);
+    sent[2].extend_from_slice(c_bytes);
+    c.get_ref().shutdown(Shutdown::Write).unwrap();
+    answers.push(answer(&mut c, false));
+    expect_close(&mut c);
+    drop(a);
+    drop(b);
+    Session { sent, answers }
+}
+
+/// The bytes each connection of a transcript sends, in order, by connection.
+fn sent_by_connection(t: &Transcript) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for step in &t.steps {
+        match &step.kind {
+            StepKind::Open(c) => out.push((c.clone(), Vec::new())),
+            StepKind::Send { conn, bytes } => {
+                let entry = out.iter_mut().find(|(c, _)| c == conn).expect("opened");
+                entry.1.extend_from_slice(bytes);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn replay_file(path: &Path) -> replay::TranscriptResult {
+    replay::replay_one(path, &Options::default())
+}
+
+#[test]
+fn a_recorded_session_replays_green_and_keeps_every_byte() {
+    let server = LocalServer::start_with(&[], None, None).expect("in-process server");
+    let relay = Relay::start("127.0.0.1:0".parse().unwrap(), server.addr(), None).expect("relay");
+    let session = drive(relay.addr());
+    assert!(relay.wait_finished(1, Duration::from_secs(5)));
+    let events = relay.finish();
+    server.stop().expect("server stops");
+    let text = render(&events, &StartingState::default(), PAUSE);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("session.transcript");
+    std::fs::write(&path, &text).unwrap();
+    let t = Transcript::load(&path).expect("the recorded transcript parses");
+    let sent = sent_by_connection(&t);
+    let names: Vec<&str> = sent.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"], "{text}");
+    for (i, (_, bytes)) in sent.iter().enumerate() {
+        assert_eq!(bytes, &session.sent[i], "connection {i}:\n{text}");
+    }
+    // The NUL, the CRs and the LFs are visible escapes, each burst of b its own send.
+    assert!(
+        text.contains("  > hel\\x00loPOST / HTTP/1.1\\r\\n\n"),
+        "{text}"
+    );
+    assert!(text.contains("  > 3\\r\\n\n  > wor\nwait "), "{text}");
+    assert!(text.contains("half-close c\n"), "{text}");
+    assert!(text.contains("expect b HEAD\n"), "{text}");
+    assert!(text.contains("expect-close c\n"), "{text}");
+    let expects = t
+        .steps
+        .iter()
+        .filter(|s| matches!(s.kind, StepKind::Expect { .. }))
+        .count();
+    assert_eq!(expects, session.answers.len(), "{text}");
+
+    let result = replay_file(&path);
+    assert_eq!(
+        result.outcome,
+        Outcome::Passed,
+        "{text}\n{}",
+        report::plain(&report::failure_details(&result))
+    );
+}
+
+#[test]
+fn relaying_is_transparent() {
+    let direct_server = LocalServer::start_with(&[], None, None).unwrap();
+    let direct = drive(direct_server.addr());
+    direct_server.stop().unwrap();
+
+    let relayed_server = LocalServer::start_with(&[], None, None).unwrap();
+    let relay = Relay::start("127.0.0.1:0".parse().unwrap(), relayed_server.addr(), None).unwrap();
+    let relayed = drive(relay.addr());
+    relay.finish();
+    relayed_server.stop().unwrap();
+
+    assert_eq!(direct.answers.len(), 6);
+    for (i, (d, r)) in direct.answers.iter().zip(&relayed.answers).enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(d),
+            String::from_utf8_lossy(r),
+            "answer {i}"
+        );
+    }
+}
+
+#[test]
+fn record_once_writes_flags_and_store_and_the_file_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.txt");
+    std::fs::write(&seed, "alpha\nbeta\n").unwrap();
+    let out = dir.path().join("session.transcript");
+    let mut command = Command::new(binary());
+    command
+        .args(["record", "--listen", "127.0.0.1:0", "--once", "--seed"])
+        .arg(&seed)
+        .arg("-o")
+        .arg(&out)
+        .args(["--", "--auth-all"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut recorder = ServerProcess::spawn(command);
+    let mut a = connect(recorder.addr);
+    // Without credentials under --auth-all a POST is 401; with them it is 200.
+    send(
+        &mut a,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\ngamma",
+    );
+    assert!(String::from_utf8_lossy(&answer(&mut a, false)).starts_with("HTTP/1.1 401 "));
+    let with_auth = format!(
+        "PUT / HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: 11\r\nConnection: close\r\n\r\nalpha omega",
+        auth()
+    );
+    send(&mut a, with_auth.as_bytes());
+    assert!(String::from_utf8_lossy(&answer(&mut a, false)).starts_with("HTTP/1.1 200 "));
+    expect_close(&mut a);
+    drop(a);
+    assert_eq!(recorder.wait_exit(Duration::from_secs(10)), Some(0));
+    let text = std::fs::read_to_string(&out).expect("the transcript was written");
+    assert!(
+        text.contains("\nserver --auth-all\nstore\n  | alpha\n  | beta\n"),
+        "{text}"
+    );
+    assert!(text.contains("replaced 1\\n"), "{text}");
+    let result = replay_file(&out);
+    assert_eq!(
+        result.outcome,
+        Outcome::Passed,
+        "{text}\n{}",
+        report::plain(&report::failure_details(&result))
+    );
+}

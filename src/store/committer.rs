@@ -39,7 +39,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
-#[cfg(debug_assertions)]
 use super::atomic;
 use super::commit::{self, Plan, Queued};
 use super::{Change, Done, Snapshot, StoreError, SyncMode, disk, lock, open_append};

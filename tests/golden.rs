@@ -30,7 +30,15 @@ fn main() {
 }
 
 fn replay_transcript(path: &Path) -> Result<(), Failed> {
-    let result = replay::replay_one(path, &Options::default());
+    // Client transcripts (`transcripts/client/`) test our own client, the binary.
+    let options = Options {
+        client_cmd: Some(format!(
+            "'{}' client --addr {{addr}}",
+            env!("CARGO_BIN_EXE_wordwire")
+        )),
+        ..Options::default()
+    };
+    let result = replay::replay_one(path, &options);
     match result.outcome {
         Outcome::Passed => Ok(()),
         _ => Err(report::plain(&report::failure_details(&result)).into()),

@@ -7,8 +7,10 @@
 //! Elsewhere: the file format (`replay::transcript`), playing steps
 //! (`replay::session`), contract-level judging (`replay::judge`), the in-process
 //! server (`replay::local`), starting a foreign one (`replay::target`,
-//! `replay::flags`), output (`replay::report`), and the HTTP client (`client`).
+//! `replay::flags`), client transcripts and `--client-cmd` (`replay::client_side`),
+//! output (`replay::report`), and the HTTP client (`client`).
 
+pub mod client_side;
 pub mod flags;
 pub mod judge;
 pub mod local;
@@ -66,6 +68,13 @@ pub struct ReplayArgs {
     /// `"--read-timeout" = "--timeout {}"`. Unmapped flags skip their transcript.
     #[arg(long, value_name = "FILE", requires = "target_cmd")]
     pub target_flags: Option<PathBuf>,
+    /// Test a client instead of a server: play the client transcripts (those with
+    /// `listen`), running CMD (placeholders {port} {host} {addr} of the scripted
+    /// server) followed by each transcript's verb and words, e.g. `CMD post hello`,
+    /// with WORDWIRE_USER/WORDWIRE_PASSWORD set to the lab pair. Without it,
+    /// client transcripts test our own `wordwire client`.
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["target", "target_cmd", "bless", "coverage"])]
+    pub client_cmd: Option<String>,
     /// Compare bytes exactly against a foreign target too (default there: contract level).
     #[arg(long, conflicts_with = "contract")]
     pub exact: bool,
@@ -140,6 +149,8 @@ pub struct Options {
     pub bless: bool,
     /// `None`: byte-exact in-process, contract level against a foreign target.
     pub judge: Option<Judge>,
+    /// The client command client transcripts run (`--client-cmd`); `None` skips them.
+    pub client_cmd: Option<String>,
 }
 
 impl Options {
@@ -196,6 +207,11 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
         hint: None,
         reproduction: None,
     };
+    if client_side::is_client_transcript(path) {
+        (result.outcome, result.failures) = play_client_transcript(path, options);
+        result.duration = started.elapsed();
+        return result;
+    }
     let t = match Transcript::load(path) {
         Ok(t) => t,
         Err(e) => {
@@ -214,6 +230,22 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     result.failures = failures;
     result.duration = started.elapsed();
     result
+}
+
+fn play_client_transcript(path: &Path, options: &Options) -> (Outcome, Vec<StepFailure>) {
+    let t = match client_side::ClientTranscript::load(path) {
+        Ok(t) => t,
+        Err(e) => return (Outcome::Broken(e), vec![]),
+    };
+    let Some(template) = &options.client_cmd else {
+        let why = "a client transcript: it tests a client (--client-cmd)";
+        return (Outcome::Skipped(why.to_string()), vec![]);
+    };
+    match client_side::play(&t, template) {
+        Ok(failures) if failures.is_empty() => (Outcome::Passed, failures),
+        Ok(failures) => (Outcome::Failed, failures),
+        Err(e) => (Outcome::Broken(e), vec![]),
+    }
 }
 
 fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailure>) {
@@ -348,7 +380,11 @@ pub fn replay_all(
 /// How many transcripts expect each status at least once.
 pub fn coverage(files: &[PathBuf]) -> Result<BTreeMap<u16, usize>, String> {
     let mut counts = BTreeMap::new();
-    for path in files {
+    // Client transcripts script the server's side: the statuses they send are not the server's.
+    for path in files
+        .iter()
+        .filter(|p| !client_side::is_client_transcript(p))
+    {
         let t = Transcript::load(path).map_err(|e| e.to_string())?;
         let mut statuses = t.expected_statuses();
         statuses.sort_unstable();
@@ -374,7 +410,14 @@ pub fn run(args: ReplayArgs) -> ExitCode {
 }
 
 fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
-    let files = discover(&args.paths)?;
+    let mut files = discover(&args.paths)?;
+    // A client is tested by client transcripts only, a foreign server by server transcripts only;
+    // in-process, both: server transcripts against our server, client ones with our client.
+    if args.client_cmd.is_some() {
+        files.retain(|p| client_side::is_client_transcript(p));
+    } else if args.target.is_some() || args.target_cmd.is_some() {
+        files.retain(|p| !client_side::is_client_transcript(p));
+    }
     if files.is_empty() {
         return Err("no transcripts found".to_string());
     }
@@ -423,6 +466,10 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
         } else {
             None
         },
+        client_cmd: match &args.client_cmd {
+            Some(cmd) => Some(cmd.clone()),
+            None => own_client_command(),
+        },
     };
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;
@@ -462,6 +509,16 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
     Ok(!results
         .iter()
         .any(|r| matches!(r.outcome, Outcome::Failed | Outcome::Broken(_))))
+}
+
+/// `'/path/to/wordwire' client --addr {addr}`: our own client, for client transcripts
+/// replayed without `--client-cmd`.
+fn own_client_command() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    Some(format!(
+        "{} client --addr {{addr}}",
+        target::shell_quote(&exe.display().to_string())
+    ))
 }
 
 /// `connection refused` rather than `Connection refused (os error 111)`.

@@ -465,7 +465,7 @@ fn status_of(bytes: &[u8]) -> Option<u16> {
 }
 
 /// The data of a line `  <sigil> data`, or `None` if the line is not one.
-fn sigil_data(line: &str, sigil: char) -> Option<&str> {
+pub fn sigil_data(line: &str, sigil: char) -> Option<&str> {
     let rest = line.trim_start().strip_prefix(sigil)?;
     if rest.is_empty() {
         return Some("");

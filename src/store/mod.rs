@@ -720,6 +720,128 @@ mod tests {
         assert_eq!(pending().len(), 2, "an fsync was called");
     }
 
+    /// How many of the pages of the file at `path` in the page cache are dirty or being
+    /// written back, from cachestat(2) (Linux 6.5); `None` if the kernel has no such call.
+    fn unsynced_pages(path: &Path) -> Option<u64> {
+        use std::os::fd::AsRawFd;
+        #[repr(C)]
+        struct Range {
+            off: u64,
+            len: u64,
+        }
+        #[repr(C)]
+        #[derive(Default)]
+        struct Stat {
+            cache: u64,
+            dirty: u64,
+            writeback: u64,
+            evicted: u64,
+            recently_evicted: u64,
+        }
+        const SYS_CACHESTAT: libc::c_long = 451;
+        let file = File::open(path).unwrap();
+        // A length of 0 means up to the end of the file.
+        let range = Range { off: 0, len: 0 };
+        let mut stat = Stat::default();
+        // SAFETY: cachestat(2) reads `range` and writes `stat`, both live, `repr(C)` and of
+        // the kernel's layout; `file` stays open across the call.
+        let rc = unsafe {
+            libc::syscall(
+                SYS_CACHESTAT,
+                file.as_raw_fd(),
+                &range as *const Range,
+                &mut stat as *mut Stat,
+                0,
+            )
+        };
+        if rc != 0 {
+            let error = std::io::Error::last_os_error();
+            assert_eq!(
+                error.raw_os_error(),
+                Some(libc::ENOSYS),
+                "cachestat: {error}"
+            );
+            return None;
+        }
+        Some(stat.dirty + stat.writeback)
+    }
+
+    /// Runs each change on a store with `sync` and returns, for each, how many of the file's
+    /// pages were not yet on disk at the moment its answer was given (`None`: no cachestat).
+    fn unsynced_at_each_answer(sync: SyncMode, changes: Vec<Change>) -> Vec<Option<u64>> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(&dir, sync);
+        let (tx, rx) = mpsc::channel();
+        changes
+            .into_iter()
+            .map(|change| {
+                let (tx, path) = (tx.clone(), store.path().to_path_buf());
+                store.submit(
+                    change,
+                    Box::new(move |result| {
+                        result.unwrap();
+                        tx.send(unsynced_pages(&path)).unwrap();
+                    }),
+                );
+                within(&rx)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_acknowledged_write_is_on_disk_when_it_is_answered() {
+        let changes = || {
+            vec![
+                Change::Append(word("a")),
+                Change::Append(word("b")),
+                Change::Replace {
+                    old: word("a"),
+                    new: word("c"),
+                },
+                Change::Append(word("d")),
+                Change::Delete(word("b")),
+                Change::Append(word("e")),
+            ]
+        };
+        let synced = unsynced_at_each_answer(SyncMode::Always, changes());
+        if synced.contains(&None) {
+            eprintln!("cachestat(2) missing (Linux < 6.5): fsync before answering is not checked");
+            return;
+        }
+        assert_eq!(synced, vec![Some(0); 6], "pages still dirty at the answer");
+        // The test of the test: without fsync, the pages of an append are still dirty then.
+        let unsynced = unsynced_at_each_answer(SyncMode::None, vec![Change::Append(word("a"))]);
+        assert!(
+            unsynced[0] > Some(0),
+            "cachestat cannot see a missing fsync"
+        );
+    }
+
+    #[test]
+    fn a_rewrite_is_on_disk_before_its_rename() {
+        // After the rename ext4 flushes a file renamed over another (auto_da_alloc), so only
+        // a look just before the rename shows whether the temporary file was fsync'd.
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\nb\n");
+        let (tx, rx) = mpsc::channel();
+        let in_dir = dir.path().to_path_buf();
+        before(Call::Rename, move || {
+            let temp = fs::read_dir(&in_dir)
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .find(|path| path.to_string_lossy().contains(".tmp."))
+                .expect("the temporary file exists before the rename");
+            tx.send(unsynced_pages(&temp)).unwrap();
+        });
+        assert_eq!(store.delete_all(&word("a")).unwrap(), 1);
+        if let Some(unsynced) = within(&rx) {
+            assert_eq!(
+                unsynced, 0,
+                "the temporary file is renamed before it is on disk"
+            );
+        }
+    }
+
     #[test]
     fn a_reader_keeps_its_snapshot_while_writes_go_on() {
         let dir = tempfile::tempdir().unwrap();

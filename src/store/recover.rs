@@ -532,6 +532,37 @@ mod tests {
     }
 
     #[test]
+    fn a_torn_tail_that_cannot_be_set_aside_stays_in_the_store_and_fails_the_start() {
+        use crate::store::disk::Call;
+        use crate::store::disk::faults::{Fault, arm};
+        let dir = tempfile::tempdir().unwrap();
+        let path = store_in(&dir, b"one\ntw o");
+        let torn = dir.path().join("words.txt.torn");
+        // The write to `.torn` fails, then (second start) its fsync: either way the tail may
+        // not be safe there, so it must not leave the store.
+        for fault in [Fault::Fail(Call::Write), Fault::Fail(Call::SyncFile)] {
+            arm(fault);
+            match recover(&path, SyncMode::Always) {
+                Err(e @ StoreError::Io { .. }) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains("words.txt.torn") && text.contains("injected"),
+                        "{text}"
+                    );
+                }
+                other => panic!("{fault:?}: expected Io, got {other:?}"),
+            }
+            assert_eq!(fs::read(&path).unwrap(), b"one\ntw o", "{fault:?}");
+        }
+        // A `.torn` that is a directory fails the same way, with no fault hook.
+        fs::remove_file(&torn).unwrap();
+        fs::create_dir(&torn).unwrap();
+        let error = recover(&path, SyncMode::Always).unwrap_err().to_string();
+        assert!(error.starts_with("open "), "{error}");
+        assert_eq!(fs::read(&path).unwrap(), b"one\ntw o");
+    }
+
+    #[test]
     fn torn_tails_accumulate_in_an_existing_torn_file() {
         let dir = tempfile::tempdir().unwrap();
         let torn = dir.path().join("words.txt.torn");

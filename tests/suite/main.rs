@@ -5,6 +5,8 @@ mod support;
 
 /// The command line: clap's errors, options after the verb, completions, man pages.
 mod cli;
+/// Client transcripts (`replay --client-cmd`): our client passes them, a broken one fails with diffs.
+mod clients;
 /// RFC 9110/9112 conformance, class by class: what the parser rejects, with what, and that nothing behind it runs.
 mod conformance;
 /// SIGKILL at random instants under write load, recovery at start, SIGTERM under load.

@@ -342,3 +342,80 @@ fn a_write_failure_that_heals_needs_no_restart() {
     assert_eq!(client.reply().status, 200);
     assert_eq!(std::fs::read_to_string(&store).unwrap(), "gamma\nbeta\n");
 }
+
+/// Sets or clears the immutable attribute of `path` (`chattr +i` / `-i`): the way the issue's
+/// audit made a write fail before its first byte, and a truncate fail too.
+fn set_immutable(path: &std::path::Path, on: bool) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const FS_IMMUTABLE_FL: libc::c_int = 0x10;
+    let file = std::fs::File::open(path)?;
+    let mut flags: libc::c_int = 0;
+    // SAFETY: FS_IOC_GETFLAGS/SETFLAGS read or write one int at the pointer; `file` is open.
+    unsafe {
+        if libc::ioctl(file.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        flags = if on {
+            flags | FS_IMMUTABLE_FL
+        } else {
+            flags & !FS_IMMUTABLE_FL
+        };
+        if libc::ioctl(file.as_raw_fd(), libc::FS_IOC_SETFLAGS, &flags) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Clears the immutable attribute again however the test ends, so the directory can go.
+struct Mutable<'a>(&'a std::path::Path);
+
+impl Drop for Mutable<'_> {
+    fn drop(&mut self) {
+        let _ = set_immutable(self.0, false);
+    }
+}
+
+#[test]
+fn a_write_refused_by_an_immutable_store_leaves_it_writable_once_the_flag_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("words.txt");
+    std::fs::write(&store, "alpha\n").unwrap();
+    let server = ServerProcess::spawn(serve_command(&store, &[]));
+    let _guard = Mutable(&store);
+    if let Err(error) = set_immutable(&store, true) {
+        // Needs CAP_LINUX_IMMUTABLE and a file system with the flag (ext4, xfs, btrfs).
+        eprintln!("chattr +i not possible here ({error}); the RLIMIT_FSIZE test covers healing");
+        return;
+    }
+    let mut client = Client::connect(server.addr);
+    let post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbeta";
+    client.send(post);
+    let reply = client.reply();
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (500, "the store could not be read or written\n")
+    );
+    set_immutable(&store, false).unwrap();
+    for (request, answer) in [
+        (&post[..], "added beta\n"),
+        (
+            b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nalpha gamma",
+            "replaced 1\n",
+        ),
+        (
+            b"DELETE / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbeta",
+            "deleted 1\n",
+        ),
+    ] {
+        client.send(request);
+        let reply = client.reply();
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (200, answer),
+            "{}",
+            server.log_text()
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), "gamma\n");
+}

@@ -1,0 +1,105 @@
+//! Client transcripts: our own `wordwire client` passes them all, a broken client fails with diffs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::{TestServer, binary};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn client_transcripts() -> Vec<PathBuf> {
+    let files = wordwire::replay::discover(&[root().join("transcripts/client")])
+        .expect("transcripts/client is readable");
+    assert!(files.len() >= 6, "{files:?}");
+    files
+}
+
+fn replay_client(cmd: &str) -> Output {
+    Command::new(binary())
+        .args(["replay", "--client-cmd", cmd])
+        .current_dir(root())
+        .env_remove("WORDWIRE_USER")
+        .env_remove("WORDWIRE_PASSWORD")
+        .output()
+        .expect("wordwire replay runs")
+}
+
+#[test]
+fn our_own_client_passes_every_client_transcript() {
+    let n = client_transcripts().len();
+    let output = replay_client(&format!("'{}' client --addr {{addr}}", binary()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    // Only client transcripts are played with --client-cmd.
+    assert!(
+        stdout.ends_with(&format!("\n{n} passed, 0 failed\n")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_broken_client_fails_every_client_transcript_with_a_diff() {
+    let n = client_transcripts().len();
+    let output = replay_client("python3 tests/clients/broken_client.py {host} {port}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!("\n0 passed, {n} failed\n")),
+        "{stdout}"
+    );
+    // Bare LF, no Host and a short Content-Length show in the request diff.
+    assert!(
+        stdout.contains("    - > POST / HTTP/1.1\\r\\n\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("    + > POST / HTTP/1.1\\n\n"), "{stdout}");
+    assert!(stdout.contains("    - > Host: [HOST]\\r\\n\n"), "{stdout}");
+    assert!(!stdout.contains("    + > Host:"), "{stdout}");
+    assert!(
+        stdout.contains("    + > Content-Length: 4\\n\n"),
+        "{stdout}"
+    );
+    // Printing the chunk framing instead of the decoded body fails the stdout check.
+    assert!(
+        stdout.contains("`expect-stdout alpha\\nbeta\\n`: stdout lacks this text"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("    + | 6\\r\\n\n"), "{stdout}");
+    // Reporting success after an early close fails the exit check.
+    assert!(
+        stdout.contains("    - ! a non-zero exit status\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn server_grading_leaves_client_transcripts_out_and_coverage_ignores_them() {
+    let output = Command::new(binary())
+        .args(["replay", "--coverage"])
+        .current_dir(root())
+        .output()
+        .expect("wordwire replay runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let server = TestServer::start("", |_| {});
+    let output = Command::new(binary())
+        .args(["replay", "--target", &server.addr.to_string()])
+        .current_dir(root())
+        .output()
+        .expect("wordwire replay runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("transcripts/methods/"), "{stdout}");
+    assert!(!stdout.contains("transcripts/client/"), "{stdout}");
+    // Without a client command, a client transcript is skipped, not failed.
+    let result = wordwire::replay::replay_one(
+        &client_transcripts()[0],
+        &wordwire::replay::Options::default(),
+    );
+    assert!(
+        matches!(result.outcome, wordwire::replay::Outcome::Skipped(_)),
+        "{:?}",
+        result.outcome
+    );
+}

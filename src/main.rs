@@ -64,8 +64,11 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     for recovery in &recoveries {
         eprintln!("store: {recovery}");
     }
+    // The first signal sets the flag (a graceful stop); a second one, with the flag
+    // set, exits at once with 130: acknowledged writes are durable, others recover.
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, server.shutdown_flag())
+        signal_hook::flag::register_conditional_shutdown(signal, 130, server.shutdown_flag())
+            .and_then(|_| signal_hook::flag::register(signal, server.shutdown_flag()))
             .map_err(|e| format!("cannot install the signal handler: {e}"))?;
     }
     if lab_pair {

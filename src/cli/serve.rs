@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 
 use crate::auth::{Credentials, DEFAULT_PASSWORD, DEFAULT_USER};
 use crate::http::{HeadLimits, Status};
-use crate::server::Config;
+use crate::server::{Config, LogFormat};
 use crate::store::SyncMode;
 
 /// `wordwire serve` flags (see CONTRACT.md, "The command line").
@@ -60,6 +60,17 @@ pub struct ServeArgs {
     /// Largest request body, in bytes (larger: 413).
     #[arg(long, value_name = "BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_body: u32,
+    /// Access log on stderr: nginx's combined format plus the duration, JSON lines, or none.
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Combined)]
+    pub log_format: LogFormatArg,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Combined,
+    Json,
+    Off,
 }
 
 /// Where credentials come from; shared by `serve` and `client`. Global, so that
@@ -173,6 +184,11 @@ impl ServeArgs {
             _ => Status::GatewayTimeout,
         };
         config.max_connections = self.max_connections as usize;
+        (config.access_log, config.log_format) = match self.log_format {
+            LogFormatArg::Combined => (true, LogFormat::Combined),
+            LogFormatArg::Json => (true, LogFormat::Json),
+            LogFormatArg::Off => (false, LogFormat::Combined),
+        };
         if let Some(threads) = self.threads {
             config.threads = threads as usize;
         }

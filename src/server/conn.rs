@@ -30,7 +30,7 @@ use crate::http::{
 };
 
 use super::Shared;
-use super::access_log::AccessLog;
+use super::access_log::{AccessLog, Entry, Fields, RequestLine};
 use super::mailbox::{Mailbox, Reply};
 use super::output::{DateCache, Output};
 
@@ -167,6 +167,8 @@ pub(super) struct Connection<S: Transport = TcpStream> {
     /// cut a request short: if it has nothing more in flight, close at once.
     close_requested: bool,
     out: Output,
+    /// What the access log takes from the head of the request in progress.
+    log_fields: Fields,
     /// Unsent output must make progress before this (a peer that never reads).
     write_deadline: Option<Instant>,
     /// The earliest deadline the loop's timer heap holds for this connection.
@@ -201,6 +203,7 @@ impl<S: Transport> Connection<S> {
             peer_closed: false,
             close_requested: false,
             out: Output::default(),
+            log_fields: Fields::default(),
             write_deadline: None,
             armed: None,
             counted: true,
@@ -259,9 +262,15 @@ impl<S: Transport> Connection<S> {
         self.drive(cx)
     }
 
-    /// The server is shutting down: a connection waiting for a request closes now,
-    /// one with a request in flight finishes it and then closes.
+    /// The server is shutting down: a connection waiting for a request closes now;
+    /// one still receiving a head (not yet a request in flight) closes as after an
+    /// error (what is queued goes out, then a lingering close, so that an earlier
+    /// answer is not lost to a reset); one with a request in flight finishes it and
+    /// then closes.
     pub(super) fn on_shutdown(&mut self, cx: &mut Cx<'_>) -> Flow {
+        if matches!(self.phase, Phase::Head(_)) {
+            self.phase = Phase::Closing;
+        }
         self.drive(cx)
     }
 
@@ -371,7 +380,23 @@ impl<S: Transport> Connection<S> {
     fn advance(&mut self, cx: &mut Cx<'_>) -> Step {
         match &self.phase {
             Phase::Idle { .. } => {
-                if self.start < self.end {
+                // RFC 9112 §2.2: empty lines before a request-line (a CRLF some clients
+                // send after a body) are not a request: no clock, no answer, no 400 at
+                // end of stream. A lone CR may be the first half of one. They stay in
+                // the buffer, and past `max_line` of them a request starts, so the
+                // parser, which counts them toward that limit, answers 414.
+                let pending = &self.buf[self.start..self.end];
+                let mut blank = 0;
+                loop {
+                    match &pending[blank..] {
+                        [b'\r', b'\n', ..] => blank += 2,
+                        [b'\n', ..] => blank += 1,
+                        _ => break,
+                    }
+                }
+                let waiting = matches!(&pending[blank..], [] | [b'\r'])
+                    && pending.len() <= cx.shared.config.limits.max_line;
+                if !waiting {
                     self.phase = Phase::Head(Started::new(cx.now, cx.shared));
                     return Step::Progressed;
                 }
@@ -388,6 +413,9 @@ impl<S: Transport> Connection<S> {
                 let started = *started;
                 match parse_head(&self.buf[self.start..self.end], &cx.shared.config.limits) {
                     Ok(Progress::Done { value, consumed }) => {
+                        if cx.log.enabled() {
+                            self.log_fields = Fields::scan(&self.buf[self.start..][..consumed]);
+                        }
                         self.consume(consumed);
                         self.begin_body(value, started, cx)
                     }
@@ -578,7 +606,25 @@ impl<S: Transport> Connection<S> {
                 self.out.push_shared(Arc::clone(words));
             }
         }
-        cx.log.exchange(self.peer, head, &response, sent, started);
+        if cx.log.enabled() {
+            // A head that did not parse whole is still in the buffer.
+            let unparsed = &self.buf[self.start..self.end];
+            let (request, fields) = match head {
+                Some(head) => (
+                    RequestLine::Parsed(head),
+                    std::mem::take(&mut self.log_fields),
+                ),
+                None => (RequestLine::of_unparsed(unparsed), Fields::scan(unparsed)),
+            };
+            cx.log.record(&Entry {
+                peer: self.peer,
+                request,
+                fields: &fields,
+                response: &response,
+                bytes: sent,
+                duration: started.elapsed(),
+            });
+        }
         self.phase = if close {
             Phase::Closing
         } else {
@@ -964,11 +1010,46 @@ mod tests {
     }
 
     #[test]
+    fn a_stray_crlf_after_a_request_starts_no_clock_and_draws_no_answer() {
+        // Issue 13 item 1: this used to draw a 504 one read timeout later, or a
+        // 400 on a half-close.
+        let post = [POST, b"\r\n"].concat();
+        let done = run(&[send(&post)]);
+        assert_eq!((done.statuses(), done.elapsed), (vec![200], IDLE));
+        let done = run(&[send(&post), Peer::HalfClose]);
+        assert_eq!(done.statuses(), [200]);
+        let lf_and_cr = run(&[send(&[POST, b"\n\r\n\r"].concat()), Peer::HalfClose]);
+        assert_eq!(lf_and_cr.statuses(), [200]);
+        // Split between CR and LF, then a request: still one request.
+        let split = [
+            send(&[POST, b"\r"].concat()),
+            Peer::Pause,
+            send(&[b"\n", OPTIONS].concat()),
+        ];
+        assert_eq!(run(&split).statuses(), [200, 204]);
+        // A CR that is not an empty line starts a request, which is malformed.
+        assert_eq!(
+            run(&[send(&[POST, b"\rX"].concat())]).statuses(),
+            [200, 400]
+        );
+    }
+
+    #[test]
     fn a_kept_alive_connection_closes_quietly_after_the_idle_timeout() {
         let done = run(&[send(OPTIONS)]);
         assert_eq!(done.statuses(), [204]);
         assert_eq!(done.elapsed, IDLE);
         assert!(!done.write_shut);
+    }
+
+    #[test]
+    fn shutdown_closes_a_connection_whose_head_is_unfinished_at_once() {
+        // Issue 14 item 3: this used to hold the shutdown for the read timeout, then 504.
+        let done = run(&[send(b"GET / HTTP/1.1\r\nHo"), Peer::Shutdown]);
+        assert_eq!((done.written.len(), done.elapsed), (0, LINGER_TIME));
+        let done = run(&[send(&[OPTIONS, b"GET / HT"].concat()), Peer::Shutdown]);
+        assert_eq!((done.statuses(), done.elapsed), (vec![204], LINGER_TIME));
+        assert!(done.write_shut);
     }
 
     #[test]

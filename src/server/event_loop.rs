@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::access_log::AccessLog;
+use super::access_log::{AccessLog, Entry, Fields, RequestLine};
 use super::conn::{Connection, Cx, Flow};
 use super::mailbox::{Completion, Mailbox};
 use super::output::DateCache;
@@ -85,7 +85,8 @@ impl EventLoop {
             .as_ref()
             .map(std::fs::File::try_clone)
             .transpose()?;
-        let log = AccessLog::new(shared.config.access_log, sink);
+        let format = shared.config.access_log.then_some(shared.config.log_format);
+        let log = AccessLog::new(format, sink);
         Ok(EventLoop {
             poll,
             listener: Some(listener),
@@ -170,6 +171,7 @@ impl EventLoop {
                 for slot in 0..self.slots.len() {
                     self.step(slot, None, now, Connection::on_shutdown);
                 }
+                self.shared.announce_shutdown();
             }
             self.log.flush();
             // A connection handed over but not yet taken counts in `loads`.
@@ -312,8 +314,14 @@ impl EventLoop {
             "too many connections; retry shortly",
         )
         .with_retry_after(1);
-        let bytes = response.body.as_bytes().len();
-        self.log.exchange(peer, None, &response, bytes, now);
+        self.log.record(&Entry {
+            peer,
+            request: RequestLine::Unknown,
+            fields: &Fields::default(),
+            response: &response,
+            bytes: response.body.as_bytes().len(),
+            duration: now.elapsed(),
+        });
         if self.refused >= MAX_REFUSED {
             let _ = write_refusal(&mut stream, &response, &mut self.date);
             return;

@@ -105,6 +105,7 @@ pub fn exchange(config: &Config, store: Arc<dyn Store>, peer: &[Peer], takes: &[
         shutdown: Arc::new(AtomicBool::new(false)),
         active: AtomicUsize::new(1),
         loads: Box::new([AtomicUsize::new(1)]),
+        loops_to_announce: AtomicUsize::new(1),
         mailboxes: Mutex::new(Vec::new()),
         log: None,
     };
@@ -123,7 +124,7 @@ pub fn exchange(config: &Config, store: Arc<dyn Store>, peer: &[Peer], takes: &[
         mailbox: &mailbox,
         now: begin,
         date: DateCache::default(),
-        log: AccessLog::new(config.access_log, None),
+        log: AccessLog::new(config.access_log.then_some(config.log_format), None),
         scratch: vec![0; 4096],
     };
     let mut conn = Connection::new(stream, peer_addr, 0, 0, begin, &shared);

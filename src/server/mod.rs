@@ -34,6 +34,8 @@ pub struct Config {
     pub limits: HeadLimits,
     /// Write one line per request to stderr.
     pub access_log: bool,
+    /// How those lines look.
+    pub log_format: LogFormat,
     /// Event-loop threads; at least one. Default: the available cores.
     pub threads: usize,
 }
@@ -56,12 +58,14 @@ impl Config {
                 max_body: 8192,
             },
             access_log: true,
+            log_format: LogFormat::Combined,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
 
 mod access_log;
+pub use access_log::LogFormat;
 mod conn;
 mod event_loop;
 pub mod listener;
@@ -109,6 +113,8 @@ struct Shared {
     /// Open connections per loop (including ones handed to it and not yet
     /// taken), so that accepting keeps the loops level.
     loads: Box<[AtomicUsize]>,
+    /// Loops that have not yet closed what a shutdown closes at once.
+    loops_to_announce: AtomicUsize,
     /// Each running loop's mailbox, so that a shutdown can wake them at once.
     mailboxes: Mutex<Vec<Arc<Mailbox>>>,
     /// Where access-log lines go (a duplicate of stderr), if `config.access_log`.
@@ -116,6 +122,19 @@ struct Shared {
 }
 
 impl Shared {
+    /// Called by each loop once it has closed what a shutdown closes at once; the
+    /// last one says on stderr what the shutdown still waits for.
+    fn announce_shutdown(&self) {
+        if self.loops_to_announce.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return;
+        }
+        match self.active.load(Ordering::SeqCst) {
+            0 => {}
+            1 => eprintln!("waiting for 1 connection; Ctrl-C again to stop now"),
+            n => eprintln!("waiting for {n} connections; Ctrl-C again to stop now"),
+        }
+    }
+
     fn wake_loops(&self) {
         // The list is only ever replaced whole.
         for mailbox in self
@@ -170,15 +189,15 @@ impl Server {
         } else {
             None
         };
-        let loads = (0..config.threads.max(1))
-            .map(|_| AtomicUsize::new(0))
-            .collect();
+        let threads = config.threads.max(1);
+        let loads = (0..threads).map(|_| AtomicUsize::new(0)).collect();
         let shared = Arc::new(Shared {
             config,
             handler,
             shutdown: Arc::new(AtomicBool::new(false)),
             active: AtomicUsize::new(0),
             loads,
+            loops_to_announce: AtomicUsize::new(threads),
             mailboxes: Mutex::new(Vec::new()),
             log,
         });

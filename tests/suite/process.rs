@@ -47,6 +47,82 @@ fn sigint_stops_an_idle_server_with_exit_0() {
 }
 
 #[test]
+fn sigint_does_not_wait_for_a_half_typed_head() {
+    // Issue 14 item 3: this used to wait for the read timeout (10 s), then 504.
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::spawn(serve_command(&dir.path().join("w.txt"), &[]));
+    let mut client = Client::connect(server.addr);
+    client.send(b"GET / HTTP/1.1\r\nHo");
+    std::thread::sleep(Duration::from_millis(100));
+    server.signal(libc::SIGINT);
+    assert_eq!(server.wait_exit(Duration::from_secs(3)), Some(0));
+    assert!(client.closed_within(Duration::from_secs(1)));
+}
+
+#[test]
+fn a_second_sigint_stops_at_once_and_keeps_the_acknowledged_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("words.txt");
+    let mut server = ServerProcess::spawn(serve_command(&store, &[]));
+    let mut client = Client::connect(server.addr);
+    client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(client.reply().status, 200);
+    // A body on its way: a request in flight, which a first SIGINT waits for.
+    client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nwo");
+    std::thread::sleep(Duration::from_millis(100));
+    server.signal(libc::SIGINT);
+    server.wait_for_log_line("waiting for 1 connection; Ctrl-C again to stop now");
+    assert_eq!(
+        server.wait_exit(Duration::from_millis(300)),
+        None,
+        "the first SIGINT waits"
+    );
+    server.signal(libc::SIGINT);
+    assert_eq!(server.wait_exit(Duration::from_secs(2)), Some(130));
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), "hello\n");
+}
+
+#[test]
+fn log_format_json_writes_one_object_a_line_and_off_writes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = ServerProcess::spawn(serve_command(
+        &dir.path().join("j.txt"),
+        &["--log-format", "json"],
+    ));
+    let mut client = Client::connect(json.addr);
+    client.send(b"GET /missing HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\n\r\n");
+    assert_eq!(client.reply().status, 404);
+    let line = json.wait_for_log_line("\"request\":\"GET /missing HTTP/1.1\"");
+    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (value["status"].as_u64(), value["user_agent"].as_str()),
+        (Some(404), Some("t/1"))
+    );
+
+    let off = ServerProcess::spawn(serve_command(
+        &dir.path().join("o.txt"),
+        &["--log-format", "off"],
+    ));
+    let mut client = Client::connect(off.addr);
+    client.send(b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(client.reply().status, 404);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!off.log_text().contains("/missing"), "{}", off.log_text());
+}
+
+#[test]
+fn a_request_line_that_parsed_is_logged_even_when_the_head_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(serve_command(&dir.path().join("w.txt"), &[]));
+    let mut client = Client::connect(server.addr);
+    client.send(b"GET /x HTTP/1.1\r\nUser-Agent: nc\r\n\r\n");
+    assert_eq!(client.reply().status, 400);
+    let line = server.wait_for_log_line("\"GET /x HTTP/1.1\" 400 ");
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(line.contains("\"-\" \"nc\" "), "{line}");
+}
+
+#[test]
 fn start_up_says_where_it_listens_and_that_it_uses_the_lab_pair() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::spawn(serve_command(&dir.path().join("w.txt"), &[]));

@@ -486,7 +486,7 @@ def report(args, results, idle, started, servers_run):
     if lines[-1] == "":
         lines[-2] += " none."
         lines.pop()
-    measured = [s for s in servers_run]
+    measured = list(servers_run)
     lines += ["", "## CPU time and context switches per request", "",
               "Server CPU time (`utime` + `stime` of `/proc/PID/stat`, nginx: master plus workers) and "
               "context switches (voluntary plus involuntary, summed over `/proc/PID/task/*/status`), "

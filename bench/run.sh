@@ -3,8 +3,8 @@
 # (appendfsync always) and the floor server ../shared/floor/limit.c on 127.0.0.1,
 # in one interleaved run. See bench/README.md.
 #
-#   bench/run.sh                         # 5 rounds of 5 s per scenario (about 30 minutes)
-#   bench/run.sh --rounds 1 --duration 2 # a quick look (about 3 minutes)
+#   bench/run.sh                         # 5 rounds of 5 s per scenario (about 20 minutes)
+#   bench/run.sh --rounds 1 --duration 2 # a quick look (about 2 minutes)
 #   bench/run.sh --only "64 conns"       # some scenarios only; prints, writes nothing
 #   bench/run.sh --before OLD_BINARY     # also runs an older wordwire build, interleaved
 #

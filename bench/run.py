@@ -412,7 +412,7 @@ def target_misses(name, kind, med):
     return misses
 
 
-def report(args, results, idle, started, servers_run):
+def report(args, results, idle, started, servers_run, load):
     peers = [p for p in PEERS if p in servers_run]
     cmd = f"bench/run.sh --rounds {args.rounds} --duration {args.duration}" + (
         f" --before {args.before}" if args.before else "")
@@ -421,6 +421,8 @@ def report(args, results, idle, started, servers_run):
         "",
         f"- Date: {started.strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Machine: {machine()}",
+        f"- Load average (1 min) just before the run: {load:.1f} (well above 0 means other work was "
+        "running on the cores: noisier figures).",
         f"- Command: `{cmd}`",
         f"- {args.rounds} rounds of {args.duration} s per scenario and server, interleaved "
         "(each round runs every server on a scenario before the next scenario, rotating which goes first); "
@@ -681,6 +683,7 @@ def main():
     if args.duration < 1 or args.rounds < 1:
         sys.exit("--rounds and --duration must be at least 1")
     started = datetime.now(timezone.utc)
+    load_start = os.getloadavg()[0]
     workdir = tempfile.mkdtemp(prefix="wordwire-bench-")
     # nginx's workers run as an unprivileged user and must read the store and htpasswd.
     os.chmod(workdir, 0o755)
@@ -753,7 +756,7 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     if args.only:
         return
-    report(args, results, idle, started, servers_run)
+    report(args, results, idle, started, servers_run, load_start)
     write_chart(args.chart, results, servers_run)
 
 

@@ -46,3 +46,15 @@ pub enum Command {
     /// `wordwire man | man -l -` reads it; `wordwire man serve` is the page of one subcommand.
     Man(generate::ManArgs),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_passes_clap_s_own_checks() {
+        // Duplicate names, a global flag clashing with a subcommand's, bad defaults: all panic here.
+        Cli::command().debug_assert();
+    }
+}

@@ -5,6 +5,8 @@
 //! Elsewhere: field-line syntax (`http::syntax`), Host value syntax (`http::target`).
 
 use super::ParseError;
+use smallvec::SmallVec;
+
 use super::request::{HeadLimits, Version};
 use super::syntax::list_members;
 use super::target::is_valid_host;
@@ -20,20 +22,24 @@ pub enum Framing {
     Chunked,
 }
 
-/// What the field lines said so far, as slices of the input.
-pub(crate) struct Fields<'a> {
+/// What the field lines said so far. It owns what it keeps, so that a head that
+/// arrives in pieces need not be parsed again from its start (`HeadParser`).
+#[derive(Debug)]
+pub(crate) struct Fields {
     version: Version,
     hosts: usize,
-    /// The Content-Length digits without leading zeros (`0` stays `0`).
-    content_length: Option<&'a [u8]>,
+    /// The Content-Length digits without leading zeros (`0` stays `0`); inline up
+    /// to 20 digits, which is as long as a `u64` gets.
+    content_length: Option<SmallVec<[u8; 20]>>,
     chunked: bool,
     pub(crate) connection_close: bool,
     pub(crate) connection_keep_alive: bool,
     pub(crate) expect_continue: bool,
-    pub(crate) authorization: Option<&'a [u8]>,
+    /// Inline up to 64 bytes, as in `RequestHead`.
+    pub(crate) authorization: Option<SmallVec<[u8; 64]>>,
 }
 
-impl<'a> Fields<'a> {
+impl Fields {
     pub(crate) fn new(version: Version) -> Self {
         Fields {
             version,
@@ -48,7 +54,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Folds one field line into the facts; names are case-insensitive (RFC 9110 §5.1).
-    pub(crate) fn add(&mut self, name: &[u8], value: &'a [u8]) -> Result<(), ParseError> {
+    pub(crate) fn add(&mut self, name: &[u8], value: &[u8]) -> Result<(), ParseError> {
         if name.eq_ignore_ascii_case(b"host") {
             self.hosts += 1;
             // RFC 9112 §3.2: more than one Host field line is a 400.
@@ -69,11 +75,12 @@ impl<'a> Fields<'a> {
                     None => &member[member.len() - 1..],
                 };
                 // RFC 9112 §6.3: a list of identical values is that value; differing values are a 400.
-                match self.content_length {
-                    Some(seen) if seen != digits => {
+                match &self.content_length {
+                    Some(seen) if seen.as_slice() != digits => {
                         return Err(ParseError::ConflictingContentLength);
                     }
-                    _ => self.content_length = Some(digits),
+                    Some(_) => {}
+                    None => self.content_length = Some(SmallVec::from_slice(digits)),
                 }
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -107,7 +114,7 @@ impl<'a> Fields<'a> {
             if self.authorization.is_some() {
                 return Err(ParseError::DuplicateAuthorization);
             }
-            self.authorization = Some(value);
+            self.authorization = Some(SmallVec::from_slice(value));
         }
         Ok(())
     }
@@ -118,7 +125,7 @@ impl<'a> Fields<'a> {
         if self.version == Version::Http11 && self.hosts == 0 {
             return Err(ParseError::MissingHost);
         }
-        let framing = match (self.chunked, self.content_length) {
+        let framing = match (self.chunked, &self.content_length) {
             // RFC 9112 §6.1: both present is a smuggling attempt; reject rather than pick one.
             (true, Some(_)) => return Err(ParseError::ConflictingLength),
             (true, None) => Framing::Chunked,

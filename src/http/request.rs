@@ -219,85 +219,93 @@ impl State {
                 };
             }
         }
-        if self.section.is_none() {
-            // RFC 9112 §2.2: empty lines before the request-line are ignored; they count
-            // toward max_line so that a stream of them cannot keep the parser busy.
-            let (line, line_end) = loop {
-                match scan_line(input, self.pos) {
-                    // The fault a byte-at-a-time reader meets first wins: the limit, if the
-                    // bytes before the CR already exceed it, else the bare CR.
-                    Line::BareCr { at } if at > limits.max_line => {
-                        return Err(ParseError::RequestLineTooLong);
-                    }
-                    Line::BareCr { .. } => return Err(ParseError::BareCr),
-                    Line::Partial { len } => {
-                        *examined += input.len() - self.pos;
-                        if self.pos + len > limits.max_line {
+        // Resuming takes the section out and puts it back if the head is still
+        // unfinished; a head parsed in one call keeps its parts in locals throughout.
+        let Section {
+            line,
+            start,
+            mut fields,
+        } = match self.section.take() {
+            Some(section) => section,
+            None => {
+                // RFC 9112 §2.2: empty lines before the request-line are ignored; they count
+                // toward max_line so that a stream of them cannot keep the parser busy.
+                let (line, line_end) = loop {
+                    match scan_line(input, self.pos) {
+                        // The fault a byte-at-a-time reader meets first wins: the limit, if
+                        // the bytes before the CR already exceed it, else the bare CR.
+                        Line::BareCr { at } if at > limits.max_line => {
                             return Err(ParseError::RequestLineTooLong);
                         }
-                        self.scanned = self.pos + len;
-                        return Ok(Progress::NeedMore);
-                    }
-                    Line::Complete { content, end } => {
-                        *examined += end - self.pos;
-                        if self.pos + content.len() > limits.max_line {
-                            return Err(ParseError::RequestLineTooLong);
+                        Line::BareCr { .. } => return Err(ParseError::BareCr),
+                        Line::Partial { len } => {
+                            *examined += input.len() - self.pos;
+                            if self.pos + len > limits.max_line {
+                                return Err(ParseError::RequestLineTooLong);
+                            }
+                            self.scanned = self.pos + len;
+                            return Ok(Progress::NeedMore);
                         }
-                        if !content.is_empty() {
-                            break (content, end);
+                        Line::Complete { content, end } => {
+                            *examined += end - self.pos;
+                            if self.pos + content.len() > limits.max_line {
+                                return Err(ParseError::RequestLineTooLong);
+                            }
+                            if !content.is_empty() {
+                                break (content, end);
+                            }
+                            self.pos = end;
                         }
-                        self.pos = end;
                     }
+                };
+                let line = parse_request_line(line)?;
+                self.pos = line_end;
+                Section {
+                    fields: Fields::new(line.version),
+                    line,
+                    start: line_end,
                 }
-            };
-            let line = parse_request_line(line)?;
-            self.pos = line_end;
-            self.section = Some(Section {
-                fields: Fields::new(line.version),
-                line,
-                start: line_end,
-            });
-        }
-        let section = self
-            .section
-            .as_mut()
-            .expect("the request-line was parsed just above");
+            }
+        };
         let mut pos = self.pos;
         loop {
             if let Some(field) = scan_plain_field_line(input, pos) {
                 *examined += field.end - pos;
-                if field.end - section.start > limits.max_header_bytes {
+                if field.end - start > limits.max_header_bytes {
                     return Err(ParseError::HeaderSectionTooLarge);
                 }
-                section.fields.add(field.name, field.value)?;
+                fields.add(input, field.name, field.value)?;
                 pos = field.end;
                 continue;
             }
             match scan_line(input, pos) {
                 // As for the request-line: the first fault in byte order wins.
-                Line::BareCr { at } if at + 1 - section.start > limits.max_header_bytes => {
+                Line::BareCr { at } if at + 1 - start > limits.max_header_bytes => {
                     return Err(ParseError::HeaderSectionTooLarge);
                 }
                 Line::BareCr { .. } => return Err(ParseError::BareCr),
                 Line::Partial { len } => {
                     // Scanned twice: by `scan_plain_field_line`, then by `scan_line`.
                     *examined += 2 * (input.len() - pos);
-                    if input.len() - section.start > limits.max_header_bytes {
+                    if input.len() - start > limits.max_header_bytes {
                         return Err(ParseError::HeaderSectionTooLarge);
                     }
                     self.pos = pos;
                     self.scanned = pos + len;
+                    self.section = Some(Section {
+                        line,
+                        start,
+                        fields,
+                    });
                     return Ok(Progress::NeedMore);
                 }
                 Line::Complete { content, end } => {
                     *examined += end - pos;
-                    if end - section.start > limits.max_header_bytes {
+                    if end - start > limits.max_header_bytes {
                         return Err(ParseError::HeaderSectionTooLarge);
                     }
                     if content.is_empty() {
-                        let framing = section.fields.finish(limits)?;
-                        let Section { line, fields, .. } =
-                            self.section.take().expect("matched Some just above");
+                        let framing = fields.finish(input, limits)?;
                         let head = RequestHead {
                             method: line.method,
                             raw_target: line.raw_target,
@@ -307,7 +315,9 @@ impl State {
                             connection_close: fields.connection_close,
                             connection_keep_alive: fields.connection_keep_alive,
                             expect_continue: fields.expect_continue,
-                            authorization: fields.authorization,
+                            authorization: fields
+                                .authorization
+                                .map(|value| SmallVec::from_slice(&input[value])),
                         };
                         return Ok(Progress::Done {
                             value: head,
@@ -315,7 +325,7 @@ impl State {
                         });
                     }
                     let (name, value) = parse_field_line(content)?;
-                    section.fields.add(name, value)?;
+                    fields.add(input, name, value)?;
                     pos = end;
                 }
             }

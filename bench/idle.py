@@ -43,11 +43,16 @@ def read_response(sock):
 
 
 def family(pid):
+    """`pid` and its child processes, found by their parent pid: the
+    /proc/PID/task/*/children files are not in every kernel."""
     pids = [pid]
-    for task in os.listdir(f"/proc/{pid}/task"):
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                pids += [int(p) for p in f.read().split()]
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(entry))
         except OSError:
             pass
     return pids

@@ -21,48 +21,18 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::cli::record::RecordArgs;
 use crate::client::{ReadError, Response, ResponseReader};
 use crate::http::{BodyDecoder, HeadLimits, Method, Progress, parse_head};
 use crate::replay::local::LocalServer;
 use crate::replay::transcript::{self, DEFAULT_TIMEOUT};
 use crate::trace::{self, Direction, Tracer};
-
-/// `wordwire record`: relay connections to a server and write them down as a transcript.
-#[derive(Debug, clap::Args)]
-pub struct RecordArgs {
-    /// Where clients connect (port 0 picks a free port; the address is printed).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
-    pub listen: String,
-    /// The server to relay to; without it, an in-process wordwire server on a
-    /// temporary store (flags after `--` go to it).
-    #[arg(long, value_name = "ADDR")]
-    pub upstream: Option<String>,
-    /// The transcript to write (default: standard output).
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Stop after the first connection has closed, instead of at Ctrl-C.
-    #[arg(long)]
-    pub once: bool,
-    /// Print every byte relayed, escaped, with the time since its connection started (stderr).
-    #[arg(long)]
-    pub trace: bool,
-    /// A silence longer than this before a client action becomes a `wait` step (milliseconds).
-    #[arg(long, value_name = "MS", default_value_t = 200)]
-    pub pause: u64,
-    /// Start the in-process server's temporary store as a copy of FILE (written as a `store` block).
-    #[arg(long, value_name = "FILE", conflicts_with = "upstream")]
-    pub seed: Option<PathBuf>,
-    /// `wordwire serve` flags for the in-process server (after `--`).
-    #[arg(last = true, value_name = "SERVE-FLAGS")]
-    pub server_flags: Vec<String>,
-}
 
 /// What one side of one connection did, in the order the relay saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,13 @@
 //! The command line at the edge: every subcommand's flags, parsed by clap.
 //!
 //! Here: the top-level `Cli` and its subcommands; each subcommand's flags in
-//! its own file (`serve`, `client`, `generate`). Elsewhere: what each subcommand does
-//! (`server`, `client`, `replay`), turning errors into exit codes (`main`).
+//! its own file (`serve`, `client`, `record`, `generate`). Elsewhere: what each
+//! subcommand does (`server`, `client`, `record`, `replay`), turning errors into
+//! exit codes (`main`).
 
 pub mod client;
 pub mod generate;
+pub mod record;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -30,7 +32,7 @@ pub enum Command {
     /// Replay golden transcripts against an in-process server or --target.
     Replay(crate::replay::ReplayArgs),
     /// Relay connections to a server and write what passed as a transcript.
-    Record(crate::record::RecordArgs),
+    Record(record::RecordArgs),
     /// Print a shell completion script.
     ///
     /// bash: `wordwire completions bash > ~/.local/share/bash-completion/completions/wordwire`
@@ -43,4 +45,16 @@ pub enum Command {
     ///
     /// `wordwire man | man -l -` reads it; `wordwire man serve` is the page of one subcommand.
     Man(generate::ManArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_passes_clap_s_own_checks() {
+        // Duplicate names, a global flag clashing with a subcommand's, bad defaults: all panic here.
+        Cli::command().debug_assert();
+    }
 }

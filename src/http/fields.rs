@@ -5,6 +5,8 @@
 //! Elsewhere: field-line syntax (`http::syntax`), Host value syntax (`http::target`).
 
 use super::ParseError;
+use std::ops::Range;
+
 use super::request::{HeadLimits, Version};
 use super::syntax::list_members;
 use super::target::is_valid_host;
@@ -20,20 +22,24 @@ pub enum Framing {
     Chunked,
 }
 
-/// What the field lines said so far, as slices of the input.
-pub(crate) struct Fields<'a> {
+/// What the field lines said so far. What it keeps of the input it keeps as
+/// offsets, which stay valid while the head's bytes arrive (`HeadParser`).
+#[derive(Debug)]
+pub(crate) struct Fields {
     version: Version,
     hosts: usize,
-    /// The Content-Length digits without leading zeros (`0` stays `0`).
-    content_length: Option<&'a [u8]>,
+    /// Where the Content-Length digits are, without leading zeros (`0` stays `0`).
+    content_length: Option<Range<usize>>,
     chunked: bool,
     pub(crate) connection_close: bool,
     pub(crate) connection_keep_alive: bool,
     pub(crate) expect_continue: bool,
-    pub(crate) authorization: Option<&'a [u8]>,
+    /// Where the value of Authorization is.
+    pub(crate) authorization: Option<Range<usize>>,
 }
 
-impl<'a> Fields<'a> {
+impl Fields {
+    #[inline]
     pub(crate) fn new(version: Version) -> Self {
         Fields {
             version,
@@ -47,8 +53,15 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Folds one field line into the facts; names are case-insensitive (RFC 9110 §5.1).
-    pub(crate) fn add(&mut self, name: &[u8], value: &'a [u8]) -> Result<(), ParseError> {
+    /// Folds one field line of `input` into the facts; names are case-insensitive
+    /// (RFC 9110 §5.1). `value` is a part of `input`.
+    #[inline]
+    pub(crate) fn add(
+        &mut self,
+        input: &[u8],
+        name: &[u8],
+        value: &[u8],
+    ) -> Result<(), ParseError> {
         if name.eq_ignore_ascii_case(b"host") {
             self.hosts += 1;
             // RFC 9112 §3.2: more than one Host field line is a 400.
@@ -69,11 +82,12 @@ impl<'a> Fields<'a> {
                     None => &member[member.len() - 1..],
                 };
                 // RFC 9112 §6.3: a list of identical values is that value; differing values are a 400.
-                match self.content_length {
-                    Some(seen) if seen != digits => {
+                match &self.content_length {
+                    Some(seen) if &input[seen.clone()] != digits => {
                         return Err(ParseError::ConflictingContentLength);
                     }
-                    _ => self.content_length = Some(digits),
+                    Some(_) => {}
+                    None => self.content_length = Some(range_in(input, digits)),
                 }
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -107,24 +121,26 @@ impl<'a> Fields<'a> {
             if self.authorization.is_some() {
                 return Err(ParseError::DuplicateAuthorization);
             }
-            self.authorization = Some(value);
+            self.authorization = Some(range_in(input, value));
         }
         Ok(())
     }
 
     /// The checks that need the whole field section, and the framing they leave.
-    pub(crate) fn finish(&self, limits: &HeadLimits) -> Result<Framing, ParseError> {
+    #[inline]
+    pub(crate) fn finish(&self, input: &[u8], limits: &HeadLimits) -> Result<Framing, ParseError> {
         // RFC 9112 §3.2: an HTTP/1.1 request must carry Host.
         if self.version == Version::Http11 && self.hosts == 0 {
             return Err(ParseError::MissingHost);
         }
-        let framing = match (self.chunked, self.content_length) {
+        let framing = match (self.chunked, &self.content_length) {
             // RFC 9112 §6.1: both present is a smuggling attempt; reject rather than pick one.
             (true, Some(_)) => return Err(ParseError::ConflictingLength),
             (true, None) => Framing::Chunked,
-            (false, Some(digits)) => {
-                Framing::Length(content_length_within(digits, limits.max_body)?)
-            }
+            (false, Some(digits)) => Framing::Length(content_length_within(
+                &input[digits.clone()],
+                limits.max_body,
+            )?),
             (false, None) => Framing::None,
         };
         Ok(framing)
@@ -144,4 +160,11 @@ fn content_length_within(digits: &[u8], max_body: u64) -> Result<u64, ParseError
         return Err(ParseError::BodyTooLarge);
     }
     Ok(value)
+}
+
+/// Where `part`, a part of `input`, lies in it.
+fn range_in(input: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr().addr() - input.as_ptr().addr();
+    debug_assert!(start + part.len() <= input.len(), "a part of the input");
+    start..start + part.len()
 }

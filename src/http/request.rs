@@ -116,91 +116,218 @@ pub struct RequestHead {
 /// line) larger than `max_header_bytes` is `HeaderSectionTooLarge`. Both are
 /// reported as soon as the bytes received exceed the limit, without waiting
 /// for the line to end. A `Content-Length` over `max_body` is `BodyTooLarge`.
+///
+/// A caller that gets `NeedMore` and calls again with more bytes parses the
+/// first ones again; `HeadParser` does not.
 pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestHead>, ParseError> {
-    // RFC 9112 §2.2: empty lines before the request-line are ignored; they count
-    // toward max_line so that a stream of them cannot keep the parser busy.
-    let mut pos = 0;
-    let (line, line_end) = loop {
-        match scan_line(input, pos) {
-            // The fault a byte-at-a-time reader meets first wins: the limit, if the
-            // bytes before the CR already exceed it, else the bare CR.
-            Line::BareCr { at } if at > limits.max_line => {
-                return Err(ParseError::RequestLineTooLong);
-            }
-            Line::BareCr { .. } => return Err(ParseError::BareCr),
-            Line::Partial { len } => {
-                if pos + len > limits.max_line {
-                    return Err(ParseError::RequestLineTooLong);
-                }
-                return Ok(Progress::NeedMore);
-            }
-            Line::Complete { content, end } => {
-                if pos + content.len() > limits.max_line {
-                    return Err(ParseError::RequestLineTooLong);
-                }
-                if !content.is_empty() {
-                    break (content, end);
-                }
-                pos = end;
-            }
-        }
-    };
-    let RequestLine {
-        method,
-        target,
-        raw_target,
-        version,
-    } = parse_request_line(line)?;
+    State::default().parse(input, limits, &mut 0)
+}
 
-    let section_start = line_end;
-    let mut pos = line_end;
-    let mut fields = Fields::new(version);
-    loop {
-        if let Some(field) = scan_plain_field_line(input, pos) {
-            if field.end - section_start > limits.max_header_bytes {
-                return Err(ParseError::HeaderSectionTooLarge);
+/// `parse_head` for a head that arrives in pieces: between calls it keeps the
+/// facts of the complete lines and where the unfinished line starts, so each
+/// call looks only at that line and the new bytes, and the bytes of a head
+/// are looked at a bounded number of times however it is split (a trickled
+/// head re-parsed from its first byte on every read costs quadratic time).
+///
+/// Each call must pass the same bytes as the last one, plus any new ones; the
+/// results are those `parse_head` gives on the same bytes. After `Done` or an
+/// error it starts afresh, at the next head.
+#[derive(Debug, Default)]
+pub struct HeadParser {
+    /// The state of an unfinished head; boxed only when a head turns out
+    /// unfinished, so a head that arrives whole allocates nothing.
+    unfinished: Option<Box<State>>,
+    examined: usize,
+}
+
+impl HeadParser {
+    /// Parses the head at the start of `input`, resuming where the last call stopped.
+    pub fn parse(
+        &mut self,
+        input: &[u8],
+        limits: &HeadLimits,
+    ) -> Result<Progress<RequestHead>, ParseError> {
+        let parsed = match &mut self.unfinished {
+            Some(state) => state.parse(input, limits, &mut self.examined),
+            None => {
+                let mut state = State::default();
+                let parsed = state.parse(input, limits, &mut self.examined);
+                if parsed == Ok(Progress::NeedMore) {
+                    self.unfinished = Some(Box::new(state));
+                }
+                return parsed;
             }
-            fields.add(field.name, field.value)?;
-            pos = field.end;
-            continue;
+        };
+        if parsed != Ok(Progress::NeedMore) {
+            self.unfinished = None;
         }
-        match scan_line(input, pos) {
-            // As for the request-line: the first fault in byte order wins.
-            Line::BareCr { at } if at + 1 - section_start > limits.max_header_bytes => {
-                return Err(ParseError::HeaderSectionTooLarge);
+        parsed
+    }
+
+    /// How many input bytes all calls so far have looked at (scans that met the
+    /// same byte twice count it twice): the work, for tests that bound it.
+    pub fn examined(&self) -> usize {
+        self.examined
+    }
+}
+
+/// Where a head's parse stands between calls.
+#[derive(Debug, Default)]
+struct State {
+    /// Offset of the first line that is not complete.
+    pos: usize,
+    /// `input[pos..scanned]` holds no CR or LF.
+    scanned: usize,
+    /// Once the request-line is complete: it, and what the field lines said.
+    section: Option<Section>,
+}
+
+/// A complete request-line and the field lines after it so far.
+#[derive(Debug)]
+struct Section {
+    line: RequestLine,
+    /// Offset of the field section's first byte.
+    start: usize,
+    fields: Fields,
+}
+
+impl State {
+    /// `parse_head` from where the last call stopped; adds the bytes it looks at to `examined`.
+    fn parse(
+        &mut self,
+        input: &[u8],
+        limits: &HeadLimits,
+        examined: &mut usize,
+    ) -> Result<Progress<RequestHead>, ParseError> {
+        // Resuming: unless a CR or LF came after the bytes already scanned, the
+        // unfinished line still is, and only its limit has to be checked again.
+        if self.scanned > self.pos {
+            let new = &input[self.scanned..];
+            *examined += new.len();
+            let stop = find_cr_or_lf(new);
+            // A final CR may yet be followed by its LF: the line is still unfinished.
+            let unfinished = stop.is_none_or(|at| at + 1 == new.len() && new[at] == b'\r');
+            if unfinished {
+                // As in `Line::Partial`, a final CR is not counted toward the line's length.
+                self.scanned += stop.unwrap_or(new.len());
+                return match &self.section {
+                    None if self.scanned > limits.max_line => Err(ParseError::RequestLineTooLong),
+                    Some(section) if input.len() - section.start > limits.max_header_bytes => {
+                        Err(ParseError::HeaderSectionTooLarge)
+                    }
+                    _ => Ok(Progress::NeedMore),
+                };
             }
-            Line::BareCr { .. } => return Err(ParseError::BareCr),
-            Line::Partial { .. } => {
-                if input.len() - section_start > limits.max_header_bytes {
+        }
+        // Resuming takes the section out and puts it back if the head is still
+        // unfinished; a head parsed in one call keeps its parts in locals throughout.
+        let Section {
+            line,
+            start,
+            mut fields,
+        } = match self.section.take() {
+            Some(section) => section,
+            None => {
+                // RFC 9112 §2.2: empty lines before the request-line are ignored; they count
+                // toward max_line so that a stream of them cannot keep the parser busy.
+                let (line, line_end) = loop {
+                    match scan_line(input, self.pos) {
+                        // The fault a byte-at-a-time reader meets first wins: the limit, if
+                        // the bytes before the CR already exceed it, else the bare CR.
+                        Line::BareCr { at } if at > limits.max_line => {
+                            return Err(ParseError::RequestLineTooLong);
+                        }
+                        Line::BareCr { .. } => return Err(ParseError::BareCr),
+                        Line::Partial { len } => {
+                            *examined += input.len() - self.pos;
+                            if self.pos + len > limits.max_line {
+                                return Err(ParseError::RequestLineTooLong);
+                            }
+                            self.scanned = self.pos + len;
+                            return Ok(Progress::NeedMore);
+                        }
+                        Line::Complete { content, end } => {
+                            *examined += end - self.pos;
+                            if self.pos + content.len() > limits.max_line {
+                                return Err(ParseError::RequestLineTooLong);
+                            }
+                            if !content.is_empty() {
+                                break (content, end);
+                            }
+                            self.pos = end;
+                        }
+                    }
+                };
+                let line = parse_request_line(line)?;
+                self.pos = line_end;
+                Section {
+                    fields: Fields::new(line.version),
+                    line,
+                    start: line_end,
+                }
+            }
+        };
+        let mut pos = self.pos;
+        loop {
+            if let Some(field) = scan_plain_field_line(input, pos) {
+                *examined += field.end - pos;
+                if field.end - start > limits.max_header_bytes {
                     return Err(ParseError::HeaderSectionTooLarge);
                 }
-                return Ok(Progress::NeedMore);
+                fields.add(input, field.name, field.value)?;
+                pos = field.end;
+                continue;
             }
-            Line::Complete { content, end } => {
-                if end - section_start > limits.max_header_bytes {
+            match scan_line(input, pos) {
+                // As for the request-line: the first fault in byte order wins.
+                Line::BareCr { at } if at + 1 - start > limits.max_header_bytes => {
                     return Err(ParseError::HeaderSectionTooLarge);
                 }
-                if content.is_empty() {
-                    let framing = fields.finish(limits)?;
-                    let head = RequestHead {
-                        method,
-                        raw_target,
-                        target,
-                        version,
-                        framing,
-                        connection_close: fields.connection_close,
-                        connection_keep_alive: fields.connection_keep_alive,
-                        expect_continue: fields.expect_continue,
-                        authorization: fields.authorization.map(SmallVec::from_slice),
-                    };
-                    return Ok(Progress::Done {
-                        value: head,
-                        consumed: end,
+                Line::BareCr { .. } => return Err(ParseError::BareCr),
+                Line::Partial { len } => {
+                    // Scanned twice: by `scan_plain_field_line`, then by `scan_line`.
+                    *examined += 2 * (input.len() - pos);
+                    if input.len() - start > limits.max_header_bytes {
+                        return Err(ParseError::HeaderSectionTooLarge);
+                    }
+                    self.pos = pos;
+                    self.scanned = pos + len;
+                    self.section = Some(Section {
+                        line,
+                        start,
+                        fields,
                     });
+                    return Ok(Progress::NeedMore);
                 }
-                let (name, value) = parse_field_line(content)?;
-                fields.add(name, value)?;
-                pos = end;
+                Line::Complete { content, end } => {
+                    *examined += end - pos;
+                    if end - start > limits.max_header_bytes {
+                        return Err(ParseError::HeaderSectionTooLarge);
+                    }
+                    if content.is_empty() {
+                        let framing = fields.finish(input, limits)?;
+                        let head = RequestHead {
+                            method: line.method,
+                            raw_target: line.raw_target,
+                            target: line.target,
+                            version: line.version,
+                            framing,
+                            connection_close: fields.connection_close,
+                            connection_keep_alive: fields.connection_keep_alive,
+                            expect_continue: fields.expect_continue,
+                            authorization: fields
+                                .authorization
+                                .map(|value| SmallVec::from_slice(&input[value])),
+                        };
+                        return Ok(Progress::Done {
+                            value: head,
+                            consumed: end,
+                        });
+                    }
+                    let (name, value) = parse_field_line(content)?;
+                    fields.add(input, name, value)?;
+                    pos = end;
+                }
             }
         }
     }
@@ -308,6 +435,7 @@ fn find_cr_or_lf(input: &[u8]) -> Option<usize> {
 }
 
 /// The parts of a request-line, checked.
+#[derive(Debug)]
 struct RequestLine {
     method: Method,
     target: RequestTarget,

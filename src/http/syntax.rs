@@ -38,16 +38,19 @@ const TCHAR: [bool; 256] = {
 };
 
 /// `tchar` (RFC 9110 §5.6.2).
+#[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
 /// `OWS = *( SP / HTAB )` (RFC 9110 §5.6.3).
+#[inline]
 pub(crate) fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
 /// `field-vchar / SP / HTAB` (RFC 9110 §5.5): VCHAR, obs-text, SP and HTAB.
+#[inline]
 pub(crate) fn is_field_value_byte(b: u8) -> bool {
     matches!(b, b'\t' | b' ' | 0x21..=0x7E | 0x80..=0xFF)
 }
@@ -58,6 +61,7 @@ pub(crate) fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// Removes leading and trailing OWS.
+#[inline]
 pub(crate) fn trim_ows(mut value: &[u8]) -> &[u8] {
     while let [b, tail @ ..] = value
         && is_ows(*b)
@@ -68,6 +72,7 @@ pub(crate) fn trim_ows(mut value: &[u8]) -> &[u8] {
 }
 
 /// Removes trailing OWS.
+#[inline]
 pub(crate) fn trim_trailing_ows(mut value: &[u8]) -> &[u8] {
     while let [head @ .., b] = value
         && is_ows(*b)
@@ -78,12 +83,14 @@ pub(crate) fn trim_trailing_ows(mut value: &[u8]) -> &[u8] {
 }
 
 /// The members of a comma-separated list (RFC 9110 §5.6.1), each trimmed of OWS.
+#[inline]
 pub(crate) fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(trim_ows)
 }
 
 /// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5), one line
 /// without its terminator. Returns the name and the value trimmed of OWS.
+#[inline]
 pub(crate) fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
     // RFC 9112 §5.2: obs-fold (a line starting with SP or HTAB) is rejected.
     if line.first().is_some_and(|&b| is_ows(b)) {
@@ -116,6 +123,7 @@ pub(crate) fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError
 }
 
 /// How many bytes at the start of `input` are field-value bytes (`is_field_value_byte`).
+#[inline]
 pub(crate) fn field_value_len(input: &[u8]) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);

@@ -30,6 +30,7 @@ pub enum RequestTarget {
 /// authority-form = uri-host ":" port                    ; port = 1*DIGIT here
 /// asterisk-form  = "*"
 /// ```
+#[inline]
 pub(crate) fn parse_target(target: &[u8]) -> Result<(RequestTarget, CompactString), ParseError> {
     // RFC 9112 §3.2: the target is visible ASCII; a fragment is never sent (RFC 9110 §7.1).
     // The same pass notes the first `?`, where an origin-form path ends.
@@ -147,6 +148,7 @@ const REG_NAME_BYTE: [bool; 256] = {
 /// RFC 9112 §3.2 lets a client send an empty Host for a URI without an authority;
 /// an origin server has no use for one, and RFC 9110 §4.2.1 forbids an empty host
 /// in an http URI, so an empty host (`""`, `":80"`) is refused.
+#[inline(always)]
 pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     let is_reg_name_byte = |b: u8| REG_NAME_BYTE[usize::from(b)];
     if value.first().is_none_or(|&b| b == b':') {

@@ -26,7 +26,7 @@ use mio::net::TcpStream;
 use crate::handler::Action;
 use crate::http::response::{self, Body, Persistence, Response};
 use crate::http::{
-    BodyDecoder, Framing, Method, Progress, RequestHead, Status, Version, parse_head,
+    BodyDecoder, Framing, HeadParser, Method, Progress, RequestHead, Status, Version,
 };
 
 use super::Shared;
@@ -175,6 +175,8 @@ pub(super) struct Connection<S: Transport = TcpStream> {
     pub(super) armed: Option<Instant>,
     /// Counts toward `--max-connections` (false for a connection refused with 503).
     pub(super) counted: bool,
+    /// The head being received, kept between reads so it is not parsed again from its start.
+    head_parser: HeadParser,
 }
 
 impl<S: Transport> Connection<S> {
@@ -207,6 +209,7 @@ impl<S: Transport> Connection<S> {
             write_deadline: None,
             armed: None,
             counted: true,
+            head_parser: HeadParser::default(),
         }
     }
 
@@ -411,7 +414,10 @@ impl<S: Transport> Connection<S> {
             }
             Phase::Head(started) => {
                 let started = *started;
-                match parse_head(&self.buf[self.start..self.end], &cx.shared.config.limits) {
+                match self
+                    .head_parser
+                    .parse(&self.buf[self.start..self.end], &cx.shared.config.limits)
+                {
                     Ok(Progress::Done { value, consumed }) => {
                         if cx.log.enabled() {
                             self.log_fields = Fields::scan(&self.buf[self.start..][..consumed]);

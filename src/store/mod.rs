@@ -161,9 +161,11 @@ impl FileStore {
     /// including the repairs, is fsync'd. With `SyncMode::Always` starts the committer thread.
     ///
     /// Returns the store and what was repaired, in order, for the start-up log.
-    /// Errors: `Locked` if another `FileStore` (in any process) has the file; `InvalidLine` if a
-    /// complete line is not a word (the file is left byte-for-byte untouched); `Io` otherwise
-    /// (including failing to start the committer thread).
+    /// Errors: `NoDirectory` if the store's directory is missing; `Locked` if another
+    /// `FileStore` (in any process) has the file; `NotAFile` if it is not a regular file;
+    /// `InvalidLine` if a line is not a word (the file is left byte-for-byte untouched); `Io`
+    /// otherwise (including failing to start the committer thread). A lock file that this call
+    /// created is removed again on any error after it.
     pub fn open(path: &Path, sync: SyncMode) -> Result<(FileStore, Vec<Recovery>), StoreError> {
         let dir = atomic::parent_dir(path);
         let missing = match std::fs::metadata(dir) {

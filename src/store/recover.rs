@@ -1,7 +1,8 @@
 //! Validating the store file at start and repairing what an interrupted write left behind.
 //!
-//! Here: creating a missing store, refusing a file with a line that is not a word, finishing
-//! or setting aside a torn final line, and removing temporary files of an interrupted rewrite.
+//! Here: creating a missing store, refusing what is not a regular file, reading the file line
+//! by line up to its first line that is not a word (refused, named, and why), finishing or
+//! setting aside a torn final line, and removing temporary files of an interrupted rewrite.
 //! Elsewhere: the lock, which must be held before any of this runs (`store::lock`); the name
 //! of temporary files (`store::atomic`); serving the result (`store`).
 
@@ -143,7 +144,8 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Stor
 /// Opens the store file, creating it if missing, validates it and repairs it.
 /// The caller must hold the store's lock. With `SyncMode::None` nothing is fsync'd.
 ///
-/// Errors: `InvalidLine` (the file is left byte-for-byte untouched), or `Io`.
+/// Errors: `NotAFile` or `InvalidLine` (the file is left byte-for-byte untouched), or `Io`
+/// (a torn tail that could not be set aside included: it stays in the store).
 pub(super) fn recover(path: &Path, sync: SyncMode) -> Result<Recovered, StoreError> {
     let mut recoveries = Vec::new();
     let (file, created) = open_or_create(path, sync)?;

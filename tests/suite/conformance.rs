@@ -679,6 +679,233 @@ fn rejection_status(bytes: &[u8]) -> Option<(u16, usize)> {
     rejected.then(|| (status, store.0.calls.load(Ordering::SeqCst)))
 }
 
+/// Whether `httparse`, a parser written independently of ours, finds the head at
+/// the start of `bytes` invalid. It checks less than wordwire (no Host, framing or
+/// target rules, any byte above 0x7F in a target), so only its rejections count.
+fn httparse_rejects(bytes: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    httparse::Request::new(&mut headers).parse(bytes).is_err()
+}
+
+/// A fault that makes any request invalid, whatever a parser makes of it, and the
+/// status RFC 9110, RFC 9112 and the contract give it: the oracle that does not ask
+/// wordwire's own parser what must be rejected.
+#[derive(Debug, Clone)]
+enum Fault {
+    /// RFC 9110 §5.5: no CTL but HTAB in a field value.
+    ControlInValue(u8),
+    /// RFC 9112 §2.2: a CR not followed by LF (the contract: invalid).
+    BareCrInValue,
+    /// RFC 9112 §5.1: MUST reject whitespace between a field name and its colon.
+    WhitespaceBeforeColon(u8),
+    /// RFC 9112 §5.2: obs-fold (the contract: rejected).
+    ObsFold,
+    /// RFC 9110 §9.1: `method = token`.
+    MethodNotToken(u8),
+    /// RFC 9110 §5.1: `field-name = token`.
+    NameNotToken(u8),
+    /// RFC 9112 §3: one SP between the parts of the request-line.
+    DoubleSpace,
+    /// RFC 9112 §3.2: an HTTP/1.1 request MUST carry exactly one Host.
+    NoHost,
+    TwoHosts,
+    /// RFC 9112 §3.2, RFC 9110 §7.2: a Host value that is not `uri-host [":" port]`.
+    InvalidHost(u8),
+    /// RFC 9110 §4.2.1 (and the contract): an empty host.
+    EmptyHost(&'static str),
+    /// RFC 9112 §3.2.2: the authority of an absolute-form target, held to the Host rules.
+    InvalidAuthority(&'static str),
+    /// RFC 9112 §6.3: Content-Length values that differ.
+    ConflictingLengths,
+    /// RFC 9112 §6.1 (the contract: 400).
+    ChunkedAndLength,
+    /// RFC 9112 §6.1 (the contract: only `chunked`).
+    UnknownCoding(&'static str),
+    /// RFC 9112 §2.3: not `HTTP/` DIGIT `.` DIGIT.
+    MalformedVersion(&'static str),
+    /// RFC 9110 §15.6.6: a version the server does not speak: 505.
+    UnsupportedVersion(&'static str),
+    /// RFC 9112 §7.1: `chunk-size = 1*HEXDIG`.
+    BadChunkSize(&'static str),
+    /// RFC 9112 §7.1 (the contract: only CRLF inside chunked framing).
+    LfAfterChunkData,
+    /// The contract: a Content-Length over `--max-body` is 413.
+    LengthOverLimit,
+}
+
+fn fault() -> impl Strategy<Value = Fault> {
+    let control = prop_oneof![0u8..=8, 0x0Bu8..=0x0C, 0x0Eu8..=0x1F, Just(0x7F)];
+    // Visible bytes that are not tchar; `:` would only end the name early.
+    let separator = proptest::sample::select(&b"(),/;<=>?@[\\]{}\""[..]);
+    let not_reg_name = proptest::sample::select(&b" \"<>@/\\^{}|`[%"[..]);
+    prop_oneof![
+        control.prop_map(Fault::ControlInValue),
+        Just(Fault::BareCrInValue),
+        prop_oneof![Just(b' '), Just(b'\t')].prop_map(Fault::WhitespaceBeforeColon),
+        Just(Fault::ObsFold),
+        separator.clone().prop_map(Fault::MethodNotToken),
+        separator.prop_map(Fault::NameNotToken),
+        Just(Fault::DoubleSpace),
+        Just(Fault::NoHost),
+        Just(Fault::TwoHosts),
+        not_reg_name.prop_map(Fault::InvalidHost),
+        proptest::sample::select(&["", ":80", ":"][..]).prop_map(Fault::EmptyHost),
+        proptest::sample::select(
+            &[
+                "http://:80/",
+                "http://h:80x/",
+                "http://[::1/",
+                "http://a%/",
+                "http://a\"<>/",
+                "http://u@h/"
+            ][..]
+        )
+        .prop_map(Fault::InvalidAuthority),
+        Just(Fault::ConflictingLengths),
+        Just(Fault::ChunkedAndLength),
+        proptest::sample::select(
+            &["gzip, chunked", "chunked, chunked", "identity", "xchunked"][..]
+        )
+        .prop_map(Fault::UnknownCoding),
+        proptest::sample::select(
+            &["HTTP/1.x", "http/1.1", "HTTP/11", "HTTP/1.1.1", "HTTP 1.1"][..]
+        )
+        .prop_map(Fault::MalformedVersion),
+        proptest::sample::select(&["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.0"][..])
+            .prop_map(Fault::UnsupportedVersion),
+        proptest::sample::select(&["5x", "g", "-5", " 5", "0x5", ""][..])
+            .prop_map(Fault::BadChunkSize),
+        Just(Fault::LfAfterChunkData),
+        Just(Fault::LengthOverLimit),
+    ]
+}
+
+/// A POST of `hello` (by Content-Length, or chunked) with `fault` in it, and the
+/// status the fault must get.
+fn faulty_request(fault: &Fault, chunked: bool) -> (Vec<u8>, u16) {
+    let (mut method, mut target, mut version) = ("POST".to_owned(), "/".to_owned(), "HTTP/1.1");
+    let mut sp = " ";
+    let mut fields = vec![
+        ("Host".to_owned(), "x".to_owned()),
+        ("X-A".to_owned(), "1".to_owned()),
+    ];
+    let mut chunked = chunked;
+    let (mut chunk_size, mut after_data) = ("5", "\r\n");
+    let mut status = 400;
+    match fault {
+        Fault::ControlInValue(b) => fields[1].1 = format!("a{}b", char::from(*b)),
+        Fault::BareCrInValue => fields[1].1 = "a\rb".to_owned(),
+        Fault::WhitespaceBeforeColon(b) => fields[1].0.push(char::from(*b)),
+        Fault::ObsFold => fields[1].1.push_str("\r\n folded"),
+        Fault::MethodNotToken(b) => method.insert(2, char::from(*b)),
+        Fault::NameNotToken(b) => fields[1].0.insert(1, char::from(*b)),
+        Fault::DoubleSpace => sp = "  ",
+        Fault::NoHost => {
+            fields.remove(0);
+        }
+        Fault::TwoHosts => fields.push(("host".to_owned(), "x".to_owned())),
+        Fault::InvalidHost(b) => fields[0].1 = format!("x{}y", char::from(*b)),
+        Fault::EmptyHost(host) => fields[0].1 = (*host).to_owned(),
+        Fault::InvalidAuthority(authority) => target = (*authority).to_owned(),
+        Fault::ConflictingLengths => {
+            chunked = false;
+            fields.push(("Content-Length".to_owned(), "6".to_owned()));
+        }
+        Fault::ChunkedAndLength => {
+            fields.push(("Content-Length".to_owned(), "5".to_owned()));
+            chunked = true;
+        }
+        Fault::UnknownCoding(coding) => {
+            chunked = false;
+            fields.push(("Transfer-Encoding".to_owned(), (*coding).to_owned()));
+        }
+        Fault::MalformedVersion(v) => version = v,
+        Fault::UnsupportedVersion(v) => {
+            version = v;
+            status = 505;
+        }
+        Fault::BadChunkSize(size) => {
+            chunked = true;
+            chunk_size = size;
+        }
+        Fault::LfAfterChunkData => {
+            chunked = true;
+            after_data = "\n";
+        }
+        Fault::LengthOverLimit => {
+            chunked = false;
+            fields.push(("Content-Length".to_owned(), "8193".to_owned()));
+            status = 413;
+        }
+    }
+    if !matches!(fault, Fault::UnknownCoding(_) | Fault::LengthOverLimit) {
+        fields.push(if chunked {
+            ("Transfer-Encoding".to_owned(), "chunked".to_owned())
+        } else {
+            ("Content-Length".to_owned(), "5".to_owned())
+        });
+    }
+    let mut bytes = format!("{method}{sp}{target}{sp}{version}\r\n").into_bytes();
+    for (name, value) in &fields {
+        bytes.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    bytes.extend_from_slice(b"\r\n");
+    if chunked {
+        bytes.extend_from_slice(format!("{chunk_size}\r\nhello{after_data}0\r\n\r\n").as_bytes());
+    } else {
+        bytes.extend_from_slice(b"hello");
+    }
+    (bytes, status)
+}
+
+#[test]
+fn every_known_fault_class_gets_its_status_and_never_reaches_the_store() {
+    let store = Arc::new(Inline(RecordingStore::default()));
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_store(dir, store.clone(), |c| {
+        c.read_timeout = Duration::from_secs(2);
+    });
+    // Every control byte but HTAB (and CR and LF, which end or break the line).
+    let controls = (0u8..0x20)
+        .chain([0x7F])
+        .filter(|b| !b"\t\r\n".contains(b))
+        .map(Fault::ControlInValue);
+    let faults = controls.chain([
+        Fault::BareCrInValue,
+        Fault::WhitespaceBeforeColon(b'\t'),
+        Fault::ObsFold,
+        Fault::MethodNotToken(b'@'),
+        Fault::NameNotToken(b'"'),
+        Fault::DoubleSpace,
+        Fault::NoHost,
+        Fault::TwoHosts,
+        Fault::InvalidHost(b'%'),
+        Fault::EmptyHost(":80"),
+        Fault::InvalidAuthority("http://[::1/"),
+        Fault::ConflictingLengths,
+        Fault::ChunkedAndLength,
+        Fault::UnknownCoding("gzip, chunked"),
+        Fault::MalformedVersion("HTTP/1.x"),
+        Fault::UnsupportedVersion("HTTP/2.0"),
+        Fault::BadChunkSize("5x"),
+        Fault::LfAfterChunkData,
+        Fault::LengthOverLimit,
+    ]);
+    for fault in faults {
+        for chunked in [false, true] {
+            let (request, status) = faulty_request(&fault, chunked);
+            let mut client = server.connect();
+            client.send(&[&request[..], SMUGGLED].concat());
+            let reply = client.reply();
+            let shown = String::from_utf8_lossy(&request);
+            assert_eq!(reply.status, status, "{shown:?}: {}", reply.body);
+            assert_eq!(reply.header("Connection"), Some("close"), "{shown:?}");
+            assert!(client.closed_within(Duration::from_secs(3)), "{shown:?}");
+        }
+    }
+    assert_eq!(store.0.calls.load(Ordering::SeqCst), 0);
+}
+
 /// One edit to a valid request.
 #[derive(Debug, Clone)]
 enum Mutation {
@@ -732,10 +959,11 @@ fn apply(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// Valid POST, PUT and DELETE requests, edited until the connection state
-    /// machine (driven in memory) rejects them and closes, with a valid POST
-    /// pipelined behind: over TCP the server answers the same status, closes, and
-    /// never calls the store, in memory or over TCP.
+    /// Valid POST, PUT and DELETE requests, edited at random, with a valid POST
+    /// pipelined behind. What `httparse` rejects, the connection must reject; what
+    /// the connection state machine (driven in memory) rejects and closes on, over
+    /// TCP the server answers with the same status, closes, and never calls the
+    /// store, in memory or over TCP.
     #[test]
     fn a_rejected_request_never_reaches_the_store(
         base in prop_oneof![
@@ -748,6 +976,12 @@ proptest! {
     ) {
         let request = [apply(base.to_vec(), &mutations), SMUGGLED.to_vec()].concat();
         let rejection = rejection_status(&request);
+        // An independent parser: a head httparse finds invalid, ours must reject too.
+        prop_assert!(
+            !httparse_rejects(&request) || rejection.is_some(),
+            "httparse rejects, wordwire accepts: {:?}",
+            String::from_utf8_lossy(&request)
+        );
         prop_assume!(rejection.is_some());
         let (status, calls) = rejection.unwrap();
         prop_assert_eq!(calls, 0, "in memory: {:?}", String::from_utf8_lossy(&request));
@@ -764,5 +998,30 @@ proptest! {
         prop_assert_eq!(reply.header("Connection"), Some("close"));
         prop_assert!(client.closed_within(Duration::from_secs(3)));
         prop_assert_eq!(store.0.calls.load(Ordering::SeqCst), 0);
+    }
+
+    /// A POST with a fault of a class the RFCs or the contract make invalid, with a
+    /// valid POST pipelined behind: the status is the one the fault's class gives
+    /// (not what wordwire's parser says), the server closes, and the store is untouched.
+    #[test]
+    fn a_request_with_a_known_fault_gets_its_status_and_never_reaches_the_store(
+        fault in fault(),
+        chunked in any::<bool>(),
+    ) {
+        let (request, status) = faulty_request(&fault, chunked);
+        let request = [request, SMUGGLED.to_vec()].concat();
+        let store = Arc::new(Inline(RecordingStore::default()));
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::with_store(dir, store.clone(), |c| {
+            c.read_timeout = Duration::from_secs(2);
+        });
+        let mut client = server.connect();
+        client.send(&request);
+        let reply = client.reply();
+        let shown = String::from_utf8_lossy(&request);
+        prop_assert_eq!(reply.status, status, "{:?}: {}", shown, reply.body);
+        prop_assert_eq!(reply.header("Connection"), Some("close"), "{:?}", shown);
+        prop_assert!(client.closed_within(Duration::from_secs(3)), "{:?}", shown);
+        prop_assert_eq!(store.0.calls.load(Ordering::SeqCst), 0, "{:?}", shown);
     }
 }

@@ -14,10 +14,12 @@
 //! `WORDWIRE_CRASH_SEED=N` fixes the random choices (the kill instants still vary).
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
+
+use wordwire::client::ResponseReader;
 
 use crate::support::{ServerProcess, auth, serve_command};
 
@@ -131,37 +133,12 @@ fn random_op(client: usize, rng: &mut Rng, rewrite_share: u64) -> Op {
 }
 
 /// One response, or `None` if the connection failed first (the server died).
-fn exchange(stream: &mut TcpStream, request: &[u8]) -> Option<(u16, String)> {
-    stream.write_all(request).ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let status = head.get(9..12)?.parse().ok()?;
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+fn exchange(conn: &mut ResponseReader<TcpStream>, request: &[u8]) -> Option<(u16, String)> {
+    conn.get_mut().write_all(request).ok()?;
+    let response = conn.read_response(false).ok()?;
     Some((
-        status,
-        String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned(),
+        response.status,
+        String::from_utf8_lossy(&response.body).into_owned(),
     ))
 }
 
@@ -189,14 +166,15 @@ fn drive(
         wrong: None,
         acked: 0,
     };
-    let Ok(mut stream) = TcpStream::connect(addr) else {
+    let Ok(stream) = TcpStream::connect(addr) else {
         run.lines = lines;
         return run;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut conn = ResponseReader::new(stream);
     loop {
         let op = random_op(client, &mut rng, rewrite_share);
-        let Some(got) = exchange(&mut stream, &op.request()) else {
+        let Some(got) = exchange(&mut conn, &op.request()) else {
             run.in_flight = Some(op);
             break;
         };
@@ -221,16 +199,13 @@ fn start(store: &Path, extra: &[&str]) -> Result<ServerProcess, String> {
 }
 
 fn get(addr: SocketAddr) -> Option<Vec<u8>> {
-    let mut stream = TcpStream::connect(addr).ok()?;
+    let mut conn = ResponseReader::new(TcpStream::connect(addr).ok()?);
     let request = format!(
         "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
         auth()
     );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut all = Vec::new();
-    stream.read_to_end(&mut all).ok()?;
-    let head_end = all.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    Some(all[head_end..].to_vec())
+    conn.get_mut().write_all(request.as_bytes()).ok()?;
+    Some(conn.read_response(false).ok()?.body)
 }
 
 /// Everything the file may hold, as far as the test knows.
@@ -521,12 +496,13 @@ fn sigterm_under_write_load_exits_0_and_keeps_every_acknowledged_post() {
             std::thread::spawn(move || {
                 let mut acked = Vec::new();
                 let mut sent = Vec::new();
-                'connections: while let Ok(mut stream) = TcpStream::connect(addr) {
+                'connections: while let Ok(stream) = TcpStream::connect(addr) {
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut conn = ResponseReader::new(stream);
                     loop {
                         let word = format!("{}n{}", tag(c), sent.len());
                         sent.push(word.clone());
-                        match exchange(&mut stream, &Op::Post(word.clone()).request()) {
+                        match exchange(&mut conn, &Op::Post(word.clone()).request()) {
                             Some((200, _)) => acked.push(word),
                             Some(other) => panic!("{word}: {other:?}"),
                             // Closed after the last answer (shutting down) or refused: reconnect.

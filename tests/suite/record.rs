@@ -12,7 +12,7 @@ use wordwire::replay::local::LocalServer;
 use wordwire::replay::transcript::{StepKind, Transcript, normalise};
 use wordwire::replay::{self, Options, Outcome, report};
 
-use crate::support::{ServerProcess, auth, binary};
+use crate::support::{ServerProcess, auth, binary, serve_command};
 
 const PAUSE: Duration = Duration::from_millis(60);
 
@@ -162,16 +162,27 @@ fn a_recorded_session_replays_green_and_keeps_every_byte() {
 }
 
 #[test]
-fn relaying_is_transparent() {
-    let direct_server = LocalServer::start_with(&[], None, None).unwrap();
-    let direct = drive(direct_server.addr());
-    direct_server.stop().unwrap();
+fn relaying_to_a_separate_server_is_transparent() {
+    let dir = tempfile::tempdir().unwrap();
+    let direct_server = ServerProcess::spawn(serve_command(&dir.path().join("direct.txt"), &[]));
+    let direct = drive(direct_server.addr);
 
-    let relayed_server = LocalServer::start_with(&[], None, None).unwrap();
-    let relay = Relay::start("127.0.0.1:0".parse().unwrap(), relayed_server.addr(), None).unwrap();
-    let relayed = drive(relay.addr());
-    relay.finish();
-    relayed_server.stop().unwrap();
+    let relayed_server = ServerProcess::spawn(serve_command(&dir.path().join("relayed.txt"), &[]));
+    let out = dir.path().join("relayed.transcript");
+    let mut command = Command::new(binary());
+    command
+        .args(["record", "--listen", "127.0.0.1:0", "--upstream"])
+        .arg(relayed_server.addr.to_string())
+        .arg("-o")
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut recorder = ServerProcess::spawn(command);
+    let relayed = drive(recorder.addr);
+    // Ctrl-C writes the transcript.
+    recorder.signal(libc::SIGINT);
+    assert_eq!(recorder.wait_exit(Duration::from_secs(10)), Some(0));
 
     assert_eq!(direct.answers.len(), 6);
     for (i, (d, r)) in direct.answers.iter().zip(&relayed.answers).enumerate() {
@@ -181,6 +192,19 @@ fn relaying_is_transparent() {
             "answer {i}"
         );
     }
+    // Both servers started empty, so the recording also replays against a fresh one.
+    let text = std::fs::read_to_string(&out).expect("the transcript was written");
+    assert!(
+        text.contains(&format!("the server at {}", relayed_server.addr)),
+        "{text}"
+    );
+    let result = replay_file(&out);
+    assert_eq!(
+        result.outcome,
+        Outcome::Passed,
+        "{text}\n{}",
+        report::plain(&report::failure_details(&result))
+    );
 }
 
 #[test]
@@ -223,6 +247,55 @@ fn record_once_writes_flags_and_store_and_the_file_replays() {
     );
     assert!(text.contains("replaced 1\\n"), "{text}");
     let result = replay_file(&out);
+    assert_eq!(
+        result.outcome,
+        Outcome::Passed,
+        "{text}\n{}",
+        report::plain(&report::failure_details(&result))
+    );
+}
+
+#[test]
+fn a_recorded_100_continue_and_504_replay_green_with_the_server_flags() {
+    let flags = vec!["--read-timeout".to_string(), "0.3".to_string()];
+    let server = LocalServer::start_with(&flags, None, None).unwrap();
+    let relay = Relay::start("127.0.0.1:0".parse().unwrap(), server.addr(), None).unwrap();
+    let mut a = connect(relay.addr());
+    send(
+        &mut a,
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    assert!(String::from_utf8_lossy(&answer(&mut a, false)).starts_with("HTTP/1.1 100 "));
+    send(&mut a, b"hello");
+    assert!(String::from_utf8_lossy(&answer(&mut a, false)).starts_with("HTTP/1.1 200 "));
+    send(
+        &mut a,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhe",
+    );
+    assert!(String::from_utf8_lossy(&answer(&mut a, false)).starts_with("HTTP/1.1 504 "));
+    expect_close(&mut a);
+    drop(a);
+    assert!(relay.wait_finished(1, Duration::from_secs(5)));
+    let events = relay.finish();
+    server.stop().unwrap();
+    let state = StartingState {
+        server_flags: flags,
+        ..StartingState::default()
+    };
+    let text = render(&events, &state, PAUSE);
+    assert!(
+        text.contains("\nserver --read-timeout 0.3\nopen a\n"),
+        "{text}"
+    );
+    // The 100 is an expect of its own, before the body is sent.
+    assert!(
+        text.contains("expect a\n  < HTTP/1.1 100 Continue\\r\\n"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("continue.transcript");
+    std::fs::write(&path, &text).unwrap();
+    let result = replay_file(&path);
     assert_eq!(
         result.outcome,
         Outcome::Passed,

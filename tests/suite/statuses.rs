@@ -95,15 +95,9 @@ fn head_without_or_with_wrong_credentials_is_401_and_tells_nothing_of_the_store(
         let mut client = server.connect();
         client.send(format!("HEAD / HTTP/1.1\r\nHost: x\r\n{authorization}\r\n").as_bytes());
         client.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
-        // Read the HEAD response head alone: a body would be a leak, and so would a
+        // The HEAD response is a head alone: a body would be a leak, and so would a
         // Content-Length of the store's 13 bytes.
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            std::io::Read::read_exact(&mut client.stream, &mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
+        let head = client.head_reply().head;
         assert!(head.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{head}");
         assert!(
             head.contains("\r\nWWW-Authenticate: Basic realm="),

@@ -116,12 +116,24 @@ impl Client {
 
     /// Reads one response; panics if none arrives (close, timeout, malformed).
     pub fn reply(&mut self) -> Reply {
-        let response = self.reader.read_response(false).unwrap_or_else(|error| {
-            panic!(
-                "no response: {error}; got {:?}",
-                String::from_utf8_lossy(error.partial())
-            )
-        });
+        self.read(false)
+    }
+
+    /// Reads the answer to a HEAD request: a head and no body, whatever Content-Length says.
+    pub fn head_reply(&mut self) -> Reply {
+        self.read(true)
+    }
+
+    fn read(&mut self, after_head: bool) -> Reply {
+        let response = self
+            .reader
+            .read_response(after_head)
+            .unwrap_or_else(|error| {
+                panic!(
+                    "no response: {error}; got {:?}",
+                    String::from_utf8_lossy(error.partial())
+                )
+            });
         Reply {
             status: response.status,
             head: String::from_utf8(response.head().to_vec()).expect("ASCII head"),

@@ -38,21 +38,27 @@ fn assert_parses_to(input: &[u8], expected: RequestHead) {
 }
 
 fn assert_parses_with(input: &[u8], limits: &HeadLimits, expected: RequestHead) {
+    // One parser fed the prefixes in turn, as the bytes of a trickled head arrive.
+    let mut parser = HeadParser::default();
     for end in 0..input.len() {
-        assert_eq!(
+        for parsed in [
             parse_head(&input[..end], limits),
-            Ok(Progress::NeedMore),
-            "prefix {:?}",
-            String::from_utf8_lossy(&input[..end])
-        );
+            parser.parse(&input[..end], limits),
+        ] {
+            assert_eq!(
+                parsed,
+                Ok(Progress::NeedMore),
+                "prefix {:?}",
+                String::from_utf8_lossy(&input[..end])
+            );
+        }
     }
-    assert_eq!(
-        parse_head(input, limits),
-        Ok(Progress::Done {
-            value: expected,
-            consumed: input.len()
-        })
-    );
+    let expected = Ok(Progress::Done {
+        value: expected,
+        consumed: input.len(),
+    });
+    assert_eq!(parse_head(input, limits), expected);
+    assert_eq!(parser.parse(input, limits), expected, "fed byte by byte");
 }
 
 /// All of `input` is rejected with `expected` (whose status is `status`);
@@ -63,22 +69,37 @@ fn assert_rejects(input: &[u8], expected: ParseError, status: u16) {
 
 fn assert_rejects_with(input: &[u8], limits: &HeadLimits, expected: ParseError, status: u16) {
     assert_eq!(expected.status(), status);
+    let mut parser = HeadParser::default();
+    let mut fed = Ok(Progress::NeedMore);
     for end in 0..input.len() {
-        match parse_head(&input[..end], limits) {
+        let parsed = parse_head(&input[..end], limits);
+        match &parsed {
             Ok(Progress::NeedMore) => {}
-            Err(e) if e == expected => {}
+            Err(e) if *e == expected => {}
             other => panic!(
                 "prefix {:?} gave {other:?}",
                 String::from_utf8_lossy(&input[..end])
             ),
         }
+        // Fed the prefixes in turn, until it rejects them, a parser agrees.
+        if fed == Ok(Progress::NeedMore) {
+            fed = parser.parse(&input[..end], limits);
+            assert_eq!(fed, parsed, "prefix of {end} bytes, fed in turn");
+        }
     }
     assert_eq!(
         parse_head(input, limits),
-        Err(expected),
+        Err(expected.clone()),
         "{:?}",
         String::from_utf8_lossy(input)
     );
+    if fed == Ok(Progress::NeedMore) {
+        assert_eq!(
+            parser.parse(input, limits),
+            Err(expected),
+            "fed byte by byte"
+        );
+    }
 }
 
 // Valid requests.
@@ -793,6 +814,66 @@ fn content_length_over_max_body_is_413() {
     }
 }
 
+// Work.
+
+/// Feeds `input` to one `HeadParser` `step` bytes at a time; returns the
+/// outcome and the bytes the parser looked at.
+fn trickle(input: &[u8], step: usize) -> (Result<Progress<RequestHead>, ParseError>, usize) {
+    let mut parser = HeadParser::default();
+    let mut end = 0;
+    loop {
+        end = (end + step).min(input.len());
+        let parsed = parser.parse(&input[..end], &LIMITS);
+        if parsed != Ok(Progress::NeedMore) || end == input.len() {
+            return (parsed, parser.examined());
+        }
+    }
+}
+
+/// A head of about 15 KiB: 100 field lines, one of them 4 KiB long.
+fn large_head() -> Vec<u8> {
+    let mut input = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    for i in 0..100 {
+        input.extend_from_slice(format!("X-Field-{i}: {}\r\n", "v".repeat(100)).as_bytes());
+    }
+    input.extend_from_slice(format!("X-Long: {}\r\n\r\n", "w".repeat(4096)).as_bytes());
+    input
+}
+
+#[test]
+fn a_trickled_head_is_looked_at_a_bounded_number_of_times_per_byte() {
+    let input = large_head();
+    let n = input.len();
+    let (whole, once) = trickle(&input, n);
+    assert!(matches!(whole, Ok(Progress::Done { consumed, .. }) if consumed == n));
+    assert!(once <= n, "one call looked at {once} of {n} bytes");
+    for step in [1, 7, 100] {
+        let (parsed, examined) = trickle(&input, step);
+        assert_eq!(parsed, whole, "fed {step} bytes at a time");
+        assert!(
+            examined <= 3 * n,
+            "fed {step} bytes at a time, it looked at {examined} bytes of a {n}-byte head"
+        );
+    }
+}
+
+#[test]
+fn parsing_each_prefix_afresh_is_the_quadratic_cost_the_parser_avoids() {
+    // What the connection did before `HeadParser`: a new parse of the whole buffer
+    // on every read. Fed a byte at a time, that looks at about n * n / 2 bytes.
+    let input = large_head();
+    let n = input.len();
+    let afresh: usize = (1..=n)
+        .map(|end| {
+            let mut parser = HeadParser::default();
+            let _ = parser.parse(&input[..end], &LIMITS);
+            parser.examined()
+        })
+        .sum();
+    assert!(afresh > n * n / 4, "afresh: {afresh} for {n} bytes");
+    assert!(trickle(&input, 1).1 * 1000 < afresh);
+}
+
 // Properties.
 
 /// A valid request, and what parsing it must give.
@@ -929,6 +1010,15 @@ proptest! {
         let input = [start, &tail].concat();
         let limits = HeadLimits { max_line, max_header_bytes, max_body: 100 };
         let whole = parse_head(&input, &limits);
+        // A parser fed the prefixes in turn gives what parse_head gives on each.
+        let mut parser = HeadParser::default();
+        for end in 0..=input.len() {
+            let fed = parser.parse(&input[..end], &limits);
+            prop_assert_eq!(&fed, &parse_head(&input[..end], &limits), "prefix of {} bytes", end);
+            if fed != Ok(Progress::NeedMore) {
+                break;
+            }
+        }
         for end in 0..input.len() {
             let prefix = parse_head(&input[..end], &limits);
             match (&whole, &prefix) {

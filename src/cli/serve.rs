@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// Access log on stderr: nginx's combined format plus the duration, JSON lines, or none.
     #[arg(long, value_enum, default_value_t = LogFormatArg::Combined)]
     pub log_format: LogFormatArg,
+    /// Show every byte of every connection on stderr, escaped as in a transcript.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// `--log-format`.
@@ -184,6 +187,7 @@ impl ServeArgs {
             _ => Status::GatewayTimeout,
         };
         config.max_connections = self.max_connections as usize;
+        config.trace = self.trace;
         (config.access_log, config.log_format) = match self.log_format {
             LogFormatArg::Combined => (true, LogFormat::Combined),
             LogFormatArg::Json => (true, LogFormat::Json),

@@ -28,6 +28,7 @@ use crate::http::response::{self, Body, Persistence, Response};
 use crate::http::{
     BodyDecoder, Framing, HeadParser, Method, Progress, RequestHead, Status, Version,
 };
+use crate::trace::{self, Direction, Tracer};
 
 use super::Shared;
 use super::access_log::{AccessLog, Entry, Fields, RequestLine};
@@ -57,9 +58,74 @@ pub(super) trait Transport: Read + Write {
     fn shutdown_write(&mut self) -> io::Result<()>;
 }
 
-impl Transport for TcpStream {
+/// The server's side of a TCP connection (the thin edge that makes the system
+/// calls), and with `--trace` the tracer that shows every byte read (`>`) and
+/// written (`<`) as it goes, timed from the accept.
+pub(super) struct Socket {
+    stream: TcpStream,
+    trace: Option<Tracer>,
+}
+
+impl Socket {
+    pub(super) fn new(stream: TcpStream, peer: SocketAddr, trace: Option<&trace::Sink>) -> Socket {
+        let trace = trace.map(|sink| Tracer::new(Arc::clone(sink), format!("{peer} ")));
+        if let Some(tracer) = &trace {
+            tracer.note("accepted");
+        }
+        Socket { stream, trace }
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.stream.read(buf)?;
+        match &self.trace {
+            Some(tracer) if n == 0 => tracer.note("end of stream from the client"),
+            Some(tracer) => tracer.bytes(Direction::ToServer, &buf[..n]),
+            None => {}
+        }
+        Ok(n)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[io::IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, slices: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.stream.write_vectored(slices)?;
+        if let Some(tracer) = &self.trace {
+            let written: Vec<u8> = slices
+                .iter()
+                .flat_map(|s| s.iter())
+                .take(n)
+                .copied()
+                .collect();
+            tracer.bytes(Direction::ToClient, &written);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl Transport for Socket {
     fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
+        if let Some(tracer) = &self.trace {
+            tracer.note("write side shut (lingering close)");
+        }
+        self.stream.shutdown(Shutdown::Write)
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if let Some(tracer) = &self.trace {
+            tracer.note("closed");
+        }
     }
 }
 
@@ -145,7 +211,7 @@ struct Receiving {
     refusal: Option<Response>,
 }
 
-pub(super) struct Connection<S: Transport = TcpStream> {
+pub(super) struct Connection<S: Transport = Socket> {
     stream: S,
     peer: SocketAddr,
     /// Where the loop keeps this connection, and a number no other connection of

@@ -28,7 +28,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::access_log::{AccessLog, Entry, Fields, RequestLine};
-use super::conn::{Connection, Cx, Flow};
+use super::conn::{Connection, Cx, Flow, Socket};
 use super::mailbox::{Completion, Mailbox};
 use super::output::DateCache;
 use super::{ServeError, Shared, listener};
@@ -300,7 +300,8 @@ impl EventLoop {
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.slots[slot] = Some(Connection::new(stream, peer, slot, id, now, &self.shared));
+        let socket = Socket::new(stream, peer, self.shared.trace.as_ref());
+        self.slots[slot] = Some(Connection::new(socket, peer, slot, id, now, &self.shared));
         self.open += 1;
         Some(slot)
     }

@@ -106,6 +106,7 @@ pub fn exchange(config: &Config, store: Arc<dyn Store>, peer: &[Peer], takes: &[
         active: AtomicUsize::new(1),
         loads: Box::new([AtomicUsize::new(1)]),
         loops_to_announce: AtomicUsize::new(1),
+        trace: None,
         mailboxes: Mutex::new(Vec::new()),
         log: None,
     };

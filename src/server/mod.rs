@@ -36,6 +36,8 @@ pub struct Config {
     pub access_log: bool,
     /// How those lines look.
     pub log_format: LogFormat,
+    /// Show every byte of every connection on stderr (`serve --trace`).
+    pub trace: bool,
     /// Event-loop threads; at least one. Default: the available cores.
     pub threads: usize,
 }
@@ -59,6 +61,7 @@ impl Config {
             },
             access_log: true,
             log_format: LogFormat::Combined,
+            trace: false,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
@@ -115,6 +118,8 @@ struct Shared {
     loads: Box<[AtomicUsize]>,
     /// Loops that have not yet closed what a shutdown closes at once.
     loops_to_announce: AtomicUsize,
+    /// Where `--trace` lines go, if tracing.
+    trace: Option<crate::trace::Sink>,
     /// Each running loop's mailbox, so that a shutdown can wake them at once.
     mailboxes: Mutex<Vec<Arc<Mailbox>>>,
     /// Where access-log lines go (a duplicate of stderr), if `config.access_log`.
@@ -190,6 +195,7 @@ impl Server {
             None
         };
         let threads = config.threads.max(1);
+        let trace = config.trace.then(crate::trace::stderr_sink);
         let loads = (0..threads).map(|_| AtomicUsize::new(0)).collect();
         let shared = Arc::new(Shared {
             config,
@@ -198,6 +204,7 @@ impl Server {
             active: AtomicUsize::new(0),
             loads,
             loops_to_announce: AtomicUsize::new(threads),
+            trace,
             mailboxes: Mutex::new(Vec::new()),
             log,
         });

@@ -123,6 +123,24 @@ fn a_request_line_that_parsed_is_logged_even_when_the_head_is_refused() {
 }
 
 #[test]
+fn serve_trace_shows_every_byte_of_a_connection_escaped_and_timed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(serve_command(&dir.path().join("w.txt"), &["--trace"]));
+    let mut client = Client::connect(server.addr);
+    client.send(b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(client.reply().status, 404);
+    let received = server.wait_for_log_line("> GET /missing HTTP/1.1\\r\\n");
+    let sent = server.wait_for_log_line("< HTTP/1.1 404 Not Found\\r\\n");
+    for line in [&received, &sent] {
+        // `127.0.0.1:PORT [    0.123 ms] > ...`
+        let (peer, rest) = line.split_once(' ').unwrap();
+        assert!(peer.starts_with("127.0.0.1:"), "{line}");
+        assert!(rest.starts_with('[') && rest.contains(" ms] "), "{line}");
+    }
+    server.wait_for_log_line("< not found: the only resource is /\\n");
+}
+
+#[test]
 fn start_up_says_where_it_listens_and_that_it_uses_the_lab_pair() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::spawn(serve_command(&dir.path().join("w.txt"), &[]));

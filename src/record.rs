@@ -735,6 +735,15 @@ fn run_record(args: &RecordArgs) -> Result<(), String> {
             resolve(addr)?
         }
         None => {
+            if let Some(flag) = args
+                .server_flags
+                .iter()
+                .find(|f| ["--addr", "--store"].contains(&f.split('=').next().unwrap_or("")))
+            {
+                return Err(format!(
+                    "{flag}: record sets its server's address and store itself (a starting store: --seed FILE)"
+                ));
+            }
             let store = match &args.seed {
                 Some(path) => Some(
                     std::fs::read(path)

@@ -1,13 +1,14 @@
 //! The command line at the edge: every subcommand's flags, parsed by clap.
 //!
 //! Here: the top-level `Cli` and its subcommands; each subcommand's flags in
-//! its own file (`serve`, `client`, `record`, `generate`). Elsewhere: what each
-//! subcommand does (`server`, `client`, `record`, `replay`), turning errors into
-//! exit codes (`main`).
+//! its own file (`serve`, `client`, `record`, `replay`, `generate`). Elsewhere:
+//! what each subcommand does (`server`, `client`, `record`, `replay`), turning
+//! errors into exit codes (`main`).
 
 pub mod client;
 pub mod generate;
 pub mod record;
+pub mod replay;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -15,7 +16,7 @@ use clap::{Parser, Subcommand};
 pub use client::{ClientArgs, ClientCommand};
 pub use serve::{CredentialArgs, ServeArgs, Sync, no_env, process_env};
 
-/// A word-store server on raw HTTP/1.1 sockets, its client, and a conformance harness.
+/// `wordwire`; its about line is the package description in Cargo.toml.
 #[derive(Parser)]
 #[command(name = "wordwire", version, about, propagate_version = true)]
 pub struct Cli {
@@ -30,7 +31,7 @@ pub enum Command {
     /// Send one request of the assignment and print the answer.
     Client(ClientArgs),
     /// Replay golden transcripts against an in-process server or --target.
-    Replay(crate::replay::ReplayArgs),
+    Replay(replay::ReplayArgs),
     /// Relay connections to a server and write what passed as a transcript.
     Record(record::RecordArgs),
     /// Print a shell completion script.

@@ -1,0 +1,67 @@
+//! The `wordwire replay` flags and its output formats.
+//!
+//! Here: flag names, defaults and conflicts. Elsewhere: playing, judging and
+//! reporting (`replay`).
+
+use std::path::PathBuf;
+
+/// What `--format` writes on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A line per transcript, diffs, and `N passed, M failed` (coloured on a terminal).
+    Text,
+    /// One JSON object on stdout; progress lines go to stderr.
+    Json,
+    /// JUnit XML on stdout; progress lines go to stderr.
+    Junit,
+}
+
+/// `wordwire replay`: replay golden transcripts.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Replay against this running server (HOST:PORT) instead of an in-process one;
+    /// transcripts that set server flags, a starting store or a fault are skipped.
+    #[arg(long, value_name = "ADDR")]
+    pub target: Option<String>,
+    /// Start the server under test for each transcript: run CMD with `sh -c`,
+    /// after replacing {port}, {host}, {addr} (127.0.0.1:{port}) and {store} (a
+    /// fresh store file holding the transcript's starting words). The
+    /// transcript's server flags are appended (see --target-flags).
+    #[arg(long, value_name = "CMD", conflicts_with = "target")]
+    pub target_cmd: Option<String>,
+    /// A TOML file mapping our serve flags to the target's:
+    /// `"--read-timeout" = "--timeout {}"`. Unmapped flags skip their transcript.
+    #[arg(long, value_name = "FILE", requires = "target_cmd")]
+    pub target_flags: Option<PathBuf>,
+    /// Test a client instead of a server: play the client transcripts (those with
+    /// `listen`), running CMD (placeholders {port} {host} {addr} of the scripted
+    /// server) followed by each transcript's verb and words, e.g. `CMD post hello`,
+    /// with WORDWIRE_USER/WORDWIRE_PASSWORD set to the lab pair. Without it,
+    /// client transcripts test our own `wordwire client`.
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["target", "target_cmd", "bless", "coverage"])]
+    pub client_cmd: Option<String>,
+    /// Compare bytes exactly against a foreign target too (default there: contract level).
+    #[arg(long, conflicts_with = "contract")]
+    pub exact: bool,
+    /// Judge at contract level even in-process (default there: byte-exact).
+    #[arg(long)]
+    pub contract: bool,
+    /// Rewrite the expected responses of failing transcripts with what the
+    /// in-process server sent. Review the diff before committing it.
+    #[arg(long, conflicts_with_all = ["target", "target_cmd", "contract"])]
+    pub bless: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print how many transcripts expect each status (and which contract statuses
+    /// have none) instead of replaying; exits 1 if a contract status is missing.
+    #[arg(long, conflicts_with_all = ["bless", "target"])]
+    pub coverage: bool,
+    /// Transcripts played at once (default 4; 1 against a shared --target, whose
+    /// store every transcript shares).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Transcript files or directories (searched for *.transcript).
+    #[arg(default_value = "transcripts")]
+    pub paths: Vec<PathBuf>,
+}

@@ -3,7 +3,8 @@
 //! and, by the first byte's choice, through short and blocked writes. Checks:
 //! no panic and no stall anywhere in the machine; every byte out belongs to a
 //! response; nothing is sent after a response that closes; the store is written
-//! at most once per 200; and the pieces get the same answers and the same store
+//! at most once per 200; every access-log line keeps its six quotes (client
+//! bytes are escaped); and the pieces get the same answers and the same store
 //! writes as the whole (incremental = one-shot for the whole connection).
 //!
 //! The first byte: bit 0 `--auth-all`, bits 1–3 the piece size (1–8), bit 4 the
@@ -54,7 +55,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let mut config = Config::new(([127, 0, 0, 1], 0).into(), Credentials::lab_default());
-    config.access_log = false;
     config.limits = LIMITS;
     config.auth_all = mode & 1 == 1;
     (config.read_timeout, config.request_timeout) = (Duration::from_secs(1), Duration::from_secs(3));
@@ -80,6 +80,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(text.is_empty() || text.starts_with(b"HTTP/1.1 "), "{:?}", String::from_utf8_lossy(text));
         let oks = done.statuses().iter().filter(|&&s| s == 200).count();
         assert!(writes <= oks, "{writes} store writes, {oks} answers 200");
+        // The access log (combined): one line per answer, and client bytes cannot add a
+        // quote to it (only the request, referer and user agent are quoted).
+        for line in done.log.lines() {
+            assert_eq!(line.matches('"').count(), 6, "{line}");
+        }
         if let Some(at) = text.windows(19).position(|w| w == b"Connection: close\r\n") {
             let after = &text[at..];
             assert!(!after.windows(9).any(|w| w == b"HTTP/1.1 "), "a response after the close");

@@ -112,7 +112,11 @@ impl Score {
         let mut score = Score::default();
         let (mut got, mut possible) = (0u32, 0u32);
         for r in results {
-            score.categories.entry(r.category.clone()).or_default().add(r);
+            score
+                .categories
+                .entry(r.category.clone())
+                .or_default()
+                .add(r);
             score.total.add(r);
             let weight = if r.level == Level::Must { 2 } else { 1 };
             match r.outcome {
@@ -135,7 +139,13 @@ impl Score {
     /// The table: one row per category, MUST failures first, then the total and the score.
     pub fn table(&self) -> String {
         let mut rows: Vec<(&String, &Tally)> = self.categories.iter().collect();
-        rows.sort_by_key(|(name, t)| (std::cmp::Reverse(t.failed), std::cmp::Reverse(t.warnings), *name));
+        rows.sort_by_key(|(name, t)| {
+            (
+                std::cmp::Reverse(t.failed),
+                std::cmp::Reverse(t.warnings),
+                *name,
+            )
+        });
         let mut out = format!(
             "{BOLD}{:<12} {:>6} {:>6} {:>8} {:>7}{BOLD:#}\n",
             "category", "passed", "failed", "warnings", "skipped"
@@ -371,7 +381,8 @@ pub fn json(results: &[TranscriptResult]) -> String {
             })
             .collect(),
     };
-    let mut out = serde_json::to_string(&report).expect("a report of strings and numbers serializes");
+    let mut out =
+        serde_json::to_string(&report).expect("a report of strings and numbers serializes");
     out.push('\n');
     out
 }
@@ -379,7 +390,13 @@ pub fn json(results: &[TranscriptResult]) -> String {
 /// XML 1.0 cannot carry most control characters, even escaped.
 fn xml_safe(text: &str) -> String {
     text.chars()
-        .map(|c| if (c as u32) < 0x20 && c != '\n' && c != '\t' { '?' } else { c })
+        .map(|c| {
+            if (c as u32) < 0x20 && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -425,8 +442,9 @@ pub fn junit(results: &[TranscriptResult]) -> String {
                         let details = xml_safe(&plain(&failure_details(r)));
                         case.write_inner_content(|w| {
                             if level == Level::Should {
-                                w.create_element("system-out")
-                                    .write_text_content(BytesText::new(&format!("warning (SHOULD): {details}")))?;
+                                w.create_element("system-out").write_text_content(
+                                    BytesText::new(&format!("warning (SHOULD): {details}")),
+                                )?;
                             } else {
                                 w.create_element("failure")
                                     .with_attribute(("message", xml_safe(&message).as_str()))
@@ -441,7 +459,9 @@ pub fn junit(results: &[TranscriptResult]) -> String {
         });
     written.expect("writing XML into a Vec cannot fail");
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&String::from_utf8(w.into_inner()).expect("quick-xml writes the UTF-8 it is given"));
+    out.push_str(
+        &String::from_utf8(w.into_inner()).expect("quick-xml writes the UTF-8 it is given"),
+    );
     out.push('\n');
     out
 }
@@ -461,7 +481,11 @@ pub fn tap(results: &[TranscriptResult]) -> String {
                 let _ = writeln!(out, "ok {n} - {path} # SKIP {why}");
             }
             (outcome, level) => {
-                let todo = if level == Level::Should { " # TODO SHOULD, a warning" } else { "" };
+                let todo = if level == Level::Should {
+                    " # TODO SHOULD, a warning"
+                } else {
+                    ""
+                };
                 let _ = writeln!(out, "not ok {n} - {path}{todo}");
                 // JSON strings are valid YAML scalars: no hand-written quoting.
                 let scalar = |t: &str| serde_json::Value::from(t).to_string();
@@ -503,15 +527,29 @@ pub fn html(title: &str, results: &[TranscriptResult]) -> String {
     let _ = writeln!(
         out,
         "<p class=\"score\">Score <b>{}%</b>: {} passed, {} failed, {} warnings (SHOULD), {} skipped.</p>",
-        score.percent, score.total.passed, score.total.failed, score.total.warnings, score.total.skipped
+        score.percent,
+        score.total.passed,
+        score.total.failed,
+        score.total.warnings,
+        score.total.skipped
     );
     out.push_str("<table class=\"summary\"><tr><th>category</th><th>passed</th><th>failed</th><th>warnings</th><th>skipped</th></tr>\n");
     for (name, t) in &score.categories {
-        let class = if t.failed > 0 { "bad" } else if t.warnings > 0 { "warn" } else { "good" };
+        let class = if t.failed > 0 {
+            "bad"
+        } else if t.warnings > 0 {
+            "warn"
+        } else {
+            "good"
+        };
         let _ = writeln!(
             out,
             "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e(name), t.passed, t.failed, t.warnings, t.skipped
+            e(name),
+            t.passed,
+            t.failed,
+            t.warnings,
+            t.skipped
         );
     }
     out.push_str("</table>\n");

@@ -127,7 +127,10 @@ pub enum StepKind {
     },
     /// The store file's bytes at this point; with `any_order`, its lines in any order
     /// (concurrent writers).
-    ExpectStore { bytes: Vec<u8>, any_order: bool },
+    ExpectStore {
+        bytes: Vec<u8>,
+        any_order: bool,
+    },
     ExpectClose(String),
     ExpectSilence(String, Duration),
 }

@@ -21,7 +21,8 @@ from email.utils import formatdate
 
 WORD = re.compile(rb"[A-Za-z0-9]{1,64}")
 TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(:[0-9]*)?")
+# RFC 3986 §3.2.2: an IP-literal or a reg-name (unreserved, pct-encoded, sub-delims).
+HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+)(:[0-9]*)?")
 ALLOW = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
 METHODS = ALLOW.split(", ")
 REASONS = {

@@ -17,7 +17,15 @@ fn impls() -> PathBuf {
 /// The JSON report of `wordwire replay --target-cmd CMD [extra...] transcripts/`.
 fn grade(cmd: &str, extra: &[&str]) -> serde_json::Value {
     let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
-        .args(["replay", "--format", "json", "--jobs", "3", "--target-cmd", cmd])
+        .args([
+            "replay",
+            "--format",
+            "json",
+            "--jobs",
+            "3",
+            "--target-cmd",
+            cmd,
+        ])
         .args(extra)
         .arg(root().join("transcripts"))
         .output()

@@ -246,7 +246,12 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 store: Some(started.store()),
             };
             let mut played = session::play(t, started.addr(), setting);
-            if let Some(death) = started.death() {
+            let grace = if played.failures.is_empty() {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(300)
+            };
+            if let Some(death) = started.death(grace) {
                 played.failures.push(StepFailure {
                     line: played.failures.last().map_or(0, |f| f.line),
                     step: "(the target)".to_string(),

@@ -243,8 +243,13 @@ impl Started {
         self.child.try_wait().ok().flatten()
     }
 
-    /// `Some(message)` if the target has exited: its status or signal and output tail.
-    pub fn death(&mut self) -> Option<String> {
+    /// `Some(message)` if the target has exited, or exits within `grace` (a failed
+    /// play may have seen it dying): its status or signal and output tail.
+    pub fn death(&mut self, grace: Duration) -> Option<String> {
+        let deadline = Instant::now() + grace;
+        while self.exited().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let status = self.exited()?;
         // Let the drains reach the end of the pipes, so the tail is complete.
         std::thread::sleep(Duration::from_millis(20));

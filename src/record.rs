@@ -940,6 +940,34 @@ mod tests {
     }
 
     #[test]
+    fn a_response_cut_off_by_the_close_becomes_a_comment_and_the_file_still_parses() {
+        let events = [
+            at(0, 0, EventKind::Open),
+            at(
+                1,
+                0,
+                EventKind::Sent(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+            ),
+            at(2, 0, EventKind::Received(OK[..30].to_vec())),
+            at(3, 0, EventKind::ServerClosed),
+            at(4, 0, EventKind::Sent(b"late".to_vec())),
+        ];
+        let text = render(
+            &events,
+            &StartingState::default(),
+            Duration::from_millis(200),
+        );
+        assert!(!text.contains("expect-close"), "{text}");
+        assert!(text.contains("#   < HTTP/1.1 200 OK\\r\\n\n"), "{text}");
+        assert!(
+            text.contains("the client sent 4 more bytes after the server closed"),
+            "{text}"
+        );
+        let t = crate::replay::transcript::Transcript::parse(std::path::Path::new("x"), &text);
+        assert!(t.is_ok(), "{text}");
+    }
+
+    #[test]
     fn connections_are_named_by_letter_then_number() {
         assert_eq!(connection_name(0), "a");
         assert_eq!(connection_name(25), "z");

@@ -14,6 +14,10 @@ pub enum Format {
     Json,
     /// JUnit XML on stdout; progress lines go to stderr.
     Junit,
+    /// TAP 14 on stdout; progress lines go to stderr.
+    Tap,
+    /// One self-contained HTML page on stdout (score, failures side by side); progress on stderr.
+    Html,
 }
 
 /// `wordwire replay`: replay golden transcripts.

@@ -246,7 +246,12 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 store: Some(started.store()),
             };
             let mut played = session::play(t, started.addr(), setting);
-            if let Some(death) = started.death() {
+            let grace = if played.failures.is_empty() {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(300)
+            };
+            if let Some(death) = started.death(grace) {
                 played.failures.push(StepFailure {
                     line: played.failures.last().map_or(0, |f| f.line),
                     step: "(the target)".to_string(),
@@ -422,7 +427,7 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
             anstream::eprintln!("{line}");
         }
     });
-    let failed: Vec<_> = results
+    let mut failed: Vec<_> = results
         .iter()
         .filter(|r| {
             matches!(
@@ -431,6 +436,8 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
             )
         })
         .collect();
+    // MUST failures first; SHOULD ones are warnings.
+    failed.sort_by_key(|r| r.level);
     let mut out = anstream::stdout();
     let write = |out: &mut anstream::Stdout, text: &str| {
         out.write_all(text.as_bytes())
@@ -442,14 +449,25 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
                 write(&mut out, "\n")?;
                 write(&mut out, &report::failure_details(result))?;
             }
+            if results.len() > 1 {
+                write(&mut out, "\n")?;
+                write(&mut out, &report::Score::of(&results).table())?;
+            }
             write(&mut out, &format!("\n{}\n", report::summary_line(&results)))?;
         }
         Format::Json => write(&mut out, &report::json(&results))?,
         Format::Junit => write(&mut out, &report::junit(&results))?,
+        Format::Tap => write(&mut out, &report::tap(&results))?,
+        Format::Html => write(&mut out, &report::html("wordwire replay", &results))?,
     }
-    Ok(!results
-        .iter()
-        .any(|r| matches!(r.outcome, Outcome::Failed | Outcome::Broken(_))))
+    Ok(passed_run(&results))
+}
+
+/// True unless a MUST transcript failed or could not be played.
+pub fn passed_run(results: &[TranscriptResult]) -> bool {
+    !results.iter().any(|r| {
+        r.level == Level::Must && matches!(r.outcome, Outcome::Failed | Outcome::Broken(_))
+    })
 }
 
 /// `'/path/to/wordwire' client --addr {addr}`: our own client, for client transcripts
@@ -463,7 +481,7 @@ fn own_client_command() -> Option<String> {
 }
 
 /// `connection refused` rather than `Connection refused (os error 111)`.
-fn io_message(e: &std::io::Error) -> String {
+pub(crate) fn io_message(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timed out".to_string(),

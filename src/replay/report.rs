@@ -1,16 +1,24 @@
-//! Presenting replay results: a line per transcript, diffs, and JSON or JUnit XML for CI.
+//! Presenting replay results: a line per transcript, diffs, the score table, and
+//! JSON, JUnit XML, TAP and a self-contained HTML page.
 //!
 //! Here: text with ANSI styles (the caller's `anstream` stream drops them when the
-//! output is not a terminal), and the two machine-readable formats.
+//! output is not a terminal), the score (`Score`), `nc` reproductions, and the
+//! machine-readable formats (JSON through `serde_json`, XML through `quick-xml`).
 //! Elsewhere: producing the results (`replay`), playing steps (`replay::session`).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use quick_xml::Writer;
+use quick_xml::escape::escape;
+use quick_xml::events::BytesText;
+use serde::Serialize;
 
 use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
 use super::session::StepFailure;
-use super::transcript::{StepKind, Transcript};
+use super::transcript::{Level, StepKind, Transcript};
 use super::{Outcome, Target, TranscriptResult};
 
 const RED: Style = AnsiColor::Red.on_default();
@@ -59,7 +67,110 @@ pub fn failure_details(result: &TranscriptResult) -> String {
         );
         out.push_str(&diff(failure));
     }
+    if let Some(hint) = &result.hint {
+        let _ = writeln!(out, "    {YELLOW}hint{YELLOW:#}: {hint}");
+    }
+    if let Some(repro) = &result.reproduction {
+        let _ = writeln!(out, "    {YELLOW}try{YELLOW:#}:  {repro}");
+    }
     out
+}
+
+/// Passed, failed and skipped counts of one category, or of the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub passed: usize,
+    /// MUST transcripts that failed (or could not be played).
+    pub failed: usize,
+    /// SHOULD transcripts that failed: warnings, not failures of the run.
+    pub warnings: usize,
+    pub skipped: usize,
+}
+
+impl Tally {
+    fn add(&mut self, r: &TranscriptResult) {
+        match (&r.outcome, r.level) {
+            (Outcome::Passed | Outcome::Blessed, _) => self.passed += 1,
+            (Outcome::Skipped(_), _) => self.skipped += 1,
+            (_, Level::Should) => self.warnings += 1,
+            (_, Level::Must) => self.failed += 1,
+        }
+    }
+}
+
+/// The score: per category and in all, and the percentage of judged transcripts
+/// (not skipped) that passed, a MUST counting 2 and a SHOULD 1.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Score {
+    pub categories: BTreeMap<String, Tally>,
+    pub total: Tally,
+    pub percent: f64,
+}
+
+impl Score {
+    pub fn of(results: &[TranscriptResult]) -> Score {
+        let mut score = Score::default();
+        let (mut got, mut possible) = (0u32, 0u32);
+        for r in results {
+            score
+                .categories
+                .entry(r.category.clone())
+                .or_default()
+                .add(r);
+            score.total.add(r);
+            let weight = if r.level == Level::Must { 2 } else { 1 };
+            match r.outcome {
+                Outcome::Skipped(_) => {}
+                Outcome::Passed | Outcome::Blessed => {
+                    got += weight;
+                    possible += weight;
+                }
+                _ => possible += weight,
+            }
+        }
+        score.percent = if possible == 0 {
+            0.0
+        } else {
+            (f64::from(got) * 1000.0 / f64::from(possible)).round() / 10.0
+        };
+        score
+    }
+
+    /// The table: one row per category, MUST failures first, then the total and the score.
+    pub fn table(&self) -> String {
+        let mut rows: Vec<(&String, &Tally)> = self.categories.iter().collect();
+        rows.sort_by_key(|(name, t)| {
+            (
+                std::cmp::Reverse(t.failed),
+                std::cmp::Reverse(t.warnings),
+                *name,
+            )
+        });
+        let mut out = format!(
+            "{BOLD}{:<12} {:>6} {:>6} {:>8} {:>7}{BOLD:#}\n",
+            "category", "passed", "failed", "warnings", "skipped"
+        );
+        let mut row = |name: &str, t: &Tally| {
+            let style = if t.failed > 0 {
+                RED
+            } else if t.warnings > 0 {
+                YELLOW
+            } else {
+                Style::new()
+            };
+            let _ = writeln!(
+                out,
+                "{style}{name:<12} {:>6} {:>6} {:>8} {:>7}{style:#}",
+                t.passed, t.failed, t.warnings, t.skipped
+            );
+        };
+        for (name, t) in rows {
+            row(name, t);
+        }
+        row("all", &self.total);
+        let _ = writeln!(out, "score {}%", self.percent);
+        out
+    }
 }
 
 /// A unified diff of one failure's expected and received text, `-` expected, `+` received.
@@ -128,7 +239,23 @@ pub fn reproduction(t: &Transcript, target: &Target) -> Option<String> {
     } else {
         format!("{{ {}; }}", parts.join("; "))
     };
-    Some(format!("{input} | nc {addr}"))
+    let mut setup = Vec::new();
+    if let Some(store) = t.store.as_deref().filter(|s| !s.is_empty()) {
+        let words: Vec<String> = String::from_utf8_lossy(store)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        setup.push(format!("store holding {}", words.join(" ")));
+    }
+    if let Some(flags) = t.server_flags.as_deref().filter(|f| !f.is_empty()) {
+        setup.push(format!("server flags {}", flags.join(" ")));
+    }
+    let setup = if setup.is_empty() {
+        String::new()
+    } else {
+        format!("  # first start it with: {}", setup.join("; "))
+    };
+    Some(format!("{input} | nc {addr}{setup}"))
 }
 
 fn seconds(ms: u128) -> String {
@@ -156,159 +283,347 @@ fn printf_escape(bytes: &[u8]) -> String {
     out
 }
 
-/// The closing line: `N passed, M failed`, then skipped and blessed counts if any.
+/// The closing line: `N passed, M failed`, then skipped and warning counts if any.
+/// A SHOULD transcript that failed is a warning, not a failure.
 pub fn summary_line(results: &[TranscriptResult]) -> String {
-    let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
-    let passed = count(|o| matches!(o, Outcome::Passed | Outcome::Blessed));
-    let failed = count(|o| matches!(o, Outcome::Failed | Outcome::Broken(_)));
-    let skipped = count(|o| matches!(o, Outcome::Skipped(_)));
-    let mut line = format!("{passed} passed, {failed} failed");
-    if skipped > 0 {
-        let _ = write!(line, ", {skipped} skipped");
+    let t = Score::of(results).total;
+    let mut line = format!("{} passed, {} failed", t.passed, t.failed);
+    if t.skipped > 0 {
+        let _ = write!(line, ", {} skipped", t.skipped);
+    }
+    if t.warnings > 0 {
+        let _ = write!(line, ", {} warnings", t.warnings);
     }
     line
 }
 
-/// A JSON report: totals and, per transcript, its outcome and failures with plain diffs.
-pub fn json(results: &[TranscriptResult]) -> String {
-    let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
-    let mut out = format!(
-        "{{\"passed\":{},\"failed\":{},\"skipped\":{},\"transcripts\":[",
-        count(|o| matches!(o, Outcome::Passed | Outcome::Blessed)),
-        count(|o| matches!(o, Outcome::Failed | Outcome::Broken(_))),
-        count(|o| matches!(o, Outcome::Skipped(_))),
-    );
-    for (i, r) in results.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let (outcome, reason) = match &r.outcome {
-            Outcome::Passed => ("passed", None),
-            Outcome::Blessed => ("blessed", None),
-            Outcome::Failed => ("failed", None),
-            Outcome::Broken(why) => ("error", Some(why.as_str())),
-            Outcome::Skipped(why) => ("skipped", Some(why.as_str())),
-        };
-        let _ = write!(
-            out,
-            "{{\"path\":{},\"outcome\":\"{outcome}\",\"duration_ms\":{}",
-            json_string(&r.path.display().to_string()),
-            r.duration.as_millis()
-        );
-        if let Some(reason) = reason {
-            let _ = write!(out, ",\"reason\":{}", json_string(reason));
-        }
-        out.push_str(",\"failures\":[");
-        for (j, f) in r.failures.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            let _ = write!(
-                out,
-                "{{\"line\":{},\"step\":{},\"message\":{},\"diff\":{}}}",
-                f.line,
-                json_string(&f.step),
-                json_string(&f.message),
-                json_string(&plain(&diff(f)))
-            );
-        }
-        out.push_str("]}");
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    passed: usize,
+    failed: usize,
+    warnings: usize,
+    skipped: usize,
+    score: f64,
+    categories: &'a BTreeMap<String, Tally>,
+    transcripts: Vec<JsonTranscript<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonTranscript<'a> {
+    path: String,
+    outcome: &'static str,
+    level: &'static str,
+    category: &'a str,
+    duration_ms: u128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reproduction: Option<&'a str>,
+    failures: Vec<JsonFailure<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonFailure<'a> {
+    line: usize,
+    step: &'a str,
+    message: &'a str,
+    diff: String,
+}
+
+/// `passed|failed|skipped` (plus `blessed` and `error`), and the reason if any.
+fn outcome_word(outcome: &Outcome) -> (&'static str, Option<&str>) {
+    match outcome {
+        Outcome::Passed => ("passed", None),
+        Outcome::Blessed => ("blessed", None),
+        Outcome::Failed => ("failed", None),
+        Outcome::Broken(why) => ("error", Some(why.as_str())),
+        Outcome::Skipped(why) => ("skipped", Some(why.as_str())),
     }
-    out.push_str("]}\n");
+}
+
+/// A JSON report: totals, the score, and per transcript its outcome, level,
+/// category and failures with plain diffs.
+pub fn json(results: &[TranscriptResult]) -> String {
+    let score = Score::of(results);
+    let report = JsonReport {
+        passed: score.total.passed,
+        failed: score.total.failed,
+        warnings: score.total.warnings,
+        skipped: score.total.skipped,
+        score: score.percent,
+        categories: &score.categories,
+        transcripts: results
+            .iter()
+            .map(|r| {
+                let (outcome, reason) = outcome_word(&r.outcome);
+                JsonTranscript {
+                    path: r.path.display().to_string(),
+                    outcome,
+                    level: r.level.as_str(),
+                    category: &r.category,
+                    duration_ms: r.duration.as_millis(),
+                    reason,
+                    hint: r.hint.as_deref(),
+                    reproduction: r.reproduction.as_deref(),
+                    failures: r
+                        .failures
+                        .iter()
+                        .map(|f| JsonFailure {
+                            line: f.line,
+                            step: &f.step,
+                            message: &f.message,
+                            diff: plain(&diff(f)),
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+    };
+    let mut out =
+        serde_json::to_string(&report).expect("a report of strings and numbers serializes");
+    out.push('\n');
     out
 }
 
-/// A JUnit XML report, one `testcase` per transcript.
-pub fn junit(results: &[TranscriptResult]) -> String {
-    let failures = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Broken(_)))
-        .count();
-    let skipped = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Skipped(_)))
-        .count();
-    let total: f64 = results.iter().map(|r| r.duration.as_secs_f64()).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuite name=\"wordwire-replay\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{total:.3}\">",
-        results.len()
-    );
-    for r in results {
-        let _ = write!(
-            out,
-            "  <testcase classname=\"transcripts\" name=\"{}\" time=\"{:.3}\"",
-            xml_escape(&r.path.display().to_string()),
-            r.duration.as_secs_f64()
-        );
-        match &r.outcome {
-            Outcome::Passed | Outcome::Blessed => out.push_str("/>\n"),
-            Outcome::Skipped(why) => {
-                let _ = writeln!(
-                    out,
-                    ">\n    <skipped message=\"{}\"/>\n  </testcase>",
-                    xml_escape(why)
-                );
+/// XML 1.0 cannot carry most control characters, even escaped.
+fn xml_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if (c as u32) < 0x20 && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
             }
-            Outcome::Failed | Outcome::Broken(_) => {
-                let message = match (&r.outcome, r.failures.first()) {
-                    (Outcome::Broken(why), _) => why.clone(),
-                    (_, Some(f)) => format!("line {}: {}", f.line, f.message),
-                    _ => "failed".to_string(),
+        })
+        .collect()
+}
+
+/// A JUnit XML report, one `testcase` per transcript (SHOULD failures are
+/// reported as passing cases with their failure in `system-out`).
+pub fn junit(results: &[TranscriptResult]) -> String {
+    let score = Score::of(results);
+    let total: f64 = results.iter().map(|r| r.duration.as_secs_f64()).sum();
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let written = w
+        .create_element("testsuite")
+        .with_attribute(("name", "wordwire-replay"))
+        .with_attribute(("tests", results.len().to_string().as_str()))
+        .with_attribute(("failures", score.total.failed.to_string().as_str()))
+        .with_attribute(("errors", "0"))
+        .with_attribute(("skipped", score.total.skipped.to_string().as_str()))
+        .with_attribute(("time", format!("{total:.3}").as_str()))
+        .write_inner_content(|w| {
+            for r in results {
+                let case = w
+                    .create_element("testcase")
+                    .with_attribute(("classname", r.category.as_str()))
+                    .with_attribute(("name", xml_safe(&r.path.display().to_string()).as_str()))
+                    .with_attribute(("time", format!("{:.3}", r.duration.as_secs_f64()).as_str()));
+                match (&r.outcome, r.level) {
+                    (Outcome::Passed | Outcome::Blessed, _) => {
+                        case.write_empty()?;
+                    }
+                    (Outcome::Skipped(why), _) => {
+                        case.write_inner_content(|w| {
+                            w.create_element("skipped")
+                                .with_attribute(("message", xml_safe(why).as_str()))
+                                .write_empty()?;
+                            Ok(())
+                        })?;
+                    }
+                    (_, level) => {
+                        let message = match (&r.outcome, r.failures.first()) {
+                            (Outcome::Broken(why), _) => why.clone(),
+                            (_, Some(f)) => format!("line {}: {}", f.line, f.message),
+                            _ => "failed".to_string(),
+                        };
+                        let details = xml_safe(&plain(&failure_details(r)));
+                        case.write_inner_content(|w| {
+                            if level == Level::Should {
+                                w.create_element("system-out").write_text_content(
+                                    BytesText::new(&format!("warning (SHOULD): {details}")),
+                                )?;
+                            } else {
+                                w.create_element("failure")
+                                    .with_attribute(("message", xml_safe(&message).as_str()))
+                                    .write_text_content(BytesText::new(&details))?;
+                            }
+                            Ok(())
+                        })?;
+                    }
+                }
+            }
+            Ok(())
+        });
+    written.expect("writing XML into a Vec cannot fail");
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(
+        &String::from_utf8(w.into_inner()).expect("quick-xml writes the UTF-8 it is given"),
+    );
+    out.push('\n');
+    out
+}
+
+/// A TAP 14 report: one test point per transcript, SKIP with its reason, a SHOULD
+/// failure as `# TODO` (a warning), failures with a YAML block.
+pub fn tap(results: &[TranscriptResult]) -> String {
+    let mut out = format!("TAP version 14\n1..{}\n", results.len());
+    for (i, r) in results.iter().enumerate() {
+        let n = i + 1;
+        let path = r.path.display();
+        match (&r.outcome, r.level) {
+            (Outcome::Passed | Outcome::Blessed, _) => {
+                let _ = writeln!(out, "ok {n} - {path}");
+            }
+            (Outcome::Skipped(why), _) => {
+                let _ = writeln!(out, "ok {n} - {path} # SKIP {why}");
+            }
+            (outcome, level) => {
+                let todo = if level == Level::Should {
+                    " # TODO SHOULD, a warning"
+                } else {
+                    ""
                 };
-                let _ = writeln!(
-                    out,
-                    ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
-                    xml_escape(&message),
-                    xml_escape(&plain(&failure_details(r)))
-                );
+                let _ = writeln!(out, "not ok {n} - {path}{todo}");
+                // JSON strings are valid YAML scalars: no hand-written quoting.
+                let scalar = |t: &str| serde_json::Value::from(t).to_string();
+                let _ = writeln!(out, "  ---");
+                let _ = writeln!(out, "  level: {}", level.as_str());
+                let _ = writeln!(out, "  category: {}", scalar(&r.category));
+                if let Outcome::Broken(why) = outcome {
+                    let _ = writeln!(out, "  error: {}", scalar(why));
+                }
+                let _ = writeln!(out, "  failures:");
+                for f in &r.failures {
+                    let _ = writeln!(out, "    - line: {}", f.line);
+                    let _ = writeln!(out, "      message: {}", scalar(&f.message));
+                }
+                if let Some(repro) = &r.reproduction {
+                    let _ = writeln!(out, "  reproduction: {}", scalar(repro));
+                }
+                let _ = writeln!(out, "  ...");
             }
         }
     }
-    out.push_str("</testsuite>\n");
     out
 }
+
+/// One self-contained HTML page: the score table, then every failure with its
+/// expected and received lines side by side (CR and LF visible, as in a
+/// transcript), the hint and the `nc` reproduction.
+pub fn html(title: &str, results: &[TranscriptResult]) -> String {
+    let score = Score::of(results);
+    let e = |t: &str| escape(t).to_string();
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\n{}\n</style></head><body>\n<h1>{}</h1>\n",
+        e(title),
+        HTML_STYLE,
+        e(title)
+    );
+    let _ = writeln!(
+        out,
+        "<p class=\"score\">Score <b>{}%</b>: {} passed, {} failed, {} warnings (SHOULD), {} skipped.</p>",
+        score.percent,
+        score.total.passed,
+        score.total.failed,
+        score.total.warnings,
+        score.total.skipped
+    );
+    out.push_str("<table class=\"summary\"><tr><th>category</th><th>passed</th><th>failed</th><th>warnings</th><th>skipped</th></tr>\n");
+    for (name, t) in &score.categories {
+        let class = if t.failed > 0 {
+            "bad"
+        } else if t.warnings > 0 {
+            "warn"
+        } else {
+            "good"
+        };
+        let _ = writeln!(
+            out,
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e(name),
+            t.passed,
+            t.failed,
+            t.warnings,
+            t.skipped
+        );
+    }
+    out.push_str("</table>\n");
+    let mut failing: Vec<&TranscriptResult> = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Broken(_)))
+        .collect();
+    failing.sort_by_key(|r| r.level);
+    if !failing.is_empty() {
+        out.push_str("<h2>Failures</h2>\n");
+    }
+    for r in failing {
+        let _ = writeln!(
+            out,
+            "<section class=\"failure\"><h3><span class=\"level {}\">{}</span> {} <small>({})</small></h3>",
+            r.level.as_str().to_lowercase(),
+            r.level.as_str(),
+            e(&r.path.display().to_string()),
+            e(&r.category)
+        );
+        if let Outcome::Broken(why) = &r.outcome {
+            let _ = writeln!(out, "<p class=\"message\">{}</p>", e(why));
+        }
+        for f in &r.failures {
+            let _ = writeln!(
+                out,
+                "<p class=\"message\">line {}: <code>{}</code>: {}</p>",
+                f.line,
+                e(&f.step),
+                e(&f.message)
+            );
+            if !f.expected.is_empty() || !f.actual.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "<table class=\"sides\"><tr><th>expected</th><th>received</th></tr><tr><td><pre>{}</pre></td><td><pre>{}</pre></td></tr></table>",
+                    e(&f.expected.join("\n")),
+                    e(&f.actual.join("\n"))
+                );
+            }
+        }
+        if let Some(hint) = &r.hint {
+            let _ = writeln!(out, "<p class=\"hint\">{}</p>", e(hint));
+        }
+        if let Some(repro) = &r.reproduction {
+            let _ = writeln!(out, "<p>Try it:</p><pre class=\"repro\">{}</pre>", e(repro));
+        }
+        out.push_str("</section>\n");
+    }
+    out.push_str("<h2>Every transcript</h2>\n<table class=\"all\"><tr><th>transcript</th><th>level</th><th>outcome</th><th>ms</th></tr>\n");
+    for r in results {
+        let (word, reason) = outcome_word(&r.outcome);
+        let _ = writeln!(
+            out,
+            "<tr class=\"{word}\"><td>{}</td><td>{}</td><td>{word}{}</td><td>{}</td></tr>",
+            e(&r.path.display().to_string()),
+            r.level.as_str(),
+            reason.map(|w| format!(": {}", e(w))).unwrap_or_default(),
+            r.duration.as_millis()
+        );
+    }
+    out.push_str("</table>\n</body></html>\n");
+    out
+}
+
+const HTML_STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}\
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:top}\
+.bad td,.failed td,.error td{background:#fdd}.warn td{background:#ffd}.good td{background:#dfd}.skipped td{color:#777}\
+.sides{width:100%;table-layout:fixed}.sides pre{white-space:pre-wrap;word-break:break-all;margin:0}\
+.level{font-size:.8em;padding:.1em .4em;border-radius:.3em;color:#fff}.level.must{background:#c00}.level.should{background:#c80}\
+.hint{font-style:italic}.repro{background:#eee;padding:.5em;white-space:pre-wrap;word-break:break-all}.score{font-size:1.2em}";
 
 /// Text without ANSI escape sequences.
 pub fn plain(text: &str) -> String {
     anstream::adapter::strip_str(text).to_string()
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // XML 1.0 cannot carry most control characters, even escaped.
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -328,16 +643,6 @@ mod tests {
             .output()
             .expect("sh runs");
         assert_eq!(out.stdout, b"a\r\n%\x7f'b\\");
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
-    }
-
-    #[test]
-    fn xml_text_is_escaped() {
-        assert_eq!(xml_escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
     }
 
     #[test]

@@ -106,7 +106,11 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     conns.insert(name.clone(), ResponseReader::new(stream));
                 }
                 Err(e) => {
-                    fail(format!("cannot connect to {addr}: {e}"), vec![], vec![]);
+                    fail(
+                        format!("cannot connect to {addr}: {}", super::io_message(&e)),
+                        vec![],
+                        vec![],
+                    );
                     played.blessable = false;
                     break;
                 }
@@ -199,10 +203,18 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     }
                 }
             }
-            StepKind::ExpectStore(want) => {
+            StepKind::ExpectStore {
+                bytes: want,
+                any_order,
+            } => {
                 let Some(path) = setting.store else { continue };
+                let sorted = |b: &[u8]| {
+                    let mut lines: Vec<&[u8]> = b.split_inclusive(|&c| c == b'\n').collect();
+                    lines.sort_unstable();
+                    lines.concat()
+                };
                 match std::fs::read(path) {
-                    Ok(got) if got == *want => {}
+                    Ok(got) if got == *want || (*any_order && sorted(&got) == sorted(want)) => {}
                     Ok(got) => {
                         fail(
                             "the store file differs (CONTRACT: one word per line, each ending in LF)"

@@ -85,13 +85,30 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
-/// A port on 127.0.0.1 that was free a moment ago (bound, then released).
+/// Ports this process handed out: the kernel may give a just-released port to the
+/// next `bind(0)`, and two parallel transcripts must never share one.
+static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// A port on 127.0.0.1 that was free a moment ago (bound, then released) and that
+/// no other transcript of this run was given.
 fn free_port() -> Result<SocketAddr, String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
-    listener
-        .local_addr()
-        .map_err(|e| format!("cannot find a free port: {e}"))
+    for _ in 0..100 {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("cannot find a free port: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot find a free port: {e}"))?;
+        let mut taken = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if !taken.contains(&addr.port()) {
+            if taken.len() >= 4096 {
+                // Long ago enough: that transcript has finished.
+                taken.remove(0);
+            }
+            taken.push(addr.port());
+            return Ok(addr);
+        }
+    }
+    Err("cannot find a free port: every one offered was already handed out".into())
 }
 
 impl Started {
@@ -194,6 +211,18 @@ impl Started {
                 ));
             }
             if is_listening(self.addr) {
+                // It may have failed to bind and exited while another program listens there.
+                std::thread::sleep(Duration::from_millis(5));
+                if let Some(status) = self.exited() {
+                    self.stop_group();
+                    return Err(format!(
+                        "`{}` exited ({}) while something else listened on {}{}",
+                        self.command,
+                        describe_status(status),
+                        self.addr,
+                        self.tail_note()
+                    ));
+                }
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -214,8 +243,13 @@ impl Started {
         self.child.try_wait().ok().flatten()
     }
 
-    /// `Some(message)` if the target has exited: its status or signal and output tail.
-    pub fn death(&mut self) -> Option<String> {
+    /// `Some(message)` if the target has exited, or exits within `grace` (a failed
+    /// play may have seen it dying): its status or signal and output tail.
+    pub fn death(&mut self, grace: Duration) -> Option<String> {
+        let deadline = Instant::now() + grace;
+        while self.exited().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let status = self.exited()?;
         // Let the drains reach the end of the pipes, so the tail is complete.
         std::thread::sleep(Duration::from_millis(20));
@@ -311,17 +345,30 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-/// True if something listens on `addr`'s port on `addr`'s address or any address.
+/// True if something listens on 127.0.0.1 (or every address) at `addr`'s port.
 fn is_listening(addr: SocketAddr) -> bool {
+    let probe = || TcpStream::connect_timeout(&addr, Duration::from_millis(50)).is_ok();
     match listening_ports() {
-        Some(ports) => ports.contains(&addr.port()),
-        None => TcpStream::connect_timeout(&addr, Duration::from_millis(50)).is_ok(),
+        Some((sure, _)) if sure.contains(&addr.port()) => true,
+        // `[::]:PORT` takes 127.0.0.1 only if it is dual-stack, which /proc does not say.
+        Some((_, maybe)) if maybe.contains(&addr.port()) => probe(),
+        Some(_) => false,
+        None => probe(),
     }
 }
 
-/// The ports of LISTEN sockets in `/proc/net/tcp` and `tcp6`, or `None` without `/proc`.
-fn listening_ports() -> Option<Vec<u16>> {
+/// `/proc/net/tcp{,6}` addresses (hex, as the kernel writes them) that surely take a
+/// connection to 127.0.0.1: itself, 0.0.0.0 and `::ffff:127.0.0.1`. Another
+/// program's `[::1]:PORT` must not pass for the target.
+const LOOPBACK_V4: [&str; 3] = ["0100007F", "00000000", "0000000000000000FFFF00000100007F"];
+/// `::`, which takes 127.0.0.1 unless the socket is IPV6_V6ONLY.
+const ANY_V6: &str = "00000000000000000000000000000000";
+
+/// The ports of LISTEN sockets that 127.0.0.1 surely reaches, and those it may
+/// reach (`::`), or `None` without `/proc`.
+fn listening_ports() -> Option<(Vec<u16>, Vec<u16>)> {
     let mut ports = Vec::new();
+    let mut maybe = Vec::new();
     let mut any = false;
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
@@ -332,14 +379,18 @@ fn listening_ports() -> Option<Vec<u16>> {
             let cols: Vec<&str> = line.split_whitespace().collect();
             // local_address is ADDR:PORT in hex; st 0A is LISTEN.
             if let (Some(local), Some(&"0A")) = (cols.get(1), cols.get(3))
-                && let Some((_, port)) = local.rsplit_once(':')
+                && let Some((ip, port)) = local.rsplit_once(':')
                 && let Ok(port) = u16::from_str_radix(port, 16)
             {
-                ports.push(port);
+                if LOOPBACK_V4.contains(&ip) {
+                    ports.push(port);
+                } else if ip == ANY_V6 {
+                    maybe.push(port);
+                }
             }
         }
     }
-    any.then_some(ports)
+    any.then_some((ports, maybe))
 }
 
 #[cfg(test)]

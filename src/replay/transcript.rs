@@ -20,7 +20,7 @@
 //! expect C [HEAD]         one response; followed by `< data` lines and `= body N bytes`
 //! expect-close C          the server closes C with nothing more sent
 //! expect-silence C MS     nothing arrives on C for MS milliseconds and C stays open
-//! expect-store            followed by `| line` lines: the store file holds exactly these
+//! expect-store [any-order] followed by `| line` lines: the store file holds exactly these
 //! level MUST|SHOULD       how much a failure counts (default MUST)
 //! category NAME           the score table's row (default: the directory's name)
 //! hint TEXT               what the contract says, shown with a failure
@@ -125,8 +125,12 @@ pub enum StepKind {
         /// The `~` lines after the block: where the contract leaves room.
         rooms: Vec<Room>,
     },
-    /// The store file's bytes at this point.
-    ExpectStore(Vec<u8>),
+    /// The store file's bytes at this point; with `any_order`, its lines in any order
+    /// (concurrent writers).
+    ExpectStore {
+        bytes: Vec<u8>,
+        any_order: bool,
+    },
     ExpectClose(String),
     ExpectSilence(String, Duration),
 }
@@ -141,7 +145,7 @@ impl StepKind {
             | StepKind::ExpectClose(c)
             | StepKind::ExpectSilence(c, _) => Some(c),
             StepKind::Send { conn, .. } | StepKind::Expect { conn, .. } => Some(conn),
-            StepKind::Wait(_) | StepKind::ExpectStore(_) => None,
+            StepKind::Wait(_) | StepKind::ExpectStore { .. } => None,
         }
     }
 }
@@ -266,14 +270,17 @@ impl Transcript {
                     }
                     continue;
                 }
-                ("expect-store", []) => {
+                ("expect-store", []) | ("expect-store", ["any-order"]) => {
                     let mut store = Vec::new();
                     while let Some(data) = lines.get(i).and_then(|l| sigil_data(l, '|')) {
                         store.extend_from_slice(&unescape(data).map_err(|m| err(i + 1, m))?);
                         store.push(b'\n');
                         i += 1;
                     }
-                    StepKind::ExpectStore(store)
+                    StepKind::ExpectStore {
+                        bytes: store,
+                        any_order: !args.is_empty(),
+                    }
                 }
                 ("open", [c]) => {
                     if opened.iter().any(|o| o == c) {
@@ -432,7 +439,7 @@ fn parse_room(data: &str) -> Result<Room, String> {
         }),
         ["body", "message", pattern] => Ok(Room::Body {
             rule: BodyRule::Message(Some(Pattern::parse(pattern)?)),
-            why: why.unwrap_or_else(|| judge::MESSAGE_CLAUSE.to_string()),
+            why: why.unwrap_or_else(|| judge::COUNT_CLAUSE.to_string()),
         }),
         ["body", "any"] => Ok(Room::Body {
             rule: BodyRule::Any,

@@ -13,6 +13,8 @@ mod conformance;
 mod crash;
 /// Keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue, HEAD.
 mod framing;
+/// The grader against small Python implementations, correct and defective (`tests/impls/`).
+mod grading;
 /// Slow and greedy clients: slowloris, idle keep-alive, never-reading, half-closed, reset, over the cap.
 mod hostile;
 /// The binary: start-up errors, the store lock, signals, real I/O failures.

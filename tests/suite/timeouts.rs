@@ -1,3 +1,8 @@
+//! Read, whole-request and idle timeouts, and the connection cap, over real TCP.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::TestServer;
@@ -44,25 +49,54 @@ fn timeout_status_408_replaces_504() {
 
 #[test]
 fn a_trickling_request_hits_the_whole_request_deadline() {
-    let server = TestServer::start("", short);
+    // One byte every 50 ms never lets the 1 s read timeout expire, and the head
+    // never ends, so only the 2 s whole-request deadline can answer while the
+    // bytes still flow. Without that deadline the answer would come only after
+    // the trickle stops (at 6 s) plus a read timeout.
+    let request_timeout = Duration::from_secs(2);
+    let trickle_for = Duration::from_secs(6);
+    let server = TestServer::start("", |c| {
+        c.read_timeout = Duration::from_secs(1);
+        c.request_timeout = request_timeout;
+    });
     let mut client = server.connect();
+    let mut writer = client.stream.try_clone().expect("clone the socket");
+    let answered = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    // One byte every 100 ms never trips the 300 ms read timeout, but the
-    // 1.5 s whole-request deadline still ends it.
-    let header = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let mut sent = 0;
-    while sent < header.len() && started.elapsed() < Duration::from_secs(5) {
-        if std::io::Write::write_all(&mut client.stream, &header[sent..sent + 1]).is_err() {
-            break;
+    let trickler = std::thread::spawn({
+        let answered = Arc::clone(&answered);
+        move || {
+            let head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+            let mut bytes = head.iter().chain(std::iter::repeat(&b'a'));
+            while started.elapsed() < trickle_for && !answered.load(Ordering::SeqCst) {
+                let byte = *bytes.next().expect("an endless iterator");
+                if writer.write_all(&[byte]).is_err() {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // True if the trickle ran its full time: nothing cut it off.
+            !answered.load(Ordering::SeqCst)
         }
-        sent += 1;
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        sent < header.len(),
-        "the server should have cut the request off before all bytes were sent"
+    });
+    let reply = client.reply();
+    let elapsed = started.elapsed();
+    answered.store(true, Ordering::SeqCst);
+    let trickled_to_the_end = trickler.join().expect("the trickler does not panic");
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (504, "request timed out\n")
     );
-    assert_eq!(client.reply().status, 504);
+    assert!(
+        elapsed >= request_timeout,
+        "answered after {elapsed:?}, before the whole-request deadline"
+    );
+    assert!(
+        elapsed < trickle_for && !trickled_to_the_end,
+        "answered after {elapsed:?}, only once the trickle had stopped: \
+         the read timeout answered, not the whole-request deadline"
+    );
+    assert_eq!(reply.header("Connection"), Some("close"));
 }
 
 #[test]
@@ -132,7 +166,7 @@ fn a_refused_client_that_is_still_sending_is_not_reset() {
     std::thread::sleep(Duration::from_millis(100));
     refused.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n");
     std::thread::sleep(Duration::from_millis(100));
-    let second_write = std::io::Write::write_all(&mut refused.stream, b"hello");
+    let second_write = refused.stream.write_all(b"hello");
     assert!(
         second_write.is_ok(),
         "the refused connection was reset: {second_write:?}"

@@ -1,9 +1,13 @@
 //! Every fixture's response from the in-process server, as an `insta` snapshot.
 //!
 //! Each fixture in `fixtures/<area>/<nnn>-<behaviour>.http` is sent in one write to a
-//! fresh server (store seeded from `<same name>.store` if present), the sending side is
-//! then closed, and every response up to the close is rendered with every CR and LF
-//! visible and the body length stated, so a snapshot diff cannot hide a lost CR.
+//! fresh server (store seeded from `<same name>.store` if present). Every response is
+//! rendered with every CR and LF visible and the body length stated, so a snapshot diff
+//! cannot hide a lost CR. The client then waits: if the server closes by itself, the
+//! snapshot says `! server closed the connection` right there; if nothing arrives for
+//! [`QUIET`], it says `! quiet for 1.5 s: the client half-closes`, closes its sending
+//! side, and renders whatever follows up to the server's close. Last comes the store
+//! file as the exchange left it (`unchanged`, or its bytes as `|` lines).
 
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
@@ -13,6 +17,16 @@ use std::time::Duration;
 use wordwire::client::{ReadError, ResponseReader};
 use wordwire::replay::local::LocalServer;
 use wordwire::replay::transcript::{body_line, normalise, render_expect, render_lines};
+
+/// How long the client waits for more bytes before it decides the server is done
+/// answering and will not close by itself. Well below the server's read timeout
+/// ([`READ_TIMEOUT`]), so a request left incomplete is ended by the half-close, not
+/// by a 504 that would race it.
+const QUIET: Duration = Duration::from_millis(1500);
+/// The server's `--read-timeout` for fixtures, in seconds.
+const READ_TIMEOUT: &str = "10";
+/// How long, after the half-close, the server has to finish and close.
+const AFTER_HALF_CLOSE: Duration = Duration::from_secs(5);
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -29,16 +43,18 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Renders every response to `request` until the server closes (or goes quiet for 3 s).
+/// Renders every response to `request`, where the server closed (by itself, or
+/// after the client's half-close once it had been quiet for [`QUIET`]).
 fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).expect("the in-process server accepts");
     stream.write_all(request).expect("the request is sent");
-    let _ = stream.shutdown(Shutdown::Write);
     stream
-        .set_read_timeout(Some(Duration::from_secs(3)))
+        .set_read_timeout(Some(QUIET))
         .expect("a read timeout can be set");
+    let half_close = stream.try_clone().expect("the socket can be cloned");
     let mut reader = ResponseReader::new(stream);
     let mut out = String::new();
+    let mut half_closed = false;
     for n in 1.. {
         match reader.read_response(n == 1 && request.starts_with(b"HEAD ")) {
             Ok(response) => {
@@ -50,8 +66,19 @@ fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
                 }
             }
             Err(ReadError::Closed) => {
-                out.push_str("! connection closed\n");
+                out.push_str("! server closed the connection\n");
                 break;
+            }
+            Err(ReadError::TimedOut { partial }) if partial.is_empty() && !half_closed => {
+                out.push_str(&format!(
+                    "! quiet for {} s: the client half-closes\n",
+                    QUIET.as_secs_f32()
+                ));
+                let _ = half_close.shutdown(Shutdown::Write);
+                half_close
+                    .set_read_timeout(Some(AFTER_HALF_CLOSE))
+                    .expect("a read timeout can be set");
+                half_closed = true;
             }
             Err(e) => {
                 for line in render_lines(&normalise(e.partial()), '<') {
@@ -66,6 +93,20 @@ fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
     out
 }
 
+/// The store file after the exchange: `unchanged` if it holds `before`, else its bytes.
+fn render_store_after(path: &Path, before: &[u8]) -> String {
+    let after = std::fs::read(path).expect("the store file is readable");
+    if after == before {
+        return "store after: unchanged\n".to_owned();
+    }
+    let mut text = format!("store after ({} bytes):\n", after.len());
+    for line in render_lines(&after, '|') {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
 fn render_fixture(path: &Path) -> (String, String) {
     let request = std::fs::read(path).expect("fixture is readable");
     let store = std::fs::read(path.with_extension("store")).ok();
@@ -75,7 +116,7 @@ fn render_fixture(path: &Path) -> (String, String) {
         .to_string_lossy()
         .replace('\\', "/");
     let server = LocalServer::start_with(
-        &["--read-timeout".into(), "2".into()],
+        &["--read-timeout".into(), READ_TIMEOUT.into()],
         store.as_deref(),
         None,
     )
@@ -86,6 +127,10 @@ fn render_fixture(path: &Path) -> (String, String) {
         None => text.push_str("store empty\n"),
     }
     text.push_str(&exchange(server.addr(), &request));
+    text.push_str(&render_store_after(
+        server.store_path(),
+        store.as_deref().unwrap_or_default(),
+    ));
     server.stop().expect("in-process server stops");
     let name = relative.trim_end_matches(".http").replace('/', "-");
     (name, text)
@@ -97,16 +142,15 @@ fn every_fixture_response_matches_its_snapshot() {
     collect(&fixtures_dir(), &mut paths);
     paths.sort();
     assert!(!paths.is_empty(), "no fixtures found");
+    // All at once: most fixtures spend their time waiting out QUIET.
     let rendered: Vec<(String, String)> = std::thread::scope(|scope| {
         let handles: Vec<_> = paths
-            .chunks(paths.len().div_ceil(4))
-            .map(|chunk| {
-                scope.spawn(move || chunk.iter().map(|p| render_fixture(p)).collect::<Vec<_>>())
-            })
+            .iter()
+            .map(|path| scope.spawn(move || render_fixture(path)))
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("rendering a fixture does not panic"))
+            .map(|h| h.join().expect("rendering a fixture does not panic"))
             .collect()
     });
     for (name, text) in rendered {

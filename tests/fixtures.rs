@@ -27,6 +27,10 @@ const QUIET: Duration = Duration::from_millis(1500);
 const READ_TIMEOUT: &str = "10";
 /// How long, after the half-close, the server has to finish and close.
 const AFTER_HALF_CLOSE: Duration = Duration::from_secs(5);
+/// More responses than any fixture asks for: a server that answers without end
+/// (e.g. one that re-parses the same bad bytes) fails the snapshot instead of
+/// hanging the test.
+const MAX_RESPONSES: usize = 16;
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
@@ -56,6 +60,12 @@ fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
     let mut out = String::new();
     let mut half_closed = false;
     for n in 1.. {
+        if n > MAX_RESPONSES {
+            out.push_str(&format!(
+                "! more than {MAX_RESPONSES} responses: the client stops reading\n"
+            ));
+            break;
+        }
         match reader.read_response(n == 1 && request.starts_with(b"HEAD ")) {
             Ok(response) => {
                 out.push_str(&format!("response {n}:\n"));

@@ -159,11 +159,14 @@ if usable curl curl curl; then
         "400 word must be 1-64 ASCII letters or digits" \
         "$(c -H 'Expect: 100-continue' --data-binary @"$work/long.txt" "$url")"
     head -c 1100000 /dev/zero | tr '\0' ' ' >"$work/huge.txt"
-    curl -sS --max-time 20 -v --data-binary @"$work/huge.txt" "$url" >"$work/body" 2>"$work/verbose"
+    uploaded=$(curl -sS --max-time 20 -v -o "$work/body" -w '%{size_upload}' \
+        --data-binary @"$work/huge.txt" "$url" 2>"$work/verbose")
     contains "a 1 MiB body: curl sends Expect: 100-continue" "> Expect: 100-continue" \
         "$(cat "$work/verbose")"
-    contains "... and gets 413 at once, without 100 Continue" "< HTTP/1.1 413" \
-        "$(grep '^< HTTP' "$work/verbose")"
+    # Every status line curl saw, in order: the 413 alone, no 100 Continue before it.
+    check "... and gets 413 at once, without 100 Continue" "< HTTP/1.1 413 Content Too Large" \
+        "$(grep '^< HTTP/' "$work/verbose" | tr -d '\r')"
+    check "... before sending any of the body (curl's size_upload)" "0" "$uploaded"
 
     # The store now: hello, chunked (chunky replaced), padded (world replaced by earth, deleted).
     check "curl -u user:pass gets the words" "200 $(printf 'hello\nchunked\npadded')" \

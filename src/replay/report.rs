@@ -645,6 +645,109 @@ mod tests {
         assert_eq!(out.stdout, b"a\r\n%\x7f'b\\");
     }
 
+    fn result(path: &str, outcome: Outcome, level: Level) -> TranscriptResult {
+        TranscriptResult {
+            path: path.into(),
+            outcome,
+            duration: std::time::Duration::from_millis(3),
+            failures: vec![StepFailure {
+                line: 2,
+                step: "expect a".into(),
+                message: "status <200>, expected \"400\" & more".into(),
+                expected: vec!["< HTTP/1.1 400 Bad Request\\r\\n".into()],
+                actual: vec!["< HTTP/1.1 200 OK\\r\\n".into()],
+            }],
+            level,
+            category: "methods".into(),
+            hint: Some("CONTRACT <Methods>".into()),
+            reproduction: Some("printf 'x' | nc 127.0.0.1 PORT".into()),
+        }
+    }
+
+    fn sample() -> Vec<TranscriptResult> {
+        let mut passed = result("a/ok.transcript", Outcome::Passed, Level::Must);
+        passed.failures.clear();
+        vec![
+            passed,
+            result("a/bad.transcript", Outcome::Failed, Level::Must),
+            result("a/warn.transcript", Outcome::Failed, Level::Should),
+            result(
+                "a/skip.transcript",
+                Outcome::Skipped("needs <x>".into()),
+                Level::Must,
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_score_weighs_must_twice_and_leaves_skips_out() {
+        let score = Score::of(&sample());
+        assert_eq!(
+            score.total,
+            Tally {
+                passed: 1,
+                failed: 1,
+                warnings: 1,
+                skipped: 1
+            }
+        );
+        // 2 of 2 + 2 + 1 possible points.
+        assert_eq!(score.percent, 40.0);
+        assert!(score.table().contains("score 40%"));
+        assert_eq!(
+            summary_line(&sample()),
+            "1 passed, 1 failed, 1 skipped, 1 warnings"
+        );
+    }
+
+    #[test]
+    fn json_and_junit_are_well_formed_and_escaped() {
+        let value: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
+        assert_eq!(
+            value["transcripts"][1]["failures"][0]["message"],
+            "status <200>, expected \"400\" & more"
+        );
+        assert_eq!(value["transcripts"][3]["reason"], "needs <x>");
+        assert_eq!(value["transcripts"][2]["level"], "SHOULD");
+        let xml = junit(&sample());
+        assert!(
+            xml.contains(
+                "message=\"line 2: status &lt;200&gt;, expected &quot;400&quot; &amp; more\""
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<skipped message=\"needs &lt;x&gt;\"/>"),
+            "{xml}"
+        );
+        assert_eq!(
+            xml.matches("<failure ").count(),
+            1,
+            "a SHOULD failure is not a JUnit failure"
+        );
+    }
+
+    #[test]
+    fn tap_and_html_carry_every_outcome() {
+        let tap = tap(&sample());
+        assert!(tap.starts_with("TAP version 14\n1..4\n"), "{tap}");
+        assert!(tap.contains("ok 1 - a/ok.transcript\n"));
+        assert!(tap.contains("not ok 2 - a/bad.transcript\n"));
+        assert!(tap.contains("not ok 3 - a/warn.transcript # TODO"));
+        assert!(tap.contains("ok 4 - a/skip.transcript # SKIP needs <x>"));
+        let html = html("t", &sample());
+        assert!(
+            html.contains("&lt; HTTP/1.1 400 Bad Request\\r\\n"),
+            "{html}"
+        );
+        assert!(html.contains("CONTRACT &lt;Methods&gt;"));
+        assert!(!html.contains("<Methods>"));
+        assert!(
+            !html.contains("<script") && !html.contains("http://"),
+            "self-contained"
+        );
+    }
+
     #[test]
     fn diff_marks_expected_and_received_lines() {
         let failure = StepFailure {

@@ -259,3 +259,48 @@ fn a_target_cmd_that_never_listens_is_an_error_naming_it() {
     assert!(stdout.contains("exit status 4"), "{stdout}");
     assert!(stdout.contains("no port here"), "{stdout}");
 }
+
+/// The binary copied out of the build, as an installed one, and run where no
+/// `transcripts/` exists: it replays the suite built into it, and `--export`
+/// writes that suite out so that it replays from disk.
+#[test]
+fn an_installed_binary_replays_its_built_in_suite_from_any_directory() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let exe = dir.path().join("wordwire");
+    std::fs::copy(env!("CARGO_BIN_EXE_wordwire"), &exe).expect("copy the binary");
+    let run = |args: &[&str]| {
+        let output = Command::new(&exe)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("the copied binary runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+        )
+    };
+    let (code, stdout) = run(&["replay", "--jobs", "4"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let total = all_transcripts().len();
+    assert!(
+        stdout.contains(&format!("{total} passed, 0 failed")),
+        "{stdout}"
+    );
+    // Shown as in the repository, not as the temporary copy.
+    assert!(
+        stdout.contains("] ok      transcripts/methods/post-appends-word.transcript"),
+        "{stdout}"
+    );
+    let (code, stdout) = run(&["replay", "--export", "suite"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        dir.path()
+            .join("suite/fixtures/methods/001-post-appends-word.http")
+            .is_file()
+    );
+    let (code, stdout) = run(&["replay", "--jobs", "4", "suite/transcripts/methods"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    let (code, _) = run(&["replay", "--export", "suite"]);
+    assert_eq!(code, Some(2), "export refuses to overwrite");
+}

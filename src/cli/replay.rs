@@ -65,7 +65,11 @@ pub struct ReplayArgs {
     /// store every transcript shares).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
-    /// Transcript files or directories (searched for *.transcript).
-    #[arg(default_value = "transcripts")]
+    /// Write the built-in suite (transcripts/ and the fixtures/ they use) under DIR
+    /// and exit; the written files replay from disk (`wordwire replay DIR/transcripts`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["bless", "coverage", "target", "target_cmd", "client_cmd"])]
+    pub export: Option<PathBuf>,
+    /// Transcript files or directories (searched for *.transcript); without any,
+    /// the suite built into the binary (with --bless: ./transcripts).
     pub paths: Vec<PathBuf>,
 }

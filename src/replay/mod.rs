@@ -16,6 +16,7 @@ pub mod judge;
 pub mod local;
 pub mod report;
 pub mod session;
+pub mod suite;
 pub mod target;
 pub mod transcript;
 
@@ -356,7 +357,34 @@ pub fn run(args: ReplayArgs) -> ExitCode {
 }
 
 fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
-    let mut files = discover(&args.paths)?;
+    if let Some(dir) = &args.export {
+        let n = suite::export(dir)?;
+        println!("wrote {n} files under {}", dir.display());
+        return Ok(true);
+    }
+    // Without paths the built-in suite plays, written to a temporary directory so
+    // that it is read like any suite on disk; paths are shown as in the repository.
+    let builtin_dir;
+    let mut shown_root = None;
+    let paths = if !args.paths.is_empty() {
+        args.paths.clone()
+    } else if args.bless {
+        vec![PathBuf::from("transcripts")]
+    } else {
+        builtin_dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        suite::export(builtin_dir.path())?;
+        shown_root = Some(builtin_dir.path().to_path_buf());
+        vec![builtin_dir.path().join("transcripts")]
+    };
+    let shown = |mut r: TranscriptResult| {
+        if let Some(root) = &shown_root
+            && let Ok(rel) = r.path.strip_prefix(root)
+        {
+            r.path = rel.to_path_buf();
+        }
+        r
+    };
+    let mut files = discover(&paths)?;
     // A client is tested by client transcripts only, a foreign server by server transcripts only;
     // in-process, both: server transcripts against our server, client ones with our client.
     if args.client_cmd.is_some() {
@@ -420,13 +448,15 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;
     let results = replay_all(&files, &options, jobs, |result, done, total| {
-        let line = format!("[{done:>width$}/{total}] {}", report::result_line(result));
+        let result = shown(result.clone());
+        let line = format!("[{done:>width$}/{total}] {}", report::result_line(&result));
         if text {
             anstream::println!("{line}");
         } else {
             anstream::eprintln!("{line}");
         }
     });
+    let results: Vec<TranscriptResult> = results.into_iter().map(shown).collect();
     let mut failed: Vec<_> = results
         .iter()
         .filter(|r| {

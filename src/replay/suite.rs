@@ -1,0 +1,128 @@
+//! The built-in suite: `transcripts/` and `fixtures/` compiled into the binary, so
+//! `wordwire replay` works from any directory after `cargo install`.
+//!
+//! Here: listing the built-in transcripts under the paths they have in the
+//! repository (`transcripts/methods/...`), their fixtures, and `--export DIR`,
+//! which writes both trees out so that the exported files replay from disk.
+//! Elsewhere: parsing (`replay::transcript`), choosing disk or built-in (`replay`).
+
+use std::path::{Path, PathBuf};
+
+use include_dir::{Dir, include_dir};
+
+static TRANSCRIPTS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/transcripts");
+static FIXTURES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
+
+/// One built-in transcript: its path as in the repository and its text.
+#[derive(Debug, Clone, Copy)]
+pub struct Builtin {
+    pub path: &'static Path,
+    pub text: &'static str,
+}
+
+/// Every built-in `*.transcript`, sorted by path, with paths under `transcripts/`.
+pub fn transcripts() -> Vec<(PathBuf, Builtin)> {
+    let mut found = Vec::new();
+    collect(&TRANSCRIPTS, &mut found);
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+fn collect(dir: &'static Dir<'static>, found: &mut Vec<(PathBuf, Builtin)>) {
+    for file in dir.files() {
+        if file
+            .path()
+            .extension()
+            .is_some_and(|e| e == super::EXTENSION)
+            && let Some(text) = file.contents_utf8()
+        {
+            found.push((
+                Path::new("transcripts").join(file.path()),
+                Builtin {
+                    path: file.path(),
+                    text,
+                },
+            ));
+        }
+    }
+    for sub in dir.dirs() {
+        collect(sub, found);
+    }
+}
+
+/// The bytes of built-in fixture `name` (`AREA/NNN-behaviour.http`).
+pub fn fixture(name: &str) -> Option<Vec<u8>> {
+    FIXTURES.get_file(name).map(|f| f.contents().to_vec())
+}
+
+/// Writes `transcripts/` and `fixtures/` under `dir` (created if missing); refuses
+/// to overwrite a file that exists. Returns how many files were written.
+pub fn export(dir: &Path) -> Result<usize, String> {
+    let mut written = 0;
+    for (name, tree) in [("transcripts", &TRANSCRIPTS), ("fixtures", &FIXTURES)] {
+        written += write_tree(tree, &dir.join(name))?;
+    }
+    Ok(written)
+}
+
+fn write_tree(tree: &Dir<'static>, to: &Path) -> Result<usize, String> {
+    let mut written = 0;
+    for file in tree.files() {
+        let path = to.join(file.path().file_name().unwrap_or_default());
+        write_new(&path, file.contents())?;
+        written += 1;
+    }
+    for sub in tree.dirs() {
+        let name = sub.path().file_name().unwrap_or_default();
+        written += write_tree(sub, &to.join(name))?;
+    }
+    Ok(written)
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut file, bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_suite_is_the_repository_suite() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let on_disk = crate::replay::discover(&[root.join("transcripts")]).unwrap();
+        let built_in = transcripts();
+        assert_eq!(built_in.len(), on_disk.len());
+        for ((path, builtin), disk) in built_in.iter().zip(&on_disk) {
+            assert_eq!(root.join(path), *disk);
+            assert_eq!(builtin.text, std::fs::read_to_string(disk).unwrap());
+        }
+        assert!(fixture("methods/001-post-appends-word.http").is_some());
+        assert!(fixture("methods/nope.http").is_none());
+    }
+
+    #[test]
+    fn export_writes_both_trees_and_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = export(dir.path()).unwrap();
+        assert!(n > transcripts().len());
+        assert!(
+            dir.path()
+                .join("fixtures/methods/001-post-appends-word.http")
+                .is_file()
+        );
+        assert!(dir.path().join("transcripts/README.md").is_file());
+        let err = export(dir.path()).unwrap_err();
+        assert!(err.contains("cannot write"), "{err}");
+    }
+}

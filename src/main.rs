@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         },
         Command::Client(args) => wordwire::cli::client::run(args),
         Command::Replay(args) => wordwire::replay::run(args),
+        Command::Grade(args) => wordwire::replay::grade::run(args),
         Command::Record(args) => wordwire::record::run(args),
         Command::Completions(args) => {
             wordwire::cli::generate::write_completions(args.shell, &mut std::io::stdout());

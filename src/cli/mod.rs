@@ -1,12 +1,13 @@
 //! The command line at the edge: every subcommand's flags, parsed by clap.
 //!
 //! Here: the top-level `Cli` and its subcommands; each subcommand's flags in
-//! its own file (`serve`, `client`, `record`, `replay`, `generate`). Elsewhere:
+//! its own file (`serve`, `client`, `record`, `replay`, `grade`, `generate`). Elsewhere:
 //! what each subcommand does (`server`, `client`, `record`, `replay`), turning
 //! errors into exit codes (`main`).
 
 pub mod client;
 pub mod generate;
+pub mod grade;
 pub mod record;
 pub mod replay;
 pub mod serve;
@@ -32,6 +33,8 @@ pub enum Command {
     Client(ClientArgs),
     /// Replay golden transcripts against an in-process server or --target.
     Replay(replay::ReplayArgs),
+    /// Grade a directory of submissions: an HTML report each and summary.csv.
+    Grade(grade::GradeArgs),
     /// Relay connections to a server and write what passed as a transcript.
     Record(record::RecordArgs),
     /// Print a shell completion script.

@@ -12,6 +12,7 @@
 
 pub mod client_side;
 pub mod flags;
+pub mod grade;
 pub mod judge;
 pub mod local;
 pub mod report;
@@ -25,8 +26,8 @@ use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cli::replay::{Format, ReplayArgs};
@@ -81,6 +82,8 @@ pub enum Target {
     Command {
         template: String,
         flags: Option<flags::FlagMap>,
+        /// The command's current directory; `None`: ours.
+        dir: Option<PathBuf>,
     },
 }
 
@@ -93,6 +96,8 @@ pub struct Options {
     pub judge: Option<Judge>,
     /// The client command client transcripts run (`--client-cmd`); `None` skips them.
     pub client_cmd: Option<String>,
+    /// Lets another thread kill a `--target-cmd` target (`wordwire grade`'s time limit).
+    pub watch: Option<Arc<target::Watch>>,
 }
 
 impl Options {
@@ -219,7 +224,11 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             }
             played
         }
-        Target::Command { template, flags } => {
+        Target::Command {
+            template,
+            flags,
+            dir,
+        } => {
             if t.fault == Some(Fault::Reads) {
                 let why = "fault reads: no mechanism makes a read fail in any server (root reads any file, and a server may serve from memory); in-process only";
                 return (Outcome::Skipped(why.to_string()), vec![]);
@@ -237,8 +246,12 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 file_size: (t.fault == Some(Fault::Writes))
                     .then(|| t.store.as_ref().map_or(0, |s| s.len() as u64)),
             };
+            let place = target::Place {
+                dir: dir.clone(),
+                watch: options.watch.clone(),
+            };
             let mut started =
-                match target::Started::start(template, &args, t.store.as_deref(), limits) {
+                match target::Started::start(template, &args, t.store.as_deref(), limits, &place) {
                     Ok(started) => started,
                     Err(e) => return (Outcome::Broken(e), vec![]),
                 };
@@ -419,6 +432,7 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
                 .as_deref()
                 .map(flags::FlagMap::load)
                 .transpose()?,
+            dir: None,
         },
         (None, None) => Target::InProcess,
     };
@@ -444,6 +458,7 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
             Some(cmd) => Some(cmd.clone()),
             None => own_client_command(),
         },
+        watch: None,
     };
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;

@@ -3,7 +3,10 @@
 //! Here: the placeholders (`{port}`, `{host}`, `{addr}`, `{store}`), the fresh store
 //! directory, the environment (the lab pair), the child's limits (RLIMIT_FSIZE for
 //! `fault writes`), waiting until the port listens, noticing a target that died,
-//! and stopping the whole process group (TERM, then KILL).
+//! and stopping the whole process group (TERM, then KILL), also from another
+//! thread when a transcript is over its time limit (`Watch`).
+//! The command runs in the caller's current directory (or the one given), so a
+//! relative path in it (`python3 server.py`) is found; the store is only `{store}`.
 //! Elsewhere: mapping our serve flags to the target's (`replay::flags`), playing
 //! the steps (`replay::session`).
 //!
@@ -17,6 +20,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,6 +46,46 @@ impl Tail {
     }
 }
 
+/// A handle another thread holds on the target of one transcript: `kill` ends its
+/// process group (now, or as soon as it is started), for a per-transcript time limit.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// The process group of the running target, while it runs.
+    pgid: Mutex<Option<libc::pid_t>>,
+    killed: AtomicBool,
+}
+
+impl Watch {
+    /// SIGKILLs the target's process group, and any target started later under this watch.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        let pgid = self.pgid.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pgid) = *pgid {
+            // SAFETY: kill(2) on a group we created; the slot is cleared when the
+            // target stops, before its id could name an unrelated group.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+    }
+
+    /// True once `kill` was called.
+    pub fn killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    fn set(&self, pgid: Option<libc::pid_t>) {
+        *self.pgid.lock().unwrap_or_else(|e| e.into_inner()) = pgid;
+    }
+}
+
+/// Where and under what watch a target starts.
+#[derive(Debug, Clone, Default)]
+pub struct Place {
+    /// The command's current directory; `None`: the caller's.
+    pub dir: Option<PathBuf>,
+    /// Lets another thread kill the target (a transcript time limit).
+    pub watch: Option<Arc<Watch>>,
+}
+
 /// One started target: its process group, address and store file.
 pub struct Started {
     child: Child,
@@ -51,6 +95,7 @@ pub struct Started {
     command: String,
     tail: Arc<Mutex<Tail>>,
     drains: Vec<JoinHandle<()>>,
+    watch: Option<Arc<Watch>>,
     /// Holds the store directory until the target has stopped.
     _dir: tempfile::TempDir,
 }
@@ -121,6 +166,7 @@ impl Started {
         extra_args: &[String],
         store: Option<&[u8]>,
         limits: Limits,
+        place: &Place,
     ) -> Result<Started, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
         let store_path = dir.path().join("words.txt");
@@ -135,7 +181,6 @@ impl Started {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(&command)
-            .current_dir(dir.path())
             .env("WORDWIRE_USER", DEFAULT_USER)
             .env("WORDWIRE_PASSWORD", DEFAULT_PASSWORD)
             .stdin(Stdio::null())
@@ -143,6 +188,9 @@ impl Started {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        if let Some(cwd) = &place.dir {
+            cmd.current_dir(cwd);
+        }
         let file_size = limits.file_size;
         // SAFETY: the closure runs in the forked child before exec and calls only
         // async-signal-safe functions (signal, setrlimit) on values copied in.
@@ -167,6 +215,12 @@ impl Started {
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+        if let Some(watch) = &place.watch {
+            watch.set(Some(child.id() as libc::pid_t));
+            if watch.killed() {
+                watch.kill();
+            }
+        }
         let tail = Arc::new(Mutex::new(Tail::default()));
         let mut drains = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -182,6 +236,7 @@ impl Started {
             command,
             tail,
             drains,
+            watch: place.watch.clone(),
             _dir: dir,
         };
         started.wait_listening(START_TIMEOUT)?;
@@ -199,6 +254,9 @@ impl Started {
 
     fn wait_listening(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
+        // Reading /proc/net/tcp costs the kernel time per socket (tens of ms with
+        // tens of thousands in TIME_WAIT): poll often at first, then back off.
+        let mut pause = Duration::from_millis(5);
         loop {
             if let Some(status) = self.exited() {
                 self.stop_group();
@@ -235,7 +293,8 @@ impl Started {
                     self.tail_note()
                 ));
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(80));
         }
     }
 
@@ -288,6 +347,10 @@ impl Started {
         // The shell may have exited and left its children: KILL whatever is left.
         // SAFETY: as above; ESRCH (no such group) is fine.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        if let Some(watch) = &self.watch {
+            // Before `wait`: once reaped, the id may name another process.
+            watch.set(None);
+        }
         let _ = self.child.wait();
     }
 
@@ -420,6 +483,7 @@ mod tests {
             &[],
             None,
             Limits::default(),
+            &Place::default(),
         )
         .err()
         .expect("a target that exits cannot start");
@@ -429,11 +493,54 @@ mod tests {
     }
 
     #[test]
+    fn a_watch_kills_the_group_from_another_thread_and_the_start_fails() {
+        let watch = Arc::new(Watch::default());
+        let place = Place {
+            dir: None,
+            watch: Some(watch.clone()),
+        };
+        let killer = {
+            let watch = watch.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                watch.kill();
+            })
+        };
+        // Never listens: without the watch it would wait START_TIMEOUT.
+        let err = Started::start("sleep 1000", &[], None, Limits::default(), &place)
+            .err()
+            .expect("a killed target cannot start");
+        killer.join().unwrap();
+        assert!(err.contains("exited before listening"), "{err}");
+        assert!(err.contains("signal 9"), "{err}");
+    }
+
+    #[test]
+    fn the_command_runs_in_the_given_directory_not_the_store_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let place = Place {
+            dir: Some(dir.path().to_path_buf()),
+            watch: None,
+        };
+        let err = Started::start("pwd; exit 1", &[], None, Limits::default(), &place)
+            .err()
+            .unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        assert!(err.contains(&real.display().to_string()), "{err}");
+    }
+
+    #[test]
     fn a_listening_target_is_found_and_its_group_stopped() {
         // A python one-liner that listens on {port}; sh stays as its parent.
         let cmd = "python3 -c 'import socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(); time.sleep(60)' {port}; echo never";
-        let started = Started::start(cmd, &[], Some(b"alpha\n"), Limits::default())
-            .expect("the target starts");
+        let started = Started::start(
+            cmd,
+            &[],
+            Some(b"alpha\n"),
+            Limits::default(),
+            &Place::default(),
+        )
+        .expect("the target starts");
         assert_eq!(std::fs::read(started.store()).unwrap(), b"alpha\n");
         let addr = started.addr();
         assert!(TcpStream::connect(addr).is_ok());

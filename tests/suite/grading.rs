@@ -219,3 +219,160 @@ fn bare_lf_responses_fail_everything_with_the_reason() {
     assert_eq!(report["passed"], 0, "{report:#}");
     assert!(messages(&report).contains("ends in a bare LF (RFC 9112 §2.1"));
 }
+
+#[test]
+fn a_target_command_with_a_relative_path_runs_in_the_caller_s_directory() {
+    // Before the fix the command ran in the store's temporary directory and
+    // python3 could not open wordserver.py.
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .current_dir(impls())
+        .args([
+            "replay",
+            "--format",
+            "json",
+            "--target-cmd",
+            "python3 wordserver.py --addr {addr} --store {store}",
+        ])
+        .arg(root().join("transcripts/methods/post-appends-word.transcript"))
+        .output()
+        .expect("wordwire runs");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["passed"], 1, "{report:#}");
+    assert!(output.status.success());
+}
+
+/// The transcripts `grade` plays in its test: two of category auth, two of methods.
+const GRADE_SUITE: [&str; 4] = [
+    "methods/get-without-credentials-is-401",
+    "methods/get-wrong-password-is-401",
+    "methods/post-appends-word",
+    "methods/other-path-is-404",
+];
+
+/// A submission directory holding `files` (from tests/impls) and `wordwire-cmd`.
+fn submission(subs: &Path, name: &str, files: &[&str], command: &str) {
+    let dir = subs.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in files {
+        std::fs::copy(impls().join(file), dir.join(file)).unwrap();
+    }
+    std::fs::write(dir.join("wordwire-cmd"), format!("{command}\n")).unwrap();
+}
+
+#[test]
+fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
+    let work = tempfile::tempdir().unwrap();
+    // The built-in suite written out (transcripts and their fixtures), then cut to GRADE_SUITE.
+    let exported = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .args(["replay", "--export"])
+        .arg(work.path())
+        .output()
+        .expect("wordwire runs");
+    assert!(exported.status.success());
+    let suite = work.path().join("transcripts");
+    let kept = |p: &Path| {
+        GRADE_SUITE
+            .iter()
+            .any(|n| suite.join(format!("{n}.transcript")) == p)
+    };
+    let mut stack = vec![suite.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !kept(&path) {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+    }
+    let subs = work.path().join("subs");
+    // Relative paths: each command runs in its own submission's directory.
+    let cmd = |file: &str| format!("python3 {file} --addr {{addr}} --store {{store}}");
+    submission(&subs, "correct", &["wordserver.py"], &cmd("wordserver.py"));
+    submission(
+        &subs,
+        "defective",
+        &["wordserver.py", "defect_no_auth.py"],
+        &cmd("defect_no_auth.py"),
+    );
+    // Never listens; leaves its pid behind so the test can see the group was killed.
+    submission(&subs, "hanging", &[], "echo $$ >> pids; exec sleep 1000");
+    let out = work.path().join("grades");
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .arg("grade")
+        .arg(&subs)
+        .arg("--suite")
+        .arg(&suite)
+        .arg("--out")
+        .arg(&out)
+        .args(["--jobs", "4", "--transcript-timeout", "10"])
+        .output()
+        .expect("wordwire runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows,
+        [
+            "submission,auth,methods,score,must_failures,should_failures,skipped,error",
+            "correct,2/2,2/2,100,0,0,0,",
+            "defective,0/2,2/2,50,2,0,0,",
+            "hanging,0/2,0/2,0,4,0,0,",
+        ],
+        "{stdout}\n{stderr}"
+    );
+    // The table names every submission; stderr has a line per graded one.
+    for name in ["correct", "defective", "hanging"] {
+        assert!(stdout.contains(name), "{stdout}");
+        assert!(stderr.contains(&format!("] {name}: ")), "{stderr}");
+    }
+    let correct = std::fs::read_to_string(out.join("correct.html")).unwrap();
+    assert!(correct.contains("Score <b>100%</b>"), "{correct}");
+    assert!(!correct.contains("<h2>Failures</h2>"));
+    let defective = std::fs::read_to_string(out.join("defective.html")).unwrap();
+    assert!(defective.contains("<h2>Failures</h2>"));
+    assert!(defective.contains("get-without-credentials-is-401"));
+    assert!(
+        defective.contains("status 200, expected 401"),
+        "{defective}"
+    );
+    let hanging = std::fs::read_to_string(out.join("hanging.html")).unwrap();
+    assert_eq!(
+        hanging
+            .matches("over the transcript time limit of 10 s (--transcript-timeout): the submission&apos;s process group was killed")
+            .count(),
+        // Once under Failures, once in the table of every transcript.
+        2 * GRADE_SUITE.len(),
+        "{hanging}"
+    );
+    let pids = std::fs::read_to_string(subs.join("hanging/pids")).unwrap();
+    assert_eq!(
+        pids.lines().count(),
+        GRADE_SUITE.len(),
+        "one start per transcript"
+    );
+    for pid in pids.lines() {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "sleep {pid} outlived its transcript"
+        );
+    }
+}
+
+#[test]
+fn grade_refuses_a_directory_without_submissions() {
+    let work = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .arg("grade")
+        .arg(work.path())
+        .arg("--out")
+        .arg(work.path().join("grades"))
+        .output()
+        .expect("wordwire runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no submissions"), "{stderr}");
+}

@@ -1,0 +1,38 @@
+//! The `wordwire grade` flags.
+//!
+//! Here: flag names and defaults. Elsewhere: finding submissions, playing the
+//! suite against each, the reports and the summary (`replay::grade`).
+
+use std::path::PathBuf;
+
+/// `wordwire grade`: grade a directory of submissions.
+#[derive(Debug, clap::Args)]
+pub struct GradeArgs {
+    /// The submissions: one subdirectory each, holding `wordwire-cmd` (one line,
+    /// the start command with {port} {host} {addr} {store}, as for `replay
+    /// --target-cmd`) and optionally `flags.toml` (as for `--target-flags`). The
+    /// command runs with its subdirectory as current directory.
+    pub submissions: PathBuf,
+    /// Where the reports go: NAME.html per submission and summary.csv.
+    #[arg(long, value_name = "DIR", default_value = "grades")]
+    pub out: PathBuf,
+    /// Transcripts played at once, over all submissions.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// Each transcript's time limit, starting the submission included; past it the
+    /// transcript fails and the submission's process group is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 20.0, value_parser = positive_seconds)]
+    pub transcript_timeout: f64,
+    /// Transcript files or directories to play instead of the suite built into the binary.
+    #[arg(long, value_name = "PATH")]
+    pub suite: Vec<PathBuf>,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 86400"
+        )),
+    }
+}

@@ -1,0 +1,546 @@
+//! `wordwire grade DIR`: plays the suite against every submission in a directory.
+//!
+//! Here: finding submissions (`DIR/NAME/wordwire-cmd`, optional `flags.toml`),
+//! one work queue of (submission, transcript) played on `--jobs` threads, the
+//! per-transcript time limit (the submission's process group is killed past it),
+//! one HTML report per submission, `summary.csv`, the table on stdout and the
+//! progress (a bar on a terminal, a line per graded submission otherwise).
+//! Elsewhere: the flags (`cli::grade`), playing one transcript (`replay`),
+//! starting and killing the target (`replay::target`), the HTML page (`replay::report`).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use super::report::{self, Score};
+use super::transcript::{Level, Transcript};
+use super::{Options, Outcome, Target, TranscriptResult, client_side, discover, flags, suite};
+use crate::cli::grade::GradeArgs;
+
+/// The file in each submission's directory that holds its start command.
+pub const COMMAND_FILE: &str = "wordwire-cmd";
+/// The optional flag map in each submission's directory (as `--target-flags`).
+pub const FLAGS_FILE: &str = "flags.toml";
+/// How long a timed-out transcript's play gets to wind down after the kill.
+const WIND_DOWN: Duration = Duration::from_secs(5);
+
+/// One submission: its name (the subdirectory's), directory and how to start it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub name: String,
+    pub dir: PathBuf,
+    /// The command and flag map, or why the submission cannot be played.
+    pub setup: Result<(String, Option<flags::FlagMap>), String>,
+}
+
+/// A graded submission.
+#[derive(Debug, Clone)]
+pub struct Graded {
+    pub name: String,
+    /// In transcript order; one `Broken` result when the submission could not be set up.
+    pub results: Vec<TranscriptResult>,
+    /// Why the submission could not be played at all.
+    pub error: Option<String>,
+    /// From its first transcript's start to its last's end.
+    pub duration: Duration,
+}
+
+/// Every subdirectory of `dir` (hidden ones aside), sorted by name.
+pub fn submissions(dir: &Path) -> Result<Vec<Submission>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !entry.path().is_dir() {
+            continue;
+        }
+        let dir = entry.path();
+        let setup = setup(&dir);
+        found.push(Submission { name, dir, setup });
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    if found.is_empty() {
+        return Err(format!(
+            "{}: no submissions (one subdirectory each, holding {COMMAND_FILE})",
+            dir.display()
+        ));
+    }
+    Ok(found)
+}
+
+/// The command (the first line of `wordwire-cmd` that is neither blank nor `#`) and flag map.
+fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
+    let path = dir.join(COMMAND_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {}", path.display(), super::io_message(&e)))?;
+    let command = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| format!("{}: no command in it", path.display()))?
+        .to_string();
+    let flags_path = dir.join(FLAGS_FILE);
+    let flags = flags_path
+        .is_file()
+        .then(|| flags::FlagMap::load(&flags_path))
+        .transpose()?;
+    Ok((command, flags))
+}
+
+/// Plays `path` with `options`, killing the target's process group if it takes longer than `limit`.
+pub fn play_limited(path: &Path, options: &Options, limit: Duration) -> TranscriptResult {
+    let watch = Arc::new(super::target::Watch::default());
+    let mut options = options.clone();
+    options.watch = Some(watch.clone());
+    let (tx, rx) = mpsc::channel();
+    let owned = path.to_path_buf();
+    let began = Instant::now();
+    std::thread::spawn(move || {
+        let _ = tx.send(super::replay_one(&owned, &options));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(_) => {
+            watch.kill();
+            // Once its target is dead the play ends; waiting lets it remove its store.
+            let _ = rx.recv_timeout(WIND_DOWN);
+            timed_out(path, limit, began.elapsed())
+        }
+    }
+}
+
+fn timed_out(path: &Path, limit: Duration, took: Duration) -> TranscriptResult {
+    let header = Transcript::load(path).ok();
+    TranscriptResult {
+        path: path.to_path_buf(),
+        outcome: Outcome::Broken(format!(
+            "over the transcript time limit of {} s (--transcript-timeout): the submission's process group was killed",
+            limit.as_secs_f64()
+        )),
+        duration: took,
+        failures: vec![],
+        level: header.as_ref().map_or(Level::Must, |t| t.level),
+        category: header
+            .as_ref()
+            .map_or_else(String::new, |t| t.category.clone()),
+        hint: header.and_then(|t| t.hint),
+        reproduction: None,
+    }
+}
+
+/// Plays every file against every submission, `jobs` transcripts at once, calling
+/// `on_graded` as each submission's last transcript ends.
+pub fn grade_all(
+    subs: &[Submission],
+    files: &[PathBuf],
+    jobs: usize,
+    limit: Duration,
+    on_progress: impl Fn(Progress<'_>) + Sync,
+) -> Vec<Graded> {
+    let options: Vec<Option<Options>> = subs
+        .iter()
+        .map(|s| {
+            let (template, flags) = s.setup.as_ref().ok()?;
+            Some(Options {
+                target: Target::Command {
+                    template: template.clone(),
+                    flags: flags.clone(),
+                    dir: Some(s.dir.clone()),
+                },
+                ..Options::default()
+            })
+        })
+        .collect();
+    let tasks: Vec<(usize, usize)> = options
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.is_some())
+        .flat_map(|(s, _)| (0..files.len()).map(move |f| (s, f)))
+        .collect();
+    let slots: Mutex<Vec<Vec<Option<TranscriptResult>>>> =
+        Mutex::new(vec![vec![None; files.len()]; subs.len()]);
+    let firsts: Mutex<Vec<Option<Instant>>> = Mutex::new(vec![None; subs.len()]);
+    let durations: Mutex<Vec<Duration>> = Mutex::new(vec![Duration::ZERO; subs.len()]);
+    let left: Vec<AtomicUsize> = options
+        .iter()
+        .map(|o| AtomicUsize::new(if o.is_some() { files.len() } else { 0 }))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let graded = AtomicUsize::new(0);
+    let printing = Mutex::new(());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, tasks.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let Some(&(s, f)) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        return;
+                    };
+                    let began = Instant::now();
+                    firsts.lock().unwrap_or_else(|e| e.into_inner())[s].get_or_insert(began);
+                    let opts = options[s]
+                        .as_ref()
+                        .expect("tasks only for set-up submissions");
+                    let result = play_limited(&files[f], opts, limit);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[s][f] = Some(result);
+                    let _order = printing.lock().unwrap_or_else(|e| e.into_inner());
+                    let finished = left[s].fetch_sub(1, Ordering::SeqCst) == 1;
+                    let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    let mut sub_done = None;
+                    if finished {
+                        let first =
+                            firsts.lock().unwrap_or_else(|e| e.into_inner())[s].unwrap_or(began);
+                        let took = first.elapsed();
+                        durations.lock().unwrap_or_else(|e| e.into_inner())[s] = took;
+                        let results: Vec<TranscriptResult> =
+                            slots.lock().unwrap_or_else(|e| e.into_inner())[s]
+                                .iter()
+                                .flatten()
+                                .cloned()
+                                .collect();
+                        let g = graded.fetch_add(1, Ordering::SeqCst) + 1;
+                        sub_done = Some((results, took, g));
+                    }
+                    on_progress(Progress {
+                        done: n,
+                        total: tasks.len(),
+                        submission: &subs[s].name,
+                        graded: sub_done
+                            .as_ref()
+                            .map(|(r, took, g)| (r.as_slice(), *took, *g)),
+                        submissions: subs.len(),
+                    });
+                }
+            });
+        }
+    });
+    let mut slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+    let durations = durations.into_inner().unwrap_or_else(|e| e.into_inner());
+    subs.iter()
+        .enumerate()
+        .map(|(i, s)| match &s.setup {
+            Ok(_) => Graded {
+                name: s.name.clone(),
+                results: std::mem::take(&mut slots[i]).into_iter().flatten().collect(),
+                error: None,
+                duration: durations[i],
+            },
+            Err(why) => Graded {
+                name: s.name.clone(),
+                results: vec![TranscriptResult {
+                    path: s.dir.join(COMMAND_FILE),
+                    outcome: Outcome::Broken(why.clone()),
+                    duration: Duration::ZERO,
+                    failures: vec![],
+                    level: Level::Must,
+                    category: "submission".to_string(),
+                    hint: Some(format!(
+                        "{COMMAND_FILE} holds one line: the command that starts the server, e.g. `python3 server.py --port {{port}} --store {{store}}`"
+                    )),
+                    reproduction: None,
+                }],
+                error: Some(why.clone()),
+                duration: Duration::ZERO,
+            },
+        })
+        .collect()
+}
+
+/// One finished transcript, for the progress display.
+pub struct Progress<'a> {
+    pub done: usize,
+    pub total: usize,
+    pub submission: &'a str,
+    /// When this was the submission's last transcript: its results, time and how many are graded.
+    pub graded: Option<(&'a [TranscriptResult], Duration, usize)>,
+    pub submissions: usize,
+}
+
+/// MUST transcripts that failed or could not be played.
+fn must_failures(results: &[TranscriptResult]) -> usize {
+    Score::of(results).total.failed
+}
+
+/// `alice: 97.5%, 1 MUST failure, 12.3 s`.
+fn graded_line(name: &str, results: &[TranscriptResult], took: Duration) -> String {
+    let score = Score::of(results);
+    let n = score.total.failed;
+    format!(
+        "{name}: {}%, {n} MUST failure{}, {:.1} s",
+        score.percent,
+        if n == 1 { "" } else { "s" },
+        took.as_secs_f64()
+    )
+}
+
+/// `summary.csv`: one row per submission; per category `passed/judged` (skipped
+/// transcripts are not judged), then the score, MUST failures and SHOULD warnings.
+pub fn summary_csv(graded: &[Graded], categories: &BTreeSet<String>) -> String {
+    let mut out = String::new();
+    let mut header = vec!["submission".to_string()];
+    header.extend(categories.iter().cloned());
+    header.extend(
+        [
+            "score",
+            "must_failures",
+            "should_failures",
+            "skipped",
+            "error",
+        ]
+        .map(String::from),
+    );
+    push_row(&mut out, &header);
+    for g in graded {
+        let score = Score::of(&g.results);
+        let mut row = vec![g.name.clone()];
+        for c in categories {
+            let t = score.categories.get(c).cloned().unwrap_or_default();
+            row.push(format!("{}/{}", t.passed, t.passed + t.failed + t.warnings));
+        }
+        row.push(score.percent.to_string());
+        row.push(score.total.failed.to_string());
+        row.push(score.total.warnings.to_string());
+        row.push(score.total.skipped.to_string());
+        row.push(g.error.clone().unwrap_or_default());
+        push_row(&mut out, &row);
+    }
+    out
+}
+
+/// One CSV record (RFC 4180): a field with a comma, quote or line break is quoted.
+fn push_row(out: &mut String, fields: &[String]) {
+    let quoted: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            if f.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    out.push_str(&quoted.join(","));
+    out.push_str("\r\n");
+}
+
+/// The table on stdout: submission, score, MUST failures, time.
+fn table(graded: &[Graded]) -> String {
+    let width = graded
+        .iter()
+        .map(|g| g.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    let mut out = format!(
+        "{:<width$} {:>6} {:>13} {:>8}\n",
+        "submission", "score", "MUST failures", "time"
+    );
+    for g in graded {
+        let score = Score::of(&g.results);
+        let _ = write!(
+            out,
+            "{:<width$} {:>5}% {:>13} {:>6.1} s",
+            g.name,
+            score.percent,
+            score.total.failed,
+            g.duration.as_secs_f64()
+        );
+        if let Some(why) = &g.error {
+            let _ = write!(out, "  ({why})");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Runs `wordwire grade`: exit 0 if every submission passed every MUST transcript,
+/// 1 if one did not, 2 if grading itself could not run.
+pub fn run(args: GradeArgs) -> ExitCode {
+    match run_grade(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("wordwire grade: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_grade(args: &GradeArgs) -> Result<bool, String> {
+    let subs = submissions(&args.submissions)?;
+    let builtin_dir;
+    let mut shown_root = None;
+    let paths = if args.suite.is_empty() {
+        builtin_dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        suite::export(builtin_dir.path())?;
+        shown_root = Some(builtin_dir.path().to_path_buf());
+        vec![builtin_dir.path().join("transcripts")]
+    } else {
+        args.suite.clone()
+    };
+    let mut files = discover(&paths)?;
+    // Submissions are servers: the client transcripts test clients.
+    files.retain(|p| !client_side::is_client_transcript(p));
+    if files.is_empty() {
+        return Err("no transcripts found".to_string());
+    }
+    let categories: BTreeSet<String> = files
+        .iter()
+        .filter_map(|p| Transcript::load(p).ok())
+        .map(|t| t.category)
+        .collect();
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let limit = Duration::from_secs_f64(args.transcript_timeout);
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} transcripts, {elapsed} {msg}",
+            )
+            .expect("the template is valid"),
+        );
+        bar
+    });
+    let began = Instant::now();
+    let graded = grade_all(&subs, &files, usize::from(args.jobs), limit, |p| {
+        let line = p.graded.map(|(results, took, g)| {
+            format!(
+                "[{g}/{}] {}",
+                p.submissions,
+                graded_line(p.submission, results, took)
+            )
+        });
+        match &bar {
+            Some(bar) => {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+                bar.set_message(p.submission.to_string());
+                if let Some(line) = line {
+                    bar.println(line);
+                }
+            }
+            None => {
+                if let Some(line) = line {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let shown = |mut r: TranscriptResult| {
+        if let Some(root) = &shown_root
+            && let Ok(rel) = r.path.strip_prefix(root)
+        {
+            r.path = rel.to_path_buf();
+        }
+        r
+    };
+    let graded: Vec<Graded> = graded
+        .into_iter()
+        .map(|mut g| {
+            g.results = g.results.into_iter().map(shown).collect();
+            g
+        })
+        .collect();
+    for g in &graded {
+        let path = args.out.join(format!("{}.html", g.name));
+        let page = report::html(&format!("wordwire grade: {}", g.name), &g.results);
+        std::fs::write(&path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    let csv = args.out.join("summary.csv");
+    std::fs::write(&csv, summary_csv(&graded, &categories))
+        .map_err(|e| format!("cannot write {}: {e}", csv.display()))?;
+    print!("{}", table(&graded));
+    println!(
+        "{} submissions, {} transcripts each, in {:.1} s; reports and summary.csv in {}",
+        graded.len(),
+        files.len(),
+        began.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(graded.iter().all(|g| must_failures(&g.results) == 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(category: &str, outcome: Outcome, level: Level) -> TranscriptResult {
+        TranscriptResult {
+            path: PathBuf::from("t.transcript"),
+            outcome,
+            duration: Duration::ZERO,
+            failures: vec![],
+            level,
+            category: category.to_string(),
+            hint: None,
+            reproduction: None,
+        }
+    }
+
+    #[test]
+    fn the_csv_has_a_column_per_category_and_quotes_what_needs_it() {
+        let graded = vec![
+            Graded {
+                name: "alice".into(),
+                results: vec![
+                    result("auth", Outcome::Passed, Level::Must),
+                    result("auth", Outcome::Failed, Level::Must),
+                    result("limits", Outcome::Skipped("x".into()), Level::Must),
+                ],
+                error: None,
+                duration: Duration::ZERO,
+            },
+            Graded {
+                name: "bob, jr".into(),
+                results: vec![result(
+                    "submission",
+                    Outcome::Broken("no \"cmd\"".into()),
+                    Level::Must,
+                )],
+                error: Some("no \"cmd\"".into()),
+                duration: Duration::ZERO,
+            },
+        ];
+        let categories: BTreeSet<String> = ["auth", "limits"].map(String::from).into();
+        assert_eq!(
+            summary_csv(&graded, &categories),
+            "submission,auth,limits,score,must_failures,should_failures,skipped,error\r\n\
+             alice,1/2,0/0,50,1,0,1,\r\n\
+             \"bob, jr\",0/0,0/0,0,1,0,0,\"no \"\"cmd\"\"\"\r\n"
+        );
+    }
+
+    #[test]
+    fn a_submission_without_its_command_file_is_named_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("empty")).unwrap();
+        std::fs::create_dir(dir.path().join("ok")).unwrap();
+        std::fs::write(
+            dir.path().join("ok").join(COMMAND_FILE),
+            "# start\n\nsrv {port}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("stray.txt"), "").unwrap();
+        let subs = submissions(dir.path()).unwrap();
+        assert_eq!(subs.len(), 2);
+        assert!(subs[0].setup.as_ref().unwrap_err().contains("cannot read"));
+        assert_eq!(subs[1].setup.as_ref().unwrap().0, "srv {port}");
+        let none = tempfile::tempdir().unwrap();
+        assert!(
+            submissions(none.path())
+                .unwrap_err()
+                .contains("no submissions")
+        );
+    }
+}

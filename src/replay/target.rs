@@ -320,7 +320,13 @@ impl Started {
     }
 
     /// `; output ends: ...` with the last lines the target printed, or nothing.
+    /// Once the target is gone, waits (up to 500 ms) for the drains to reach the
+    /// end of the pipes, so that its last words are in.
     fn tail_note(&self) -> String {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while self.drains.iter().any(|d| !d.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let tail: Vec<u8> = self
             .tail
             .lock()

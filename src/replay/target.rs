@@ -168,6 +168,29 @@ impl Started {
         limits: Limits,
         place: &Place,
     ) -> Result<Started, String> {
+        // A port is free when handed out, but another program (another replay, a
+        // test's server) may bind it before the target does: then the target fails
+        // to bind while that program's LISTEN socket is on the port. Start again on
+        // a fresh port rather than judging the wrong program.
+        let mut attempt = 1;
+        loop {
+            match Started::start_once(template, extra_args, store, limits, place) {
+                Err(Failure::PortTaken(_)) if attempt < PORT_ATTEMPTS => attempt += 1,
+                Err(Failure::PortTaken(message) | Failure::Other(message)) => {
+                    return Err(message);
+                }
+                Ok(started) => return Ok(started),
+            }
+        }
+    }
+
+    fn start_once(
+        template: &str,
+        extra_args: &[String],
+        store: Option<&[u8]>,
+        limits: Limits,
+        place: &Place,
+    ) -> Result<Started, Failure> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
         let store_path = dir.path().join("words.txt");
         std::fs::write(&store_path, store.unwrap_or_default())
@@ -252,46 +275,43 @@ impl Started {
         &self.store
     }
 
-    fn wait_listening(&mut self, timeout: Duration) -> Result<(), String> {
+    fn wait_listening(&mut self, timeout: Duration) -> Result<(), Failure> {
         let deadline = Instant::now() + timeout;
+        let group = self.child.id() as libc::pid_t;
+        let mut someone_else = false;
         // Reading /proc/net/tcp costs the kernel time per socket (tens of ms with
         // tens of thousands in TIME_WAIT): poll often at first, then back off.
         let mut pause = Duration::from_millis(5);
         loop {
             if let Some(status) = self.exited() {
                 self.stop_group();
-                return Err(format!(
+                let message = format!(
                     "`{}` exited before listening on {} ({}){}",
                     self.command,
                     self.addr,
                     describe_status(status),
                     self.tail_note()
-                ));
+                );
+                return Err(if someone_else {
+                    Failure::PortTaken(message)
+                } else {
+                    Failure::Other(message)
+                });
             }
-            if is_listening(self.addr) {
-                // It may have failed to bind and exited while another program listens there.
-                std::thread::sleep(Duration::from_millis(5));
-                if let Some(status) = self.exited() {
-                    self.stop_group();
-                    return Err(format!(
-                        "`{}` exited ({}) while something else listened on {}{}",
-                        self.command,
-                        describe_status(status),
-                        self.addr,
-                        self.tail_note()
-                    ));
-                }
-                return Ok(());
+            match listener_on(self.addr, group) {
+                Listener::Target => return Ok(()),
+                Listener::SomeoneElse => someone_else = true,
+                Listener::None => {}
             }
             if Instant::now() >= deadline {
                 self.stop_group();
-                return Err(format!(
+                return Err(Failure::Other(format!(
                     "`{}` did not listen on {} within {} s (did it use {{port}} or {{addr}}?){}",
                     self.command,
                     self.addr,
                     timeout.as_secs(),
                     self.tail_note()
-                ));
+                )));
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(80));
@@ -414,16 +434,99 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-/// True if something listens on 127.0.0.1 (or every address) at `addr`'s port.
-fn is_listening(addr: SocketAddr) -> bool {
-    let probe = || TcpStream::connect_timeout(&addr, Duration::from_millis(50)).is_ok();
-    match listening_ports() {
-        Some((sure, _)) if sure.contains(&addr.port()) => true,
-        // `[::]:PORT` takes 127.0.0.1 only if it is dual-stack, which /proc does not say.
-        Some((_, maybe)) if maybe.contains(&addr.port()) => probe(),
-        Some(_) => false,
-        None => probe(),
+/// Who listens on 127.0.0.1 (or every address) at a port.
+#[derive(Debug, PartialEq)]
+enum Listener {
+    /// A process of the target's group.
+    Target,
+    /// Only sockets of other programs.
+    SomeoneElse,
+    None,
+}
+
+/// Why a start failed: `PortTaken` when the target died while another program
+/// listened on its port (worth another port), else anything else.
+enum Failure {
+    PortTaken(String),
+    Other(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Other(message)
     }
+}
+
+/// Starts on a port another program took first before giving up.
+const PORT_ATTEMPTS: usize = 3;
+
+/// Who listens at `addr`'s port: a LISTEN socket in `/proc/net/tcp{,6}` held open by
+/// a process of `group` is the target's. Without `/proc`, a connection probe.
+fn listener_on(addr: SocketAddr, group: libc::pid_t) -> Listener {
+    let probe = || {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(50)).is_ok() {
+            Listener::Target
+        } else {
+            Listener::None
+        }
+    };
+    let Some(sockets) = listening_sockets() else {
+        return probe();
+    };
+    let here: Vec<&ListenSocket> = sockets.iter().filter(|s| s.port == addr.port()).collect();
+    if here.is_empty() {
+        return Listener::None;
+    }
+    let inodes: Vec<u64> = here.iter().map(|s| s.inode).collect();
+    match held_by_group(&inodes, group) {
+        Some(inode) => {
+            let sure = here.iter().any(|s| s.inode == inode && s.sure);
+            // `[::]:PORT` takes 127.0.0.1 only if it is dual-stack, which /proc does not say.
+            if sure { Listener::Target } else { probe() }
+        }
+        None => Listener::SomeoneElse,
+    }
+}
+
+/// The first of `inodes` that a process of `group` holds as a socket descriptor.
+fn held_by_group(inodes: &[u64], group: libc::pid_t) -> Option<u64> {
+    let procs = std::fs::read_dir("/proc").ok()?;
+    for entry in procs.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+        let pgrp = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|p| p.parse::<libc::pid_t>().ok());
+        if pgrp != Some(group) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(link) = std::fs::read_link(fd.path())
+                && let Some(inode) = link
+                    .to_str()
+                    .and_then(|l| l.strip_prefix("socket:["))
+                    .and_then(|l| l.strip_suffix(']'))
+                    .and_then(|l| l.parse::<u64>().ok())
+                && inodes.contains(&inode)
+            {
+                return Some(inode);
+            }
+        }
+    }
+    None
 }
 
 /// `/proc/net/tcp{,6}` addresses (hex, as the kernel writes them) that surely take a
@@ -433,11 +536,17 @@ const LOOPBACK_V4: [&str; 3] = ["0100007F", "00000000", "0000000000000000FFFF000
 /// `::`, which takes 127.0.0.1 unless the socket is IPV6_V6ONLY.
 const ANY_V6: &str = "00000000000000000000000000000000";
 
-/// The ports of LISTEN sockets that 127.0.0.1 surely reaches, and those it may
-/// reach (`::`), or `None` without `/proc`.
-fn listening_ports() -> Option<(Vec<u16>, Vec<u16>)> {
-    let mut ports = Vec::new();
-    let mut maybe = Vec::new();
+/// A LISTEN socket that 127.0.0.1 may reach.
+struct ListenSocket {
+    port: u16,
+    inode: u64,
+    /// 127.0.0.1 surely reaches it (not only maybe, as `::` does).
+    sure: bool,
+}
+
+/// The LISTEN sockets that 127.0.0.1 may reach, or `None` without `/proc`.
+fn listening_sockets() -> Option<Vec<ListenSocket>> {
+    let mut sockets = Vec::new();
     let mut any = false;
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
@@ -446,25 +555,45 @@ fn listening_ports() -> Option<(Vec<u16>, Vec<u16>)> {
         any = true;
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
-            // local_address is ADDR:PORT in hex; st 0A is LISTEN.
-            if let (Some(local), Some(&"0A")) = (cols.get(1), cols.get(3))
+            // local_address is ADDR:PORT in hex; st 0A is LISTEN; column 9 is the inode.
+            if let (Some(local), Some(&"0A"), Some(inode)) = (cols.get(1), cols.get(3), cols.get(9))
                 && let Some((ip, port)) = local.rsplit_once(':')
                 && let Ok(port) = u16::from_str_radix(port, 16)
+                && let Ok(inode) = inode.parse::<u64>()
             {
-                if LOOPBACK_V4.contains(&ip) {
-                    ports.push(port);
-                } else if ip == ANY_V6 {
-                    maybe.push(port);
+                let sure = LOOPBACK_V4.contains(&ip);
+                if sure || ip == ANY_V6 {
+                    sockets.push(ListenSocket { port, inode, sure });
                 }
             }
         }
     }
-    any.then_some((ports, maybe))
+    any.then_some(sockets)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listener_counts_as_the_targets_only_when_its_group_holds_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // SAFETY: getpgrp has no preconditions.
+        let ours = unsafe { libc::getpgrp() };
+        assert_eq!(listener_on(addr, ours), Listener::Target);
+        let mut other = Command::new("sleep")
+            .arg("5")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let theirs = other.id() as libc::pid_t;
+        assert_eq!(listener_on(addr, theirs), Listener::SomeoneElse);
+        other.kill().unwrap();
+        other.wait().unwrap();
+        drop(listener);
+        assert_eq!(listener_on(addr, ours), Listener::None);
+    }
 
     #[test]
     fn placeholders_are_expanded_and_quoted() {

@@ -40,7 +40,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::session::StepFailure;
-use super::target::{describe_status, shell_quote};
+use super::target::{describe_status, drain, shell_quote};
 use super::transcript::{DEFAULT_TIMEOUT, render_lines, sigil_data, unescape};
 use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
 use crate::http::{HeadLimits, Progress, parse_head};
@@ -445,18 +445,14 @@ struct Running {
     drains: Vec<JoinHandle<()>>,
 }
 
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                return;
-            }
-            if let Ok(mut out) = into.lock() {
-                out.extend_from_slice(&buf[..n]);
-            }
+/// A `drain` sink that appends everything to `into`.
+fn append_to(into: &Arc<Mutex<Vec<u8>>>) -> impl FnMut(&[u8]) + Send + 'static {
+    let into = into.clone();
+    move |bytes| {
+        if let Ok(mut out) = into.lock() {
+            out.extend_from_slice(bytes);
         }
-    })
+    }
 }
 
 impl Running {
@@ -486,10 +482,10 @@ impl Running {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let mut drains = Vec::new();
         if let Some(out) = child.stdout.take() {
-            drains.push(collect(out, stdout.clone()));
+            drains.push(drain(out, append_to(&stdout)));
         }
         if let Some(err) = child.stderr.take() {
-            drains.push(collect(err, stderr.clone()));
+            drains.push(drain(err, append_to(&stderr)));
         }
         Ok(Running {
             child,

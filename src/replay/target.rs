@@ -247,10 +247,10 @@ impl Started {
         let tail = Arc::new(Mutex::new(Tail::default()));
         let mut drains = Vec::new();
         if let Some(out) = child.stdout.take() {
-            drains.push(drain(out, tail.clone()));
+            drains.push(drain(out, push_to(&tail)));
         }
         if let Some(err) = child.stderr.take() {
-            drains.push(drain(err, tail.clone()));
+            drains.push(drain(err, push_to(&tail)));
         }
         let mut started = Started {
             child,
@@ -397,18 +397,31 @@ impl Drop for Started {
     }
 }
 
-fn drain(mut from: impl Read + Send + 'static, tail: Arc<Mutex<Tail>>) -> JoinHandle<()> {
+/// Reads `from` to its end on a thread of its own, handing each piece to `sink`: a
+/// child's stdout or stderr pipe, so the child never blocks on a full pipe.
+pub(super) fn drain(
+    mut from: impl Read + Send + 'static,
+    mut sink: impl FnMut(&[u8]) + Send + 'static,
+) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = from.read(&mut buf) {
             if n == 0 {
                 return;
             }
-            if let Ok(mut tail) = tail.lock() {
-                tail.push(&buf[..n]);
-            }
+            sink(&buf[..n]);
         }
     })
+}
+
+/// A `drain` sink that keeps the last lines in `tail`.
+fn push_to(tail: &Arc<Mutex<Tail>>) -> impl FnMut(&[u8]) + Send + 'static {
+    let tail = tail.clone();
+    move |bytes| {
+        if let Ok(mut tail) = tail.lock() {
+            tail.push(bytes);
+        }
+    }
 }
 
 /// `exit status 3` or `killed by signal 9 (SIGKILL)`.

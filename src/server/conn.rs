@@ -137,8 +137,56 @@ pub(super) struct Cx<'a> {
     pub(super) date: &'a mut DateCache,
     pub(super) log: &'a mut AccessLog,
     pub(super) mailbox: &'a Arc<Mailbox>,
+    pub(super) buffers: &'a mut Buffers,
+}
+
+/// Spare buffers a loop keeps beside the ones its connections hold.
+const SPARE_BUFFERS: usize = 16;
+/// An output buffer that grew past this (a burst of pipelined answers) is not kept.
+const SPARE_OUTPUT: usize = 4 * 1024;
+
+/// Buffers a loop lends its connections. A connection that goes idle gives its
+/// read and output buffers back and takes them again with its next request, so
+/// a keep-alive request allocates nothing, and an idle connection still holds
+/// none. At most `SPARE_BUFFERS` of each are kept, and only buffers of the
+/// first size: a loop's spares are bounded however many connections it has.
+pub(super) struct Buffers {
+    reads: Vec<Vec<u8>>,
+    outputs: Vec<Vec<u8>>,
     /// Bytes a lingering connection reads and drops.
-    pub(super) scratch: &'a mut [u8],
+    scratch: Box<[u8]>,
+}
+
+impl Default for Buffers {
+    fn default() -> Buffers {
+        Buffers {
+            reads: Vec::new(),
+            outputs: Vec::new(),
+            scratch: vec![0; 4096].into_boxed_slice(),
+        }
+    }
+}
+
+impl Buffers {
+    fn read_buffer(&mut self) -> Vec<u8> {
+        self.reads.pop().unwrap_or_else(|| vec![0; FIRST_READ])
+    }
+
+    fn output_buffer(&mut self) -> Vec<u8> {
+        self.outputs.pop().unwrap_or_default()
+    }
+
+    fn give_back(&mut self, read: Vec<u8>, output: Vec<u8>) {
+        if read.len() == FIRST_READ && self.reads.len() < SPARE_BUFFERS {
+            self.reads.push(read);
+        }
+        if output.is_empty()
+            && (1..=SPARE_OUTPUT).contains(&output.capacity())
+            && self.outputs.len() < SPARE_BUFFERS
+        {
+            self.outputs.push(output);
+        }
+    }
 }
 
 /// Whether a connection stays open after a step.
@@ -432,13 +480,13 @@ impl<S: Transport> Connection<S> {
                 Step::NeedInput if self.readable && !self.peer_closed => match self.fill(cx) {
                     Ok(()) => continue,
                     Err(ReadFailure::Blocked) => {
-                        self.release_idle_buffers();
+                        self.release_idle_buffers(cx.buffers);
                         return Flow::Open;
                     }
                     Err(ReadFailure::Broken) => return Flow::Close,
                 },
                 Step::NeedInput => {
-                    self.release_idle_buffers();
+                    self.release_idle_buffers(cx.buffers);
                     return Flow::Open;
                 }
             }
@@ -657,8 +705,9 @@ impl<S: Transport> Connection<S> {
             (false, Some(Version::Http10)) => Persistence::KeepAliveExplicit,
             (false, _) => Persistence::KeepAliveDefault,
         };
-        let from = self.out.bytes.len();
-        response::encode_head(&response, persistence, cx.date.now(), &mut self.out.bytes);
+        let bytes = self.output_bytes(cx.buffers);
+        let from = bytes.len();
+        response::encode_head(&response, persistence, cx.date.now(), bytes);
         // RFC 9110 §9.3.2: HEAD gets the same fields as GET and no content.
         let is_head = head.is_some_and(|h| h.method == Method::Head);
         let sent = if is_head {
@@ -730,7 +779,7 @@ impl<S: Transport> Connection<S> {
     /// One read into the buffer. End of stream is recorded, not a failure.
     fn fill(&mut self, cx: &mut Cx<'_>) -> Result<(), ReadFailure> {
         if self.buf.is_empty() {
-            self.buf = vec![0; FIRST_READ];
+            self.buf = cx.buffers.read_buffer();
         } else if self.buf.len() - self.end < MIN_READ {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -786,7 +835,7 @@ impl<S: Transport> Connection<S> {
             return Flow::Open;
         };
         loop {
-            match self.stream.read(cx.scratch) {
+            match self.stream.read(&mut cx.buffers.scratch) {
                 Ok(0) => return Flow::Close,
                 Ok(n) => {
                     *drained += n;
@@ -812,14 +861,33 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// A connection waiting for its next request keeps no buffers.
-    fn release_idle_buffers(&mut self) {
+    /// A connection waiting for its next request keeps no buffers: they go
+    /// back to the loop's spares.
+    fn release_idle_buffers(&mut self, buffers: &mut Buffers) {
         if matches!(self.phase, Phase::Idle { .. }) && self.start == self.end {
-            self.buf = Vec::new();
-            if self.out.is_empty() {
-                self.out.bytes = Vec::new();
-            }
+            let read = std::mem::take(&mut self.buf);
+            let output = if self.out.is_empty() {
+                std::mem::take(&mut self.out.bytes)
+            } else {
+                Vec::new()
+            };
+            buffers.give_back(read, output);
         }
+    }
+
+    /// A closed connection's buffers go back to the loop's spares.
+    pub(super) fn recycle(mut self, buffers: &mut Buffers) {
+        let mut output = std::mem::take(&mut self.out.bytes);
+        output.clear();
+        buffers.give_back(std::mem::take(&mut self.buf), output);
+    }
+
+    /// The output buffer, taken from the loop's spares if the connection has none.
+    fn output_bytes(&mut self, buffers: &mut Buffers) -> &mut Vec<u8> {
+        if self.out.bytes.capacity() == 0 {
+            self.out.bytes = buffers.output_buffer();
+        }
+        &mut self.out.bytes
     }
 }
 
@@ -844,7 +912,7 @@ mod tests {
     use crate::server::memory::{Exchange, Peer, Take, exchange};
     use crate::store::{Change, Done, FileStore, Snapshot, Store, StoreError, SyncMode};
 
-    use super::LINGER_TIME;
+    use super::{Buffers, FIRST_READ, LINGER_TIME, SPARE_BUFFERS, SPARE_OUTPUT};
 
     const READ: Duration = Duration::from_secs(1);
     const REQUEST: Duration = Duration::from_secs(3);
@@ -1146,5 +1214,35 @@ mod tests {
             (vec![200], "alpha\nhello\n")
         );
         assert!(text(&done).contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn a_loop_keeps_a_bounded_number_of_first_size_spares() {
+        let mut buffers = Buffers::default();
+        let read = buffers.read_buffer();
+        assert_eq!(read.len(), FIRST_READ);
+        let mut output = buffers.output_buffer();
+        output.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        output.clear();
+        let kept = output.as_ptr();
+        buffers.give_back(read, output);
+        // The same allocation comes back with the next request.
+        let again = buffers.output_buffer();
+        assert_eq!(again.as_ptr(), kept);
+        drop(again);
+        // A read buffer that grew, and an output buffer that grew past the
+        // bound, are dropped rather than kept.
+        buffers.give_back(
+            vec![0; 2 * FIRST_READ],
+            Vec::with_capacity(SPARE_OUTPUT + 1),
+        );
+        assert_eq!((buffers.reads.len(), buffers.outputs.len()), (1, 0));
+        for _ in 0..3 * SPARE_BUFFERS {
+            buffers.give_back(vec![0; FIRST_READ], Vec::with_capacity(64));
+        }
+        assert_eq!(
+            (buffers.reads.len(), buffers.outputs.len()),
+            (SPARE_BUFFERS, SPARE_BUFFERS)
+        );
     }
 }

@@ -28,7 +28,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::access_log::{AccessLog, Entry, Fields, RequestLine};
-use super::conn::{Connection, Cx, Flow, Socket};
+use super::conn::{Buffers, Connection, Cx, Flow, Socket};
 use super::mailbox::{Completion, Mailbox};
 use super::output::DateCache;
 use super::{ServeError, Shared, listener};
@@ -63,7 +63,7 @@ pub(super) struct EventLoop {
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     date: DateCache,
     log: AccessLog,
-    scratch: Box<[u8]>,
+    buffers: Buffers,
     accept_paused_until: Option<Instant>,
     /// Connections in the slab that were refused with 503 and are lingering.
     refused: usize,
@@ -74,11 +74,10 @@ impl EventLoop {
     pub(super) fn new(
         shared: Arc<Shared>,
         index: usize,
-        mut listener: TcpListener,
+        listener: TcpListener,
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        listener::register_exclusive(&poll, &listener, LISTENER)?;
         let mailbox = Arc::new(Mailbox::new(Waker::new(poll.registry(), WAKER)?));
         let sink = shared
             .log
@@ -101,7 +100,7 @@ impl EventLoop {
             timers: BinaryHeap::new(),
             date: DateCache::default(),
             log,
-            scratch: vec![0; 4096].into_boxed_slice(),
+            buffers: Buffers::default(),
             accept_paused_until: None,
             refused: 0,
         })
@@ -229,9 +228,6 @@ impl EventLoop {
 
     /// Takes an accepted connection into this loop, or refuses it with 503 at the cap.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
-        if listener::configure(&stream).is_err() {
-            return;
-        }
         let shared = &self.shared;
         if shared.active.fetch_add(1, Ordering::SeqCst) >= shared.config.max_connections {
             shared.active.fetch_sub(1, Ordering::SeqCst);
@@ -358,7 +354,7 @@ impl EventLoop {
             date: &mut self.date,
             log: &mut self.log,
             mailbox: &self.mailbox,
-            scratch: &mut self.scratch,
+            buffers: &mut self.buffers,
         };
         match action(connection, &mut cx) {
             Flow::Open => self.arm(slot),
@@ -440,6 +436,7 @@ impl EventLoop {
             } else {
                 self.refused -= 1;
             }
+            connection.recycle(&mut self.buffers);
         }
     }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token, Waker};
 
 use super::access_log::AccessLog;
-use super::conn::{Connection, Cx, Flow, Transport};
+use super::conn::{Buffers, Connection, Cx, Flow, Transport};
 use super::mailbox::Mailbox;
 use super::output::DateCache;
 use super::{Config, Shared};
@@ -126,7 +126,7 @@ pub fn exchange(config: &Config, store: Arc<dyn Store>, peer: &[Peer], takes: &[
         now: begin,
         date: DateCache::default(),
         log: AccessLog::new(config.access_log.then_some(config.log_format), None),
-        scratch: vec![0; 4096],
+        buffers: Buffers::default(),
     };
     let mut conn = Connection::new(stream, peer_addr, 0, 0, begin, &shared);
     let mut flow = driver.step(|cx| conn.on_ready(true, false, cx));
@@ -218,7 +218,7 @@ struct Driver<'a> {
     now: Instant,
     date: DateCache,
     log: AccessLog,
-    scratch: Vec<u8>,
+    buffers: Buffers,
 }
 
 impl Driver<'_> {
@@ -229,7 +229,7 @@ impl Driver<'_> {
             date: &mut self.date,
             log: &mut self.log,
             mailbox: self.mailbox,
-            scratch: &mut self.scratch,
+            buffers: &mut self.buffers,
         })
     }
 }

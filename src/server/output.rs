@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::store::Snapshot;
 
@@ -129,13 +129,31 @@ pub(super) struct DateCache {
 
 impl DateCache {
     pub(super) fn now(&mut self) -> &str {
-        let now = SystemTime::now();
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let second = coarse_second();
         if second != self.second || self.text.is_empty() {
             self.second = second;
-            self.text = httpdate::fmt_http_date(now);
+            self.text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
         }
         &self.text
+    }
+}
+
+/// Seconds since the epoch from the coarse real-time clock: a read of the
+/// kernel's last tick (a few milliseconds old at most), without the hardware
+/// counter the precise clock reads. A `Date` has one-second resolution.
+fn coarse_second() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write; the clock id is a constant.
+    let read = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut now) };
+    if read == 0 {
+        u64::try_from(now.tv_sec).unwrap_or(0)
+    } else {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
     }
 }
 
@@ -215,5 +233,22 @@ mod tests {
         out.push_shared(Arc::new(Vec::new()));
         assert!(out.is_empty());
         assert!(out.parts.is_empty());
+    }
+
+    #[test]
+    fn the_date_is_now_to_the_second() {
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let text = DateCache::default().now().to_owned();
+        let after = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let date = httpdate::parse_http_date(&text).unwrap();
+        let date = date.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        // The coarse clock may be one tick behind a second boundary.
+        assert!((before - 1..=after).contains(&date), "{text}");
     }
 }

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use base64::Engine;
@@ -202,18 +202,35 @@ fn format_line(line: &mut String, format: LogFormat, entry: &Entry<'_>, date: &s
 }
 
 fn format_combined(line: &mut String, entry: &Entry<'_>, date: &str) {
-    // `Tue, 01 Dec 2026 10:25:00 GMT` → `01/Dec/2026:10:25:00 +0000`; writing to a String cannot fail.
+    // `Tue, 01 Dec 2026 10:25:00 GMT` → `01/Dec/2026:10:25:00 +0000`. Written piece
+    // by piece rather than with `write!`: this runs once per request.
     let time = date.get(5..25).unwrap_or("01 Jan 1970 00:00:00");
-    let _ = write!(line, "{} - ", entry.peer.ip());
+    let mut number = itoa::Buffer::new();
+    match entry.peer.ip() {
+        IpAddr::V4(ip) => {
+            for (i, octet) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    line.push('.');
+                }
+                line.push_str(number.format(octet));
+            }
+        }
+        ip @ IpAddr::V6(_) => {
+            let _ = write!(line, "{ip}");
+        }
+    }
+    line.push_str(" - ");
     quoted_or_dash(line, entry.fields.user.as_deref(), false);
-    let _ = write!(
-        line,
-        " [{}/{}/{}:{} +0000] \"",
-        &time[0..2],
-        &time[3..6],
-        &time[7..11],
-        &time[12..20]
-    );
+    line.push_str(" [");
+    for (piece, after) in [
+        (&time[0..2], "/"),
+        (&time[3..6], "/"),
+        (&time[7..11], ":"),
+        (&time[12..20], " +0000] \""),
+    ] {
+        line.push_str(piece);
+        line.push_str(after);
+    }
     match entry.request {
         RequestLine::Parsed(head) => {
             line.push_str(head.method.as_str());
@@ -225,12 +242,21 @@ fn format_combined(line: &mut String, entry: &Entry<'_>, date: &str) {
         RequestLine::Raw(raw) => escape(line, raw),
         RequestLine::Unknown => line.push('-'),
     }
-    let _ = write!(line, "\" {} {} ", entry.response.status.code(), entry.bytes);
+    line.push_str("\" ");
+    line.push_str(number.format(entry.response.status.code()));
+    line.push(' ');
+    line.push_str(number.format(entry.bytes));
+    line.push(' ');
     quoted_or_dash(line, entry.fields.referer.as_deref(), true);
     line.push(' ');
     quoted_or_dash(line, entry.fields.user_agent.as_deref(), true);
     let micros = entry.duration.as_micros();
-    let _ = write!(line, " {}.{:06}", micros / 1_000_000, micros % 1_000_000);
+    line.push(' ');
+    line.push_str(number.format(micros / 1_000_000));
+    line.push('.');
+    let fraction = number.format(micros % 1_000_000);
+    line.extend(std::iter::repeat_n('0', 6 - fraction.len()));
+    line.push_str(fraction);
     if let Some(cause) = &entry.response.cause {
         line.push_str(" (");
         escape(line, cause.as_bytes());
@@ -259,15 +285,22 @@ fn escape(line: &mut String, bytes: &[u8]) {
     escape_bytes(line, bytes, false);
 }
 
-fn escape_bytes(line: &mut String, bytes: &[u8], space: bool) {
-    for &byte in bytes {
-        match byte {
-            b' ' if space => line.push_str("\\x20"),
-            b'"' | b'\\' | 0..=0x1f | 0x7f.. => {
-                let _ = write!(line, "\\x{byte:02X}");
-            }
-            _ => line.push(char::from(byte)),
-        }
+fn escape_bytes(line: &mut String, mut bytes: &[u8], space: bool) {
+    let plain = |byte: u8| {
+        matches!(byte, 0x20..=0x7e) && byte != b'"' && byte != b'\\' && !(space && byte == b' ')
+    };
+    while !bytes.is_empty() {
+        let run = bytes.iter().position(|&b| !plain(b)).unwrap_or(bytes.len());
+        // Printable ASCII: always UTF-8.
+        line.push_str(std::str::from_utf8(&bytes[..run]).unwrap_or_default());
+        let Some(&byte) = bytes.get(run) else {
+            break;
+        };
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        line.push_str("\\x");
+        line.push(char::from(HEX[usize::from(byte >> 4)]));
+        line.push(char::from(HEX[usize::from(byte & 0xf)]));
+        bytes = &bytes[run + 1..];
     }
 }
 
@@ -440,5 +473,25 @@ mod tests {
         assert_eq!(raw(b"GET / HTTP/1.1"), None, "not a whole line");
         assert_eq!(raw(b"GET  / HTTP/1.1\r\n"), None);
         assert_eq!(raw(b"hello\r\n"), None);
+    }
+
+    #[test]
+    fn ipv6_peers_long_durations_and_high_bytes_read_as_nginx_writes_them() {
+        let raw = b"GET /\xC3\xA9 HTTP/1.1\r\nHost: a\r\nUser-Agent: a\tb \"c\"\\\r\n\r\n";
+        let fields = Fields::scan(raw);
+        let entry = Entry {
+            peer: "[::1]:40000".parse().unwrap(),
+            request: RequestLine::of_unparsed(raw),
+            fields: &fields,
+            response: &Response::line(Status::NotFound, "not found"),
+            bytes: 0,
+            duration: Duration::from_micros(12_000_034),
+        };
+        let mut text = String::new();
+        format_line(&mut text, LogFormat::Combined, &entry, DATE);
+        assert_eq!(
+            text,
+            "::1 - - [01/Dec/2026:10:25:07 +0000] \"GET /\\xC3\\xA9 HTTP/1.1\" 404 0 \"-\" \"a\\x09b \\x22c\\x22\\x5C\" 12.000034\n"
+        );
     }
 }

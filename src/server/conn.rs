@@ -32,7 +32,7 @@ use crate::trace::{self, Direction, Tracer};
 
 use super::Shared;
 use super::access_log::{AccessLog, Entry, Fields, RequestLine};
-use super::mailbox::{Mailbox, Reply};
+use super::mailbox::{self, Mailbox, Reply};
 use super::output::{DateCache, Output};
 
 /// The read buffer a connection gets when a request starts; it grows (within the
@@ -648,15 +648,20 @@ impl<S: Transport> Connection<S> {
         let handler = &cx.shared.handler;
         let (mailbox, slot, id) = (cx.mailbox, self.slot, self.id);
         let answered = catch_unwind(AssertUnwindSafe(|| match handler.handle(&head, &body) {
-            Action::Answer(response) => Some(response),
+            Action::Answer(response) => Some(Ok(response)),
             Action::Submit(change) => {
                 let reply = Reply::new(Arc::clone(mailbox), slot, id);
-                handler.submit(change, Box::new(move |response| reply.send(response)));
-                None
+                mailbox::answered_inline(slot, id, || {
+                    handler.submit(change, Box::new(move |response| reply.send(response)));
+                })
             }
         }));
         match answered {
-            Ok(Some(response)) => self.respond(Some(&head), response, false, started, cx),
+            Ok(Some(Ok(response))) => self.respond(Some(&head), response, false, started, cx),
+            Ok(Some(Err(()))) => {
+                let response = Response::internal_error("the write's answer was lost to a panic");
+                self.respond(Some(&head), response, true, started, cx);
+            }
             Ok(None) => {
                 self.phase = Phase::Working {
                     started,

@@ -9,9 +9,12 @@
 //! Wakes are batched: the loop says when it is about to sleep (`Mailbox::sleep`), and only
 //! the first answer delivered while it sleeps wakes it. The store's committer answers a
 //! whole batch of writes at once, so a loop wakes once per batch, not once per request; an
-//! answer delivered while the loop is awake (a write refused at once, or committed inline
-//! with `--sync none`) costs no wake at all.
+//! answer delivered while the loop is awake costs no wake at all. An answer decided on the
+//! loop's own thread while it submits the write (refused at once, or committed inline with
+//! `--sync none`) skips the mailbox: `answered_inline` hands it straight back, so the
+//! connection answers in the same step instead of on the loop's next turn.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -51,6 +54,9 @@ impl Reply {
 
     fn deliver(&mut self, response: Result<Response, ()>) {
         if let Some(mailbox) = self.mailbox.take() {
+            let Some(response) = catch(self.slot, self.id, response) else {
+                return;
+            };
             mailbox.deliver(Completion {
                 slot: self.slot,
                 id: self.id,
@@ -64,6 +70,57 @@ impl Drop for Reply {
     fn drop(&mut self) {
         self.deliver(Err(()));
     }
+}
+
+/// What this thread catches: the answer for `want` if it is delivered on this thread
+/// while `answered_inline` runs.
+#[derive(Default)]
+struct Catch {
+    want: Option<(usize, u64)>,
+    caught: Option<Result<Response, ()>>,
+}
+
+thread_local! {
+    static CATCH: RefCell<Catch> = RefCell::default();
+}
+
+/// Keeps `response` if this thread is catching the answer of connection `id` in `slot`;
+/// otherwise gives it back, for the mailbox.
+fn catch(slot: usize, id: u64, response: Result<Response, ()>) -> Option<Result<Response, ()>> {
+    CATCH.with_borrow_mut(|catch| {
+        if catch.want == Some((slot, id)) {
+            catch.want = None;
+            catch.caught = Some(response);
+            None
+        } else {
+            Some(response)
+        }
+    })
+}
+
+/// Runs `submit`, which hands the `Reply` of connection `id` in `slot` to the store, and
+/// returns the answer if it was delivered on this thread before `submit` returned; `None`
+/// if it is still to come through the mailbox.
+pub(super) fn answered_inline(
+    slot: usize,
+    id: u64,
+    submit: impl FnOnce(),
+) -> Option<Result<Response, ()>> {
+    /// Stops catching however `submit` ends, a panic included.
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            CATCH.with_borrow_mut(|catch| catch.want = None);
+        }
+    }
+    CATCH.with_borrow_mut(|catch| {
+        catch.want = Some((slot, id));
+        catch.caught = None;
+    });
+    let done = Done;
+    submit();
+    drop(done);
+    CATCH.with_borrow_mut(|catch| catch.caught.take())
 }
 
 /// What the loop has not collected yet.
@@ -202,5 +259,43 @@ mod tests {
                 response: Err(())
             }]
         ));
+    }
+
+    fn collected(mailbox: &Mailbox) -> Vec<usize> {
+        let mut done = Vec::new();
+        mailbox.collect(&mut done);
+        done.iter().map(|c| c.slot).collect()
+    }
+
+    #[test]
+    fn an_answer_decided_while_submitting_on_this_thread_skips_the_mailbox() {
+        let (_poll, mailbox) = mailbox();
+        let inline = answered_inline(3, 0, || answer(&mailbox, 3));
+        assert!(matches!(inline, Some(Ok(_))));
+        assert_eq!(collected(&mailbox), Vec::<usize>::new());
+        // A Reply dropped unanswered while submitting is caught as lost.
+        let lost = answered_inline(3, 0, || drop(Reply::new(Arc::clone(&mailbox), 3, 0)));
+        assert!(matches!(lost, Some(Err(()))));
+    }
+
+    #[test]
+    fn other_answers_and_other_threads_still_go_through_the_mailbox() {
+        let (_poll, mailbox) = mailbox();
+        // Another connection's answer (an inline commit drains the whole queue), and
+        // this one's decided on another thread: neither is caught.
+        let inline = answered_inline(1, 0, || {
+            answer(&mailbox, 2);
+            let other = Arc::clone(&mailbox);
+            std::thread::spawn(move || answer(&other, 1))
+                .join()
+                .unwrap();
+        });
+        assert!(inline.is_none());
+        assert_eq!(collected(&mailbox), vec![2, 1]);
+        // Catching ends with the submit, a panicking one too.
+        let panicked = std::panic::catch_unwind(|| answered_inline(4, 0, || panic!("store")));
+        assert!(panicked.is_err());
+        answer(&mailbox, 4);
+        assert_eq!(collected(&mailbox), vec![4]);
     }
 }

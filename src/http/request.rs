@@ -9,8 +9,9 @@
 //! `token`; chunk lines and extensions in `http::body`), and the per-byte scans that
 //! dominate a request (finding line ends, field names and values, the target) are
 //! plain loops over `&[u8]` with lookup tables and eight-bytes-at-a-time checks.
-//! The hot path was profiled against `httparse` (`cargo bench --bench parser`,
-//! `bench/RESULTS.md`): the combinator versions of those scans cost about 2x.
+//! The hot path was profiled against `httparse` (`cargo bench --bench parser`, and
+//! in instructions `bench/parser-instructions.sh`; `bench/RESULTS.md`): the
+//! combinator versions of those scans cost about 2x.
 //! The unit tests (every case on every prefix, in `request/tests.rs`) and proptests
 //! (incremental equals one-shot on arbitrary bytes) hold both kinds of code to the
 //! same results.
@@ -278,6 +279,37 @@ impl State {
                 pos = field.end;
                 continue;
             }
+            // The empty line that ends the head (RFC 9112 §2.1), taken without the
+            // search for a line end that `scan_line` would make.
+            let empty_line_end = match &input[pos..] {
+                [b'\r', b'\n', ..] => Some(pos + 2),
+                [b'\n', ..] => Some(pos + 1),
+                _ => None,
+            };
+            if let Some(end) = empty_line_end {
+                *examined += end - pos;
+                if end - start > limits.max_header_bytes {
+                    return Err(ParseError::HeaderSectionTooLarge);
+                }
+                let framing = fields.finish(input, limits)?;
+                let head = RequestHead {
+                    method: line.method,
+                    raw_target: line.raw_target,
+                    target: line.target,
+                    version: line.version,
+                    framing,
+                    connection_close: fields.connection_close,
+                    connection_keep_alive: fields.connection_keep_alive,
+                    expect_continue: fields.expect_continue,
+                    authorization: fields
+                        .authorization
+                        .map(|value| SmallVec::from_slice(&input[value])),
+                };
+                return Ok(Progress::Done {
+                    value: head,
+                    consumed: end,
+                });
+            }
             match scan_line(input, pos) {
                 // As for the request-line: the first fault in byte order wins.
                 Line::BareCr { at } if at + 1 - start > limits.max_header_bytes => {
@@ -299,30 +331,11 @@ impl State {
                     });
                     return Ok(Progress::NeedMore);
                 }
+                // Not the empty line, which was taken above: a field line.
                 Line::Complete { content, end } => {
                     *examined += end - pos;
                     if end - start > limits.max_header_bytes {
                         return Err(ParseError::HeaderSectionTooLarge);
-                    }
-                    if content.is_empty() {
-                        let framing = fields.finish(input, limits)?;
-                        let head = RequestHead {
-                            method: line.method,
-                            raw_target: line.raw_target,
-                            target: line.target,
-                            version: line.version,
-                            framing,
-                            connection_close: fields.connection_close,
-                            connection_keep_alive: fields.connection_keep_alive,
-                            expect_continue: fields.expect_continue,
-                            authorization: fields
-                                .authorization
-                                .map(|value| SmallVec::from_slice(&input[value])),
-                        };
-                        return Ok(Progress::Done {
-                            value: head,
-                            consumed: end,
-                        });
                     }
                     let (name, value) = parse_field_line(content)?;
                     fields.add(input, name, value)?;
@@ -356,8 +369,8 @@ struct PlainFieldLine<'a> {
 /// or LF, with only field-value bytes (no controls but HTAB) after the colon.
 ///
 /// Returns `None` for anything else (the empty line, a partial line, any error), which
-/// `scan_line` and `parse_field_line` then handle; on the lines it accepts they give the
-/// same name, value and end, so this changes only the speed.
+/// the caller then takes apart with `scan_line` and `parse_field_line`; on the lines it
+/// accepts they give the same name, value and end, so this changes only the speed.
 fn scan_plain_field_line(input: &[u8], start: usize) -> Option<PlainFieldLine<'_>> {
     let rest = &input[start..];
     let name_len = rest.iter().position(|&b| !is_tchar(b))?;

@@ -47,21 +47,31 @@ pub(crate) fn parse_target(target: &[u8]) -> Result<(RequestTarget, CompactStrin
     // all at ASCII bytes and so at char boundaries.
     let text =
         std::str::from_utf8(target).expect("request-target bytes were checked to be visible ASCII");
-    let form = parse_target_form(text, query)?;
-    Ok((form, CompactString::new(text)))
+    // RFC 9112 §3.2.1: origin-form, what nearly every request sends, is decided here,
+    // the other forms out of line, so that this stays small enough to inline.
+    if target.first() == Some(&b'/') {
+        let path_end = query.unwrap_or(text.len());
+        let path = CompactString::new(&text[..path_end]);
+        // Without a query the target is its path: a copy rather than a second construction.
+        let raw = match query {
+            None => path.clone(),
+            Some(_) => CompactString::new(text),
+        };
+        return Ok((RequestTarget::Path(path), raw));
+    }
+    Ok((
+        parse_other_target_form(text, query)?,
+        CompactString::new(text),
+    ))
 }
 
-/// The form of a checked request-target `text` whose first `?` is at `query`.
-fn parse_target_form(text: &str, query: Option<usize>) -> Result<RequestTarget, ParseError> {
+/// The form of a checked request-target `text` that is not origin-form, whose first `?` is at `query`.
+#[inline(never)]
+fn parse_other_target_form(text: &str, query: Option<usize>) -> Result<RequestTarget, ParseError> {
     let target = text.as_bytes();
     // RFC 9112 §3.2.4: asterisk-form.
     if target == b"*" {
         return Ok(RequestTarget::Asterisk);
-    }
-    // RFC 9112 §3.2.1: origin-form.
-    if target.starts_with(b"/") {
-        let path = &text[..query.unwrap_or(text.len())];
-        return Ok(RequestTarget::Path(CompactString::new(path)));
     }
     // RFC 9112 §3.2.2: absolute-form; the scheme is case-insensitive (RFC 3986 §3.1).
     if let Some(after) = strip_prefix_ignore_case(target, b"http://")

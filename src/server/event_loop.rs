@@ -251,7 +251,7 @@ impl EventLoop {
             .enumerate()
             .min_by_key(|&(_, load)| load)
             .unwrap_or((self.index, mine));
-        if mine > fewest + 1 {
+        if mine > fewest {
             loads[least].fetch_add(1, Ordering::SeqCst);
             self.peers[least].hand_over(stream, peer);
             return;

@@ -327,3 +327,55 @@ impl RunningServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Credentials;
+    use crate::store::{FileStore, SyncMode};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    /// A burst of connections (wrk opens all of its at once) ends up split evenly
+    /// between the loops, not one or two ahead: a loop with more connections than
+    /// the other is the one every request waits for.
+    #[test]
+    fn a_burst_of_connections_is_split_evenly_between_the_loops() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = FileStore::open(&dir.path().join("words.txt"), SyncMode::None).unwrap();
+        let mut config = Config::new(([127, 0, 0, 1], 0).into(), Credentials::lab_default());
+        config.threads = 2;
+        let server = Server::bind(config, Arc::new(store)).unwrap().spawn();
+        let clients: Vec<TcpStream> = (0..16)
+            .map(|_| TcpStream::connect(server.addr()).unwrap())
+            .collect();
+        for mut client in &clients {
+            client
+                .write_all(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut answer = [0u8; 12];
+            client.read_exact(&mut answer).unwrap();
+            assert_eq!(&answer, b"HTTP/1.1 204");
+        }
+        // Every connection was answered, so each is in a loop (none in a mailbox).
+        let loads = || -> Vec<usize> {
+            let shared = &server.shared;
+            shared
+                .loads
+                .iter()
+                .map(|l| l.load(Ordering::SeqCst))
+                .collect()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while loads().iter().sum::<usize>() != 16 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(loads(), vec![8, 8]);
+        drop(clients);
+        server.shutdown().unwrap();
+    }
+}

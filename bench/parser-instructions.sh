@@ -50,6 +50,7 @@ measure() {
 
 labels=()
 columns=()
+httparse=
 for checkout in "$@"; do
     checkout=$(cd "$checkout" && pwd)
     label=$(git -C "$checkout" rev-parse --short HEAD)
@@ -87,14 +88,14 @@ TOML
     echo "built $label ($checkout)" >&2
     labels+=("$label")
     columns+=("$(measure "$dir/parser-instructions" wordwire "$dir")")
+    if [[ -z $httparse ]]; then
+        httparse=$(measure "$dir/parser-instructions" httparse "$dir")
+    fi
     if grep -q "pub struct HeadParser" "$checkout/src/http/request.rs"; then
         (cd "$dir" && CARGO_TARGET_DIR=$repo/target cargo build --release --offline --quiet --features head-parser)
         cp "$repo/target/release/parser-instructions" "$dir/parser-instructions-head-parser"
         labels+=("$label HeadParser")
         columns+=("$(measure "$dir/parser-instructions-head-parser" headparser "$dir")")
-    fi
-    if [[ ${#columns[@]} -eq 1 ]]; then
-        httparse=$(measure "$dir/parser-instructions" httparse "$dir")
     fi
 done
 

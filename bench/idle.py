@@ -5,7 +5,8 @@ Each connection sends one GET and reads the answer, so the server has set up
 the connection's state; then all stay open and silent. While they are open a
 fresh connection sends a GET and must get 200. Prints one JSON line:
 {"opened": N, "fresh_status": 200, "hwm_kib": ..., "rss_kib": ...}, the memory
-summed over PID and its children (nginx workers).
+summed over PID and its children (nginx workers), with the file-backed and
+anonymous parts (`RssFile`, `RssAnon`) before and while the connections are open.
 """
 
 import json
@@ -79,6 +80,7 @@ def main():
     ).encode()
     pids = [p for root in roots for p in family(root)]
     before = memory(pids, "VmRSS")
+    before_file, before_anon = memory(pids, "RssFile"), memory(pids, "RssAnon")
     socks = []
     for _ in range(count):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -95,8 +97,12 @@ def main():
         "opened": len(socks),
         "fresh_status": fresh_status,
         "rss_before_kib": before,
+        "rss_file_before_kib": before_file,
+        "rss_anon_before_kib": before_anon,
         "hwm_kib": memory(pids, "VmHWM"),
         "rss_kib": memory(pids, "VmRSS"),
+        "rss_file_kib": memory(pids, "RssFile"),
+        "rss_anon_kib": memory(pids, "RssAnon"),
     }
     for s in socks:
         s.close()

@@ -539,12 +539,14 @@ def report(args, results, idle, started, servers_run, load):
             statuses = ",".join(sorted({str(r["fresh_status"]) for r in runs}))
             lines.append(f"| {s} | {hwm:.1f} | {before:.1f} | {min(r['opened'] for r in runs)} | {statuses} |")
     lines += ["", "![requests/s and p99 by scenario](chart.svg)", ""]
-    # The Parser section comes from `cargo bench --bench parser`, not from this run: keep it.
+    # The Memory section (bench/memory.py) and the Parser section (`cargo bench --bench
+    # parser`) do not come from this run: keep them, and what follows the first of them.
     if os.path.exists(args.out):
         with open(args.out) as f:
             previous = f.read()
-        if "\n## Parser" in previous:
-            lines += [previous[previous.index("\n## Parser") + 1:].rstrip("\n"), ""]
+        kept = [previous.index(h) for h in ("\n## Memory", "\n## Parser") if h in previous]
+        if kept:
+            lines += [previous[min(kept) + 1:].rstrip("\n"), ""]
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))

@@ -11,16 +11,6 @@ use wordwire::cli::{Cli, Command, ServeArgs};
 use wordwire::server::Server;
 use wordwire::store::FileStore;
 
-/// `pow` for the whole binary, from the `libm` crate: indicatif's rate and ETA
-/// estimates (`f64::powf`) are the only use of the C maths library, and that one
-/// symbol made every process load `libm.so.6`, about 300 KiB resident, `serve`
-/// included (bench/RESULTS.md, memory). Defined here, the link resolves it to
-/// this and `libm.so.6` is not needed.
-#[unsafe(no_mangle)]
-pub extern "C" fn pow(x: f64, y: f64) -> f64 {
-    libm::pow(x, y)
-}
-
 fn main() -> ExitCode {
     // A flag error is clap's own message (usage, suggestion, valid values) and exit 2.
     let cli = Cli::parse();
@@ -93,16 +83,4 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     server.run().map_err(|e| e.to_string())?;
     eprintln!("shut down cleanly");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn pow_gives_the_c_library_results_indicatif_relies_on() {
-        assert_eq!(super::pow(2.0, 10.0), 1024.0);
-        assert_eq!(super::pow(0.25, 0.5), 0.5);
-        assert_eq!(super::pow(7.0, 0.0), 1.0);
-        assert!((super::pow(0.1, 1.5) - 0.031_622_776_601_683_79).abs() < 1e-17);
-        assert!(super::pow(-1.0, 0.5).is_nan());
-    }
 }

@@ -5,7 +5,8 @@
 //! listener, the connection cap (503), keeping the loops level (a loop ahead of
 //! the least loaded hands a new connection over), a slab of connections, the timer heap,
 //! collecting the answers of writes from the loop's mailbox (before it sleeps, and when
-//! its `mio::Waker` fires), the access-log batch, and this loop's part of a shutdown.
+//! its `mio::Waker` fires), the access-log batch, yielding the core when busy, and this
+//! loop's part of a shutdown.
 //! Elsewhere: what a connection does on each event (`server::conn`), the mailbox and when
 //! it wakes the loop (`server::mailbox`), starting the loops and joining them (`server`).
 //!
@@ -47,6 +48,9 @@ const MAX_REFUSED: usize = 256;
 /// Connections accepted per readiness of the listener (nginx takes one by default, all
 /// with `multi_accept on`).
 const ACCEPT_BATCH: usize = 64;
+/// A loop that had work in every turn yields its core once this long (bench/RESULTS.md,
+/// "Yielding"): well under the scheduler's slice (1.5-3 ms), so what shares the cores runs sooner.
+const YIELD_AFTER: Duration = Duration::from_micros(250);
 /// Readiness events taken per `poll`.
 const EVENTS: usize = 1024;
 
@@ -125,6 +129,7 @@ impl EventLoop {
         let mut completions = Vec::new();
         let mut arrivals = Vec::new();
         let mut shutting_down = false;
+        let mut last_yield = Instant::now();
         loop {
             // Answers left while the loop was awake (some by its own requests) woke nobody:
             // the loop looks instead of sleeping.
@@ -141,6 +146,7 @@ impl EventLoop {
             }
             let now = Instant::now();
             self.mailbox.collect(&mut completions);
+            let answers = !completions.is_empty();
             for done in completions.drain(..) {
                 self.complete(done, now);
             }
@@ -176,6 +182,18 @@ impl EventLoop {
                 self.shared.announce_shutdown();
             }
             self.log.flush();
+            if !events.is_empty() && !answers && now.duration_since(last_yield) >= YIELD_AFTER {
+                // A busy loop rarely blocks in `poll`, so the kernel takes the core away
+                // only when its slice (milliseconds) ends, and every connection of this
+                // loop waits out the slice of whatever runs next. Giving the core up
+                // briefly and often, as a loop that goes idle would, bounds that wait.
+                // With nothing else to run, `sched_yield` returns at once. Not in a turn
+                // that delivered answers from the store: those answer a whole batch, and
+                // the next batch forms from what the loop reads next.
+                // SAFETY: takes no arguments and cannot fail on Linux.
+                unsafe { libc::sched_yield() };
+                last_yield = Instant::now();
+            }
             // A connection handed over but not yet taken counts in `loads`.
             if shutting_down
                 && self.open == 0

@@ -20,33 +20,16 @@ nothing. RSS is not timing-sensitive: this may run on a busy machine.
 import argparse
 import json
 import os
-import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import base64
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-AUTH = "Basic " + base64.b64encode(b"wordwire:wordwire").decode()
-
-
-def words_file(path, count=1000):
-    """The store bench/run.py uses."""
-    rng = random.Random(6)
-    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    with open(path, "w") as f:
-        for _ in range(count):
-            f.write("".join(rng.choice(letters) for _ in range(rng.randint(3, 10))) + "\n")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The store, the port, the wait and the credentials are bench/run.py's, so the
+# figures are comparable with its idle table.
+from run import AUTH, HERE, free_port, wait_listening, words_file
 
 
 def drop_cached(path):
@@ -66,14 +49,7 @@ def one(binary, workdir, idle):
     argv = [binary, "serve", "--addr", f"127.0.0.1:{port}", "--store", store, "--sync", "always"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            sys.exit(f"{binary} did not start listening")
+        wait_listening(port, proc)
         time.sleep(0.3)
         out = subprocess.run(
             [sys.executable, os.path.join(HERE, "idle.py"), str(port), str(proc.pid),

@@ -762,4 +762,5 @@ def main():
     write_chart(args.chart, results, servers_run)
 
 
-main()
+if __name__ == "__main__":
+    main()

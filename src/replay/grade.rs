@@ -264,10 +264,6 @@ pub struct Progress<'a> {
 }
 
 /// MUST transcripts that failed or could not be played.
-fn must_failures(results: &[TranscriptResult]) -> usize {
-    Score::of(results).total.failed
-}
-
 /// `alice: 97.5%, 1 MUST failure, 12.3 s`.
 fn graded_line(name: &str, results: &[TranscriptResult], took: Duration) -> String {
     let score = Score::of(results);
@@ -468,7 +464,7 @@ fn run_grade(args: &GradeArgs) -> Result<bool, String> {
         began.elapsed().as_secs_f64(),
         args.out.display()
     );
-    Ok(graded.iter().all(|g| must_failures(&g.results) == 0))
+    Ok(graded.iter().all(|g| super::passed_run(&g.results)))
 }
 
 #[cfg(test)]

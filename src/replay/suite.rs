@@ -1,59 +1,17 @@
 //! The built-in suite: `transcripts/` and `fixtures/` compiled into the binary, so
 //! `wordwire replay` works from any directory after `cargo install`.
 //!
-//! Here: listing the built-in transcripts under the paths they have in the
-//! repository (`transcripts/methods/...`), their fixtures, and `--export DIR`,
-//! which writes both trees out so that the exported files replay from disk.
+//! Here: the two trees, and writing them out (`--export DIR`, and a temporary
+//! directory when `replay` or `grade` is given no paths), so that they replay from
+//! disk exactly as a checkout's files do.
 //! Elsewhere: parsing (`replay::transcript`), choosing disk or built-in (`replay`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use include_dir::{Dir, include_dir};
 
 static TRANSCRIPTS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/transcripts");
 static FIXTURES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
-
-/// One built-in transcript: its path as in the repository and its text.
-#[derive(Debug, Clone, Copy)]
-pub struct Builtin {
-    pub path: &'static Path,
-    pub text: &'static str,
-}
-
-/// Every built-in `*.transcript`, sorted by path, with paths under `transcripts/`.
-pub fn transcripts() -> Vec<(PathBuf, Builtin)> {
-    let mut found = Vec::new();
-    collect(&TRANSCRIPTS, &mut found);
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    found
-}
-
-fn collect(dir: &'static Dir<'static>, found: &mut Vec<(PathBuf, Builtin)>) {
-    for file in dir.files() {
-        if file
-            .path()
-            .extension()
-            .is_some_and(|e| e == super::EXTENSION)
-            && let Some(text) = file.contents_utf8()
-        {
-            found.push((
-                Path::new("transcripts").join(file.path()),
-                Builtin {
-                    path: file.path(),
-                    text,
-                },
-            ));
-        }
-    }
-    for sub in dir.dirs() {
-        collect(sub, found);
-    }
-}
-
-/// The bytes of built-in fixture `name` (`AREA/NNN-behaviour.http`).
-pub fn fixture(name: &str) -> Option<Vec<u8>> {
-    FIXTURES.get_file(name).map(|f| f.contents().to_vec())
-}
 
 /// Writes `transcripts/` and `fixtures/` under `dir` (created if missing); refuses
 /// to overwrite a file that exists. Returns how many files were written.
@@ -96,6 +54,37 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
+
+    // The embedded trees read back in memory, to compare with the checkout's.
+    /// Every built-in `*.transcript`, sorted by path, with paths under `transcripts/`.
+    fn transcripts() -> Vec<(PathBuf, &'static str)> {
+        let mut found = Vec::new();
+        collect(&TRANSCRIPTS, &mut found);
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    }
+
+    fn collect(dir: &'static Dir<'static>, found: &mut Vec<(PathBuf, &'static str)>) {
+        for file in dir.files() {
+            if file
+                .path()
+                .extension()
+                .is_some_and(|e| e == crate::replay::EXTENSION)
+                && let Some(text) = file.contents_utf8()
+            {
+                found.push((Path::new("transcripts").join(file.path()), text));
+            }
+        }
+        for sub in dir.dirs() {
+            collect(sub, found);
+        }
+    }
+
+    /// The bytes of built-in fixture `name` (`AREA/NNN-behaviour.http`).
+    fn fixture(name: &str) -> Option<Vec<u8>> {
+        FIXTURES.get_file(name).map(|f| f.contents().to_vec())
+    }
 
     #[test]
     fn the_built_in_suite_is_the_repository_suite() {
@@ -103,9 +92,9 @@ mod tests {
         let on_disk = crate::replay::discover(&[root.join("transcripts")]).unwrap();
         let built_in = transcripts();
         assert_eq!(built_in.len(), on_disk.len());
-        for ((path, builtin), disk) in built_in.iter().zip(&on_disk) {
+        for ((path, text), disk) in built_in.iter().zip(&on_disk) {
             assert_eq!(root.join(path), *disk);
-            assert_eq!(builtin.text, std::fs::read_to_string(disk).unwrap());
+            assert_eq!(*text, std::fs::read_to_string(disk).unwrap());
         }
         assert!(fixture("methods/001-post-appends-word.http").is_some());
         assert!(fixture("methods/nope.http").is_none());

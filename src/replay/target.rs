@@ -330,8 +330,7 @@ impl Started {
             std::thread::sleep(Duration::from_millis(5));
         }
         let status = self.exited()?;
-        // Let the drains reach the end of the pipes, so the tail is complete.
-        std::thread::sleep(Duration::from_millis(20));
+        // `tail_note` waits for the drains to reach the end of the pipes.
         Some(format!(
             "the target died during the transcript ({}){}",
             describe_status(status),

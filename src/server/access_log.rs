@@ -18,7 +18,6 @@ use std::time::Duration;
 use base64::Engine;
 use smallvec::SmallVec;
 
-use super::output::DateCache;
 use crate::http::response::Response;
 use crate::http::{RequestHead, Version};
 
@@ -44,7 +43,6 @@ pub(super) struct AccessLog {
     /// The server's own handle on stderr; `None` keeps every line (in memory).
     sink: Option<File>,
     lines: String,
-    clock: DateCache,
 }
 
 /// The request line of an answered request, as far as it is known.
@@ -146,7 +144,6 @@ impl AccessLog {
             format,
             sink,
             lines: String::new(),
-            clock: DateCache::default(),
         }
     }
 
@@ -154,13 +151,13 @@ impl AccessLog {
         self.format.is_some()
     }
 
-    /// Logs one answered request.
-    pub(super) fn record(&mut self, entry: &Entry<'_>) {
+    /// Logs one answered request; `date` is the answer's `Date` (`server::output::DateCache`).
+    pub(super) fn record(&mut self, entry: &Entry<'_>, date: &str) {
         let Some(format) = self.format else {
             return;
         };
         let before = self.lines.len();
-        format_line(&mut self.lines, format, entry, self.clock.now());
+        format_line(&mut self.lines, format, entry, date);
         if self.lines.len() > LOG_FLUSH && self.sink.is_some() {
             if before > 0 {
                 self.write(..before);

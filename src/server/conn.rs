@@ -794,14 +794,17 @@ impl<S: Transport> Connection<S> {
                 Some(head) => (RequestLine::Parsed(head), log_fields),
                 None => (RequestLine::of_unparsed(unparsed), Fields::scan(unparsed)),
             };
-            cx.log.record(&Entry {
-                peer: self.peer,
-                request,
-                fields: &fields,
-                response: &response,
-                bytes: sent,
-                duration: started.elapsed(),
-            });
+            cx.log.record(
+                &Entry {
+                    peer: self.peer,
+                    request,
+                    fields: &fields,
+                    response: &response,
+                    bytes: sent,
+                    duration: started.elapsed(),
+                },
+                cx.date.now(),
+            );
         }
         self.phase = if close {
             Phase::Closing

@@ -341,14 +341,17 @@ impl EventLoop {
             "too many connections; retry shortly",
         )
         .with_retry_after(1);
-        self.log.record(&Entry {
-            peer,
-            request: RequestLine::Unknown,
-            fields: &Fields::default(),
-            response: &response,
-            bytes: response.body.as_bytes().len(),
-            duration: now.elapsed(),
-        });
+        self.log.record(
+            &Entry {
+                peer,
+                request: RequestLine::Unknown,
+                fields: &Fields::default(),
+                response: &response,
+                bytes: response.body.as_bytes().len(),
+                duration: now.elapsed(),
+            },
+            self.date.now(),
+        );
         if self.refused >= MAX_REFUSED {
             let _ = write_refusal(&mut stream, &response, &mut self.date);
             return;

@@ -27,8 +27,13 @@ fn main() -> ExitCode {
         Command::Grade(args) => wordwire::replay::grade::run(args),
         Command::Record(args) => wordwire::record::run(args),
         Command::Completions(args) => {
-            wordwire::cli::generate::write_completions(args.shell, &mut std::io::stdout());
-            ExitCode::SUCCESS
+            match wordwire::cli::generate::write_completions(args.shell, &mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("wordwire completions: {error}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Man(args) => {
             match wordwire::cli::generate::write_man(

@@ -25,9 +25,12 @@ pub struct ManArgs {
     pub subcommand: Option<String>,
 }
 
-/// Writes the completion script for `shell`.
-pub fn write_completions(shell: Shell, out: &mut dyn Write) {
-    clap_complete::generate(shell, &mut Cli::command(), "wordwire", out);
+/// Writes the completion script for `shell`. Built in memory first: clap_complete
+/// panics when its writer fails (`wordwire completions bash | head`).
+pub fn write_completions(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "wordwire", &mut script);
+    out.write_all(&script)
 }
 
 /// Writes `wordwire(1)`, or `wordwire-SUBCOMMAND(1)`. Errors if there is no such subcommand.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::auth::Credentials;
 use crate::http::response::Response;
 use crate::http::{Method, RequestHead, RequestTarget, Status};
-use crate::store::{Change, Store, StoreError};
+use crate::store::{Change, Deferred, Store, StoreError};
 use crate::word::{InvalidWord, Word};
 
 /// Turns requests into responses against one store.
@@ -116,6 +116,28 @@ impl Handler {
             change,
             Box::new(move |result| done(conclude(&asked, result))),
         );
+    }
+
+    /// As `submit`, leaving the commit to the caller's `commit_deferred` where the store
+    /// allows (`Store::submit_deferred`).
+    pub fn submit_deferred(
+        &self,
+        change: Change,
+        done: Box<dyn FnOnce(Response) + Send>,
+        deferred: &mut Deferred,
+    ) {
+        let asked = change.clone();
+        self.store.submit_deferred(
+            change,
+            Box::new(move |result| done(conclude(&asked, result))),
+            deferred,
+        );
+    }
+
+    /// Commits what `submit_deferred` left in `deferred` (`Store::commit_deferred`): may
+    /// block on the disk, and delivers the answers of that batch before it returns.
+    pub fn commit_deferred(&self, deferred: &mut Deferred) {
+        self.store.commit_deferred(deferred);
     }
 
     /// GET, HEAD and OPTIONS, which read and never wait.

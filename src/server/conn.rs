@@ -28,6 +28,7 @@ use crate::http::response::{self, Body, Persistence, Response};
 use crate::http::{
     BodyDecoder, Framing, HeadParser, Method, Progress, RequestHead, Status, Version,
 };
+use crate::store::Deferred;
 use crate::trace::{self, Direction, Tracer};
 
 use super::Shared;
@@ -139,6 +140,8 @@ pub(super) struct Cx<'a> {
     pub(super) log: &'a mut AccessLog,
     pub(super) mailbox: &'a Arc<Mailbox>,
     pub(super) buffers: &'a mut Buffers,
+    /// Writes this turn left for the loop to commit before it polls again.
+    pub(super) deferred: &'a mut Deferred,
 }
 
 /// Spare buffers a loop keeps beside the ones its connections hold.
@@ -678,9 +681,9 @@ impl<S: Transport> Connection<S> {
     }
 
     /// Runs a complete request whose `precheck` passed. A write is handed to the store
-    /// (`Handler::submit`) and answered when its outcome comes back through the mailbox, so
-    /// the loop never waits for an fsync; everything else is answered here, since reading a
-    /// snapshot never blocks.
+    /// (`Handler::submit_deferred`) and answered when its outcome comes back through the
+    /// mailbox: the loop commits the turn's writes before it polls again (`cx.deferred`).
+    /// Everything else is answered here, since reading a snapshot never blocks.
     fn run(
         &mut self,
         head: RequestHead,
@@ -691,12 +694,14 @@ impl<S: Transport> Connection<S> {
     ) {
         let handler = &cx.shared.handler;
         let (mailbox, slot, id) = (cx.mailbox, self.slot, self.id);
+        let deferred = &mut *cx.deferred;
         let answered = catch_unwind(AssertUnwindSafe(|| match handler.handle(&head, &body) {
             Action::Answer(response) => Some(Ok(response)),
             Action::Submit(change) => {
                 let reply = Reply::new(Arc::clone(mailbox), slot, id);
                 mailbox::answered_inline(slot, id, || {
-                    handler.submit(change, Box::new(move |response| reply.send(response)));
+                    let done = Box::new(move |response| reply.send(response));
+                    handler.submit_deferred(change, done, deferred);
                 })
             }
         }));

@@ -35,6 +35,7 @@ use super::output::DateCache;
 use super::{ServeError, Shared, listener};
 use crate::http::Status;
 use crate::http::response::{self, Persistence, Response};
+use crate::store::Deferred;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
@@ -72,6 +73,8 @@ pub(super) struct EventLoop {
     log: AccessLog,
     buffers: Buffers,
     accept_paused_until: Option<Instant>,
+    /// Writes of this turn that the loop commits before it polls (`Store::submit_deferred`).
+    deferred: Deferred,
     /// Connections in the slab that were refused with 503 and are lingering.
     refused: usize,
 }
@@ -109,6 +112,7 @@ impl EventLoop {
             log,
             buffers: Buffers::default(),
             accept_paused_until: None,
+            deferred: Deferred::default(),
             refused: 0,
         })
     }
@@ -131,9 +135,10 @@ impl EventLoop {
         let mut shutting_down = false;
         let mut last_yield = Instant::now();
         loop {
-            // Answers left while the loop was awake (some by its own requests) woke nobody:
+            // Answers left while the loop was awake (some by its own requests) woke nobody,
+            // and a write of a request answered in the last commit waits for the next one:
             // the loop looks instead of sleeping.
-            let timeout = if self.mailbox.sleep() {
+            let timeout = if !self.deferred.is_pending() && self.mailbox.sleep() {
                 self.poll_timeout(Instant::now())
             } else {
                 Duration::ZERO
@@ -181,6 +186,7 @@ impl EventLoop {
                 }
                 self.shared.announce_shutdown();
             }
+            let answers = answers || self.commit_deferred(&mut completions);
             self.log.flush();
             if !events.is_empty() && !answers && now.duration_since(last_yield) >= YIELD_AFTER {
                 // A busy loop rarely blocks in `poll`, so the kernel takes the core away
@@ -195,13 +201,37 @@ impl EventLoop {
                 last_yield = Instant::now();
             }
             // A connection handed over but not yet taken counts in `loads`.
+            // Other loops' writes left for this one to commit keep it running too.
             if shutting_down
                 && self.open == 0
                 && self.shared.loads[self.index].load(Ordering::SeqCst) == 0
+                && !self.deferred.is_pending()
             {
                 return Ok(());
             }
         }
+    }
+
+    /// Commits the writes this turn's requests handed to the store, as one batch (with
+    /// `--sync always`, one write and one fsync on this thread, as Redis does before it
+    /// sleeps) and answers those the batch decided. Whether it answered any.
+    ///
+    /// A request answered here may let a pipelined write behind it start; that one is
+    /// committed at the end of the next turn, which polls without sleeping, so a pipeline
+    /// of writes cannot hold the loop's other connections for one fsync each.
+    fn commit_deferred(&mut self, completions: &mut Vec<Completion>) -> bool {
+        if !self.deferred.is_pending() {
+            return false;
+        }
+        self.shared.handler.commit_deferred(&mut self.deferred);
+        // Answers of this batch to this loop's connections, delivered while it was awake.
+        self.mailbox.collect(completions);
+        let answers = !completions.is_empty();
+        let now = Instant::now();
+        for done in completions.drain(..) {
+            self.complete(done, now);
+        }
+        answers
     }
 
     fn poll_timeout(&self, now: Instant) -> Duration {
@@ -388,6 +418,7 @@ impl EventLoop {
             log: &mut self.log,
             mailbox: &self.mailbox,
             buffers: &mut self.buffers,
+            deferred: &mut self.deferred,
         };
         match action(connection, &mut cx) {
             Flow::Open => self.arm(slot),

@@ -7,9 +7,10 @@
 //! (`handler`), committing writes (`store`).
 //!
 //! Wakes are batched: the loop says when it is about to sleep (`Mailbox::sleep`), and only
-//! the first answer delivered while it sleeps wakes it. The store's committer answers a
-//! whole batch of writes at once, so a loop wakes once per batch, not once per request; an
-//! answer delivered while the loop is awake costs no wake at all. An answer decided on the
+//! the first answer delivered while it sleeps wakes it. The thread committing a batch (a
+//! loop, or the store's committer) answers the whole batch at once, so a loop wakes once per
+//! batch, not once per request; an answer delivered while the loop is awake (its own batch's,
+//! committed at the end of its turn) costs no wake at all. An answer decided on the
 //! loop's own thread while it submits the write (refused at once, or committed inline with
 //! `--sync none`) skips the mailbox: `answered_inline` hands it straight back, so the
 //! connection answers in the same step instead of on the loop's next turn.

@@ -25,7 +25,7 @@ use super::mailbox::Mailbox;
 use super::output::DateCache;
 use super::{Config, Shared};
 use crate::handler::Handler;
-use crate::store::Store;
+use crate::store::{Deferred, Store};
 
 /// One step of the scripted peer, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +127,7 @@ pub fn exchange(config: &Config, store: Arc<dyn Store>, peer: &[Peer], takes: &[
         date: DateCache::default(),
         log: AccessLog::new(config.access_log.then_some(config.log_format), None),
         buffers: Buffers::default(),
+        deferred: Deferred::default(),
     };
     let mut conn = Connection::new(stream, peer_addr, 0, 0, begin, &shared);
     let mut flow = driver.step(|cx| conn.on_ready(true, false, cx));
@@ -219,18 +220,23 @@ struct Driver<'a> {
     date: DateCache,
     log: AccessLog,
     buffers: Buffers,
+    deferred: Deferred,
 }
 
 impl Driver<'_> {
+    /// One event for the connection, then the commit a loop makes at the end of its turn.
     fn step(&mut self, action: impl FnOnce(&mut Cx<'_>) -> Flow) -> Flow {
-        action(&mut Cx {
+        let flow = action(&mut Cx {
             shared: self.shared,
             now: self.now,
             date: &mut self.date,
             log: &mut self.log,
             mailbox: self.mailbox,
             buffers: &mut self.buffers,
-        })
+            deferred: &mut self.deferred,
+        });
+        self.shared.handler.commit_deferred(&mut self.deferred);
+        flow
     }
 }
 

@@ -337,6 +337,75 @@ mod tests {
     use std::net::TcpStream;
     use std::time::{Duration, Instant};
 
+    /// With `--sync always` each loop commits its turn's writes itself, and a loop that
+    /// finds another's batch underway leaves its writes to that loop: pipelined POSTs on
+    /// connections of both loops are all answered, each once, and all are in the file.
+    #[test]
+    fn pipelined_durable_writes_on_both_loops_are_all_answered_and_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        let (store, _) = FileStore::open(&path, SyncMode::Always).unwrap();
+        let mut config = Config::new(([127, 0, 0, 1], 0).into(), Credentials::lab_default());
+        config.threads = 2;
+        let server = Server::bind(config, Arc::new(store)).unwrap().spawn();
+        const CLIENTS: usize = 8;
+        const WRITES: usize = 25;
+        let clients: Vec<TcpStream> = (0..CLIENTS)
+            .map(|_| TcpStream::connect(server.addr()).unwrap())
+            .collect();
+        for (c, mut client) in clients.iter().enumerate() {
+            let mut requests = Vec::new();
+            for w in 0..WRITES {
+                let word = format!("c{c}w{w}");
+                requests.extend_from_slice(
+                    format!(
+                        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{word}",
+                        word.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+            client.write_all(&requests).unwrap();
+        }
+        for (c, mut client) in clients.iter().enumerate() {
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let want: String = (0..WRITES).map(|w| format!("added c{c}w{w}\n")).collect();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while String::from_utf8_lossy(&seen).matches("HTTP/1.1 ").count() < WRITES
+                || !String::from_utf8_lossy(&seen).ends_with('\n')
+            {
+                let n = client.read(&mut buf).expect("every write is answered");
+                assert_ne!(n, 0, "closed before answering every write");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8(seen).unwrap();
+            assert_eq!(
+                text.matches("HTTP/1.1 200 OK\r\n").count(),
+                WRITES,
+                "{text}"
+            );
+            let bodies: String = text
+                .split("\r\n\r\n")
+                .skip(1)
+                .map(|part| part.split_once("HTTP/1.1").map_or(part, |(body, _)| body))
+                .collect();
+            assert_eq!(bodies, want, "answers in order, each once");
+        }
+        drop(clients);
+        server.shutdown().unwrap();
+        let file = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<&str> = file.lines().collect();
+        lines.sort_unstable();
+        let mut want: Vec<String> = (0..CLIENTS)
+            .flat_map(|c| (0..WRITES).map(move |w| format!("c{c}w{w}")))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(lines, want);
+    }
+
     /// A burst of connections (wrk opens all of its at once) ends up split evenly
     /// between the loops, not one or two ahead: a loop with more connections than
     /// the other is the one every request waits for.

@@ -1,8 +1,8 @@
 //! The commit queue and the committer: how accepted changes reach the file, in batches.
 //!
 //! Here: checking a change against the word counts and queueing it, committing whole batches
-//! (the committer thread with `SyncMode::Always`, the submitting thread otherwise), publishing
-//! them, and what a failed batch means for the store.
+//! (with `SyncMode::Always` the thread that deferred them or the committer thread; the
+//! submitting thread otherwise), publishing them, and what a failed batch means for the store.
 //! Elsewhere: the public types and opening the store (`store`), what a batch writes
 //! (`store::commit`), replacing the file (`store::atomic`), the system calls (`store::disk`).
 //!
@@ -18,6 +18,17 @@
 //! the changes per fsync grow with concurrency. Every change is written before the fsync that
 //! acknowledges it starts. With the other modes there is no committer: the thread that queues
 //! a change commits the queue (until it is empty) unless another thread is doing so.
+//!
+//! Deferred commits (`Store::submit_deferred`, what the event loops use). A loop queues the
+//! writes of its turn without waking the committer, and before it polls again commits the
+//! whole queue itself as one batch, unless a batch is underway: as Redis's `appendfsync
+//! always` does, the batch of a turn is answered on the loop's own thread, with no thread hop
+//! either way (bench/RESULTS.md, "Deferred commits"). Changes queued while a batch is underway
+//! are the next batch of the thread committing it, which `commit_deferred` tells to commit
+//! again on its next turn; so the other loops never wait for an fsync, and no change is left
+//! without a thread to commit it. The price is that a loop blocks for its batch's fsync; on a
+//! disk whose batches average more than `INLINE_COMMIT_LIMIT_NS` the committer thread takes
+//! deferred changes instead, so a slow disk never stalls a loop's other connections.
 //!
 //! How memory stays equal to the file: between batches the file holds exactly the published
 //! snapshot. A batch reaches memory only after it reached the file and was fsync'd, and is
@@ -37,12 +48,19 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Instant;
 
 use super::atomic;
 use super::commit::{self, Plan, Queued};
-use super::{Change, Done, Snapshot, StoreError, SyncMode, disk, lock, open_append};
+use super::{Change, Deferred, Done, Snapshot, StoreError, SyncMode, disk, lock, open_append};
 use crate::word::Word;
+
+/// How long a batch's I/O may take, on average, for a thread that deferred its changes to
+/// commit them itself (`Core::commit_deferred`). Beyond it, on a slow disk, an event loop
+/// would stall its other connections for each fsync, so the committer thread takes them.
+const INLINE_COMMIT_LIMIT_NS: u64 = 500_000;
 
 /// What `FileStore` and its committer thread share.
 pub(super) struct Core {
@@ -52,6 +70,11 @@ pub(super) struct Core {
     state: Mutex<State>,
     /// Where the committer thread sleeps while the queue is empty.
     pub(super) queued: Condvar,
+    /// Where a thread waits for the batch being committed to end (`State::batch_waiters`).
+    batch_done: Condvar,
+    /// A moving average of a batch's I/O time in nanoseconds (each batch weighs 1/8), kept by
+    /// the committing thread; decides whether deferred changes are committed inline.
+    pub(super) commit_ns: AtomicU64,
     /// Whether batches are committed by the committer thread (`SyncMode::Always`) or by the
     /// thread that queued a change (the others, whose I/O only reaches the page cache).
     has_committer: bool,
@@ -82,10 +105,15 @@ pub(super) struct State {
     waiting: Vec<Decide>,
     /// How many changes were accepted.
     pub(super) accepted: u64,
+    /// How many of them a batch has taken (every change up to this one is decided or being
+    /// committed).
+    taken: u64,
+    /// Threads waiting on `Core::batch_done` for the batch being committed to end.
+    batch_waiters: usize,
     /// A batch is being committed.
     leading: bool,
     /// The committer thread waits on `Core::queued` (so the next change must notify it).
-    committer_idle: bool,
+    pub(super) committer_idle: bool,
     /// The `FileStore` is being dropped: the committer ends once the queue is empty.
     pub(super) stopping: bool,
     /// What the fault-injection seam carries along with the queue (nothing outside tests).
@@ -162,12 +190,16 @@ impl Core {
                 queue: Vec::new(),
                 waiting: Vec::new(),
                 accepted: 0,
+                taken: 0,
+                batch_waiters: 0,
                 leading: false,
                 committer_idle: false,
                 stopping: false,
                 seam: disk::Seam::default(),
             }),
             queued: Condvar::new(),
+            batch_done: Condvar::new(),
+            commit_ns: AtomicU64::new(0),
             has_committer: sync == SyncMode::Always,
             published: RwLock::new(Arc::new(bytes)),
             lock,
@@ -218,7 +250,9 @@ impl Core {
 
     /// Checks `change` against the counts and queues it, or answers at once: a refusal of a
     /// read-only store, or a PUT or DELETE that matches nothing with nothing uncommitted.
-    pub(super) fn submit(&self, change: Change, done: Done) {
+    /// With `deferred`, a change that needs a commit by the committer thread is left for the
+    /// caller's `commit_deferred` instead (see `Store::submit_deferred`).
+    pub(super) fn submit(&self, change: Change, done: Done, deferred: Option<&mut Deferred>) {
         let mut state = match self.writable() {
             Ok(state) => state,
             Err(error) => return done(Err(error)),
@@ -230,13 +264,14 @@ impl Core {
                     state,
                     Queued::Append(word),
                     Box::new(move |result| done(result.map(|()| 1))),
+                    deferred,
                 );
             }
             Change::Replace { old, new } => {
                 let matches = state.counts.get(&old).copied().unwrap_or(0);
                 if matches == 0 || old == new {
                     // Nothing would change, so the file is not touched.
-                    return self.settle(state, matches, done);
+                    return self.settle(state, matches, done, deferred);
                 }
                 state.counts.remove(&old);
                 *state.counts.entry(new.clone()).or_default() += matches;
@@ -244,18 +279,20 @@ impl Core {
                     state,
                     Queued::Replace { old, new },
                     Box::new(move |result| done(result.map(|()| matches))),
+                    deferred,
                 );
             }
             Change::Delete(word) => {
                 let matches = state.counts.get(&word).copied().unwrap_or(0);
                 if matches == 0 {
-                    return self.settle(state, 0, done);
+                    return self.settle(state, 0, done, deferred);
                 }
                 state.counts.remove(&word);
                 self.enqueue(
                     state,
                     Queued::Delete(word),
                     Box::new(move |result| done(result.map(|()| matches))),
+                    deferred,
                 );
             }
         }
@@ -264,7 +301,13 @@ impl Core {
     /// Answers `answer`, read from the counts without changing anything, once every change
     /// accepted so far is decided (at once if none is pending), or the error of a failure
     /// among them.
-    fn settle<'a>(&'a self, state: MutexGuard<'a, State>, answer: usize, done: Done) {
+    fn settle<'a>(
+        &'a self,
+        state: MutexGuard<'a, State>,
+        answer: usize,
+        done: Done,
+        deferred: Option<&mut Deferred>,
+    ) {
         if !state.leading && state.queue.is_empty() {
             drop(state);
             return done(Ok(answer));
@@ -273,18 +316,28 @@ impl Core {
             state,
             Queued::Barrier,
             Box::new(move |result| done(result.map(|()| answer))),
+            deferred,
         );
     }
 
-    /// Queues `change`; `decide` gets its outcome. With a committer, wakes it if it sleeps;
-    /// without, commits here unless another thread is committing (it drains the queue).
-    fn enqueue<'a>(&'a self, mut state: MutexGuard<'a, State>, change: Queued, decide: Decide) {
+    /// Queues `change`; `decide` gets its outcome. With a committer, notes it in `deferred`
+    /// for the caller's `commit_deferred`, or else wakes the committer if it sleeps; without,
+    /// commits here unless another thread is committing (it drains the queue).
+    fn enqueue<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        change: Queued,
+        decide: Decide,
+        deferred: Option<&mut Deferred>,
+    ) {
         state.accepted += 1;
         state.queue.push(change);
         state.waiting.push(decide);
         state.seam.queued();
         if self.has_committer {
-            if state.committer_idle {
+            if let Some(deferred) = deferred {
+                deferred.upto = state.accepted;
+            } else if state.committer_idle {
                 state.committer_idle = false;
                 drop(state);
                 self.queued.notify_one();
@@ -297,8 +350,71 @@ impl Core {
         }
     }
 
+    /// Commits the queue as one batch on this thread if no batch is being committed and
+    /// `deferred` notes a change of this caller's or more queued changes, and delivers the
+    /// batch's outcomes before returning. If a batch is being committed, its thread sees what
+    /// was queued meanwhile when it ends. Afterwards `deferred` notes whether changes are
+    /// still queued that this caller should commit next (`Deferred::more`).
+    pub(super) fn commit_deferred(&self, deferred: &mut Deferred) {
+        let Deferred { upto, more } = std::mem::take(deferred);
+        if upto == 0 && !more {
+            return;
+        }
+        let mut state = self.state();
+        if state.leading || state.taken == state.accepted {
+            // Taken by a batch (decided, or being committed by a thread that will look at
+            // the queue when it ends).
+            return;
+        }
+        if self.commit_ns.load(Ordering::Relaxed) > INLINE_COMMIT_LIMIT_NS {
+            // A slow disk: the committer commits and answers while the caller goes on.
+            if state.committer_idle {
+                state.committer_idle = false;
+                drop(state);
+                self.queued.notify_one();
+            }
+            return;
+        }
+        // As on the committer thread: a panic in the commit failed the batch
+        // (`CommitGuard`), and the caller goes on.
+        let _ = catch_unwind(AssertUnwindSafe(|| self.commit_next(state).deliver()));
+        // Changes queued while this batch was committed, by threads that found it underway.
+        let state = self.state();
+        deferred.more = !state.leading && state.taken < state.accepted;
+    }
+
+    /// Waits until the batch being committed ends (its thread wakes every waiter).
+    fn wait_for_batch<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        state.batch_waiters += 1;
+        let mut state = self
+            .batch_done
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.batch_waiters -= 1;
+        state
+    }
+
+    /// Adds the I/O time of the batch that began at `began` to the average (only the
+    /// committing thread writes it).
+    fn note_commit_time(&self, began: Instant) {
+        let took = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let average = self.commit_ns.load(Ordering::Relaxed);
+        let average = average - average / 8 + took / 8;
+        self.commit_ns.store(average, Ordering::Relaxed);
+    }
+
+    /// A batch ended (`leading` was just cleared): wakes the threads waiting for that.
+    fn end_batch(&self, state: &mut State) {
+        state.leading = false;
+        if state.batch_waiters > 0 {
+            self.batch_done.notify_all();
+        }
+    }
+
     /// The committer thread: commits whole batches while changes are queued, sleeps while
-    /// none is, and ends once the store is dropped and the queue is empty.
+    /// none is, and ends once the store is dropped and the queue is empty. It commits what
+    /// other threads queued without `Deferred`, and whatever is queued when it wakes (a
+    /// deferred change included: its thread then finds it taken).
     pub(super) fn run_committer(&self) {
         let mut state = self.state();
         loop {
@@ -311,6 +427,11 @@ impl Core {
                     .queued
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            if state.leading {
+                // A thread is committing what it deferred; the rest is the next batch.
+                state = self.wait_for_batch(state);
                 continue;
             }
             // A panic in a commit was turned into a failed batch by `CommitGuard` (the store
@@ -327,6 +448,7 @@ impl Core {
     fn commit_next(&self, mut state: MutexGuard<'_, State>) -> Decided {
         let batch = std::mem::take(&mut state.queue);
         let decides = std::mem::take(&mut state.waiting);
+        state.taken = state.accepted;
         state.seam.committing();
         let file = Arc::clone(&state.file);
         state.leading = true;
@@ -338,7 +460,9 @@ impl Core {
         };
         // Only the committing thread changes the snapshot, so this is the file's content now.
         let base = self.current();
+        let began = Instant::now();
         let outcome = self.commit(&file, &base, &batch);
+        self.note_commit_time(began);
         // Held past here, this clone would make `Arc::make_mut` below copy the whole
         // snapshot for every batch of appends.
         drop(base);
@@ -346,7 +470,7 @@ impl Core {
         drop(guard);
 
         let mut state = self.state();
-        state.leading = false;
+        self.end_batch(&mut state);
         let error = match outcome {
             Ok(committed) => {
                 if !matches!(committed, Committed::Nothing) {
@@ -408,6 +532,7 @@ impl Core {
             }
         };
         state.queue.clear();
+        state.taken = state.accepted;
         state.seam.failed();
         decides.append(&mut state.waiting);
         error
@@ -548,7 +673,7 @@ impl Drop for CommitGuard<'_> {
         }
         let mut decides = std::mem::take(&mut self.decides);
         let mut state = self.core.state();
-        state.leading = false;
+        self.core.end_batch(&mut state);
         let error = self.core.fail_all_queued(
             &mut state,
             Failure::ReadOnly {

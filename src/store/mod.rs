@@ -121,6 +121,42 @@ pub trait Store: Send + Sync {
     /// `submit` returns), once the change is durable (unless `SyncMode::None`) or has failed.
     /// The caller never blocks on the disk.
     fn submit(&self, change: Change, done: Done);
+
+    /// As `submit`, for a caller that calls `commit_deferred` with the same `deferred` before
+    /// it next waits for anything (an event loop, before it polls). A store that commits on a
+    /// thread of its own may leave the change for that call instead of waking the thread, so
+    /// that the changes of a whole turn of the loop make one batch and are answered on the
+    /// loop's thread (as Redis's `appendfsync always` does). The default is `submit`.
+    fn submit_deferred(&self, change: Change, done: Done, deferred: &mut Deferred) {
+        let _ = deferred;
+        self.submit(change, done);
+    }
+
+    /// Commits what `submit_deferred` left in `deferred`, unless a batch already took it or
+    /// another thread is committing one (which then takes it next). The commit blocks for
+    /// its I/O, and the batch's answers are delivered before this returns. Afterwards
+    /// `deferred` is pending again only if changes queued meanwhile are left for this caller
+    /// (its next turn). The default does nothing.
+    fn commit_deferred(&self, deferred: &mut Deferred) {
+        let _ = deferred;
+    }
+}
+
+/// What a caller of `Store::submit_deferred` still has to commit: its changes up to which
+/// accepted one (in the store's order; 0 for none), and whether changes of other threads,
+/// queued while this caller committed a batch, are left for it.
+#[derive(Debug, Default)]
+pub struct Deferred {
+    upto: u64,
+    more: bool,
+}
+
+impl Deferred {
+    /// Whether `Store::commit_deferred` has something to do: the caller must call it before it
+    /// next sleeps.
+    pub fn is_pending(&self) -> bool {
+        self.upto != 0 || self.more
+    }
 }
 
 /// A store that applies a change at once on the caller's thread: the shape of a test double.
@@ -252,7 +288,15 @@ impl Store for FileStore {
     }
 
     fn submit(&self, change: Change, done: Done) {
-        self.core.submit(change, done);
+        self.core.submit(change, done, None);
+    }
+
+    fn submit_deferred(&self, change: Change, done: Done, deferred: &mut Deferred) {
+        self.core.submit(change, done, Some(deferred));
+    }
+
+    fn commit_deferred(&self, deferred: &mut Deferred) {
+        self.core.commit_deferred(deferred);
     }
 }
 
@@ -1099,6 +1143,155 @@ mod tests {
         );
         assert_eq!(within(&rx).unwrap(), 1);
         assert_memory_is_file(&store, b"c\nb\n");
+    }
+
+    /// A `Done` that sends the outcome and the thread that decided it.
+    fn to_from(tx: &mpsc::Sender<(Result<usize, StoreError>, thread::ThreadId)>) -> Done {
+        let tx = tx.clone();
+        Box::new(move |result| tx.send((result, thread::current().id())).unwrap())
+    }
+
+    #[test]
+    fn deferred_changes_wait_for_their_thread_and_commit_there_as_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        let started = std::time::Instant::now();
+        while !store.state().committer_idle {
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the committer never went to sleep"
+            );
+            thread::yield_now();
+        }
+        let (tx, rx) = mpsc::channel();
+        let mut deferred = Deferred::default();
+        for name in ["b", "c", "d"] {
+            store.submit_deferred(Change::Append(word(name)), to_from(&tx), &mut deferred);
+        }
+        assert!(deferred.is_pending());
+        assert!(store.state().committer_idle, "the committer was not woken");
+        assert!(rx.try_recv().is_err(), "no answer before the commit");
+        assert_eq!(store.snapshot().unwrap().as_slice(), b"a\n");
+        store.commit_deferred(&mut deferred);
+        // Answered before commit_deferred returned, on this thread, by one write and fsync.
+        let me = thread::current().id();
+        for _ in 0..3 {
+            let (result, by) = rx.try_recv().expect("answered before the commit returned");
+            assert_eq!((result.unwrap(), by), (1, me));
+        }
+        assert!(!deferred.is_pending());
+        assert_eq!(store.state().seam.batches_written, 1);
+        assert_memory_is_file(&store, b"a\nb\nc\nd\n");
+    }
+
+    #[test]
+    fn a_change_deferred_during_another_threads_commit_is_left_to_that_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(seeded(&dir, b"a\n"));
+        let (tx, rx) = mpsc::channel();
+        let (other_tx, other_rx) = mpsc::channel();
+        let other = Arc::clone(&store);
+        let answers = tx.clone();
+        // While this thread commits "first", another thread defers "second" and tries to
+        // commit it: a batch is underway, so that thread returns without waiting for it.
+        before(Call::SyncFile, move || {
+            let answers = answers.clone();
+            let left = thread::spawn(move || {
+                let mut deferred = Deferred::default();
+                other.submit_deferred(
+                    Change::Append(word("second")),
+                    to_from(&answers),
+                    &mut deferred,
+                );
+                other.commit_deferred(&mut deferred);
+                deferred.is_pending()
+            })
+            .join()
+            .unwrap();
+            other_tx.send(left).unwrap();
+        });
+        let mut deferred = Deferred::default();
+        store.submit_deferred(Change::Append(word("first")), to_from(&tx), &mut deferred);
+        store.commit_deferred(&mut deferred);
+        assert!(
+            !within(&other_rx),
+            "the other thread has nothing left to do"
+        );
+        let me = thread::current().id();
+        let (result, by) = rx.try_recv().expect("first answered by its commit");
+        assert_eq!((result.unwrap(), by), (1, me));
+        assert!(rx.try_recv().is_err(), "second is not in that batch");
+        assert_memory_is_file(&store, b"a\nfirst\n");
+        // This thread is told to commit what was queued behind its batch, and does.
+        assert!(deferred.is_pending());
+        store.commit_deferred(&mut deferred);
+        let (result, by) = rx
+            .try_recv()
+            .expect("second answered by this thread's next commit");
+        assert_eq!((result.unwrap(), by), (1, me));
+        assert!(!deferred.is_pending());
+        assert_eq!(store.state().seam.batches_written, 2);
+        assert_memory_is_file(&store, b"a\nfirst\nsecond\n");
+    }
+
+    #[test]
+    fn the_committer_takes_deferred_changes_with_a_plain_submit_and_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.txt");
+        let store = seeded(&dir, b"a\n");
+        let (tx, rx) = mpsc::channel();
+        let mut deferred = Deferred::default();
+        store.submit_deferred(Change::Append(word("b")), to(&tx), &mut deferred);
+        // A plain submit wakes the committer, which commits the whole queue.
+        store.submit(Change::Append(word("c")), to(&tx));
+        assert_eq!((within(&rx).unwrap(), within(&rx).unwrap()), (1, 1));
+        assert_memory_is_file(&store, b"a\nb\nc\n");
+        // Already taken: committing finds nothing to do.
+        store.commit_deferred(&mut deferred);
+        assert!(!deferred.is_pending());
+        assert_eq!(store.state().seam.batches_written, 1);
+        // A deferred change nobody commits is still committed before the store closes.
+        store.submit_deferred(Change::Append(word("d")), to(&tx), &mut deferred);
+        drop(store);
+        assert_eq!(within(&rx).unwrap(), 1);
+        assert_eq!(fs::read(&path).unwrap(), b"a\nb\nc\nd\n");
+    }
+
+    #[test]
+    fn on_a_slow_disk_deferred_changes_go_to_the_committer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\n");
+        // As if batches had been taking 2 ms each.
+        store
+            .core
+            .commit_ns
+            .store(2_000_000, std::sync::atomic::Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel();
+        let mut deferred = Deferred::default();
+        store.submit_deferred(Change::Append(word("b")), to_from(&tx), &mut deferred);
+        store.commit_deferred(&mut deferred);
+        assert!(!deferred.is_pending());
+        let (result, by) = within(&rx);
+        assert_eq!(result.unwrap(), 1);
+        assert_ne!(
+            by,
+            thread::current().id(),
+            "committed by the committer thread"
+        );
+        assert_memory_is_file(&store, b"a\nb\n");
+    }
+
+    #[test]
+    fn without_a_committer_a_deferred_change_commits_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(&dir, SyncMode::None);
+        let (tx, rx) = mpsc::channel();
+        let mut deferred = Deferred::default();
+        store.submit_deferred(Change::Append(word("b")), to_from(&tx), &mut deferred);
+        let (result, by) = rx.try_recv().expect("answered before submit returned");
+        assert_eq!((result.unwrap(), by), (1, thread::current().id()));
+        assert!(!deferred.is_pending());
+        assert_memory_is_file(&store, b"b\n");
     }
 
     #[test]

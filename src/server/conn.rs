@@ -448,7 +448,7 @@ impl<S: Transport> Connection<S> {
         match response {
             Ok(response) => self.respond(Some(&head), log_fields, response, false, started, cx),
             Err(()) => {
-                // The store's committer (or the handler) panicked before answering.
+                // The thread committing the write (or the handler) panicked before answering.
                 let response = Response::internal_error("the write's answer was lost to a panic");
                 self.respond(Some(&head), log_fields, response, true, started, cx);
             }

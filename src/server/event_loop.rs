@@ -186,7 +186,8 @@ impl EventLoop {
                 }
                 self.shared.announce_shutdown();
             }
-            let answers = answers || self.commit_deferred(&mut completions);
+            let committed = self.commit_deferred(&mut completions);
+            let answers = answers || committed;
             self.log.flush();
             if !events.is_empty() && !answers && now.duration_since(last_yield) >= YIELD_AFTER {
                 // A busy loop rarely blocks in `poll`, so the kernel takes the core away
@@ -220,7 +221,7 @@ impl EventLoop {
     /// committed at the end of the next turn, which polls without sleeping, so a pipeline
     /// of writes cannot hold the loop's other connections for one fsync each.
     fn commit_deferred(&mut self, completions: &mut Vec<Completion>) -> bool {
-        if !self.deferred.is_pending() {
+        if self.deferred.is_empty() {
             return false;
         }
         self.shared.handler.commit_deferred(&mut self.deferred);
@@ -516,6 +517,16 @@ impl EventLoop {
 /// Writes a refusal (503) to a new socket and closes it without lingering:
 /// the fallback when too many refused connections linger already. The socket
 /// is new, so the short answer fits its send buffer at once.
+impl Drop for EventLoop {
+    /// A loop that ends (an error, a panic) commits what it owes first: its own writes and
+    /// others' left to it (`Deferred::more`), which no other thread would commit.
+    fn drop(&mut self) {
+        while self.deferred.is_pending() {
+            self.shared.handler.commit_deferred(&mut self.deferred);
+        }
+    }
+}
+
 fn write_refusal(
     stream: &mut TcpStream,
     response: &Response,

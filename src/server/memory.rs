@@ -235,7 +235,9 @@ impl Driver<'_> {
             buffers: &mut self.buffers,
             deferred: &mut self.deferred,
         });
-        self.shared.handler.commit_deferred(&mut self.deferred);
+        while self.deferred.is_pending() {
+            self.shared.handler.commit_deferred(&mut self.deferred);
+        }
         flow
     }
 }

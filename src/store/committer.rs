@@ -8,8 +8,8 @@
 //!
 //! Group commit. A write (`Store::submit`: a `Change` and a callback) takes the state mutex
 //! only to check it against the word counts and queue it; its caller does not wait. With
-//! `SyncMode::Always` the committer thread takes the whole queue as one batch, lets go of the
-//! mutex, and does the batch's I/O: for a batch of POSTs one `write(2)` of all their lines,
+//! `SyncMode::Always` the committer thread (or a thread that deferred its changes, below)
+//! takes the whole queue as one batch, lets go of the mutex, and does the batch's I/O: for a batch of POSTs one `write(2)` of all their lines,
 //! then one `fdatasync`; for a batch holding any PUT or DELETE the whole new content, computed
 //! in one pass (`store::commit::plan`) and written through `store::atomic` (one temporary
 //! file, one fsync, one rename, one directory fsync). Then it publishes the batch and calls
@@ -21,14 +21,17 @@
 //!
 //! Deferred commits (`Store::submit_deferred`, what the event loops use). A loop queues the
 //! writes of its turn without waking the committer, and before it polls again commits the
-//! whole queue itself as one batch, unless a batch is underway: as Redis's `appendfsync
-//! always` does, the batch of a turn is answered on the loop's own thread, with no thread hop
-//! either way (bench/RESULTS.md, "Deferred commits"). Changes queued while a batch is underway
-//! are the next batch of the thread committing it, which `commit_deferred` tells to commit
-//! again on its next turn; so the other loops never wait for an fsync, and no change is left
-//! without a thread to commit it. The price is that a loop blocks for its batch's fsync; on a
-//! disk whose batches average more than `INLINE_COMMIT_LIMIT_NS` the committer thread takes
-//! deferred changes instead, so a slow disk never stalls a loop's other connections.
+//! whole queue itself as one batch of appends, unless a batch is underway: as Redis's
+//! `appendfsync always` does, the batch of a turn is answered on the loop's own thread, with
+//! no thread hop either way (bench/RESULTS.md, "Deferred commits"). Changes queued while a
+//! batch is underway are left to the thread committing it, which `commit_deferred` tells to
+//! commit again before it sleeps (`Deferred::more`); the threads that left them look again
+//! when they next come by (`Deferred::retry`), and the first to come takes the queue. So no
+//! loop waits for another's fsync, and every queued change has a thread that will commit it
+//! (an event loop that ends commits what it owes first). The price is that a loop blocks for
+//! its own batch's write and fsync. A batch that would rewrite the file (any PUT or DELETE),
+//! and every batch on a disk whose appends average more than `INLINE_COMMIT_LIMIT_NS`, goes
+//! to the committer thread instead, so a rewrite or a slow disk never stalls a loop's reads.
 //!
 //! How memory stays equal to the file: between batches the file holds exactly the published
 //! snapshot. A batch reaches memory only after it reached the file and was fsync'd, and is
@@ -57,8 +60,8 @@ use super::commit::{self, Plan, Queued};
 use super::{Change, Deferred, Done, Snapshot, StoreError, SyncMode, disk, lock, open_append};
 use crate::word::Word;
 
-/// How long a batch's I/O may take, on average, for a thread that deferred its changes to
-/// commit them itself (`Core::commit_deferred`). Beyond it, on a slow disk, an event loop
+/// How long a batch of appends may take, on average, for a thread that deferred its changes
+/// to commit them itself (`Core::commit_deferred`). Beyond it, on a slow disk, an event loop
 /// would stall its other connections for each fsync, so the committer thread takes them.
 const INLINE_COMMIT_LIMIT_NS: u64 = 500_000;
 
@@ -72,11 +75,13 @@ pub(super) struct Core {
     pub(super) queued: Condvar,
     /// Where a thread waits for the batch being committed to end (`State::batch_waiters`).
     batch_done: Condvar,
-    /// A moving average of a batch's I/O time in nanoseconds (each batch weighs 1/8), kept by
-    /// the committing thread; decides whether deferred changes are committed inline.
-    pub(super) commit_ns: AtomicU64,
-    /// Whether batches are committed by the committer thread (`SyncMode::Always`) or by the
-    /// thread that queued a change (the others, whose I/O only reaches the page cache).
+    /// A moving average of the I/O time of a batch of appends (write and fsync), in
+    /// nanoseconds, each batch weighing 1/8; kept by the committing thread. Decides whether
+    /// deferred changes are committed inline.
+    pub(super) append_ns: AtomicU64,
+    /// Whether the store has a committer thread and deferred changes wait for
+    /// `commit_deferred` (`SyncMode::Always`), or the thread that queues a change commits at
+    /// once (the others, whose I/O only reaches the page cache).
     has_committer: bool,
     /// The file's bytes as of the last committed batch. Only the committing thread replaces
     /// or extends it, and only after the file has the same bytes.
@@ -109,7 +114,7 @@ pub(super) struct State {
     /// committed).
     taken: u64,
     /// Threads waiting on `Core::batch_done` for the batch being committed to end.
-    batch_waiters: usize,
+    pub(super) batch_waiters: usize,
     /// A batch is being committed.
     leading: bool,
     /// The committer thread waits on `Core::queued` (so the next change must notify it).
@@ -199,7 +204,7 @@ impl Core {
             }),
             queued: Condvar::new(),
             batch_done: Condvar::new(),
-            commit_ns: AtomicU64::new(0),
+            append_ns: AtomicU64::new(0),
             has_committer: sync == SyncMode::Always,
             published: RwLock::new(Arc::new(bytes)),
             lock,
@@ -350,24 +355,37 @@ impl Core {
         }
     }
 
-    /// Commits the queue as one batch on this thread if no batch is being committed and
-    /// `deferred` notes a change of this caller's or more queued changes, and delivers the
-    /// batch's outcomes before returning. If a batch is being committed, its thread sees what
-    /// was queued meanwhile when it ends. Afterwards `deferred` notes whether changes are
-    /// still queued that this caller should commit next (`Deferred::more`).
+    /// Commits the queue as one batch on this thread, and delivers the batch's outcomes
+    /// before returning, if `deferred` notes something to commit, changes are queued that no
+    /// batch has taken, no batch is being committed, and the batch is appends only on a disk
+    /// that is fast for them (`INLINE_COMMIT_LIMIT_NS`); a rewrite, or any batch on a slow
+    /// disk, goes to the committer thread instead, so the caller does not block on it.
+    ///
+    /// Afterwards `deferred` notes what is left for this caller: `more` if changes were queued
+    /// while its batch was committed (by threads that found it underway; it must commit them
+    /// before it sleeps), `retry` if it found another thread's batch underway (that thread
+    /// has them; whichever of the two comes back first takes the queue).
     pub(super) fn commit_deferred(&self, deferred: &mut Deferred) {
-        let Deferred { upto, more } = std::mem::take(deferred);
-        if upto == 0 && !more {
+        let Deferred { upto, more, retry } = std::mem::take(deferred);
+        if upto == 0 && !more && !retry {
             return;
         }
         let mut state = self.state();
-        if state.leading || state.taken == state.accepted {
-            // Taken by a batch (decided, or being committed by a thread that will look at
-            // the queue when it ends).
+        if state.taken == state.accepted {
+            // Every change is decided, or in the batch being committed.
             return;
         }
-        if self.commit_ns.load(Ordering::Relaxed) > INLINE_COMMIT_LIMIT_NS {
-            // A slow disk: the committer commits and answers while the caller goes on.
+        if state.leading {
+            // That batch's thread sees these changes when it ends (`more`).
+            deferred.retry = true;
+            return;
+        }
+        let rewrite = state
+            .queue
+            .iter()
+            .any(|change| matches!(change, Queued::Replace { .. } | Queued::Delete(_)));
+        if rewrite || !self.commits_inline() {
+            // The committer commits and answers while the caller goes on.
             if state.committer_idle {
                 state.committer_idle = false;
                 drop(state);
@@ -378,9 +396,13 @@ impl Core {
         // As on the committer thread: a panic in the commit failed the batch
         // (`CommitGuard`), and the caller goes on.
         let _ = catch_unwind(AssertUnwindSafe(|| self.commit_next(state).deliver()));
-        // Changes queued while this batch was committed, by threads that found it underway.
         let state = self.state();
         deferred.more = !state.leading && state.taken < state.accepted;
+    }
+
+    /// Whether deferred appends are committed by the thread that deferred them.
+    pub(super) fn commits_inline(&self) -> bool {
+        self.has_committer && self.append_ns.load(Ordering::Relaxed) <= INLINE_COMMIT_LIMIT_NS
     }
 
     /// Waits until the batch being committed ends (its thread wakes every waiter).
@@ -394,13 +416,13 @@ impl Core {
         state
     }
 
-    /// Adds the I/O time of the batch that began at `began` to the average (only the
-    /// committing thread writes it).
-    fn note_commit_time(&self, began: Instant) {
+    /// Adds the I/O time of the batch of appends that began at `began` to the average (only
+    /// the committing thread writes it).
+    fn note_append_time(&self, began: Instant) {
         let took = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let average = self.commit_ns.load(Ordering::Relaxed);
+        let average = self.append_ns.load(Ordering::Relaxed);
         let average = average - average / 8 + took / 8;
-        self.commit_ns.store(average, Ordering::Relaxed);
+        self.append_ns.store(average, Ordering::Relaxed);
     }
 
     /// A batch ended (`leading` was just cleared): wakes the threads waiting for that.
@@ -462,7 +484,9 @@ impl Core {
         let base = self.current();
         let began = Instant::now();
         let outcome = self.commit(&file, &base, &batch);
-        self.note_commit_time(began);
+        if let Ok(Committed::Appended(_)) = outcome {
+            self.note_append_time(began);
+        }
         // Held past here, this clone would make `Arc::make_mut` below copy the whole
         // snapshot for every batch of appends.
         drop(base);

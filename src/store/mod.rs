@@ -143,19 +143,27 @@ pub trait Store: Send + Sync {
 }
 
 /// What a caller of `Store::submit_deferred` still has to commit: its changes up to which
-/// accepted one (in the store's order; 0 for none), and whether changes of other threads,
-/// queued while this caller committed a batch, are left for it.
+/// accepted one (in the store's order; 0 for none); whether changes of other threads, queued
+/// while this caller committed a batch, are left to it (`more`); and whether it found another
+/// thread's batch underway and should look again when it next comes by (`retry`).
 #[derive(Debug, Default)]
 pub struct Deferred {
     upto: u64,
     more: bool,
+    retry: bool,
 }
 
 impl Deferred {
-    /// Whether `Store::commit_deferred` has something to do: the caller must call it before it
-    /// next sleeps.
+    /// Whether `Store::commit_deferred` has something to do that the caller must not sleep
+    /// on: its own changes, or others' left to it. (A `retry` is worth a call whenever the
+    /// caller is awake, but another thread has those changes.)
     pub fn is_pending(&self) -> bool {
         self.upto != 0 || self.more
+    }
+
+    /// Whether a call of `Store::commit_deferred` would do nothing.
+    pub fn is_empty(&self) -> bool {
+        !self.is_pending() && !self.retry
     }
 }
 
@@ -265,6 +273,12 @@ impl FileStore {
     /// The store file's path, as given to `open`.
     pub fn path(&self) -> &Path {
         &self.core.path
+    }
+
+    /// Whether deferred appends are committed on the thread that deferred them: with
+    /// `SyncMode::Always`, while batches of appends average under 0.5 ms on this disk.
+    pub fn commits_inline(&self) -> bool {
+        self.core.commits_inline()
     }
 }
 
@@ -1145,6 +1159,19 @@ mod tests {
         assert_memory_is_file(&store, b"c\nb\n");
     }
 
+    /// Waits until the committer thread of a new store sleeps, so that a test's deferred
+    /// changes are not taken by its first look at the queue.
+    fn committer_asleep(store: &FileStore) {
+        let started = std::time::Instant::now();
+        while !store.state().committer_idle {
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the committer never went to sleep"
+            );
+            thread::yield_now();
+        }
+    }
+
     /// A `Done` that sends the outcome and the thread that decided it.
     fn to_from(tx: &mpsc::Sender<(Result<usize, StoreError>, thread::ThreadId)>) -> Done {
         let tx = tx.clone();
@@ -1155,14 +1182,7 @@ mod tests {
     fn deferred_changes_wait_for_their_thread_and_commit_there_as_one_batch() {
         let dir = tempfile::tempdir().unwrap();
         let store = seeded(&dir, b"a\n");
-        let started = std::time::Instant::now();
-        while !store.state().committer_idle {
-            assert!(
-                started.elapsed() < PATIENCE,
-                "the committer never went to sleep"
-            );
-            thread::yield_now();
-        }
+        committer_asleep(&store);
         let (tx, rx) = mpsc::channel();
         let mut deferred = Deferred::default();
         for name in ["b", "c", "d"] {
@@ -1188,12 +1208,14 @@ mod tests {
     fn a_change_deferred_during_another_threads_commit_is_left_to_that_thread() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(seeded(&dir, b"a\n"));
+        committer_asleep(&store);
         let (tx, rx) = mpsc::channel();
         let (other_tx, other_rx) = mpsc::channel();
         let other = Arc::clone(&store);
         let answers = tx.clone();
         // While this thread commits "first", another thread defers "second" and tries to
-        // commit it: a batch is underway, so that thread returns without waiting for it.
+        // commit it: a batch is underway, so that thread returns without waiting for it,
+        // and is told to look again (`retry`) but not that it must (`is_pending`).
         before(Call::SyncFile, move || {
             let answers = answers.clone();
             let left = thread::spawn(move || {
@@ -1204,7 +1226,7 @@ mod tests {
                     &mut deferred,
                 );
                 other.commit_deferred(&mut deferred);
-                deferred.is_pending()
+                deferred
             })
             .join()
             .unwrap();
@@ -1213,10 +1235,9 @@ mod tests {
         let mut deferred = Deferred::default();
         store.submit_deferred(Change::Append(word("first")), to_from(&tx), &mut deferred);
         store.commit_deferred(&mut deferred);
-        assert!(
-            !within(&other_rx),
-            "the other thread has nothing left to do"
-        );
+        let mut others = within(&other_rx);
+        assert!(!others.is_pending(), "the other thread may sleep");
+        assert!(!others.is_empty(), "and should look again when it wakes");
         let me = thread::current().id();
         let (result, by) = rx.try_recv().expect("first answered by its commit");
         assert_eq!((result.unwrap(), by), (1, me));
@@ -1230,6 +1251,9 @@ mod tests {
             .expect("second answered by this thread's next commit");
         assert_eq!((result.unwrap(), by), (1, me));
         assert!(!deferred.is_pending());
+        // The other thread, looking again, finds its change committed.
+        store.commit_deferred(&mut others);
+        assert!(others.is_empty());
         assert_eq!(store.state().seam.batches_written, 2);
         assert_memory_is_file(&store, b"a\nfirst\nsecond\n");
     }
@@ -1239,6 +1263,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("words.txt");
         let store = seeded(&dir, b"a\n");
+        committer_asleep(&store);
         let (tx, rx) = mpsc::channel();
         let mut deferred = Deferred::default();
         store.submit_deferred(Change::Append(word("b")), to(&tx), &mut deferred);
@@ -1264,7 +1289,7 @@ mod tests {
         // As if batches had been taking 2 ms each.
         store
             .core
-            .commit_ns
+            .append_ns
             .store(2_000_000, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = mpsc::channel();
         let mut deferred = Deferred::default();
@@ -1279,6 +1304,96 @@ mod tests {
             "committed by the committer thread"
         );
         assert_memory_is_file(&store, b"a\nb\n");
+    }
+
+    #[test]
+    fn a_deferred_rewrite_goes_to_the_committer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = seeded(&dir, b"a\nb\n");
+        committer_asleep(&store);
+        let (tx, rx) = mpsc::channel();
+        let mut deferred = Deferred::default();
+        store.submit_deferred(Change::Append(word("c")), to_from(&tx), &mut deferred);
+        store.submit_deferred(Change::Delete(word("a")), to_from(&tx), &mut deferred);
+        // A rewrite writes the whole file and fsyncs twice: not on the caller's thread.
+        store.commit_deferred(&mut deferred);
+        assert!(deferred.is_empty());
+        let me = thread::current().id();
+        for want in [1, 1] {
+            let (result, by) = within(&rx);
+            assert_eq!(result.unwrap(), want);
+            assert_ne!(by, me, "committed by the committer thread");
+        }
+        assert_memory_is_file(&store, b"b\nc\n");
+    }
+
+    #[test]
+    fn a_plain_submit_during_a_deferred_batch_is_committed_after_it_by_the_committer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(seeded(&dir, b"a\n"));
+        committer_asleep(&store);
+        let (tx, rx) = mpsc::channel();
+        let other = Arc::clone(&store);
+        let answers = tx.clone();
+        // The committer, woken while this thread's batch is underway, waits for it to end.
+        before(Call::SyncFile, move || {
+            let submitter = Arc::clone(&other);
+            thread::spawn(move || {
+                submitter.submit(Change::Append(word("plain")), to_from(&answers))
+            })
+            .join()
+            .unwrap();
+            let started = std::time::Instant::now();
+            while other.state().batch_waiters == 0 {
+                assert!(started.elapsed() < PATIENCE, "the committer never waited");
+                thread::yield_now();
+            }
+        });
+        let mut deferred = Deferred::default();
+        store.submit_deferred(Change::Append(word("first")), to_from(&tx), &mut deferred);
+        store.commit_deferred(&mut deferred);
+        let me = thread::current().id();
+        let (result, by) = rx.try_recv().expect("first answered by its commit");
+        assert_eq!((result.unwrap(), by), (1, me));
+        // "plain" is the next batch, by the committer (or by this thread, told of it).
+        store.commit_deferred(&mut deferred);
+        let (result, _) = within(&rx);
+        assert_eq!(result.unwrap(), 1);
+        assert_eq!(store.state().seam.batches_written, 2);
+        assert_memory_is_file(&store, b"a\nfirst\nplain\n");
+    }
+
+    #[test]
+    fn a_failed_deferred_batch_fails_what_others_queued_behind_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(seeded(&dir, b"a\n"));
+        committer_asleep(&store);
+        let (tx, rx) = mpsc::channel();
+        let other = Arc::clone(&store);
+        let answers = tx.clone();
+        // On a thread of its own: a change queued takes its thread's armed faults along.
+        before(Call::SyncFile, move || {
+            thread::spawn(move || {
+                let mut deferred = Deferred::default();
+                other.submit_deferred(Change::Append(word("second")), to(&answers), &mut deferred);
+                other.commit_deferred(&mut deferred);
+            })
+            .join()
+            .unwrap();
+        });
+        arm(Fault::Fail(Call::SyncFile));
+        let mut deferred = Deferred::default();
+        store.submit_deferred(Change::Append(word("first")), to(&tx), &mut deferred);
+        store.commit_deferred(&mut deferred);
+        for _ in 0..2 {
+            let error = rx.try_recv().expect("both decided by the failed batch");
+            assert!(
+                matches!(error, Err(StoreError::ReadOnly { .. })),
+                "{error:?}"
+            );
+        }
+        assert!(!deferred.is_pending(), "nothing is left to commit");
+        assert_memory_is_file(&store, b"a\n");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! listener, the connection cap (503), keeping the loops level (a loop ahead of
 //! the least loaded hands a new connection over), a slab of connections, the timer heap,
 //! collecting the answers of writes from the loop's mailbox (before it sleeps, and when
-//! its `mio::Waker` fires), the access-log batch, yielding the core when busy, and this
-//! loop's part of a shutdown.
+//! its `mio::Waker` fires), committing the writes of its turn (`Store::commit_deferred`),
+//! the access-log batch, yielding the core when busy, and this loop's part of a shutdown.
 //! Elsewhere: what a connection does on each event (`server::conn`), the mailbox and when
 //! it wakes the loop (`server::mailbox`), starting the loops and joining them (`server`).
 //!
@@ -186,17 +186,25 @@ impl EventLoop {
                 }
                 self.shared.announce_shutdown();
             }
+            // Writes of this turn, or others' the loop is to commit or look at again.
+            let writing = !self.deferred.is_empty();
             let committed = self.commit_deferred(&mut completions);
             let answers = answers || committed;
             self.log.flush();
-            if !events.is_empty() && !answers && now.duration_since(last_yield) >= YIELD_AFTER {
+            if !events.is_empty()
+                && !answers
+                && !writing
+                && now.duration_since(last_yield) >= YIELD_AFTER
+            {
                 // A busy loop rarely blocks in `poll`, so the kernel takes the core away
                 // only when its slice (milliseconds) ends, and every connection of this
                 // loop waits out the slice of whatever runs next. Giving the core up
                 // briefly and often, as a loop that goes idle would, bounds that wait.
                 // With nothing else to run, `sched_yield` returns at once. Not in a turn
-                // that delivered answers from the store: those answer a whole batch, and
-                // the next batch forms from what the loop reads next.
+                // that delivered answers from the store or handed it writes: the answers
+                // answer a whole batch, the next batch forms from what the loop reads next,
+                // and a loop that yields with writes in flight waits out a slice of wrk's
+                // before it answers them (bench/RESULTS.md, "Deferred commits").
                 // SAFETY: takes no arguments and cannot fail on Linux.
                 unsafe { libc::sched_yield() };
                 last_yield = Instant::now();

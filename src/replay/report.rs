@@ -728,22 +728,115 @@ mod tests {
     }
 
     #[test]
-    fn tap_and_html_carry_every_outcome() {
+    fn tap_carries_every_outcome() {
         let tap = tap(&sample());
         assert!(tap.starts_with("TAP version 14\n1..4\n"), "{tap}");
         assert!(tap.contains("ok 1 - a/ok.transcript\n"));
         assert!(tap.contains("not ok 2 - a/bad.transcript\n"));
         assert!(tap.contains("not ok 3 - a/warn.transcript # TODO"));
         assert!(tap.contains("ok 4 - a/skip.transcript # SKIP needs <x>"));
-        let html = html("t", &sample());
-        assert!(
-            html.contains("&lt; HTTP/1.1 400 Bad Request\\r\\n"),
-            "{html}"
+    }
+
+    /// The tags the HTML page is made of; text that made any other tag was not escaped.
+    const HTML_TAGS: &[&str] = &[
+        "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "b", "small",
+        "span", "code", "pre", "table", "tr", "th", "td", "section",
+    ];
+
+    /// Every `<` of `page` opens one of `HTML_TAGS` (or the doctype), and every
+    /// element but `meta` is closed in order.
+    fn assert_balanced(page: &str) {
+        let body = page
+            .strip_prefix("<!DOCTYPE html>\n")
+            .expect("starts with the doctype");
+        let mut open: Vec<&str> = vec![];
+        for piece in body.split('<').skip(1) {
+            let (tag, _) = piece
+                .split_once('>')
+                .unwrap_or_else(|| panic!("a `<` that is not a tag: <{piece}"));
+            let (closing, tag) = match tag.strip_prefix('/') {
+                Some(name) => (true, name),
+                None => (false, tag),
+            };
+            let name = tag.split(' ').next().unwrap_or_default();
+            assert!(HTML_TAGS.contains(&name), "unescaped text: <{piece}");
+            if closing {
+                assert_eq!(open.pop(), Some(name), "</{name}> closes the wrong element");
+            } else if name != "meta" {
+                open.push(name);
+            }
+        }
+        assert!(open.is_empty(), "never closed: {open:?}");
+    }
+
+    #[test]
+    fn html_shows_every_transcript_its_verdict_and_failures_escaped() {
+        let mut results = sample();
+        let mut broken = result(
+            "a/<odd> & name.transcript",
+            Outcome::Broken("exited <1> & said \"no\"".into()),
+            Level::Must,
         );
-        assert!(html.contains("CONTRACT &lt;Methods&gt;"));
-        assert!(!html.contains("<Methods>"));
+        broken.failures.clear();
+        broken.category = "start <up>".into();
+        broken.hint = None;
+        broken.reproduction = None;
+        results.push(broken);
+        let page = html("grade <&>", &results);
+        assert_balanced(&page);
         assert!(
-            !html.contains("<script") && !html.contains("http://"),
+            page.contains("<title>grade &lt;&amp;&gt;</title>"),
+            "{page}"
+        );
+        assert!(page.contains("<h1>grade &lt;&amp;&gt;</h1>"), "{page}");
+        // 2 of 2 + 2 + 1 + 2 possible points.
+        assert!(
+            page.contains(
+                "<p class=\"score\">Score <b>28.6%</b>: 1 passed, 2 failed, 1 warnings (SHOULD), 1 skipped.</p>"
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains("<tr class=\"bad\"><td>methods</td><td>1</td><td>1</td><td>1</td><td>1</td></tr>\n<tr class=\"bad\"><td>start &lt;up&gt;</td><td>0</td><td>1</td><td>0</td><td>0</td></tr>\n"),
+            "{page}"
+        );
+        // Every transcript, in the given order, with its level and verdict.
+        let (_, all) = page
+            .split_once("<h2>Every transcript</h2>\n")
+            .expect("the table of every transcript");
+        assert_eq!(
+            all.lines().collect::<Vec<_>>(),
+            [
+                "<table class=\"all\"><tr><th>transcript</th><th>level</th><th>outcome</th><th>ms</th></tr>",
+                "<tr class=\"passed\"><td>a/ok.transcript</td><td>MUST</td><td>passed</td><td>3</td></tr>",
+                "<tr class=\"failed\"><td>a/bad.transcript</td><td>MUST</td><td>failed</td><td>3</td></tr>",
+                "<tr class=\"failed\"><td>a/warn.transcript</td><td>SHOULD</td><td>failed</td><td>3</td></tr>",
+                "<tr class=\"skipped\"><td>a/skip.transcript</td><td>MUST</td><td>skipped: needs &lt;x&gt;</td><td>3</td></tr>",
+                "<tr class=\"error\"><td>a/&lt;odd&gt; &amp; name.transcript</td><td>MUST</td><td>error: exited &lt;1&gt; &amp; said &quot;no&quot;</td><td>3</td></tr>",
+                "</table>",
+                "</body></html>",
+            ]
+        );
+        // The failures, MUST first: each with its messages, both sides, hint and reproduction.
+        let (_, failures) = page
+            .split_once("<h2>Failures</h2>\n")
+            .expect("a failures section");
+        let (failures, _) = failures.split_once("<h2>").expect("then the table");
+        let bad = "<section class=\"failure\"><h3><span class=\"level must\">MUST</span> a/bad.transcript <small>(methods)</small></h3>\n\
+            <p class=\"message\">line 2: <code>expect a</code>: status &lt;200&gt;, expected &quot;400&quot; &amp; more</p>\n\
+            <table class=\"sides\"><tr><th>expected</th><th>received</th></tr><tr><td><pre>&lt; HTTP/1.1 400 Bad Request\\r\\n</pre></td><td><pre>&lt; HTTP/1.1 200 OK\\r\\n</pre></td></tr></table>\n\
+            <p class=\"hint\">CONTRACT &lt;Methods&gt;</p>\n\
+            <p>Try it:</p><pre class=\"repro\">printf &apos;x&apos; | nc 127.0.0.1 PORT</pre>\n\
+            </section>\n";
+        let odd = "<section class=\"failure\"><h3><span class=\"level must\">MUST</span> a/&lt;odd&gt; &amp; name.transcript <small>(start &lt;up&gt;)</small></h3>\n\
+            <p class=\"message\">exited &lt;1&gt; &amp; said &quot;no&quot;</p>\n\
+            </section>\n";
+        let warn = bad
+            .replace("level must\">MUST", "level should\">SHOULD")
+            .replace("a/bad", "a/warn");
+        assert_eq!(failures, format!("{bad}{odd}{warn}"));
+        assert!(
+            !page.contains("<script") && !page.contains("http://") && !page.contains("https://"),
             "self-contained"
         );
     }

@@ -1,4 +1,5 @@
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::support::{Client, ServerProcess, auth, run_binary, serve_command};
@@ -82,32 +83,47 @@ fn a_second_sigint_stops_at_once_and_keeps_the_acknowledged_writes() {
     assert_eq!(std::fs::read_to_string(&store).unwrap(), "hello\n");
 }
 
+/// Everything `serve` with `extra` writes on stderr after `listening on` when it
+/// answers one `GET /missing` (404) and then stops on SIGTERM. Complete, with no
+/// waiting on a slow log: each loop writes its access log before it ends, and the
+/// server prints `shut down cleanly` only once every loop has ended.
+fn stderr_after_one_request_and_sigterm(store: &Path, extra: &[&str]) -> Vec<String> {
+    let mut server = ServerProcess::spawn(serve_command(store, extra));
+    let mut client = Client::connect(server.addr);
+    client.send(b"GET /missing HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\n\r\n");
+    assert_eq!(client.reply().status, 404);
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
+    // The line the server writes last; the lines before it were collected first.
+    server.wait_for_log_line("shut down cleanly");
+    let log = server.log.lock().unwrap();
+    let listening = log
+        .iter()
+        .position(|l| l.starts_with("listening on "))
+        .expect("a listening line");
+    log[listening + 1..].to_vec()
+}
+
 #[test]
 fn log_format_json_writes_one_object_a_line_and_off_writes_none() {
     let dir = tempfile::tempdir().unwrap();
-    let json = ServerProcess::spawn(serve_command(
-        &dir.path().join("j.txt"),
-        &["--log-format", "json"],
-    ));
-    let mut client = Client::connect(json.addr);
-    client.send(b"GET /missing HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\n\r\n");
-    assert_eq!(client.reply().status, 404);
-    let line = json.wait_for_log_line("\"request\":\"GET /missing HTTP/1.1\"");
-    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let json =
+        stderr_after_one_request_and_sigterm(&dir.path().join("j.txt"), &["--log-format", "json"]);
+    assert_eq!(json.len(), 2, "{json:?}");
+    let value: serde_json::Value = serde_json::from_str(&json[0]).unwrap();
     assert_eq!(
-        (value["status"].as_u64(), value["user_agent"].as_str()),
-        (Some(404), Some("t/1"))
+        (
+            value["request"].as_str(),
+            value["status"].as_u64(),
+            value["user_agent"].as_str()
+        ),
+        (Some("GET /missing HTTP/1.1"), Some(404), Some("t/1"))
     );
+    assert_eq!(json[1], "shut down cleanly");
 
-    let off = ServerProcess::spawn(serve_command(
-        &dir.path().join("o.txt"),
-        &["--log-format", "off"],
-    ));
-    let mut client = Client::connect(off.addr);
-    client.send(b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(client.reply().status, 404);
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(!off.log_text().contains("/missing"), "{}", off.log_text());
+    let off =
+        stderr_after_one_request_and_sigterm(&dir.path().join("o.txt"), &["--log-format", "off"]);
+    assert_eq!(off, ["shut down cleanly"]);
 }
 
 #[test]

@@ -956,6 +956,25 @@ fn apply(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
     bytes
 }
 
+/// Over TCP, to a server whose store counts its calls, `request` gets `status`,
+/// `Connection: close` and a closed connection, and the store is never called.
+fn prop_rejected_before_the_store(request: &[u8], status: u16) -> Result<(), TestCaseError> {
+    let store = Arc::new(Inline(RecordingStore::default()));
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_store(dir, store.clone(), |c| {
+        c.read_timeout = Duration::from_secs(2);
+    });
+    let mut client = server.connect();
+    client.send(request);
+    let reply = client.reply();
+    let shown = String::from_utf8_lossy(request);
+    prop_assert_eq!(reply.status, status, "{:?}: {}", shown, reply.body);
+    prop_assert_eq!(reply.header("Connection"), Some("close"), "{:?}", shown);
+    prop_assert!(client.closed_within(Duration::from_secs(3)), "{:?}", shown);
+    prop_assert_eq!(store.0.calls.load(Ordering::SeqCst), 0, "{:?}", shown);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -985,19 +1004,7 @@ proptest! {
         prop_assume!(rejection.is_some());
         let (status, calls) = rejection.unwrap();
         prop_assert_eq!(calls, 0, "in memory: {:?}", String::from_utf8_lossy(&request));
-        let status = Some(status);
-        let store = Arc::new(Inline(RecordingStore::default()));
-        let dir = tempfile::tempdir().unwrap();
-        let server = TestServer::with_store(dir, store.clone(), |c| {
-            c.read_timeout = Duration::from_secs(2);
-        });
-        let mut client = server.connect();
-        client.send(&request);
-        let reply = client.reply();
-        prop_assert_eq!(Some(reply.status), status, "{:?}", String::from_utf8_lossy(&request));
-        prop_assert_eq!(reply.header("Connection"), Some("close"));
-        prop_assert!(client.closed_within(Duration::from_secs(3)));
-        prop_assert_eq!(store.0.calls.load(Ordering::SeqCst), 0);
+        prop_rejected_before_the_store(&request, status)?;
     }
 
     /// A POST with a fault of a class the RFCs or the contract make invalid, with a
@@ -1010,18 +1017,6 @@ proptest! {
     ) {
         let (request, status) = faulty_request(&fault, chunked);
         let request = [request, SMUGGLED.to_vec()].concat();
-        let store = Arc::new(Inline(RecordingStore::default()));
-        let dir = tempfile::tempdir().unwrap();
-        let server = TestServer::with_store(dir, store.clone(), |c| {
-            c.read_timeout = Duration::from_secs(2);
-        });
-        let mut client = server.connect();
-        client.send(&request);
-        let reply = client.reply();
-        let shown = String::from_utf8_lossy(&request);
-        prop_assert_eq!(reply.status, status, "{:?}: {}", shown, reply.body);
-        prop_assert_eq!(reply.header("Connection"), Some("close"), "{:?}", shown);
-        prop_assert!(client.closed_within(Duration::from_secs(3)), "{:?}", shown);
-        prop_assert_eq!(store.0.calls.load(Ordering::SeqCst), 0, "{:?}", shown);
+        prop_rejected_before_the_store(&request, status)?;
     }
 }

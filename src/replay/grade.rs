@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::report::{self, Score};
-use super::transcript::{Level, Transcript};
+use super::transcript::Transcript;
 use super::{Options, Outcome, Target, TranscriptResult, client_side, discover, flags, suite};
 use crate::cli::grade::GradeArgs;
 
@@ -117,21 +117,17 @@ pub fn play_limited(path: &Path, options: &Options, limit: Duration) -> Transcri
 }
 
 fn timed_out(path: &Path, limit: Duration, took: Duration) -> TranscriptResult {
-    let header = Transcript::load(path).ok();
-    TranscriptResult {
-        path: path.to_path_buf(),
-        outcome: Outcome::Broken(format!(
-            "over the transcript time limit of {} s (--transcript-timeout): the submission's process group was killed",
-            limit.as_secs_f64()
-        )),
+    let outcome = Outcome::Broken(format!(
+        "over the transcript time limit of {} s (--transcript-timeout): the submission's process group was killed",
+        limit.as_secs_f64()
+    ));
+    let result = TranscriptResult {
         duration: took,
-        failures: vec![],
-        level: header.as_ref().map_or(Level::Must, |t| t.level),
-        category: header
-            .as_ref()
-            .map_or_else(String::new, |t| t.category.clone()),
-        hint: header.and_then(|t| t.hint),
-        reproduction: None,
+        ..TranscriptResult::new(path, outcome)
+    };
+    match Transcript::load(path) {
+        Ok(t) => result.described_by(&t),
+        Err(_) => result,
     }
 }
 
@@ -235,16 +231,11 @@ pub fn grade_all(
             Err(why) => Graded {
                 name: s.name.clone(),
                 results: vec![TranscriptResult {
-                    path: s.dir.join(COMMAND_FILE),
-                    outcome: Outcome::Broken(why.clone()),
-                    duration: Duration::ZERO,
-                    failures: vec![],
-                    level: Level::Must,
                     category: "submission".to_string(),
                     hint: Some(format!(
                         "{COMMAND_FILE} holds one line: the command that starts the server, e.g. `python3 server.py --port {{port}} --store {{store}}`"
                     )),
-                    reproduction: None,
+                    ..TranscriptResult::new(&s.dir.join(COMMAND_FILE), Outcome::Broken(why.clone()))
                 }],
                 error: Some(why.clone()),
                 duration: Duration::ZERO,
@@ -470,17 +461,13 @@ fn run_grade(args: &GradeArgs) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::transcript::Level;
 
     fn result(category: &str, outcome: Outcome, level: Level) -> TranscriptResult {
         TranscriptResult {
-            path: PathBuf::from("t.transcript"),
-            outcome,
-            duration: Duration::ZERO,
-            failures: vec![],
             level,
             category: category.to_string(),
-            hint: None,
-            reproduction: None,
+            ..TranscriptResult::new(Path::new("t.transcript"), outcome)
         }
     }
 

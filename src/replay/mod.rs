@@ -70,6 +70,33 @@ pub struct TranscriptResult {
     pub reproduction: Option<String>,
 }
 
+impl TranscriptResult {
+    /// `outcome` for the transcript at `path`, before anything else is known: no
+    /// failures, no time taken, a MUST of no category, no hint or reproduction.
+    pub fn new(path: &Path, outcome: Outcome) -> TranscriptResult {
+        TranscriptResult {
+            path: path.to_path_buf(),
+            outcome,
+            duration: Duration::ZERO,
+            failures: vec![],
+            level: Level::Must,
+            category: String::new(),
+            hint: None,
+            reproduction: None,
+        }
+    }
+
+    /// The same, with the level, category and hint of `t`'s header.
+    pub fn described_by(self, t: &Transcript) -> TranscriptResult {
+        TranscriptResult {
+            level: t.level,
+            category: t.category.clone(),
+            hint: t.hint.clone(),
+            ..self
+        }
+    }
+}
+
 /// Which server a transcript plays against.
 #[derive(Debug, Clone, Default)]
 pub enum Target {
@@ -144,16 +171,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// differing responses.
 pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     let started = Instant::now();
-    let mut result = TranscriptResult {
-        path: path.to_path_buf(),
-        outcome: Outcome::Passed,
-        duration: Duration::ZERO,
-        failures: vec![],
-        level: Level::Must,
-        category: String::new(),
-        hint: None,
-        reproduction: None,
-    };
+    let mut result = TranscriptResult::new(path, Outcome::Passed);
     if client_side::is_client_transcript(path) {
         (result.outcome, result.failures) = play_client_transcript(path, options);
         result.duration = started.elapsed();
@@ -166,9 +184,7 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
             return result;
         }
     };
-    result.level = t.level;
-    result.category = t.category.clone();
-    result.hint = t.hint.clone();
+    let mut result = result.described_by(&t);
     let (outcome, failures) = play_transcript(&t, options);
     result.reproduction = (!failures.is_empty())
         .then(|| report::reproduction(&t, &options.target))

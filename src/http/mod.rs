@@ -20,7 +20,9 @@ mod target;
 pub use body::{BodyDecoder, BodyPart};
 pub use error::ParseError;
 pub use fields::Framing;
-pub use request::{HeadLimits, HeadParser, Method, RequestHead, Version, parse_head};
+pub use request::{
+    Examined, HeadLimits, HeadParser, Method, RequestHead, Version, Work, parse_head,
+};
 pub use status::Status;
 pub use target::RequestTarget;
 

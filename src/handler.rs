@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::auth::Credentials;
 use crate::http::response::Response;
 use crate::http::{Method, RequestHead, RequestTarget, Status};
-use crate::store::{Change, Deferred, Store, StoreError};
+use crate::store::{Change, Deferred, Done, Store, StoreError};
 use crate::word::{InvalidWord, Word};
 
 /// Turns requests into responses against one store.
@@ -111,11 +111,8 @@ impl Handler {
     /// Hands `change` to the store; `done` gets the answer once the store has decided it
     /// (from the store's committer, maybe, or before this returns). Never blocks on the disk.
     pub fn submit(&self, change: Change, done: Box<dyn FnOnce(Response) + Send>) {
-        let asked = change.clone();
-        self.store.submit(
-            change,
-            Box::new(move |result| done(conclude(&asked, result))),
-        );
+        let done = concluding(&change, done);
+        self.store.submit(change, done);
     }
 
     /// As `submit`, leaving the commit to the caller's `commit_deferred` where the store
@@ -126,12 +123,8 @@ impl Handler {
         done: Box<dyn FnOnce(Response) + Send>,
         deferred: &mut Deferred,
     ) {
-        let asked = change.clone();
-        self.store.submit_deferred(
-            change,
-            Box::new(move |result| done(conclude(&asked, result))),
-            deferred,
-        );
+        let done = concluding(&change, done);
+        self.store.submit_deferred(change, done, deferred);
     }
 
     /// Commits what `submit_deferred` left in `deferred` (`Store::commit_deferred`): may
@@ -182,6 +175,12 @@ fn two_words(body: &[u8]) -> Result<(Word, Word), Refusal> {
         (Ok(old), Ok(new)) => Ok((old, new)),
         (Err(invalid), _) | (_, Err(invalid)) => Err(invalid.into()),
     }
+}
+
+/// The store's callback for `change`: turns its outcome into the answer `done` gets.
+fn concluding(change: &Change, done: Box<dyn FnOnce(Response) + Send>) -> Done {
+    let asked = change.clone();
+    Box::new(move |result| done(conclude(&asked, result)))
 }
 
 /// The answer to `change` given the store's outcome (how many lines it changed).

@@ -41,11 +41,15 @@ pub(super) enum Plan {
 /// Costs one pass over `base` however many changes the batch holds: walking the batch
 /// backwards composes the PUTs and DELETEs that follow each point into one map from a word
 /// to its final form, so each base line and each appended word is looked up once.
-pub(super) fn plan(base: &[u8], batch: &[Queued]) -> Plan {
-    let rewrites = batch
+/// Whether `batch` rewrites the file (it holds a PUT or DELETE) rather than appending.
+pub(super) fn rewrites(batch: &[Queued]) -> bool {
+    batch
         .iter()
-        .any(|c| matches!(c, Queued::Replace { .. } | Queued::Delete(_)));
-    if !rewrites {
+        .any(|c| matches!(c, Queued::Replace { .. } | Queued::Delete(_)))
+}
+
+pub(super) fn plan(base: &[u8], batch: &[Queued]) -> Plan {
+    if !rewrites(batch) {
         let mut lines = Vec::new();
         for change in batch {
             if let Queued::Append(word) = change {

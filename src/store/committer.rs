@@ -9,8 +9,8 @@
 //! Group commit. A write (`Store::submit`: a `Change` and a callback) takes the state mutex
 //! only to check it against the word counts and queue it; its caller does not wait. With
 //! `SyncMode::Always` the committer thread (or a thread that deferred its changes, below)
-//! takes the whole queue as one batch, lets go of the mutex, and does the batch's I/O: for a batch of POSTs one `write(2)` of all their lines,
-//! then one `fdatasync`; for a batch holding any PUT or DELETE the whole new content, computed
+//! takes the whole queue as one batch, lets go of the mutex, and does the batch's I/O: for a
+//! batch of POSTs one `write(2)` of all their lines, then one `fdatasync`; for a batch holding any PUT or DELETE the whole new content, computed
 //! in one pass (`store::commit::plan`) and written through `store::atomic` (one temporary
 //! file, one fsync, one rename, one directory fsync). Then it publishes the batch and calls
 //! every callback of the batch, outside the mutex. Changes that arrive meanwhile queue up and
@@ -340,12 +340,9 @@ impl Core {
         state.waiting.push(decide);
         state.seam.queued();
         if self.has_committer {
-            if let Some(deferred) = deferred {
-                deferred.upto = state.accepted;
-            } else if state.committer_idle {
-                state.committer_idle = false;
-                drop(state);
-                self.queued.notify_one();
+            match deferred {
+                Some(deferred) => deferred.upto = state.accepted,
+                None => self.wake_committer(state),
             }
             return;
         }
@@ -370,7 +367,7 @@ impl Core {
         if upto == 0 && !more && !retry {
             return;
         }
-        let mut state = self.state();
+        let state = self.state();
         if state.taken == state.accepted {
             // Every change is decided, or in the batch being committed.
             return;
@@ -380,18 +377,9 @@ impl Core {
             deferred.retry = true;
             return;
         }
-        let rewrite = state
-            .queue
-            .iter()
-            .any(|change| matches!(change, Queued::Replace { .. } | Queued::Delete(_)));
-        if rewrite || !self.commits_inline() {
+        if commit::rewrites(&state.queue) || !self.commits_inline() {
             // The committer commits and answers while the caller goes on.
-            if state.committer_idle {
-                state.committer_idle = false;
-                drop(state);
-                self.queued.notify_one();
-            }
-            return;
+            return self.wake_committer(state);
         }
         // As on the committer thread: a panic in the commit failed the batch
         // (`CommitGuard`), and the caller goes on.
@@ -400,8 +388,17 @@ impl Core {
         deferred.more = !state.leading && state.taken < state.accepted;
     }
 
+    /// Wakes the committer thread if it sleeps, to commit what is queued.
+    fn wake_committer(&self, mut state: MutexGuard<'_, State>) {
+        if state.committer_idle {
+            state.committer_idle = false;
+            drop(state);
+            self.queued.notify_one();
+        }
+    }
+
     /// Whether deferred appends are committed by the thread that deferred them.
-    pub(super) fn commits_inline(&self) -> bool {
+    fn commits_inline(&self) -> bool {
         self.has_committer && self.append_ns.load(Ordering::Relaxed) <= INLINE_COMMIT_LIMIT_NS
     }
 

@@ -1332,23 +1332,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(seeded(&dir, b"a\n"));
         committer_asleep(&store);
-        let (tx, rx) = mpsc::channel();
-        let other = Arc::clone(&store);
-        let answers = tx.clone();
+        let plain = queue_during(&store, Call::SyncFile, vec![post("plain")]);
         // The committer, woken while this thread's batch is underway, waits for it to end.
+        let probe = Arc::clone(&store);
         before(Call::SyncFile, move || {
-            let submitter = Arc::clone(&other);
-            thread::spawn(move || {
-                submitter.submit(Change::Append(word("plain")), to_from(&answers))
-            })
-            .join()
-            .unwrap();
             let started = std::time::Instant::now();
-            while other.state().batch_waiters == 0 {
+            while probe.state().batch_waiters == 0 {
                 assert!(started.elapsed() < PATIENCE, "the committer never waited");
                 thread::yield_now();
             }
         });
+        let (tx, rx) = mpsc::channel();
         let mut deferred = Deferred::default();
         store.submit_deferred(Change::Append(word("first")), to_from(&tx), &mut deferred);
         store.commit_deferred(&mut deferred);
@@ -1357,8 +1351,7 @@ mod tests {
         assert_eq!((result.unwrap(), by), (1, me));
         // "plain" is the next batch, by the committer (or by this thread, told of it).
         store.commit_deferred(&mut deferred);
-        let (result, _) = within(&rx);
-        assert_eq!(result.unwrap(), 1);
+        assert_eq!(within(&plain).unwrap(), 1);
         assert_eq!(store.state().seam.batches_written, 2);
         assert_memory_is_file(&store, b"a\nfirst\nplain\n");
     }
@@ -1368,30 +1361,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(seeded(&dir, b"a\n"));
         committer_asleep(&store);
-        let (tx, rx) = mpsc::channel();
-        let other = Arc::clone(&store);
-        let answers = tx.clone();
-        // On a thread of its own: a change queued takes its thread's armed faults along.
-        before(Call::SyncFile, move || {
-            thread::spawn(move || {
-                let mut deferred = Deferred::default();
-                other.submit_deferred(Change::Append(word("second")), to(&answers), &mut deferred);
-                other.commit_deferred(&mut deferred);
-            })
-            .join()
-            .unwrap();
+        // Another thread defers "second" during this thread's batch and finds it underway.
+        let second: Job = Box::new(|s: &FileStore| {
+            let (tx, rx) = mpsc::channel();
+            let mut deferred = Deferred::default();
+            s.submit_deferred(Change::Append(word("second")), to(&tx), &mut deferred);
+            s.commit_deferred(&mut deferred);
+            within(&rx)
         });
+        let others = queue_during(&store, Call::SyncFile, vec![second]);
         arm(Fault::Fail(Call::SyncFile));
+        let (tx, rx) = mpsc::channel();
         let mut deferred = Deferred::default();
         store.submit_deferred(Change::Append(word("first")), to(&tx), &mut deferred);
         store.commit_deferred(&mut deferred);
-        for _ in 0..2 {
-            let error = rx.try_recv().expect("both decided by the failed batch");
-            assert!(
-                matches!(error, Err(StoreError::ReadOnly { .. })),
-                "{error:?}"
-            );
-        }
+        let first = rx.try_recv().expect("decided by the failed batch");
+        assert!(
+            matches!(first, Err(StoreError::ReadOnly { .. })),
+            "{first:?}"
+        );
+        let second = within(&others);
+        assert!(
+            matches!(second, Err(StoreError::ReadOnly { .. })),
+            "{second:?}"
+        );
         assert!(!deferred.is_pending(), "nothing is left to commit");
         assert_memory_is_file(&store, b"a\n");
     }

@@ -150,11 +150,7 @@ impl EventLoop {
                 return Err(ServeError::Accept(error));
             }
             let now = Instant::now();
-            self.mailbox.collect(&mut completions);
-            let answers = !completions.is_empty();
-            for done in completions.drain(..) {
-                self.complete(done, now);
-            }
+            let answers = self.answer_collected(&mut completions, now);
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now)?,
@@ -234,9 +230,13 @@ impl EventLoop {
         }
         self.shared.handler.commit_deferred(&mut self.deferred);
         // Answers of this batch to this loop's connections, delivered while it was awake.
+        self.answer_collected(completions, Instant::now())
+    }
+
+    /// Hands each answer waiting in the mailbox to its connection. Whether there were any.
+    fn answer_collected(&mut self, completions: &mut Vec<Completion>, now: Instant) -> bool {
         self.mailbox.collect(completions);
         let answers = !completions.is_empty();
-        let now = Instant::now();
         for done in completions.drain(..) {
             self.complete(done, now);
         }
@@ -522,9 +522,6 @@ impl EventLoop {
     }
 }
 
-/// Writes a refusal (503) to a new socket and closes it without lingering:
-/// the fallback when too many refused connections linger already. The socket
-/// is new, so the short answer fits its send buffer at once.
 impl Drop for EventLoop {
     /// A loop that ends (an error, a panic) commits what it owes first: its own writes and
     /// others' left to it (`Deferred::more`), which no other thread would commit.
@@ -535,6 +532,9 @@ impl Drop for EventLoop {
     }
 }
 
+/// Writes a refusal (503) to a new socket and closes it without lingering:
+/// the fallback when too many refused connections linger already. The socket
+/// is new, so the short answer fits its send buffer at once.
 fn write_refusal(
     stream: &mut TcpStream,
     response: &Response,

@@ -56,22 +56,6 @@ fn main() -> ExitCode {
 /// `inputs::ours` through one `HeadParser`, each head arriving whole.
 #[cfg(feature = "head-parser")]
 fn head_parser(input: &[u8]) -> usize {
-    use wordwire::http::{Framing, HeadParser, Progress};
-    let mut parser = HeadParser::default();
-    let mut pos = 0;
-    let mut count = 0;
-    while pos < input.len() {
-        match parser.parse(&input[pos..], &inputs::LIMITS) {
-            Ok(Progress::Done { value, consumed }) => {
-                pos += consumed;
-                if let Framing::Length(n) = value.framing {
-                    pos += n as usize;
-                }
-                count += 1;
-                black_box(value);
-            }
-            other => panic!("benchmark input did not parse: {other:?}"),
-        }
-    }
-    count
+    let mut parser = wordwire::http::HeadParser::default();
+    inputs::each_head(input, |rest| parser.parse(rest, &inputs::LIMITS))
 }

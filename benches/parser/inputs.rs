@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use wordwire::http::{Framing, HeadLimits, Progress, parse_head};
+use wordwire::http::{Framing, HeadLimits, Progress, RequestHead, parse_head};
 
 pub const LIMITS: HeadLimits = HeadLimits {
     max_line: 8192,
@@ -55,10 +55,19 @@ pub fn all() -> [(&'static str, Vec<u8>, usize); 5] {
 
 /// Parses every head in `input` with wordwire, skipping Content-Length bodies; returns the count.
 pub fn ours(input: &[u8]) -> usize {
+    each_head(input, |rest| parse_head(rest, &LIMITS))
+}
+
+/// Hands `parse` the rest of `input` at each head, skipping Content-Length bodies (a
+/// `parse_head` or a `HeadParser`, each head arriving whole); returns the count.
+pub fn each_head<E: std::fmt::Debug>(
+    input: &[u8],
+    mut parse: impl FnMut(&[u8]) -> Result<Progress<RequestHead>, E>,
+) -> usize {
     let mut pos = 0;
     let mut count = 0;
     while pos < input.len() {
-        match parse_head(&input[pos..], &LIMITS) {
+        match parse(&input[pos..]) {
             Ok(Progress::Done { value, consumed }) => {
                 pos += consumed;
                 if let Framing::Length(n) = value.framing {

@@ -22,6 +22,7 @@
 //! close C                 close C (an early close, if no complete response was sent)
 //! expect-exit N|nonzero   the client's exit status, once it has exited
 //! expect-stdout TEXT      TEXT (escapes as in data lines) occurs in its stdout, after the previous one
+//! level, category, hint   as in a server transcript (`replay::transcript::Header`)
 //! ```
 //!
 //! `expect-request` compares at contract level: the request-line exactly; each
@@ -41,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use super::session::StepFailure;
 use super::target::{describe_status, drain, shell_quote};
-use super::transcript::{DEFAULT_TIMEOUT, render_lines, sigil_data, unescape};
+use super::transcript::{DEFAULT_TIMEOUT, Header, render_lines, sigil_data, unescape};
 use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
 use crate::http::{HeadLimits, Progress, parse_head};
 
@@ -85,6 +86,7 @@ pub struct ClientTranscript {
     pub exit: Option<(usize, ExitExpectation)>,
     /// `(line, text)`, in order.
     pub stdout: Vec<(usize, Vec<u8>)>,
+    pub header: Header,
 }
 
 /// True if `text` is a client transcript (it has a `listen` line).
@@ -116,6 +118,7 @@ impl ClientTranscript {
             steps: Vec::new(),
             exit: None,
             stdout: Vec::new(),
+            header: Header::of(path),
         };
         let mut listen = false;
         let mut run = false;
@@ -125,7 +128,7 @@ impl ClientTranscript {
             let number = i + 1;
             let line = lines[i].trim();
             i += 1;
-            if line.is_empty() || line.starts_with('#') {
+            if line.is_empty() || line.starts_with('#') || t.header.take(line) {
                 continue;
             }
             let words: Vec<&str> = line.split_whitespace().collect();

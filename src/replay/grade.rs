@@ -126,7 +126,7 @@ fn timed_out(path: &Path, limit: Duration, took: Duration) -> TranscriptResult {
         ..TranscriptResult::new(path, outcome)
     };
     match Transcript::load(path) {
-        Ok(t) => result.described_by(&t),
+        Ok(t) => result.described_by(&t.header),
         Err(_) => result,
     }
 }
@@ -381,7 +381,7 @@ fn run_grade(args: &GradeArgs) -> Result<bool, String> {
     let categories: BTreeSet<String> = files
         .iter()
         .filter_map(|p| Transcript::load(p).ok())
-        .map(|t| t.category)
+        .map(|t| t.header.category)
         .collect();
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;

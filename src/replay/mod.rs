@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use crate::cli::replay::{Format, ReplayArgs};
 pub use session::Judge;
 use session::{Setting, StepFailure};
-use transcript::{Fault, Level, Transcript};
+use transcript::{Fault, Header, Level, Transcript};
 
 /// The extension of transcript files; other files in a directory are ignored.
 pub const EXTENSION: &str = "transcript";
@@ -86,12 +86,12 @@ impl TranscriptResult {
         }
     }
 
-    /// The same, with the level, category and hint of `t`'s header.
-    pub fn described_by(self, t: &Transcript) -> TranscriptResult {
+    /// The same, with the level, category and hint of a transcript's `header`.
+    pub fn described_by(self, header: &Header) -> TranscriptResult {
         TranscriptResult {
-            level: t.level,
-            category: t.category.clone(),
-            hint: t.hint.clone(),
+            level: header.level,
+            category: header.category.clone(),
+            hint: header.hint.clone(),
             ..self
         }
     }
@@ -171,20 +171,24 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// differing responses.
 pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     let started = Instant::now();
-    let mut result = TranscriptResult::new(path, Outcome::Passed);
+    let result = TranscriptResult::new(path, Outcome::Passed);
     if client_side::is_client_transcript(path) {
-        (result.outcome, result.failures) = play_client_transcript(path, options);
+        let t = match client_side::ClientTranscript::load(path) {
+            Ok(t) => t,
+            Err(e) => return TranscriptResult::new(path, Outcome::Broken(e)),
+        };
+        let mut result = result.described_by(&t.header);
+        (result.outcome, result.failures) = play_client_transcript(&t, options);
         result.duration = started.elapsed();
         return result;
     }
     let t = match Transcript::load(path) {
         Ok(t) => t,
         Err(e) => {
-            result.outcome = Outcome::Broken(e.to_string());
-            return result;
+            return TranscriptResult::new(path, Outcome::Broken(e.to_string()));
         }
     };
-    let mut result = result.described_by(&t);
+    let mut result = result.described_by(&t.header);
     let (outcome, failures) = play_transcript(&t, options);
     result.reproduction = (!failures.is_empty())
         .then(|| report::reproduction(&t, &options.target))
@@ -195,16 +199,15 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     result
 }
 
-fn play_client_transcript(path: &Path, options: &Options) -> (Outcome, Vec<StepFailure>) {
-    let t = match client_side::ClientTranscript::load(path) {
-        Ok(t) => t,
-        Err(e) => return (Outcome::Broken(e), vec![]),
-    };
+fn play_client_transcript(
+    t: &client_side::ClientTranscript,
+    options: &Options,
+) -> (Outcome, Vec<StepFailure>) {
     let Some(template) = &options.client_cmd else {
         let why = "a client transcript: it tests a client (--client-cmd)";
         return (Outcome::Skipped(why.to_string()), vec![]);
     };
-    match client_side::play(&t, template) {
+    match client_side::play(t, template) {
         Ok(failures) if failures.is_empty() => (Outcome::Passed, failures),
         Ok(failures) => (Outcome::Failed, failures),
         Err(e) => (Outcome::Broken(e), vec![]),

@@ -88,12 +88,57 @@ pub struct Transcript {
     pub store: Option<Vec<u8>>,
     pub fault: Option<Fault>,
     pub timeout: Duration,
+    pub header: Header,
+    pub steps: Vec<Step>,
+}
+
+/// What a transcript says about itself for the reports: `level`, `category` and
+/// `hint` lines. Server and client transcripts (`replay::client_side`) share it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
     pub level: Level,
     /// The score table's row: `category NAME`, else the directory's name.
     pub category: String,
     /// What the contract says, from `hint` lines.
     pub hint: Option<String>,
-    pub steps: Vec<Step>,
+}
+
+impl Header {
+    /// The header of a transcript at `path` that has no header lines: a MUST in
+    /// its directory's category, without a hint.
+    pub fn of(path: &Path) -> Header {
+        Header {
+            level: Level::Must,
+            category: path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "other".to_string()),
+            hint: None,
+        }
+    }
+
+    /// Takes `line` (trimmed, not blank) if it is a header line; false if it is not one.
+    pub fn take(&mut self, line: &str) -> bool {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["level", "MUST"] => self.level = Level::Must,
+            ["level", "SHOULD"] => self.level = Level::Should,
+            ["category", name] => self.category = name.to_string(),
+            ["hint", _, ..] => {
+                let text = line["hint".len()..].trim();
+                match &mut self.hint {
+                    Some(h) => {
+                        h.push(' ');
+                        h.push_str(text);
+                    }
+                    None => self.hint = Some(text.to_string()),
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
 }
 
 /// One step and the 1-based line it starts on.
@@ -186,13 +231,7 @@ impl Transcript {
             store: None,
             fault: None,
             timeout: DEFAULT_TIMEOUT,
-            level: Level::Must,
-            category: path
-                .parent()
-                .and_then(Path::file_name)
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_else(|| "other".to_string()),
-            hint: None,
+            header: Header::of(path),
             steps: Vec::new(),
         };
         let mut opened: Vec<String> = Vec::new();
@@ -202,6 +241,9 @@ impl Transcript {
             let line = lines[i].trim();
             i += 1;
             if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if t.header.take(line) {
                 continue;
             }
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -245,29 +287,6 @@ impl Transcript {
                 }
                 ("timeout", [ms]) => {
                     t.timeout = parse_ms(ms).map_err(|m| err(number, m))?;
-                    continue;
-                }
-                ("level", ["MUST"]) => {
-                    t.level = Level::Must;
-                    continue;
-                }
-                ("level", ["SHOULD"]) => {
-                    t.level = Level::Should;
-                    continue;
-                }
-                ("category", [name]) => {
-                    t.category = name.to_string();
-                    continue;
-                }
-                ("hint", [_, ..]) => {
-                    let text = line["hint".len()..].trim();
-                    match &mut t.hint {
-                        Some(h) => {
-                            h.push(' ');
-                            h.push_str(text);
-                        }
-                        None => t.hint = Some(text.to_string()),
-                    }
                     continue;
                 }
                 ("expect-store", []) | ("expect-store", ["any-order"]) => {

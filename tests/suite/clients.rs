@@ -103,3 +103,96 @@ fn server_grading_leaves_client_transcripts_out_and_coverage_ignores_them() {
         result.outcome
     );
 }
+
+#[test]
+fn client_transcripts_carry_their_header_into_every_report() {
+    // The built-in ones: the category is the directory's name, in every format.
+    for format in ["json", "junit", "tap", "html", "text"] {
+        let output = Command::new(binary())
+            .args(["replay", "--format", format, "transcripts/client"])
+            .current_dir(root())
+            .output()
+            .expect("wordwire replay runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{format}: {stdout}");
+        match format {
+            "json" => {
+                let report: serde_json::Value =
+                    serde_json::from_str(&stdout).expect("the JSON report parses");
+                let categories: Vec<&String> = report["categories"]
+                    .as_object()
+                    .expect("categories is an object")
+                    .keys()
+                    .collect();
+                assert_eq!(categories, ["client"], "{stdout}");
+                let transcripts = report["transcripts"].as_array().expect("an array");
+                assert!(
+                    transcripts.iter().all(|t| t["category"] == "client"),
+                    "{stdout}"
+                );
+            }
+            "junit" => {
+                assert_eq!(
+                    stdout.matches("<testcase classname=\"client\" ").count(),
+                    client_transcripts().len(),
+                    "{stdout}"
+                );
+                assert!(!stdout.contains("classname=\"\""), "{stdout}");
+            }
+            "html" => assert!(
+                stdout.contains("<tr class=\"good\"><td>client</td>"),
+                "{stdout}"
+            ),
+            "text" => assert!(stdout.lines().any(|l| l.starts_with("client ")), "{stdout}"),
+            // TAP names a category only in a failure's YAML block: see below.
+            _ => {}
+        }
+    }
+    // A header of its own: category, level and hint are read, whether it plays,
+    // fails or is skipped (no client command).
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("mine.transcript");
+    let text = std::fs::read_to_string(
+        root().join("transcripts/client/post-200-prints-status-and-body.transcript"),
+    )
+    .expect("the transcript reads");
+    std::fs::write(
+        &path,
+        format!("category requests\nlevel SHOULD\nhint CLIENT: say it.\n{text}"),
+    )
+    .expect("the copy is written");
+    let played = wordwire::replay::Options {
+        client_cmd: Some(format!("'{}' client --addr {{addr}}", binary())),
+        ..wordwire::replay::Options::default()
+    };
+    let failing = wordwire::replay::Options {
+        client_cmd: Some("false {addr}".to_string()),
+        ..wordwire::replay::Options::default()
+    };
+    for (options, passed) in [
+        (played, Some(true)),
+        (failing, Some(false)),
+        (Default::default(), None),
+    ] {
+        let result = wordwire::replay::replay_one(&path, &options);
+        match passed {
+            Some(true) => assert_eq!(result.outcome, wordwire::replay::Outcome::Passed),
+            Some(false) => assert_eq!(result.outcome, wordwire::replay::Outcome::Failed),
+            None => assert!(matches!(
+                result.outcome,
+                wordwire::replay::Outcome::Skipped(_)
+            )),
+        }
+        assert_eq!(result.category, "requests", "{:?}", result.outcome);
+        assert_eq!(result.level, wordwire::replay::transcript::Level::Should);
+        assert_eq!(result.hint.as_deref(), Some("CLIENT: say it."));
+    }
+    let tap = wordwire::replay::report::tap(&[wordwire::replay::replay_one(
+        &path,
+        &wordwire::replay::Options {
+            client_cmd: Some("false {addr}".to_string()),
+            ..wordwire::replay::Options::default()
+        },
+    )]);
+    assert!(tap.contains("  category: \"requests\"\n"), "{tap}");
+}

@@ -24,7 +24,8 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     /// Replay against this running server (HOST:PORT) instead of an in-process one;
-    /// transcripts that set server flags, a starting store or a fault are skipped.
+    /// transcripts that set server flags, a starting store or a fault are skipped
+    /// (not played, not in the score; --target-cmd plays them).
     #[arg(long, value_name = "ADDR")]
     pub target: Option<String>,
     /// Start the server under test for each transcript: run CMD with `sh -c`,

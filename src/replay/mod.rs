@@ -216,10 +216,14 @@ fn play_client_transcript(
 
 fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailure>) {
     let judge = options.judge();
+    if t.fault == Some(Fault::Reads) && !matches!(options.target, Target::InProcess) {
+        let why = "fault reads: no mechanism makes a read fail in any server (root reads any file, and a server may serve from memory); in-process only";
+        return (Outcome::Skipped(why.to_string()), vec![]);
+    }
     let played = match &options.target {
         Target::Addr(addr) => {
             if t.needs_local_server() {
-                let why = "sets server flags, a starting store or a fault: use --target-cmd, which starts the server per transcript";
+                let why = "sets server flags, a starting store or a fault, which a server already running cannot be given: play it with --target-cmd 'YOUR-SERVER --addr {addr} --store {store}', which starts the server per transcript";
                 return (Outcome::Skipped(why.to_string()), vec![]);
             }
             let setting = Setting { judge, store: None };
@@ -248,10 +252,6 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             flags,
             dir,
         } => {
-            if t.fault == Some(Fault::Reads) {
-                let why = "fault reads: no mechanism makes a read fail in any server (root reads any file, and a server may serve from memory); in-process only";
-                return (Outcome::Skipped(why.to_string()), vec![]);
-            }
             let ours = t.server_flags.clone().unwrap_or_default();
             let args = match flags {
                 Some(map) => match map.translate(&ours) {

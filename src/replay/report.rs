@@ -88,6 +88,11 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// The transcripts that were played and judged: all but the skipped ones.
+    pub fn played(&self) -> usize {
+        self.passed + self.failed + self.warnings
+    }
+
     fn add(&mut self, r: &TranscriptResult) {
         match (&r.outcome, r.level) {
             (Outcome::Passed | Outcome::Blessed, _) => self.passed += 1,
@@ -168,8 +173,66 @@ impl Score {
             row(name, t);
         }
         row("all", &self.total);
-        let _ = writeln!(out, "score {}%", self.percent);
+        let _ = write!(out, "score {}%", self.percent);
+        if self.total.skipped > 0 {
+            let all = self.total.played() + self.total.skipped;
+            let _ = write!(
+                out,
+                " of the {} played ({YELLOW}{} of {all} skipped{YELLOW:#})",
+                self.total.played(),
+                self.total.skipped
+            );
+        }
+        out.push('\n');
         out
+    }
+}
+
+/// What was skipped: how many of how many, and why, for every format's summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skips<'a> {
+    pub skipped: usize,
+    pub total: usize,
+    /// Each reason and how many transcripts it skipped, the most frequent first.
+    pub reasons: Vec<(&'a str, usize)>,
+}
+
+impl<'a> Skips<'a> {
+    pub fn of(results: &'a [TranscriptResult]) -> Skips<'a> {
+        let mut reasons: Vec<(&str, usize)> = Vec::new();
+        for r in results {
+            if let Outcome::Skipped(why) = &r.outcome {
+                match reasons.iter_mut().find(|(w, _)| *w == why.as_str()) {
+                    Some((_, n)) => *n += 1,
+                    None => reasons.push((why, 1)),
+                }
+            }
+        }
+        // Stable: reasons skipping as many keep the order they were first met.
+        reasons.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        Skips {
+            skipped: reasons.iter().map(|&(_, n)| n).sum(),
+            total: results.len(),
+            reasons,
+        }
+    }
+
+    /// `24 of 42 SKIPPED (not played, not in the score): WHY`, with `N: WHY; M: WHY`
+    /// when there are several reasons; `None` when nothing was skipped.
+    pub fn note(&self) -> Option<String> {
+        let why = match self.reasons.as_slice() {
+            [] => return None,
+            [(why, _)] => why.to_string(),
+            several => several
+                .iter()
+                .map(|(why, n)| format!("{n}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        Some(format!(
+            "{} of {} SKIPPED (not played, not in the score): {why}",
+            self.skipped, self.total
+        ))
     }
 }
 
@@ -283,16 +346,17 @@ fn printf_escape(bytes: &[u8]) -> String {
     out
 }
 
-/// The closing line: `N passed, M failed`, then skipped and warning counts if any.
+/// The closing line: `N passed, M failed`, then the warnings if any, then what was
+/// skipped, why and how to play it (`Skips::note`).
 /// A SHOULD transcript that failed is a warning, not a failure.
 pub fn summary_line(results: &[TranscriptResult]) -> String {
     let t = Score::of(results).total;
     let mut line = format!("{} passed, {} failed", t.passed, t.failed);
-    if t.skipped > 0 {
-        let _ = write!(line, ", {} skipped", t.skipped);
-    }
     if t.warnings > 0 {
         let _ = write!(line, ", {} warnings", t.warnings);
+    }
+    if let Some(note) = Skips::of(results).note() {
+        let _ = write!(line, ", {YELLOW}{note}{YELLOW:#}");
     }
     line
 }
@@ -303,7 +367,11 @@ struct JsonReport<'a> {
     failed: usize,
     warnings: usize,
     skipped: usize,
+    /// The transcripts judged: `score` is of these only.
+    played: usize,
+    total: usize,
     score: f64,
+    skip_reasons: Vec<JsonSkip<'a>>,
     categories: &'a BTreeMap<String, Tally>,
     transcripts: Vec<JsonTranscript<'a>>,
 }
@@ -322,6 +390,12 @@ struct JsonTranscript<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     reproduction: Option<&'a str>,
     failures: Vec<JsonFailure<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSkip<'a> {
+    reason: &'a str,
+    count: usize,
 }
 
 #[derive(Serialize)]
@@ -352,7 +426,14 @@ pub fn json(results: &[TranscriptResult]) -> String {
         failed: score.total.failed,
         warnings: score.total.warnings,
         skipped: score.total.skipped,
+        played: score.total.played(),
+        total: results.len(),
         score: score.percent,
+        skip_reasons: Skips::of(results)
+            .reasons
+            .into_iter()
+            .map(|(reason, count)| JsonSkip { reason, count })
+            .collect(),
         categories: &score.categories,
         transcripts: results
             .iter()
@@ -455,6 +536,11 @@ pub fn junit(results: &[TranscriptResult]) -> String {
                     }
                 }
             }
+            // After the cases, as the JUnit schema orders it: why the skipped ones were.
+            if let Some(note) = Skips::of(results).note() {
+                w.create_element("system-out")
+                    .write_text_content(BytesText::new(&xml_safe(&note)))?;
+            }
             Ok(())
         });
     written.expect("writing XML into a Vec cannot fail");
@@ -467,7 +553,8 @@ pub fn junit(results: &[TranscriptResult]) -> String {
 }
 
 /// A TAP 14 report: one test point per transcript, SKIP with its reason, a SHOULD
-/// failure as `# TODO` (a warning), failures with a YAML block.
+/// failure as `# TODO` (a warning), failures with a YAML block; a closing comment
+/// when some were skipped (`Skips::note`).
 pub fn tap(results: &[TranscriptResult]) -> String {
     let mut out = format!("TAP version 14\n1..{}\n", results.len());
     for (i, r) in results.iter().enumerate() {
@@ -507,6 +594,9 @@ pub fn tap(results: &[TranscriptResult]) -> String {
             }
         }
     }
+    if let Some(note) = Skips::of(results).note() {
+        let _ = writeln!(out, "# {note}");
+    }
     out
 }
 
@@ -524,15 +614,28 @@ pub fn html(title: &str, results: &[TranscriptResult]) -> String {
         HTML_STYLE,
         e(title)
     );
-    let _ = writeln!(
-        out,
-        "<p class=\"score\">Score <b>{}%</b>: {} passed, {} failed, {} warnings (SHOULD), {} skipped.</p>",
-        score.percent,
-        score.total.passed,
-        score.total.failed,
-        score.total.warnings,
-        score.total.skipped
-    );
+    let skips = Skips::of(results);
+    match skips.note() {
+        None => {
+            let _ = writeln!(
+                out,
+                "<p class=\"score\">Score <b>{}%</b>: {} passed, {} failed, {} warnings (SHOULD), 0 skipped.</p>",
+                score.percent, score.total.passed, score.total.failed, score.total.warnings
+            );
+        }
+        Some(note) => {
+            let _ = writeln!(
+                out,
+                "<p class=\"score\">Score <b>{}%</b> of the {} played: {} passed, {} failed, {} warnings (SHOULD).</p>\n<p class=\"score\"><b>{}</b></p>",
+                score.percent,
+                score.total.played(),
+                score.total.passed,
+                score.total.failed,
+                score.total.warnings,
+                e(&note)
+            );
+        }
+    }
     out.push_str("<table class=\"summary\"><tr><th>category</th><th>passed</th><th>failed</th><th>warnings</th><th>skipped</th></tr>\n");
     for (name, t) in &score.categories {
         let class = if t.failed > 0 {
@@ -693,10 +796,124 @@ mod tests {
         );
         // 2 of 2 + 2 + 1 possible points.
         assert_eq!(score.percent, 40.0);
-        assert!(score.table().contains("score 40%"));
+        assert!(
+            plain(&score.table()).ends_with("\nscore 40% of the 3 played (1 of 4 skipped)\n"),
+            "{}",
+            score.table()
+        );
         assert_eq!(
-            summary_line(&sample()),
-            "1 passed, 1 failed, 1 skipped, 1 warnings"
+            plain(&summary_line(&sample())),
+            "1 passed, 1 failed, 1 warnings, 1 of 4 SKIPPED (not played, not in the score): needs <x>"
+        );
+    }
+
+    /// `sample()` without its skipped transcript.
+    fn sample_without_skips() -> Vec<TranscriptResult> {
+        let mut results = sample();
+        results.retain(|r| !matches!(r.outcome, Outcome::Skipped(_)));
+        results
+    }
+
+    #[test]
+    fn a_run_without_skips_says_nothing_of_them() {
+        let results = sample_without_skips();
+        assert_eq!(Skips::of(&results).note(), None);
+        let table = plain(&Score::of(&results).table());
+        assert!(table.ends_with("\nscore 40%\n"), "{table}");
+        assert_eq!(
+            plain(&summary_line(&results)),
+            "1 passed, 1 failed, 1 warnings"
+        );
+        let value: serde_json::Value = serde_json::from_str(&json(&results)).unwrap();
+        assert_eq!(value["played"], 3);
+        assert_eq!(value["total"], 3);
+        assert_eq!(value["skip_reasons"], serde_json::json!([]));
+        assert!(!junit(&results).contains("SKIPPED"));
+        assert!(tap(&results).ends_with("  ...\n"), "{}", tap(&results));
+        assert!(
+            html("t", &results).contains(
+                "<p class=\"score\">Score <b>40%</b>: 1 passed, 1 failed, 1 warnings (SHOULD), 0 skipped.</p>\n<table"
+            ),
+            "{}",
+            html("t", &results)
+        );
+    }
+
+    #[test]
+    fn every_format_says_how_many_were_skipped_of_how_many_and_why() {
+        let mut results = sample_without_skips();
+        for (path, why) in [
+            ("a/s1.transcript", "needs a fresh store"),
+            ("a/s2.transcript", "needs --x & <y>"),
+            ("a/s3.transcript", "needs a fresh store"),
+        ] {
+            results.push(result(path, Outcome::Skipped(why.into()), Level::Must));
+        }
+        // Grouped, the most frequent reason first.
+        let skips = Skips::of(&results);
+        assert_eq!(
+            skips,
+            Skips {
+                skipped: 3,
+                total: 6,
+                reasons: vec![("needs a fresh store", 2), ("needs --x & <y>", 1)],
+            }
+        );
+        let note = "3 of 6 SKIPPED (not played, not in the score): 2: needs a fresh store; 1: needs --x & <y>";
+        assert_eq!(skips.note().as_deref(), Some(note));
+        // The score is of the three played: 2 of 2 + 2 + 1 points.
+        let table = plain(&Score::of(&results).table());
+        assert!(
+            table.ends_with("\nscore 40% of the 3 played (3 of 6 skipped)\n"),
+            "{table}"
+        );
+        assert_eq!(
+            plain(&summary_line(&results)),
+            format!("1 passed, 1 failed, 1 warnings, {note}")
+        );
+        let value: serde_json::Value = serde_json::from_str(&json(&results)).unwrap();
+        assert_eq!(
+            (
+                &value["played"],
+                &value["skipped"],
+                &value["total"],
+                &value["score"]
+            ),
+            (
+                &serde_json::json!(3),
+                &serde_json::json!(3),
+                &serde_json::json!(6),
+                &serde_json::json!(40.0)
+            )
+        );
+        assert_eq!(
+            value["skip_reasons"],
+            serde_json::json!([
+                {"reason": "needs a fresh store", "count": 2},
+                {"reason": "needs --x & <y>", "count": 1},
+            ])
+        );
+        let xml = junit(&results);
+        assert!(
+            xml.contains(" tests=\"6\" failures=\"1\" errors=\"0\" skipped=\"3\" "),
+            "{xml}"
+        );
+        assert!(
+            xml.ends_with(
+                "  </testcase>\n  <system-out>3 of 6 SKIPPED (not played, not in the score): 2: needs a fresh store; 1: needs --x &amp; &lt;y&gt;</system-out>\n</testsuite>\n"
+            ),
+            "{xml}"
+        );
+        let tap = tap(&results);
+        assert!(tap.ends_with(&format!("  ...\nok 4 - a/s1.transcript # SKIP needs a fresh store\nok 5 - a/s2.transcript # SKIP needs --x & <y>\nok 6 - a/s3.transcript # SKIP needs a fresh store\n# {note}\n")), "{tap}");
+        let page = html("t", &results);
+        assert_balanced(&page);
+        assert!(
+            page.contains(
+                "<p class=\"score\">Score <b>40%</b> of the 3 played: 1 passed, 1 failed, 1 warnings (SHOULD).</p>\n\
+                 <p class=\"score\"><b>3 of 6 SKIPPED (not played, not in the score): 2: needs a fresh store; 1: needs --x &amp; &lt;y&gt;</b></p>\n<table"
+            ),
+            "{page}"
         );
     }
 
@@ -792,7 +1009,7 @@ mod tests {
         // 2 of 2 + 2 + 1 + 2 possible points.
         assert!(
             page.contains(
-                "<p class=\"score\">Score <b>28.6%</b>: 1 passed, 2 failed, 1 warnings (SHOULD), 1 skipped.</p>"
+                "<p class=\"score\">Score <b>28.6%</b> of the 4 played: 1 passed, 2 failed, 1 warnings (SHOULD).</p>\n<p class=\"score\"><b>1 of 5 SKIPPED (not played, not in the score): needs &lt;x&gt;</b></p>"
             ),
             "{page}"
         );

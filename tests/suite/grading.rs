@@ -1,10 +1,13 @@
 //! The grader against small Python implementations of the contract (`tests/impls/`):
 //! the correct ones pass every MUST transcript, each defective one fails exactly the
-//! transcripts about its defect.
+//! transcripts about its defect; and against a server already running (`--target`),
+//! what is skipped is counted and explained, not scored.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::support::TestServer;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -375,4 +378,118 @@ fn grade_refuses_a_directory_without_submissions() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no submissions"), "{stderr}");
+}
+
+/// `wordwire replay --target ADDR --format FORMAT transcripts`: exit code and stdout.
+fn replay_running(addr: &str, format: &str) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .args([
+            "replay",
+            "--target",
+            addr,
+            "--format",
+            format,
+            "transcripts",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("wordwire runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+    )
+}
+
+#[test]
+fn a_running_target_is_scored_on_what_it_played_and_every_format_says_what_was_skipped() {
+    // What the suite holds: the server transcripts, and those that need a server
+    // started for them (flags, a starting store, a fault).
+    let files = wordwire::replay::discover(&[root().join("transcripts")]).expect("transcripts/");
+    let server_transcripts: Vec<_> = files
+        .iter()
+        .filter(|p| !wordwire::replay::client_side::is_client_transcript(p))
+        .map(|p| wordwire::replay::transcript::Transcript::load(p).expect("it parses"))
+        .collect();
+    let total = server_transcripts.len();
+    let skipped = server_transcripts
+        .iter()
+        .filter(|t| t.needs_local_server())
+        .count();
+    // A read fault cannot be played on any foreign server: --target-cmd skips it too.
+    let reads = server_transcripts
+        .iter()
+        .filter(|t| t.fault == Some(wordwire::replay::transcript::Fault::Reads))
+        .count();
+    let played = total - skipped;
+    assert!(
+        reads == 1 && skipped > 1 && played > 0,
+        "{skipped} of {total}"
+    );
+    let why = "sets server flags, a starting store or a fault, which a server already running cannot be given: play it with --target-cmd 'YOUR-SERVER --addr {addr} --store {store}', which starts the server per transcript";
+    let why_reads = "fault reads: no mechanism makes a read fail in any server (root reads any file, and a server may serve from memory); in-process only";
+    let note = format!(
+        "{skipped} of {total} SKIPPED (not played, not in the score): {}: {why}; 1: {why_reads}",
+        skipped - 1
+    );
+
+    let server = TestServer::start("", |_| {});
+    let addr = server.addr.to_string();
+    let (code, text) = replay_running(&addr, "text");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "\nscore 100% of the {played} played ({skipped} of {total} skipped)\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("\n{played} passed, 0 failed, {note}\n")),
+        "{text}"
+    );
+
+    let (_, json) = replay_running(&addr, "json");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("the JSON parses");
+    assert_eq!(report["played"], played, "{json}");
+    assert_eq!(report["skipped"], skipped);
+    assert_eq!(report["total"], total);
+    assert_eq!(report["score"], 100.0);
+    assert_eq!(
+        report["skip_reasons"],
+        serde_json::json!([
+            {"reason": why, "count": skipped - 1},
+            {"reason": why_reads, "count": 1}
+        ])
+    );
+
+    let (_, xml) = replay_running(&addr, "junit");
+    assert!(
+        xml.contains(&format!(
+            " tests=\"{total}\" failures=\"0\" errors=\"0\" skipped=\"{skipped}\" "
+        )),
+        "{xml}"
+    );
+    assert!(
+        xml.ends_with(&format!(
+            "  <system-out>{}</system-out>\n</testsuite>\n",
+            note.replace('\'', "&apos;")
+        )),
+        "{xml}"
+    );
+
+    let (_, tap) = replay_running(&addr, "tap");
+    assert!(
+        tap.starts_with(&format!("TAP version 14\n1..{total}\n")),
+        "{tap}"
+    );
+    assert_eq!(tap.matches(" # SKIP ").count(), skipped, "{tap}");
+    assert!(tap.ends_with(&format!("\n# {note}\n")), "{tap}");
+
+    let (_, page) = replay_running(&addr, "html");
+    assert!(
+        page.contains(&format!(
+            "<p class=\"score\">Score <b>100%</b> of the {played} played: {played} passed, 0 failed, 0 warnings (SHOULD).</p>\n<p class=\"score\"><b>{}</b></p>\n",
+            note.replace('\'', "&apos;")
+        )),
+        "{page}"
+    );
 }

@@ -33,7 +33,9 @@ pub struct ServeArgs {
     /// fsync each change before answering (always), or leave it to the OS (none).
     #[arg(long, value_enum, default_value_t = Sync::Always)]
     pub sync: Sync,
-    /// Longest silence between bytes of a request, in seconds.
+    /// Longest silence between bytes of a started request, in seconds: then 504
+    /// (see --timeout-status) and close. A new connection that sends nothing at
+    /// all is closed silently after it, with no response.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     pub read_timeout: Duration,
     /// Longest time from a request's first byte to its last, in seconds.

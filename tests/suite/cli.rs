@@ -88,6 +88,13 @@ fn help_and_version_go_to_stdout_with_exit_0() {
         "{}",
         stdout(&help)
     );
+    // The read timeout's help names both of its cases (conn.rs: a fresh connection
+    // waits in `Idle` until the read timeout, and silence there closes quietly).
+    let serve = stdout(&wordwire(&["serve", "--help"]));
+    assert!(
+        serve.contains("Longest silence between bytes of a started request, in seconds: then 504 (see --timeout-status) and close. A new connection that sends nothing at all is closed silently after it, with no response [default: 10]"),
+        "{serve}"
+    );
     let version = wordwire(&["client", "--version"]);
     assert_eq!(version.status.code(), Some(0));
     assert_eq!(

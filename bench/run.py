@@ -44,11 +44,15 @@ PEERS = ["hyper", "nginx", "redis", "floor"]
 # With --before BINARY: an older wordwire build, run beside the current one in every
 # scenario the current one runs in (before/after from the same interleaved run).
 BEFORE = None
+# Extra `serve` arguments of wordwire and of the --before build (--serve-args, --before-args).
+SERVE_ARGS = []
+BEFORE_ARGS = []
 FLOOR = None  # path of the built floor binary, when there is one
 
 GET_PEERS = ["wordwire", "hyper", "nginx", "floor"]
 # Redis SET with `appendfsync always` is the durable-write peer of POST --sync always:
-# 16 clients beside our 16 connections, 50 (redis-benchmark's default) beside our 64.
+# 16 clients beside our 16 connections, 50 (redis-benchmark's default) beside our 64 (issue 12),
+# and 64 beside 64.
 SCENARIOS = [
     # name, kind, connections, sync, servers, {server: connections if different}
     ("GET keep-alive, 1 conn", "get", 1, None, GET_PEERS, {}),
@@ -63,6 +67,9 @@ SCENARIOS = [
     ("POST --sync always, 16 conns", "post", 16, "always", ["wordwire", "hyper", "redis", "floor"], {}),
     ("POST --sync always, 64 conns", "post", 64, "always", ["wordwire", "hyper", "redis", "floor"],
      {"redis": 50}),
+    # The same with Redis at 64 clients too: at equal throughput, 64 clients wait about 64/50
+    # as long as 50 (Little's law), so only this row compares the two p99s like for like.
+    ("POST --sync always, 64 conns, Redis at 64", "post", 64, "always", ["wordwire", "redis"], {}),
 ]
 # The scenario whose CPU per request is held against the floor's (issue 12: within 1.1x).
 CPU_SCENARIO = "GET keep-alive, 64 conns"
@@ -124,6 +131,7 @@ class Servers:
         if kind in ("wordwire", "before"):
             binary = WORDWIRE if kind == "wordwire" else BEFORE
             argv = [binary, "serve", "--addr", f"127.0.0.1:{port}", "--store", store, "--sync", sync]
+            argv += SERVE_ARGS if kind == "wordwire" else BEFORE_ARGS
         elif kind == "hyper":
             argv = [HYPER, "--addr", f"127.0.0.1:{port}", "--store", store, "--sync", sync]
         elif kind == "floor":
@@ -437,7 +445,7 @@ def report(args, results, idle, started, servers_run, load):
         "- Redis: Debian's `redis-server`, `appendonly yes`, `appendfsync always`, no RDB snapshots, no "
         "automatic AOF rewrite, its files in the run's temporary directory (the same file system as the "
         "other stores); `redis-benchmark -t set -d 5` (a 5-byte value, one connection per client, no "
-        "pipelining) with 16 clients beside POST at 16 connections and 50 beside POST at 64.",
+        "pipelining) with 16 clients beside POST at 16 connections and 50 beside POST at 64 (the issue's pairing), and 64 beside 64 in the row marked so: at equal throughput 64 clients wait about 64/50 as long as 50 (Little's law), so that row compares p99 like for like.",
         "- floor: `../shared/floor/limit.c` built with `cc -O2 -pthread`, an epoll server answering canned "
         "bytes with no HTTP work (no parsing, no auth check); keep-alive GET and POST only."
         + ("" if "floor" in servers_run else " **Absent from this run.**"),
@@ -665,6 +673,7 @@ def write_chart(path, results, servers_run):
     svg.append(f'<text x="{width - 90}" y="{60 + len(series) * 20 + 10}" font-size="10">Redis: SET,</text>')
     svg.append(f'<text x="{width - 90}" y="{60 + len(series) * 20 + 22}" font-size="10">50 clients</text>')
     svg.append(f'<text x="{width - 90}" y="{60 + len(series) * 20 + 34}" font-size="10">beside 64</text>')
+    svg.append(f'<text x="{width - 90}" y="{60 + len(series) * 20 + 46}" font-size="10">(64: "Redis at 64")</text>')
     svg.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(svg) + "\n")
@@ -680,8 +689,12 @@ def main():
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--chart", default=os.path.join(HERE, "chart.svg"))
     parser.add_argument("--before", default="", help="an older wordwire binary to compare with")
+    parser.add_argument("--serve-args", default="", help="extra `wordwire serve` arguments, "
+                        "split on spaces (e.g. \"--threads 1\")")
+    parser.add_argument("--before-args", default="", help="the same for the --before build")
     args = parser.parse_args()
-    global BEFORE, FLOOR, SCENARIOS
+    global BEFORE, FLOOR, SCENARIOS, SERVE_ARGS, BEFORE_ARGS
+    SERVE_ARGS, BEFORE_ARGS = args.serve_args.split(), args.before_args.split()
     if args.duration < 1 or args.rounds < 1:
         sys.exit("--rounds and --duration must be at least 1")
     started = datetime.now(timezone.utc)

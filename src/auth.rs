@@ -75,16 +75,7 @@ impl Credentials {
     /// presented, never on the configured pair: the decoded pair is hashed (time follows its
     /// own length) and the digests are compared in constant time (always 32 bytes).
     pub fn accepts(&self, authorization: Option<&[u8]>) -> bool {
-        let Some(value) = authorization else {
-            return false;
-        };
-        let Some((scheme, token)) = split_scheme(value) else {
-            return false;
-        };
-        if !scheme.eq_ignore_ascii_case(b"basic") {
-            return false;
-        }
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token) else {
+        let Some(decoded) = authorization.and_then(decode_basic) else {
             return false;
         };
         // Not `decoded.ct_eq(&self.expected)`: subtle returns at once when the lengths differ,
@@ -93,6 +84,25 @@ impl Credentials {
         let presented: [u8; 32] = Sha256::digest(&decoded).into();
         presented.ct_eq(&self.expected_digest).into()
     }
+}
+
+/// The `user:password` bytes of a `Basic <base64>` field value (the scheme in any case), or
+/// `None` for another scheme or a token that is not base64.
+pub fn decode_basic(value: &[u8]) -> Option<Vec<u8>> {
+    let (scheme, token) = split_scheme(value)?;
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD.decode(token).ok()
+}
+
+/// The user a `Basic` field value presents (what comes before the first `:`), right or wrong:
+/// what an access log shows, as nginx's `$remote_user` does.
+pub fn presented_user(value: &[u8]) -> Option<Vec<u8>> {
+    let mut pair = decode_basic(value)?;
+    let end = pair.iter().position(|&b| b == b':').unwrap_or(pair.len());
+    pair.truncate(end);
+    Some(pair)
 }
 
 /// Splits `scheme SP+ token68`, trimming spaces around the token.
@@ -115,6 +125,22 @@ mod tests {
         let creds = Credentials::lab_default();
         assert_eq!(creds.header_value(), "Basic d29yZHdpcmU6d29yZHdpcmU=");
         assert!(creds.accepts(Some(b"Basic d29yZHdpcmU6d29yZHdpcmU=")));
+    }
+
+    #[test]
+    fn the_presented_user_is_read_whatever_the_password() {
+        assert_eq!(presented_user(b"Basic YWxpY2U6c2VjcmV0").unwrap(), b"alice");
+        assert_eq!(
+            presented_user(b"basic   YWxpY2U6d3Jvbmc= ").unwrap(),
+            b"alice"
+        );
+        assert_eq!(
+            presented_user(b"Basic YWxpY2U=").unwrap(),
+            b"alice",
+            "no colon"
+        );
+        assert_eq!(presented_user(b"Bearer YWxpY2U6c2VjcmV0"), None);
+        assert_eq!(presented_user(b"Basic !!!"), None);
     }
 
     #[test]

@@ -15,7 +15,6 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use base64::Engine;
 use smallvec::SmallVec;
 
 use crate::http::response::Response;
@@ -106,24 +105,12 @@ impl Fields {
             } else if name.eq_ignore_ascii_case(b"referer") {
                 fields.referer = Some(Value::from_slice(value));
             } else if name.eq_ignore_ascii_case(b"authorization") {
-                fields.user = basic_user(value);
+                fields.user =
+                    crate::auth::presented_user(value).map(|user| Value::from_slice(&user));
             }
         }
         fields
     }
-}
-
-/// The user of a `Basic` credential, as decoded.
-fn basic_user(value: &[u8]) -> Option<Value> {
-    let space = memchr::memchr(b' ', value)?;
-    if !value[..space].eq_ignore_ascii_case(b"basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value[space + 1..].trim_ascii())
-        .ok()?;
-    let user = decoded.split(|&b| b == b':').next()?;
-    Some(Value::from_slice(user))
 }
 
 /// One answered request, as the log sees it.

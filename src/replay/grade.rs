@@ -254,13 +254,25 @@ pub struct Progress<'a> {
     pub submissions: usize,
 }
 
-/// MUST transcripts that failed or could not be played.
-/// `alice: 97.5%, 1 MUST failure, 12.3 s`.
+/// The stderr line of a graded submission: its score, MUST transcripts that failed
+/// or could not be played, and its time: `alice: 97.5%, 1 MUST failure, 12.3 s`;
+/// with skips, the score says of how many as `replay` does:
+/// `alice: 100% of the 41 played (1 of 42 skipped), 0 MUST failures, 6.9 s`.
 fn graded_line(name: &str, results: &[TranscriptResult], took: Duration) -> String {
     let score = Score::of(results);
     let n = score.total.failed;
+    let skips = if score.total.skipped > 0 {
+        format!(
+            " of the {} played ({} of {} skipped)",
+            score.total.played(),
+            score.total.skipped,
+            score.total.played() + score.total.skipped
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{name}: {}%, {n} MUST failure{}, {:.1} s",
+        "{name}: {}%{skips}, {n} MUST failure{}, {:.1} s",
         score.percent,
         if n == 1 { "" } else { "s" },
         took.as_secs_f64()
@@ -317,7 +329,9 @@ fn push_row(out: &mut String, fields: &[String]) {
     out.push_str("\r\n");
 }
 
-/// The table on stdout: submission, score, MUST failures, time.
+/// The table on stdout: submission, score, MUST failures, time; and, when any
+/// submission had transcripts skipped, a `skipped` column (as in `summary.csv`)
+/// and a last line saying what that means. Without skips the table has no such column.
 fn table(graded: &[Graded]) -> String {
     let width = graded
         .iter()
@@ -325,24 +339,30 @@ fn table(graded: &[Graded]) -> String {
         .max()
         .unwrap_or(0)
         .max(10);
-    let mut out = format!(
-        "{:<width$} {:>6} {:>13} {:>8}\n",
-        "submission", "score", "MUST failures", "time"
-    );
-    for g in graded {
-        let score = Score::of(&g.results);
+    let scores: Vec<Score> = graded.iter().map(|g| Score::of(&g.results)).collect();
+    let skips = scores.iter().any(|s| s.total.skipped > 0);
+    let mut out = format!("{:<width$} {:>6} {:>13}", "submission", "score", "MUST failures");
+    if skips {
+        out.push_str(" skipped");
+    }
+    let _ = writeln!(out, " {:>8}", "time");
+    for (g, score) in graded.iter().zip(&scores) {
         let _ = write!(
             out,
-            "{:<width$} {:>5}% {:>13} {:>6.1} s",
-            g.name,
-            score.percent,
-            score.total.failed,
-            g.duration.as_secs_f64()
+            "{:<width$} {:>5}% {:>13}",
+            g.name, score.percent, score.total.failed
         );
+        if skips {
+            let _ = write!(out, " {:>7}", score.total.skipped);
+        }
+        let _ = write!(out, " {:>6.1} s", g.duration.as_secs_f64());
         if let Some(why) = &g.error {
             let _ = write!(out, "  ({why})");
         }
         out.push('\n');
+    }
+    if skips {
+        out.push_str("skipped: not played, not in the score; each NAME.html says why\n");
     }
     out
 }
@@ -501,6 +521,63 @@ mod tests {
             "submission,auth,limits,score,must_failures,should_failures,skipped,error\r\n\
              alice,1/2,0/0,50,1,0,1,\r\n\
              \"bob, jr\",0/0,0/0,0,1,0,0,\"no \"\"cmd\"\"\"\r\n"
+        );
+    }
+
+    fn graded(name: &str, results: Vec<TranscriptResult>) -> Graded {
+        Graded {
+            name: name.into(),
+            results,
+            error: None,
+            duration: Duration::from_millis(6900),
+        }
+    }
+
+    #[test]
+    fn the_table_and_stderr_line_say_how_many_were_skipped_as_the_csv_does() {
+        let skip = || result("faults", Outcome::Skipped("in-process only".into()), Level::Must);
+        let alice = graded(
+            "alice",
+            vec![result("auth", Outcome::Passed, Level::Must), skip()],
+        );
+        let bob = graded(
+            "bob",
+            vec![result("auth", Outcome::Failed, Level::Must), skip()],
+        );
+        assert_eq!(
+            graded_line(&alice.name, &alice.results, alice.duration),
+            "alice: 100% of the 1 played (1 of 2 skipped), 0 MUST failures, 6.9 s"
+        );
+        let graded = [alice, bob];
+        assert_eq!(
+            table(&graded),
+            "submission  score MUST failures skipped     time\n\
+             alice        100%             0       1    6.9 s\n\
+             bob            0%             1       1    6.9 s\n\
+             skipped: not played, not in the score; each NAME.html says why\n"
+        );
+        let categories: BTreeSet<String> = ["auth", "faults"].map(String::from).into();
+        let csv = summary_csv(&graded, &categories);
+        assert!(csv.contains("\r\nalice,1/1,0/0,100,0,0,1,\r\n"), "{csv}");
+    }
+
+    #[test]
+    fn without_skips_the_table_and_stderr_line_do_not_mention_them() {
+        let alice = graded(
+            "alice",
+            vec![
+                result("auth", Outcome::Passed, Level::Must),
+                result("auth", Outcome::Failed, Level::Must),
+            ],
+        );
+        assert_eq!(
+            graded_line(&alice.name, &alice.results, alice.duration),
+            "alice: 50%, 1 MUST failure, 6.9 s"
+        );
+        assert_eq!(
+            table(&[alice]),
+            "submission  score MUST failures     time\n\
+             alice         50%             1    6.9 s\n"
         );
     }
 

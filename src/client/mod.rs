@@ -96,6 +96,29 @@ pub enum ClientError {
         #[source]
         source: ReadError,
     },
+    /// The connection or the answer did not come in time; names the flag that sets it.
+    /// Example: a server that accepts and never answers, with `--timeout 2`.
+    #[error("{}", timed_out(addr, *waited, *connected, *received))]
+    TimedOut {
+        addr: String,
+        waited: Duration,
+        /// False: the connection itself was not made in time.
+        connected: bool,
+        /// Bytes of the answer that arrived before the silence.
+        received: usize,
+    },
+}
+
+/// `no answer from ADDR within 2 s (--timeout)`, with what did arrive if anything.
+fn timed_out(addr: &str, waited: Duration, connected: bool, received: usize) -> String {
+    let secs = waited.as_secs_f64();
+    match (connected, received) {
+        (false, _) => format!("cannot connect to {addr}: no connection within {secs} s (--timeout)"),
+        (true, 0) => format!("no answer from {addr} within {secs} s (--timeout)"),
+        (true, n) => format!(
+            "no complete answer from {addr}: {n} bytes, then nothing for {secs} s (--timeout)"
+        ),
+    }
 }
 
 /// Sends `request` on a new connection to `addr` and reads the final response
@@ -130,9 +153,20 @@ pub fn exchange_traced(
             Err(e) => last_error = e,
         }
     }
-    let stream = stream.ok_or_else(|| ClientError::Connect {
-        addr: addr.to_string(),
-        source: last_error,
+    let stream = stream.ok_or_else(|| {
+        if is_timeout(&last_error) {
+            ClientError::TimedOut {
+                addr: addr.to_string(),
+                waited: timeout,
+                connected: false,
+                received: 0,
+            }
+        } else {
+            ClientError::Connect {
+                addr: addr.to_string(),
+                source: last_error,
+            }
+        }
     })?;
     stream
         .set_read_timeout(Some(timeout))
@@ -147,17 +181,19 @@ pub fn exchange_traced(
                 .map_or_else(|_| addr.to_string(), |a| a.to_string());
             let tracer = Tracer::restarted(tracer);
             tracer.note(&format!("connected to {peer}"));
-            converse(TracedStream::new(stream, tracer), addr, request)
+            converse(TracedStream::new(stream, tracer), addr, request, timeout)
         }
-        None => converse(stream, addr, request),
+        None => converse(stream, addr, request, timeout),
     }
 }
 
-/// Writes the request on `stream` and reads until the final response.
+/// Writes the request on `stream` and reads until the final response; `timeout` is
+/// the stream's read timeout, named in the error when it expires.
 fn converse<S: Read + Write>(
     mut stream: S,
     addr: &str,
     request: &Request,
+    timeout: Duration,
 ) -> Result<Response, ClientError> {
     stream
         .write_all(&request.to_bytes())
@@ -170,9 +206,17 @@ fn converse<S: Read + Write>(
     loop {
         let response = reader
             .read_response(after_head)
-            .map_err(|source| ClientError::Receive {
-                addr: addr.to_string(),
-                source,
+            .map_err(|source| match source {
+                ReadError::TimedOut { partial } => ClientError::TimedOut {
+                    addr: addr.to_string(),
+                    waited: timeout,
+                    connected: true,
+                    received: partial.len(),
+                },
+                source => ClientError::Receive {
+                    addr: addr.to_string(),
+                    source,
+                },
             })?;
         if !response.is_interim() {
             return Ok(response);
@@ -194,5 +238,59 @@ mod tests {
             bytes,
             b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"
         );
+    }
+
+    #[test]
+    fn a_timeout_names_the_flag_that_sets_it_in_one_line() {
+        let err = |connected, received| {
+            ClientError::TimedOut {
+                addr: "127.0.0.1:9".into(),
+                waited: Duration::from_secs_f64(1.5),
+                connected,
+                received,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            err(true, 0),
+            "no answer from 127.0.0.1:9 within 1.5 s (--timeout)"
+        );
+        assert_eq!(
+            err(true, 41),
+            "no complete answer from 127.0.0.1:9: 41 bytes, then nothing for 1.5 s (--timeout)"
+        );
+        assert_eq!(
+            err(false, 0),
+            "cannot connect to 127.0.0.1:9: no connection within 1.5 s (--timeout)"
+        );
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_a_timeout_after_the_bytes_that_came() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")
+                .unwrap();
+            // Held open, silent, until the client has given up.
+            let _ = conn.read(&mut buf);
+        });
+        let err = exchange(&addr, &Request::new("GET", "/"), Duration::from_millis(200))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClientError::TimedOut {
+                    connected: true,
+                    received: 41,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        server.join().unwrap();
     }
 }

@@ -150,6 +150,22 @@ fn client_options_may_follow_the_verb() {
 }
 
 #[test]
+fn client_timeout_names_the_timeout_flag_in_one_line_and_exits_2() {
+    // Accepts and never answers: the client's --timeout is what ends the wait.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || listener.accept().map(|(conn, _)| conn));
+    let output = wordwire(&["client", "--addr", &addr, "--timeout", "0.3", "get"]);
+    drop(held.join());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("wordwire client: no answer from {addr} within 0.3 s (--timeout)\n")
+    );
+}
+
+#[test]
 fn bash_completion_completes_subcommands_and_flags() {
     let script = stdout(&wordwire(&["completions", "bash"]));
     let complete = |line: &str| {

@@ -113,7 +113,9 @@ pub enum ClientError {
 fn timed_out(addr: &str, waited: Duration, connected: bool, received: usize) -> String {
     let secs = waited.as_secs_f64();
     match (connected, received) {
-        (false, _) => format!("cannot connect to {addr}: no connection within {secs} s (--timeout)"),
+        (false, _) => {
+            format!("cannot connect to {addr}: no connection within {secs} s (--timeout)")
+        }
         (true, 0) => format!("no answer from {addr} within {secs} s (--timeout)"),
         (true, n) => format!(
             "no complete answer from {addr}: {n} bytes, then nothing for {secs} s (--timeout)"
@@ -278,8 +280,8 @@ mod tests {
             // Held open, silent, until the client has given up.
             let _ = conn.read(&mut buf);
         });
-        let err = exchange(&addr, &Request::new("GET", "/"), Duration::from_millis(200))
-            .unwrap_err();
+        let err =
+            exchange(&addr, &Request::new("GET", "/"), Duration::from_millis(200)).unwrap_err();
         assert!(
             matches!(
                 err,

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use super::session::StepFailure;
 use super::target::{describe_status, drain, shell_quote};
-use super::transcript::{DEFAULT_TIMEOUT, Header, render_lines, sigil_data, unescape};
+use super::transcript::{DEFAULT_TIMEOUT, FormatError, Header, render_lines, sigil_data, unescape};
 use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
 use crate::http::{HeadLimits, Progress, parse_head};
 
@@ -100,16 +100,23 @@ pub fn is_client_transcript(path: &Path) -> bool {
 }
 
 impl ClientTranscript {
-    pub fn load(path: &Path) -> Result<ClientTranscript, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<ClientTranscript, FormatError> {
+        let text = std::fs::read_to_string(path).map_err(|e| FormatError {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
         ClientTranscript::parse(path, &text)
     }
 
     /// Parses `text`; errors name the file and line.
-    pub fn parse(path: &Path, text: &str) -> Result<ClientTranscript, String> {
+    pub fn parse(path: &Path, text: &str) -> Result<ClientTranscript, FormatError> {
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let err = |line: usize, message: String| format!("{}:{line}: {message}", path.display());
+        let err = |line: usize, message: String| FormatError {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
         let mut t = ClientTranscript {
             path: path.to_path_buf(),
             lines: lines.clone(),
@@ -132,7 +139,7 @@ impl ClientTranscript {
                 continue;
             }
             let words: Vec<&str> = line.split_whitespace().collect();
-            let data_block = |i: &mut usize, sigil: char| -> Result<Vec<u8>, String> {
+            let data_block = |i: &mut usize, sigil: char| -> Result<Vec<u8>, FormatError> {
                 let start = *i;
                 let mut bytes = Vec::new();
                 while let Some(data) = lines.get(*i).and_then(|l| sigil_data(l, sigil)) {
@@ -786,18 +793,22 @@ mod tests {
     fn malformed_client_transcripts_name_the_line() {
         let no_accept =
             "listen\nrun get\nexpect-request a\n  > GET / HTTP/1.1\\r\\n\nexpect-exit 0\n";
-        let e = ClientTranscript::parse(Path::new("c"), no_accept).unwrap_err();
+        let e = ClientTranscript::parse(Path::new("c"), no_accept)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("c:3: connection a was never accepted"), "{e}");
         let no_exit = "listen\nrun get\n";
         assert!(
             ClientTranscript::parse(Path::new("c"), no_exit)
                 .unwrap_err()
+                .to_string()
                 .contains("expect-exit")
         );
         let no_run = "listen\nexpect-exit 0\n";
         assert!(
             ClientTranscript::parse(Path::new("c"), no_run)
                 .unwrap_err()
+                .to_string()
                 .contains("run VERB")
         );
     }

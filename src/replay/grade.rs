@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::report::{self, Score};
-use super::transcript::Transcript;
+use super::transcript::{Header, Transcript};
 use super::{Options, Outcome, Target, TranscriptResult, client_side, discover, flags, suite};
 use crate::cli::grade::GradeArgs;
 
@@ -125,10 +125,11 @@ fn timed_out(path: &Path, limit: Duration, took: Duration) -> TranscriptResult {
         duration: took,
         ..TranscriptResult::new(path, outcome)
     };
-    match Transcript::load(path) {
-        Ok(t) => result.described_by(&t.header),
-        Err(_) => result,
-    }
+    let header = match Transcript::load(path) {
+        Ok(t) => t.header,
+        Err(_) => Header::scan(path),
+    };
+    result.described_by(&header)
 }
 
 /// Plays every file against every submission, `jobs` transcripts at once, calling
@@ -341,7 +342,10 @@ fn table(graded: &[Graded]) -> String {
         .max(10);
     let scores: Vec<Score> = graded.iter().map(|g| Score::of(&g.results)).collect();
     let skips = scores.iter().any(|s| s.total.skipped > 0);
-    let mut out = format!("{:<width$} {:>6} {:>13}", "submission", "score", "MUST failures");
+    let mut out = format!(
+        "{:<width$} {:>6} {:>13}",
+        "submission", "score", "MUST failures"
+    );
     if skips {
         out.push_str(" skipped");
     }
@@ -398,10 +402,12 @@ fn run_grade(args: &GradeArgs) -> Result<bool, String> {
     if files.is_empty() {
         return Err("no transcripts found".to_string());
     }
+    // A transcript that does not load is still a row of its category (`Header::scan`).
     let categories: BTreeSet<String> = files
         .iter()
-        .filter_map(|p| Transcript::load(p).ok())
-        .map(|t| t.header.category)
+        .map(|p| {
+            Transcript::load(p).map_or_else(|_| Header::scan(p).category, |t| t.header.category)
+        })
         .collect();
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
@@ -535,7 +541,13 @@ mod tests {
 
     #[test]
     fn the_table_and_stderr_line_say_how_many_were_skipped_as_the_csv_does() {
-        let skip = || result("faults", Outcome::Skipped("in-process only".into()), Level::Must);
+        let skip = || {
+            result(
+                "faults",
+                Outcome::Skipped("in-process only".into()),
+                Level::Must,
+            )
+        };
         let alice = graded(
             "alice",
             vec![result("auth", Outcome::Passed, Level::Must), skip()],

@@ -86,6 +86,17 @@ impl TranscriptResult {
         }
     }
 
+    /// A transcript that could not be loaded: an error saying what is wrong with the
+    /// file, in the category (and at the level) its lines give, else its directory's.
+    pub fn unloadable(path: &Path, error: &transcript::FormatError) -> TranscriptResult {
+        let header = Header::scan(path);
+        TranscriptResult {
+            level: header.level,
+            category: header.category,
+            ..TranscriptResult::new(path, Outcome::Broken(error.problem()))
+        }
+    }
+
     /// The same, with the level, category and hint of a transcript's `header`.
     pub fn described_by(self, header: &Header) -> TranscriptResult {
         TranscriptResult {
@@ -175,7 +186,7 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     if client_side::is_client_transcript(path) {
         let t = match client_side::ClientTranscript::load(path) {
             Ok(t) => t,
-            Err(e) => return TranscriptResult::new(path, Outcome::Broken(e)),
+            Err(e) => return TranscriptResult::unloadable(path, &e),
         };
         let mut result = result.described_by(&t.header);
         (result.outcome, result.failures) = play_client_transcript(&t, options);
@@ -184,9 +195,7 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     }
     let t = match Transcript::load(path) {
         Ok(t) => t,
-        Err(e) => {
-            return TranscriptResult::new(path, Outcome::Broken(e.to_string()));
-        }
+        Err(e) => return TranscriptResult::unloadable(path, &e),
     };
     let mut result = result.described_by(&t.header);
     let (outcome, failures) = play_transcript(&t, options);
@@ -584,4 +593,79 @@ fn print_coverage(files: &[PathBuf]) -> Result<bool, String> {
         println!("contract statuses without a transcript: {}", list.join(" "));
     }
     Ok(missing.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes `text` at `dir/rel` and replays it in-process.
+    fn replay_text(dir: &Path, rel: &str, text: &str) -> TranscriptResult {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        replay_one(&path, &Options::default())
+    }
+
+    #[test]
+    fn a_transcript_that_does_not_load_says_why_in_one_line_in_its_directory_category() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = replay_text(
+            dir.path(),
+            "methods/bad.transcript",
+            "open c\nsend c\n> GET / HTTP/1.1\\r\\n\nfrobnicate c\n",
+        );
+        assert_eq!(r.category, "methods");
+        assert_eq!(
+            r.outcome,
+            Outcome::Broken(
+                "not a valid transcript: line 4: unknown or malformed directive: frobnicate c"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_broken_transcript_keeps_the_category_and_level_its_lines_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = replay_text(
+            dir.path(),
+            "mine/bad.transcript",
+            "level SHOULD\ncategory framing\nopen c\nclose d\n",
+        );
+        assert_eq!((r.category.as_str(), r.level), ("framing", Level::Should));
+        assert_eq!(
+            r.outcome,
+            Outcome::Broken("not a valid transcript: line 4: connection d was never opened".into())
+        );
+    }
+
+    #[test]
+    fn a_broken_client_transcript_is_in_its_directory_category_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = replay_text(dir.path(), "client/bad.transcript", "listen\nrun get\n");
+        assert_eq!(r.category, "client");
+        let Outcome::Broken(why) = &r.outcome else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            why,
+            "not a valid transcript: line 2: a client transcript needs `expect-exit`"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_transcript_says_so_without_repeating_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where a file should be: reading it fails even as root.
+        let path = dir.path().join("limits/gone.transcript");
+        std::fs::create_dir_all(&path).unwrap();
+        let r = replay_one(&path, &Options::default());
+        assert_eq!(r.category, "limits");
+        let Outcome::Broken(why) = &r.outcome else {
+            panic!("{r:?}")
+        };
+        assert!(why.starts_with("cannot read: "), "{why}");
+        assert!(!why.contains("gone.transcript"), "{why}");
+    }
 }

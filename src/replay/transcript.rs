@@ -118,6 +118,19 @@ impl Header {
         }
     }
 
+    /// The header of a transcript that does not parse, as far as its lines say
+    /// (`level`, `category`, `hint` lines wherever they are), else as `of`: so a
+    /// broken transcript still lands in its score table row.
+    pub fn scan(path: &Path) -> Header {
+        let mut header = Header::of(path);
+        if let Ok(text) = std::fs::read_to_string(path) {
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                header.take(line);
+            }
+        }
+        header
+    }
+
     /// Takes `line` (trimmed, not blank) if it is a header line; false if it is not one.
     pub fn take(&mut self, line: &str) -> bool {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -202,6 +215,18 @@ pub struct FormatError {
     pub path: PathBuf,
     pub line: usize,
     pub message: String,
+}
+
+impl FormatError {
+    /// What is wrong with the file, in one line, for a report that names the file
+    /// already: `not a valid transcript: line 4: unknown or malformed directive: frob c`,
+    /// or `cannot read: REASON`.
+    pub fn problem(&self) -> String {
+        match self.line {
+            0 => self.message.clone(),
+            n => format!("not a valid transcript: line {n}: {}", self.message),
+        }
+    }
 }
 
 impl Transcript {

@@ -244,13 +244,17 @@ fn a_target_command_with_a_relative_path_runs_in_the_caller_s_directory() {
     assert!(output.status.success());
 }
 
-/// The transcripts `grade` plays in its test: two of category auth, two of methods.
-const GRADE_SUITE: [&str; 4] = [
+/// The transcripts `grade` gives its test: two of category auth, two of methods, and
+/// the read fault, which is skipped for every submission (in-process only).
+const GRADE_SUITE: [&str; 5] = [
     "methods/get-without-credentials-is-401",
     "methods/get-wrong-password-is-401",
     "methods/post-appends-word",
     "methods/other-path-is-404",
+    "failures/read-fault-is-500",
 ];
+/// How many of GRADE_SUITE a submission's command is started for (the skipped one is not).
+const GRADE_PLAYED: usize = 4;
 
 /// A submission directory holding `files` (from tests/impls) and `wordwire-cmd`.
 fn submission(subs: &Path, name: &str, files: &[&str], command: &str) {
@@ -320,18 +324,42 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
     assert_eq!(
         rows,
         [
-            "submission,auth,methods,score,must_failures,should_failures,skipped,error",
-            "correct,2/2,2/2,100,0,0,0,",
-            "defective,0/2,2/2,50,2,0,0,",
-            "hanging,0/2,0/2,0,4,0,0,",
+            "submission,auth,faults,methods,score,must_failures,should_failures,skipped,error",
+            "correct,2/2,0/0,2/2,100,0,0,1,",
+            "defective,0/2,0/0,2/2,50,2,0,1,",
+            "hanging,0/2,0/0,0/2,0,4,0,1,",
         ],
         "{stdout}\n{stderr}"
     );
-    // The table names every submission; stderr has a line per graded one.
-    for name in ["correct", "defective", "hanging"] {
-        assert!(stdout.contains(name), "{stdout}");
-        assert!(stderr.contains(&format!("] {name}: ")), "{stderr}");
+    // The table and the stderr line of each submission say what summary.csv says,
+    // the skipped transcript included.
+    let table: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        table[0], "submission  score MUST failures skipped     time",
+        "{stdout}"
+    );
+    for (row, (name, score, failures)) in [
+        ("correct", "100", 0),
+        ("defective", "50", 2),
+        ("hanging", "0", 4),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cells: Vec<&str> = table[row + 1].split_whitespace().collect();
+        assert_eq!(
+            cells[..4],
+            [name, &format!("{score}%"), &failures.to_string(), "1"],
+            "{stdout}"
+        );
+        let line =
+            format!("] {name}: {score}% of the 4 played (1 of 5 skipped), {failures} MUST failure");
+        assert!(stderr.contains(&line), "{line:?} in {stderr}");
     }
+    assert_eq!(
+        table[4], "skipped: not played, not in the score; each NAME.html says why",
+        "{stdout}"
+    );
     let correct = std::fs::read_to_string(out.join("correct.html")).unwrap();
     assert!(correct.contains("Score <b>100%</b>"), "{correct}");
     assert!(!correct.contains("<h2>Failures</h2>"));
@@ -347,15 +375,15 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
         hanging
             .matches("over the transcript time limit of 10 s (--transcript-timeout): the submission&apos;s process group was killed")
             .count(),
-        // Once under Failures, once in the table of every transcript.
-        2 * GRADE_SUITE.len(),
+        // Once under Failures, once in the table of every transcript played.
+        2 * GRADE_PLAYED,
         "{hanging}"
     );
     let pids = std::fs::read_to_string(subs.join("hanging/pids")).unwrap();
     assert_eq!(
         pids.lines().count(),
-        GRADE_SUITE.len(),
-        "one start per transcript"
+        GRADE_PLAYED,
+        "one start per transcript played"
     );
     for pid in pids.lines() {
         assert!(

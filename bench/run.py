@@ -634,7 +634,7 @@ def write_chart(path, results, servers_run):
     meds = {name: medians(results, name) for name, *_ in SCENARIOS}
     get = [(c, n) for n, k, c, *_ in SCENARIOS if k == "get" and meds[n]]
     other = [(n, n.replace("GET new connection per request", "GET close")
-              .replace(" conns", "").replace("POST --sync ", "POST ")) for n, k, *_ in SCENARIOS
+              .replace(" conns", "").replace("POST --sync ", "POST, ")) for n, k, *_ in SCENARIOS
              if k != "get" and meds[n]]
     series = [s for s in servers_run if any(s in m for m in meds.values())]
     width, height = 960, 700
@@ -673,7 +673,7 @@ def write_chart(path, results, servers_run):
     svg.append(f'<text x="{width - 90}" y="{60 + len(series) * 20 + 10}" font-size="10">Redis: SET,</text>')
     svg.append(f'<text x="{width - 90}" y="{60 + len(series) * 20 + 22}" font-size="10">50 clients</text>')
     svg.append(f'<text x="{width - 90}" y="{60 + len(series) * 20 + 34}" font-size="10">beside 64</text>')
-    svg.append(f'<text x="{width - 90}" y="{60 + len(series) * 20 + 46}" font-size="10">(64: "Redis at 64")</text>')
+    svg.append(f'<text x="{width - 90}" y="{60 + len(series) * 20 + 46}" font-size="10">(last group: 64)</text>')
     svg.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(svg) + "\n")

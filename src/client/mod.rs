@@ -11,7 +11,9 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-pub use response::{BodyFraming, ReadError, Response, ResponseReader, is_timeout};
+pub use response::{
+    BodyFraming, ReadError, Response, ResponseReader, is_timeout, where_it_stopped,
+};
 
 use crate::trace::{TracedStream, Tracer};
 

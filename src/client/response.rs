@@ -225,6 +225,53 @@ pub fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+/// Where the unfinished response in `partial` stopped, as a phrase for a message:
+/// `in the head: no empty line ended it`, `in the body: Content-Length 10, 2 bytes of it sent`.
+/// `None` if nothing arrived, or if the bytes are not an unfinished response.
+pub fn where_it_stopped(partial: &[u8], after_head: bool) -> Option<String> {
+    let Some((status_line, mut pos)) = take_line(partial) else {
+        return (!partial.is_empty()).then(|| "in the status line: no line end came".to_string());
+    };
+    let (version, status, reason) = parse_status_line(status_line).ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let Some((line, used)) = take_line(&partial[pos..]) else {
+            return Some("in the head: no empty line ended it".to_string());
+        };
+        pos += used;
+        if line.is_empty() {
+            break;
+        }
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = String::from_utf8_lossy(&line[..colon]).into_owned();
+        headers.push((name, line[colon + 1..].trim_ascii().to_vec()));
+    }
+    let response = Response {
+        version,
+        status,
+        reason,
+        headers,
+        body: Vec::new(),
+        framing: BodyFraming::None,
+        raw: Vec::new(),
+        head_len: pos,
+    };
+    let sent = partial.len() - pos;
+    match body_framing(&response, after_head).ok()? {
+        BodyFraming::None => None,
+        BodyFraming::Length(n) => Some(format!(
+            "in the body: Content-Length {n}, {sent} bytes of it sent"
+        )),
+        BodyFraming::Chunked => {
+            Some("in the chunked body: its last chunk (`0` and an empty line) never came".to_string())
+        }
+        BodyFraming::UntilClose => Some(
+            "in the body: with neither Content-Length nor chunked coding it ends only when the connection closes"
+                .to_string(),
+        ),
+    }
+}
+
 /// Splits off one line ending in LF (with or without CR before it).
 /// Returns the line without its terminator and the bytes used.
 fn take_line(input: &[u8]) -> Option<(&[u8], usize)> {
@@ -490,6 +537,38 @@ mod tests {
             .read_response(false)
             .unwrap_err();
         assert!(matches!(err, ReadError::Malformed { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn an_unfinished_response_says_where_it_stopped() {
+        let at = |wire: &[u8]| where_it_stopped(wire, false);
+        assert_eq!(at(b""), None);
+        assert_eq!(
+            at(b"HTTP/1.1 200"),
+            Some("in the status line: no line end came".into())
+        );
+        assert_eq!(
+            at(b"HTTP/1.1 200 OK\r\nContent-Len"),
+            Some("in the head: no empty line ended it".into())
+        );
+        assert_eq!(
+            at(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"),
+            Some("in the body: Content-Length 10, 2 bytes of it sent".into())
+        );
+        assert_eq!(
+            at(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n2\r\nok\r\n"),
+            Some("in the chunked body: its last chunk (`0` and an empty line) never came".into())
+        );
+        assert!(
+            at(b"HTTP/1.1 200 OK\r\n\r\nwords")
+                .unwrap()
+                .contains("ends only when the connection closes")
+        );
+        // The answer to HEAD has no body, whatever its fields say.
+        assert_eq!(
+            where_it_stopped(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", true),
+            None
+        );
     }
 
     #[test]

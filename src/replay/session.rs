@@ -197,7 +197,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                         let mut actual =
                             transcript::render_lines(&transcript::normalise(e.partial()), '<');
                         actual.push(format!("! {}", describe(&e, t.timeout)));
-                        fail(format!("no complete response: {e}"), expected, actual);
+                        fail(unanswered(&e, t.timeout, *after_head), expected, actual);
                         played.blessable = false;
                         break;
                     }
@@ -284,6 +284,27 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
 const NO_CLOSE: &str =
     "the response had no `Connection: close` and the connection did not close (RFC 9112 §9.6)";
 
+/// Why an `expect` got no complete response, in one phrase that says what the
+/// server did: `no response: the server sent nothing within 5000 ms (...)`.
+fn unanswered(e: &ReadError, timeout: Duration, after_head: bool) -> String {
+    let ReadError::TimedOut { partial } = e else {
+        return format!("no complete response: {e}");
+    };
+    // Replay's own wait, not the server's --read-timeout: say which, and where it is set.
+    let wait = "replay's wait for each response: the transcript's `timeout` line, default 5000 ms";
+    let ms = timeout.as_millis();
+    if partial.is_empty() {
+        return format!("no response: the server sent nothing within {ms} ms ({wait})");
+    }
+    let stopped = crate::client::where_it_stopped(partial, after_head)
+        .map(|at| format!("; it stopped {at}"))
+        .unwrap_or_default();
+    format!(
+        "incomplete response: the server sent {} bytes, then nothing for {ms} ms ({wait}){stopped}",
+        partial.len()
+    )
+}
+
 fn describe(e: &ReadError, timeout: Duration) -> String {
     match e {
         ReadError::TimedOut { .. } => format!("nothing more within {} ms", timeout.as_millis()),
@@ -364,5 +385,53 @@ fn check_silent(
             vec![format!("! {e}")],
         )),
         Err(e) => Some((format!("read failed: {e}"), vec![format!("! {e}")])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    /// Plays a GET with a 200 ms `timeout` against a server that reads the request,
+    /// sends `answer` and then stays silent; returns the failure message.
+    fn message_after(answer: &'static [u8]) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            conn.write_all(answer).unwrap();
+            // Held open, silent, until replay has given up and closed.
+            let _ = conn.read(&mut buf);
+        });
+        let text = "timeout 200\nopen a\nsend a\n> GET / HTTP/1.1\\r\\n\n> \\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< \\r\\n\n";
+        let t = Transcript::parse(Path::new("t.transcript"), text).unwrap();
+        let setting = Setting {
+            judge: Judge::Contract,
+            store: None,
+        };
+        let played = play(&t, addr, setting);
+        server.join().unwrap();
+        assert_eq!(played.failures.len(), 1, "{:?}", played.failures);
+        played.failures[0].message.clone()
+    }
+
+    #[test]
+    fn a_server_that_sends_nothing_is_named_with_the_wait_that_applied() {
+        assert_eq!(
+            message_after(b""),
+            "no response: the server sent nothing within 200 ms (replay's wait for each response: the transcript's `timeout` line, default 5000 ms)"
+        );
+    }
+
+    #[test]
+    fn a_server_that_stops_mid_response_says_how_many_bytes_and_where() {
+        assert_eq!(
+            message_after(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"),
+            "incomplete response: the server sent 41 bytes, then nothing for 200 ms (replay's wait for each response: the transcript's `timeout` line, default 5000 ms); it stopped in the body: Content-Length 10, 2 bytes of it sent"
+        );
     }
 }

@@ -178,7 +178,7 @@ const DEFECTS: &[(&str, &[&str], &[&str])] = &[
             "timeouts/stalled-body-is-504-and-close",
             "timeouts/stalled-head-is-408-with-timeout-status-408",
         ],
-        &["no complete response within the read timeout"],
+        &["no response: the server sent nothing within 5000 ms (replay's wait for each response"],
     ),
     (
         "defect_dies_on_malformed.py",

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use super::report::{self, Score};
 use super::transcript::{Header, Transcript};
-use super::{Options, Outcome, Target, TranscriptResult, client_side, discover, flags, suite};
+use super::{
+    Options, Outcome, RunEnd, Target, TranscriptResult, client_side, discover, flags, suite,
+};
 use crate::cli::grade::GradeArgs;
 
 /// The file in each submission's directory that holds its start command.
@@ -372,11 +374,11 @@ fn table(graded: &[Graded]) -> String {
 }
 
 /// Runs `wordwire grade`: exit 0 if every submission passed every MUST transcript,
-/// 1 if one did not, 2 if grading itself could not run.
+/// 1 if one did not, 2 if grading itself could not run, 3 if a transcript of the
+/// suite could not be read (`RunEnd`; the others are played and scored all the same).
 pub fn run(args: GradeArgs) -> ExitCode {
     match run_grade(&args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(end) => end.exit_code(),
         Err(e) => {
             eprintln!("wordwire grade: {e}");
             ExitCode::from(2)
@@ -384,7 +386,7 @@ pub fn run(args: GradeArgs) -> ExitCode {
     }
 }
 
-fn run_grade(args: &GradeArgs) -> Result<bool, String> {
+fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     let subs = submissions(&args.submissions)?;
     let builtin_dir;
     let mut shown_root = None;
@@ -402,7 +404,23 @@ fn run_grade(args: &GradeArgs) -> Result<bool, String> {
     if files.is_empty() {
         return Err("no transcripts found".to_string());
     }
-    // A transcript that does not load is still a row of its category (`Header::scan`).
+    // A transcript that does not load is the suite's fault: played by no submission.
+    let (files, mut suite_errors) = super::readable(files);
+    for e in &mut suite_errors {
+        if let Some(root) = &shown_root
+            && let Ok(rel) = e.path.strip_prefix(root)
+        {
+            e.path = rel.to_path_buf();
+        }
+    }
+    let errors_block = report::suite_errors(&suite_errors);
+    if let Some(block) = &errors_block {
+        // Before the grading, which takes a while, and again after the table.
+        eprint!("{}", report::plain(block));
+    }
+    if files.is_empty() {
+        return Ok(RunEnd::SuiteError);
+    }
     let categories: BTreeSet<String> = files
         .iter()
         .map(|p| {
@@ -467,7 +485,11 @@ fn run_grade(args: &GradeArgs) -> Result<bool, String> {
         .collect();
     for g in &graded {
         let path = args.out.join(format!("{}.html", g.name));
-        let page = report::html(&format!("wordwire grade: {}", g.name), &g.results);
+        let page = report::html(
+            &format!("wordwire grade: {}", g.name),
+            &g.results,
+            &suite_errors,
+        );
         std::fs::write(&path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     let csv = args.out.join("summary.csv");
@@ -481,7 +503,11 @@ fn run_grade(args: &GradeArgs) -> Result<bool, String> {
         began.elapsed().as_secs_f64(),
         args.out.display()
     );
-    Ok(graded.iter().all(|g| super::passed_run(&g.results)))
+    if let Some(block) = &errors_block {
+        print!("\n{}", report::plain(block));
+    }
+    let passed = graded.iter().all(|g| super::passed_run(&g.results));
+    Ok(RunEnd::of(passed, &suite_errors))
 }
 
 #[cfg(test)]

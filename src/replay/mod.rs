@@ -1,6 +1,7 @@
 //! `wordwire replay`: runs golden transcripts against a server and reports every difference.
 //!
-//! Here: running the command line (its flags: `cli::replay`), finding transcript files, choosing where each plays
+//! Here: running the command line (its flags: `cli::replay`), finding transcript files,
+//! setting apart those that do not load (suite errors, `RunEnd`), choosing where each plays
 //! (in-process, `--target`, `--target-cmd`) and how it is judged (byte-exact or
 //! contract level), running them in parallel, `--bless`, `--coverage`
 //! (transcripts per status) and choosing the output format.
@@ -51,7 +52,8 @@ pub enum Outcome {
     /// It failed and `--bless` rewrote its expected responses.
     Blessed,
     Failed,
-    /// The transcript could not be played (bad format, server would not start).
+    /// The transcript could not be played (the server would not start; a file that
+    /// stopped loading after `readable` checked the suite).
     Broken(String),
     Skipped(String),
 }
@@ -164,6 +166,56 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     found.sort();
     found.dedup();
     Ok(found)
+}
+
+/// Splits `files` into the transcripts that load and the suite errors: files that
+/// cannot be read or parsed, whose fault is the suite's, not the server's. Those
+/// are not played and not scored; the run reports them apart and exits 3.
+pub fn readable(files: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<transcript::FormatError>) {
+    let mut errors = Vec::new();
+    let loadable = files
+        .into_iter()
+        .filter(|path| {
+            let loaded = if client_side::is_client_transcript(path) {
+                client_side::ClientTranscript::load(path).map(drop)
+            } else {
+                Transcript::load(path).map(drop)
+            };
+            loaded.map_err(|e| errors.push(e)).is_ok()
+        })
+        .collect();
+    (loadable, errors)
+}
+
+/// How a `replay` or `grade` run ended, and its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every MUST transcript played passed: exit 0.
+    Passed,
+    /// A MUST transcript failed or could not be played: exit 1.
+    Failed,
+    /// A transcript of the suite could not be read (a suite error, whatever the
+    /// server did with the others): exit 3. Exit 2 is a command that could not run.
+    SuiteError,
+}
+
+impl RunEnd {
+    /// `SuiteError` if there are `suite_errors`, else whether `passed`.
+    pub fn of(passed: bool, suite_errors: &[transcript::FormatError]) -> RunEnd {
+        match (suite_errors.is_empty(), passed) {
+            (false, _) => RunEnd::SuiteError,
+            (true, true) => RunEnd::Passed,
+            (true, false) => RunEnd::Failed,
+        }
+    }
+
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            RunEnd::Passed => ExitCode::SUCCESS,
+            RunEnd::Failed => ExitCode::from(1),
+            RunEnd::SuiteError => ExitCode::from(3),
+        }
+    }
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -385,11 +437,11 @@ pub fn coverage(files: &[PathBuf]) -> Result<BTreeMap<u16, usize>, String> {
 }
 
 /// Runs `wordwire replay`: exit 0 if every transcript passed (or was blessed), 1 if any
-/// failed, 2 if the command itself could not run.
+/// failed, 2 if the command itself could not run, 3 if a transcript of the suite
+/// could not be read (`RunEnd`).
 pub fn run(args: ReplayArgs) -> ExitCode {
     match run_replay(&args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(end) => end.exit_code(),
         Err(e) => {
             eprintln!("wordwire replay: {e}");
             ExitCode::from(2)
@@ -397,11 +449,11 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     }
 }
 
-fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
+fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     if let Some(dir) = &args.export {
         let n = suite::export(dir)?;
         println!("wrote {n} files under {}", dir.display());
-        return Ok(true);
+        return Ok(RunEnd::Passed);
     }
     // Without paths the built-in suite plays, written to a temporary directory so
     // that it is read like any suite on disk; paths are shown as in the repository.
@@ -437,7 +489,19 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
         return Err("no transcripts found".to_string());
     }
     if args.coverage {
-        return print_coverage(&files);
+        return Ok(if print_coverage(&files)? {
+            RunEnd::Passed
+        } else {
+            RunEnd::Failed
+        });
+    }
+    let (files, mut suite_errors) = readable(files);
+    for e in &mut suite_errors {
+        if let Some(root) = &shown_root
+            && let Ok(rel) = e.path.strip_prefix(root)
+        {
+            e.path = rel.to_path_buf();
+        }
     }
     let target = match (&args.target, &args.target_cmd) {
         (Some(addr), _) => {
@@ -527,13 +591,25 @@ fn run_replay(args: &ReplayArgs) -> Result<bool, String> {
                 write(&mut out, &report::Score::of(&results).table())?;
             }
             write(&mut out, &format!("\n{}\n", report::summary_line(&results)))?;
+            if let Some(block) = report::suite_errors(&suite_errors) {
+                write(&mut out, &format!("\n{block}"))?;
+            }
         }
-        Format::Json => write(&mut out, &report::json(&results))?,
-        Format::Junit => write(&mut out, &report::junit(&results))?,
-        Format::Tap => write(&mut out, &report::tap(&results))?,
-        Format::Html => write(&mut out, &report::html("wordwire replay", &results))?,
+        Format::Json => write(&mut out, &report::json(&results, &suite_errors))?,
+        Format::Junit => write(&mut out, &report::junit(&results, &suite_errors))?,
+        Format::Tap => write(&mut out, &report::tap(&results, &suite_errors))?,
+        Format::Html => write(
+            &mut out,
+            &report::html("wordwire replay", &results, &suite_errors),
+        )?,
     }
-    Ok(passed_run(&results))
+    // The report is on stdout, perhaps to a file: a person at the terminal sees it too.
+    if args.format != Format::Text
+        && let Some(block) = report::suite_errors(&suite_errors)
+    {
+        anstream::eprint!("{block}");
+    }
+    Ok(RunEnd::of(passed_run(&results), &suite_errors))
 }
 
 /// True unless a MUST transcript failed or could not be played.
@@ -652,6 +728,47 @@ mod tests {
             why,
             "not a valid transcript: line 2: a client transcript needs `expect-exit`"
         );
+    }
+
+    #[test]
+    fn transcripts_that_do_not_load_are_set_apart_as_suite_errors_with_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let path = dir.path().join(rel);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let good = write("good.transcript", "open c\nclose c\n");
+        let bad = write("bad.transcript", "open c\nfrobnicate c\n");
+        let client = write("client.transcript", "listen\nrun get\n");
+        let gone = dir.path().join("gone.transcript");
+        std::fs::create_dir(&gone).unwrap();
+        let (loadable, errors) = readable(vec![bad.clone(), good.clone(), client, gone]);
+        assert_eq!(loadable, [good]);
+        let shown: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                e.to_string()
+                    .replace(&format!("{}/", dir.path().display()), "")
+            })
+            .collect();
+        assert_eq!(
+            shown[0],
+            "bad.transcript:2: unknown or malformed directive: frobnicate c"
+        );
+        assert_eq!(
+            shown[1],
+            "client.transcript:2: a client transcript needs `expect-exit`"
+        );
+        assert!(
+            shown[2].starts_with("gone.transcript: cannot read: "),
+            "{}",
+            shown[2]
+        );
+        assert_eq!(RunEnd::of(true, &errors), RunEnd::SuiteError);
+        assert_eq!(RunEnd::of(false, &errors), RunEnd::SuiteError);
+        assert_eq!(RunEnd::of(true, &[]), RunEnd::Passed);
+        assert_eq!(RunEnd::of(false, &[]), RunEnd::Failed);
     }
 
     #[test]

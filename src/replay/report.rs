@@ -18,7 +18,7 @@ use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
 use super::session::StepFailure;
-use super::transcript::{Level, StepKind, Transcript};
+use super::transcript::{FormatError, Level, StepKind, Transcript};
 use super::{Outcome, Target, TranscriptResult};
 
 const RED: Style = AnsiColor::Red.on_default();
@@ -361,6 +361,32 @@ pub fn summary_line(results: &[TranscriptResult]) -> String {
     line
 }
 
+/// What suite errors are, for every format: `1 transcript of the suite could not be
+/// read: not played, not in the score (the fault is in the suite, not in the server)`.
+pub fn suite_error_heading(errors: &[FormatError]) -> String {
+    let n = errors.len();
+    format!(
+        "{n} transcript{} of the suite could not be read: not played, not in the score (the fault is in the suite, not in the server)",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
+/// The text report's block of suite errors: `SUITE ERROR: ` and the heading, then a
+/// line per error in the form editors jump to (`PATH:4: problem`); `None` if none.
+pub fn suite_errors(errors: &[FormatError]) -> Option<String> {
+    if errors.is_empty() {
+        return None;
+    }
+    let mut out = format!(
+        "{RED}{BOLD}SUITE ERROR{BOLD:#}{RED:#}{RED}: {}{RED:#}\n",
+        suite_error_heading(errors)
+    );
+    for e in errors {
+        let _ = writeln!(out, "{e}");
+    }
+    Some(out)
+}
+
 #[derive(Serialize)]
 struct JsonReport<'a> {
     passed: usize,
@@ -374,6 +400,21 @@ struct JsonReport<'a> {
     skip_reasons: Vec<JsonSkip<'a>>,
     categories: &'a BTreeMap<String, Tally>,
     transcripts: Vec<JsonTranscript<'a>>,
+    /// Transcripts of the suite that could not be read: not in `transcripts` or
+    /// any count. Present only when there are some.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suite_errors: Vec<JsonSuiteError>,
+}
+
+#[derive(Serialize)]
+struct JsonSuiteError {
+    path: String,
+    /// The line the problem is on; absent when the file could not be read at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    message: String,
+    /// `PATH:LINE: message`, as the text report prints it.
+    error: String,
 }
 
 #[derive(Serialize)]
@@ -418,8 +459,8 @@ fn outcome_word(outcome: &Outcome) -> (&'static str, Option<&str>) {
 }
 
 /// A JSON report: totals, the score, and per transcript its outcome, level,
-/// category and failures with plain diffs.
-pub fn json(results: &[TranscriptResult]) -> String {
+/// category and failures with plain diffs; then the suite errors, if any.
+pub fn json(results: &[TranscriptResult], errors: &[FormatError]) -> String {
     let score = Score::of(results);
     let report = JsonReport {
         passed: score.total.passed,
@@ -461,6 +502,15 @@ pub fn json(results: &[TranscriptResult]) -> String {
                 }
             })
             .collect(),
+        suite_errors: errors
+            .iter()
+            .map(|e| JsonSuiteError {
+                path: e.path.display().to_string(),
+                line: (e.line > 0).then_some(e.line),
+                message: e.message.clone(),
+                error: e.to_string(),
+            })
+            .collect(),
     };
     let mut out =
         serde_json::to_string(&report).expect("a report of strings and numbers serializes");
@@ -482,20 +532,35 @@ fn xml_safe(text: &str) -> String {
 }
 
 /// A JUnit XML report, one `testcase` per transcript (SHOULD failures are
-/// reported as passing cases with their failure in `system-out`).
-pub fn junit(results: &[TranscriptResult]) -> String {
+/// reported as passing cases with their failure in `system-out`). A suite error
+/// comes first, as a case of class `suite` with an `<error>` (JUnit's "could not
+/// run", apart from the failures), counted in `errors` and only there.
+pub fn junit(results: &[TranscriptResult], errors: &[FormatError]) -> String {
     let score = Score::of(results);
     let total: f64 = results.iter().map(|r| r.duration.as_secs_f64()).sum();
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     let written = w
         .create_element("testsuite")
         .with_attribute(("name", "wordwire-replay"))
-        .with_attribute(("tests", results.len().to_string().as_str()))
+        .with_attribute(("tests", (results.len() + errors.len()).to_string().as_str()))
         .with_attribute(("failures", score.total.failed.to_string().as_str()))
-        .with_attribute(("errors", "0"))
+        .with_attribute(("errors", errors.len().to_string().as_str()))
         .with_attribute(("skipped", score.total.skipped.to_string().as_str()))
         .with_attribute(("time", format!("{total:.3}").as_str()))
         .write_inner_content(|w| {
+            for e in errors {
+                w.create_element("testcase")
+                    .with_attribute(("classname", "suite"))
+                    .with_attribute(("name", xml_safe(&e.path.display().to_string()).as_str()))
+                    .with_attribute(("time", "0.000"))
+                    .write_inner_content(|w| {
+                        w.create_element("error")
+                            .with_attribute(("message", xml_safe(&e.to_string()).as_str()))
+                            .with_attribute(("type", "suite error"))
+                            .write_text_content(BytesText::new(&suite_error_heading(errors)))?;
+                        Ok(())
+                    })?;
+            }
             for r in results {
                 let case = w
                     .create_element("testcase")
@@ -554,8 +619,10 @@ pub fn junit(results: &[TranscriptResult]) -> String {
 
 /// A TAP 14 report: one test point per transcript, SKIP with its reason, a SHOULD
 /// failure as `# TODO` (a warning), failures with a YAML block; a closing comment
-/// when some were skipped (`Skips::note`).
-pub fn tap(results: &[TranscriptResult]) -> String {
+/// when some were skipped (`Skips::note`). Suite errors are no test point: after
+/// the last one, a comment per error (`# PATH:4: problem`) and `Bail out!`, TAP's
+/// "the run itself went wrong".
+pub fn tap(results: &[TranscriptResult], errors: &[FormatError]) -> String {
     let mut out = format!("TAP version 14\n1..{}\n", results.len());
     for (i, r) in results.iter().enumerate() {
         let n = i + 1;
@@ -597,13 +664,19 @@ pub fn tap(results: &[TranscriptResult]) -> String {
     if let Some(note) = Skips::of(results).note() {
         let _ = writeln!(out, "# {note}");
     }
+    if !errors.is_empty() {
+        for e in errors {
+            let _ = writeln!(out, "# {e}");
+        }
+        let _ = writeln!(out, "Bail out! {}", suite_error_heading(errors));
+    }
     out
 }
 
 /// One self-contained HTML page: the score table, then every failure with its
 /// expected and received lines side by side (CR and LF visible, as in a
 /// transcript), the hint and the `nc` reproduction.
-pub fn html(title: &str, results: &[TranscriptResult]) -> String {
+pub fn html(title: &str, results: &[TranscriptResult], errors: &[FormatError]) -> String {
     let score = Score::of(results);
     let e = |t: &str| escape(t).to_string();
     let mut out = String::new();
@@ -614,6 +687,19 @@ pub fn html(title: &str, results: &[TranscriptResult]) -> String {
         HTML_STYLE,
         e(title)
     );
+    if !errors.is_empty() {
+        // Inline, so that a page without suite errors keeps its bytes.
+        let _ = writeln!(
+            out,
+            "<section class=\"suite-error\" style=\"border:2px solid #c00;background:#fdd;padding:0 1em\"><h2>Suite error</h2>\n<p><b>{}</b></p>\n<pre>{}</pre>\n</section>",
+            e(&suite_error_heading(errors)),
+            e(&errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"))
+        );
+    }
     let skips = Skips::of(results);
     match skips.note() {
         None => {
@@ -824,18 +910,22 @@ mod tests {
             plain(&summary_line(&results)),
             "1 passed, 1 failed, 1 warnings"
         );
-        let value: serde_json::Value = serde_json::from_str(&json(&results)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json(&results, &[])).unwrap();
         assert_eq!(value["played"], 3);
         assert_eq!(value["total"], 3);
         assert_eq!(value["skip_reasons"], serde_json::json!([]));
-        assert!(!junit(&results).contains("SKIPPED"));
-        assert!(tap(&results).ends_with("  ...\n"), "{}", tap(&results));
+        assert!(!junit(&results, &[]).contains("SKIPPED"));
         assert!(
-            html("t", &results).contains(
+            tap(&results, &[]).ends_with("  ...\n"),
+            "{}",
+            tap(&results, &[])
+        );
+        assert!(
+            html("t", &results, &[]).contains(
                 "<p class=\"score\">Score <b>40%</b>: 1 passed, 1 failed, 1 warnings (SHOULD), 0 skipped.</p>\n<table"
             ),
             "{}",
-            html("t", &results)
+            html("t", &results, &[])
         );
     }
 
@@ -871,7 +961,7 @@ mod tests {
             plain(&summary_line(&results)),
             format!("1 passed, 1 failed, 1 warnings, {note}")
         );
-        let value: serde_json::Value = serde_json::from_str(&json(&results)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json(&results, &[])).unwrap();
         assert_eq!(
             (
                 &value["played"],
@@ -893,7 +983,7 @@ mod tests {
                 {"reason": "needs --x & <y>", "count": 1},
             ])
         );
-        let xml = junit(&results);
+        let xml = junit(&results, &[]);
         assert!(
             xml.contains(" tests=\"6\" failures=\"1\" errors=\"0\" skipped=\"3\" "),
             "{xml}"
@@ -904,9 +994,9 @@ mod tests {
             ),
             "{xml}"
         );
-        let tap = tap(&results);
+        let tap = tap(&results, &[]);
         assert!(tap.ends_with(&format!("  ...\nok 4 - a/s1.transcript # SKIP needs a fresh store\nok 5 - a/s2.transcript # SKIP needs --x & <y>\nok 6 - a/s3.transcript # SKIP needs a fresh store\n# {note}\n")), "{tap}");
-        let page = html("t", &results);
+        let page = html("t", &results, &[]);
         assert_balanced(&page);
         assert!(
             page.contains(
@@ -918,15 +1008,99 @@ mod tests {
     }
 
     #[test]
+    fn a_suite_error_is_reported_apart_in_every_format_and_scores_nothing() {
+        let results = sample_without_skips();
+        let errors = [
+            FormatError {
+                path: "s/bad.transcript".into(),
+                line: 4,
+                message: "unknown or malformed directive: frob <c>".into(),
+            },
+            FormatError {
+                path: "s/gone.transcript".into(),
+                line: 0,
+                message: "cannot read: is a directory".into(),
+            },
+        ];
+        let heading = "2 transcripts of the suite could not be read: not played, not in the score (the fault is in the suite, not in the server)";
+        assert_eq!(
+            suite_error_heading(&errors[..1]),
+            "1 transcript of the suite could not be read: not played, not in the score (the fault is in the suite, not in the server)"
+        );
+        assert_eq!(suite_errors(&[]), None);
+        assert_eq!(
+            plain(&suite_errors(&errors).unwrap()),
+            format!(
+                "SUITE ERROR: {heading}\ns/bad.transcript:4: unknown or malformed directive: frob <c>\ns/gone.transcript: cannot read: is a directory\n"
+            )
+        );
+        // JSON: the counts and the score are those without the errors, listed apart.
+        let with: serde_json::Value = serde_json::from_str(&json(&results, &errors)).unwrap();
+        let without: serde_json::Value = serde_json::from_str(&json(&results, &[])).unwrap();
+        for key in [
+            "passed",
+            "failed",
+            "played",
+            "total",
+            "score",
+            "transcripts",
+        ] {
+            assert_eq!(with[key], without[key], "{key}");
+        }
+        assert_eq!(without.get("suite_errors"), None);
+        assert_eq!(
+            with["suite_errors"],
+            serde_json::json!([
+                {"path": "s/bad.transcript", "line": 4, "message": "unknown or malformed directive: frob <c>",
+                 "error": "s/bad.transcript:4: unknown or malformed directive: frob <c>"},
+                {"path": "s/gone.transcript", "message": "cannot read: is a directory",
+                 "error": "s/gone.transcript: cannot read: is a directory"},
+            ])
+        );
+        // JUnit: JUnit's errors (could not run), not its failures.
+        let xml = junit(&results, &errors);
+        assert!(
+            xml.contains(" tests=\"5\" failures=\"1\" errors=\"2\" skipped=\"0\" "),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(&format!(
+                "<testcase classname=\"suite\" name=\"s/bad.transcript\" time=\"0.000\">\n    <error message=\"s/bad.transcript:4: unknown or malformed directive: frob &lt;c&gt;\" type=\"suite error\">{heading}</error>\n  </testcase>"
+            )),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+        // TAP: no test point of its own; the plan is of the transcripts played.
+        let tap = tap(&results, &errors);
+        assert!(tap.starts_with("TAP version 14\n1..3\n"), "{tap}");
+        assert!(
+            tap.ends_with(&format!(
+                "  ...\n# s/bad.transcript:4: unknown or malformed directive: frob <c>\n# s/gone.transcript: cannot read: is a directory\nBail out! {heading}\n"
+            )),
+            "{tap}"
+        );
+        // HTML: a section before the score, which is unchanged.
+        let page = html("t", &results, &errors);
+        assert_balanced(&page);
+        assert!(
+            page.contains(&format!(
+                "<h2>Suite error</h2>\n<p><b>{heading}</b></p>\n<pre>s/bad.transcript:4: unknown or malformed directive: frob &lt;c&gt;\ns/gone.transcript: cannot read: is a directory</pre>\n</section>\n<p class=\"score\">Score <b>40%</b>: 1 passed, 1 failed, 1 warnings (SHOULD), 0 skipped.</p>"
+            )),
+            "{page}"
+        );
+        assert!(!html("t", &results, &[]).contains("Suite error"));
+    }
+
+    #[test]
     fn json_and_junit_are_well_formed_and_escaped() {
-        let value: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json(&sample(), &[])).unwrap();
         assert_eq!(
             value["transcripts"][1]["failures"][0]["message"],
             "status <200>, expected \"400\" & more"
         );
         assert_eq!(value["transcripts"][3]["reason"], "needs <x>");
         assert_eq!(value["transcripts"][2]["level"], "SHOULD");
-        let xml = junit(&sample());
+        let xml = junit(&sample(), &[]);
         assert!(
             xml.contains(
                 "message=\"line 2: status &lt;200&gt;, expected &quot;400&quot; &amp; more\""
@@ -946,7 +1120,7 @@ mod tests {
 
     #[test]
     fn tap_carries_every_outcome() {
-        let tap = tap(&sample());
+        let tap = tap(&sample(), &[]);
         assert!(tap.starts_with("TAP version 14\n1..4\n"), "{tap}");
         assert!(tap.contains("ok 1 - a/ok.transcript\n"));
         assert!(tap.contains("not ok 2 - a/bad.transcript\n"));
@@ -999,7 +1173,7 @@ mod tests {
         broken.hint = None;
         broken.reproduction = None;
         results.push(broken);
-        let page = html("grade <&>", &results);
+        let page = html("grade <&>", &results, &[]);
         assert_balanced(&page);
         assert!(
             page.contains("<title>grade &lt;&amp;&gt;</title>"),

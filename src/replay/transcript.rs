@@ -208,13 +208,22 @@ impl StepKind {
     }
 }
 
-/// Why a transcript file cannot be used; names the file and line.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}: {message}")]
+/// Why a transcript file cannot be used; names the file and line, in the form
+/// editors jump to: `PATH:4: unknown or malformed directive: frob c`, or
+/// `PATH: cannot read: REASON` when the file could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", located(path, *line, message))]
 pub struct FormatError {
     pub path: PathBuf,
     pub line: usize,
     pub message: String,
+}
+
+fn located(path: &Path, line: usize, message: &str) -> String {
+    match line {
+        0 => format!("{}: {message}", path.display()),
+        n => format!("{}:{n}: {message}", path.display()),
+    }
 }
 
 impl FormatError {

@@ -187,12 +187,15 @@ fn client_transcripts_carry_their_header_into_every_report() {
         assert_eq!(result.level, wordwire::replay::transcript::Level::Should);
         assert_eq!(result.hint.as_deref(), Some("CLIENT: say it."));
     }
-    let tap = wordwire::replay::report::tap(&[wordwire::replay::replay_one(
-        &path,
-        &wordwire::replay::Options {
-            client_cmd: Some("false {addr}".to_string()),
-            ..wordwire::replay::Options::default()
-        },
-    )]);
+    let tap = wordwire::replay::report::tap(
+        &[wordwire::replay::replay_one(
+            &path,
+            &wordwire::replay::Options {
+                client_cmd: Some("false {addr}".to_string()),
+                ..wordwire::replay::Options::default()
+            },
+        )],
+        &[],
+    );
     assert!(tap.contains("  category: \"requests\"\n"), "{tap}");
 }

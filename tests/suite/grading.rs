@@ -266,20 +266,18 @@ fn submission(subs: &Path, name: &str, files: &[&str], command: &str) {
     std::fs::write(dir.join("wordwire-cmd"), format!("{command}\n")).unwrap();
 }
 
-#[test]
-fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
-    let work = tempfile::tempdir().unwrap();
-    // The built-in suite written out (transcripts and their fixtures), then cut to GRADE_SUITE.
+/// The built-in suite written out under `work` (transcripts and their fixtures),
+/// then cut to the transcripts named in `keep`; returns its `transcripts/`.
+fn cut_suite(work: &Path, keep: &[&str]) -> PathBuf {
     let exported = Command::new(env!("CARGO_BIN_EXE_wordwire"))
         .args(["replay", "--export"])
-        .arg(work.path())
+        .arg(work)
         .output()
         .expect("wordwire runs");
     assert!(exported.status.success());
-    let suite = work.path().join("transcripts");
+    let suite = work.join("transcripts");
     let kept = |p: &Path| {
-        GRADE_SUITE
-            .iter()
+        keep.iter()
             .any(|n| suite.join(format!("{n}.transcript")) == p)
     };
     let mut stack = vec![suite.clone()];
@@ -293,6 +291,13 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
             }
         }
     }
+    suite
+}
+
+#[test]
+fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = cut_suite(work.path(), &GRADE_SUITE);
     let subs = work.path().join("subs");
     // Relative paths: each command runs in its own submission's directory.
     let cmd = |file: &str| format!("python3 {file} --addr {{addr}} --store {{store}}");
@@ -391,6 +396,119 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
             "sleep {pid} outlived its transcript"
         );
     }
+}
+
+/// `wordwire ARGS...`: exit code, stdout and stderr.
+fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .args(args)
+        .output()
+        .expect("wordwire runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_transcript_of_the_suite_that_does_not_load_is_a_suite_error_not_a_failure() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = cut_suite(
+        work.path(),
+        &[
+            "methods/options-is-204-with-allow",
+            "methods/get-without-credentials-is-401",
+        ],
+    );
+    let bad = suite.join("methods/bad.transcript");
+    std::fs::write(
+        &bad,
+        "open c\nsend c\n> GET / HTTP/1.1\\r\\n\nfrobnicate c\n",
+    )
+    .unwrap();
+    let block = format!(
+        "SUITE ERROR: 1 transcript of the suite could not be read: not played, not in the score (the fault is in the suite, not in the server)\n{}:4: unknown or malformed directive: frobnicate c\n",
+        bad.display()
+    );
+    let replay = |format: &str| {
+        run(&[
+            "replay".as_ref(),
+            "--format".as_ref(),
+            format.as_ref(),
+            suite.as_os_str(),
+        ])
+    };
+    // replay: the two that load are played and scored; the broken one is apart; exit 3.
+    let (code, text, _) = replay("text");
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("\nscore 100%\n"), "{text}");
+    assert!(
+        text.ends_with(&format!("\n2 passed, 0 failed\n\n{block}")),
+        "{text}"
+    );
+    assert!(!text.contains("ERROR  "), "not a result line: {text}");
+    let (code, json, stderr) = replay("json");
+    assert_eq!(code, Some(3), "{json}");
+    assert!(stderr.ends_with(&block), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (&json["total"], &json["failed"], &json["score"]),
+        (&2.into(), &0.into(), &100.0.into())
+    );
+    assert_eq!(json["suite_errors"][0]["line"], 4);
+    assert_eq!(json["transcripts"].as_array().unwrap().len(), 2);
+    let (code, xml, _) = replay("junit");
+    assert_eq!(code, Some(3));
+    assert!(xml.contains(" failures=\"0\" errors=\"1\" "), "{xml}");
+    let (code, tap, _) = replay("tap");
+    assert_eq!(code, Some(3));
+    assert!(
+        tap.contains("\n1..2\n") && tap.contains("\nBail out! 1 transcript of the suite"),
+        "{tap}"
+    );
+    let (code, page, _) = replay("html");
+    assert_eq!(code, Some(3));
+    assert!(
+        page.contains("<h2>Suite error</h2>") && page.contains("Score <b>100%</b>"),
+        "{page}"
+    );
+
+    // grade: no submission plays it or is scored on it; the table, then the block; exit 3.
+    let subs = work.path().join("subs");
+    submission(
+        &subs,
+        "alice",
+        &["wordserver.py"],
+        "python3 wordserver.py --addr {addr} --store {store}",
+    );
+    let out = work.path().join("grades");
+    let (code, stdout, stderr) = run(&[
+        "grade".as_ref(),
+        subs.as_os_str(),
+        "--suite".as_ref(),
+        suite.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(stderr.starts_with(&block), "{stderr}");
+    assert!(
+        stderr.contains("] alice: 100%, 0 MUST failures, "),
+        "{stderr}"
+    );
+    assert!(stdout.contains("2 transcripts each"), "{stdout}");
+    assert!(stdout.ends_with(&format!("\n\n{block}")), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        [
+            "submission,auth,methods,score,must_failures,should_failures,skipped,error",
+            "alice,1/1,1/1,100,0,0,0,",
+        ]
+    );
+    let page = std::fs::read_to_string(out.join("alice.html")).unwrap();
+    assert!(page.contains("<h2>Suite error</h2>"), "{page}");
 }
 
 #[test]

@@ -229,32 +229,11 @@ pub fn is_timeout(e: &io::Error) -> bool {
 /// `in the head: no empty line ended it`, `in the body: Content-Length 10, 2 bytes of it sent`.
 /// `None` if nothing arrived, or if the bytes are not an unfinished response.
 pub fn where_it_stopped(partial: &[u8], after_head: bool) -> Option<String> {
-    let Some((status_line, mut pos)) = take_line(partial) else {
+    if take_line(partial).is_none() {
         return (!partial.is_empty()).then(|| "in the status line: no line end came".to_string());
-    };
-    let (version, status, reason) = parse_status_line(status_line).ok()?;
-    let mut headers = Vec::new();
-    loop {
-        let Some((line, used)) = take_line(&partial[pos..]) else {
-            return Some("in the head: no empty line ended it".to_string());
-        };
-        pos += used;
-        if line.is_empty() {
-            break;
-        }
-        let colon = line.iter().position(|&b| b == b':')?;
-        let name = String::from_utf8_lossy(&line[..colon]).into_owned();
-        headers.push((name, line[colon + 1..].trim_ascii().to_vec()));
     }
-    let response = Response {
-        version,
-        status,
-        reason,
-        headers,
-        body: Vec::new(),
-        framing: BodyFraming::None,
-        raw: Vec::new(),
-        head_len: pos,
+    let Some((response, pos)) = parse_head(partial).ok()? else {
+        return Some("in the head: no empty line ended it".to_string());
     };
     let sent = partial.len() - pos;
     match body_framing(&response, after_head).ok()? {
@@ -281,17 +260,17 @@ fn take_line(input: &[u8]) -> Option<(&[u8], usize)> {
     Some((line, lf + 1))
 }
 
-/// Parses one response from the start of `input`. `eof` says no more bytes will come,
-/// which ends a body delimited by the close of the connection.
-fn parse_response(input: &[u8], after_head: bool, eof: bool) -> Result<Parsed<Response>, String> {
+/// The status line and field lines at the start of `input`, as a `Response` without a body,
+/// and the bytes they took; `None` until the empty line that ends them has come.
+fn parse_head(input: &[u8]) -> Result<Option<(Response, usize)>, String> {
     let Some((status_line, mut pos)) = take_line(input) else {
-        return Ok(Parsed::NeedMore);
+        return Ok(None);
     };
     let (version, status, reason) = parse_status_line(status_line)?;
     let mut headers = Vec::new();
     loop {
         let Some((line, used)) = take_line(&input[pos..]) else {
-            return Ok(Parsed::NeedMore);
+            return Ok(None);
         };
         pos += used;
         if line.is_empty() {
@@ -307,7 +286,7 @@ fn parse_response(input: &[u8], after_head: bool, eof: bool) -> Result<Parsed<Re
         let value = line[colon + 1..].trim_ascii().to_vec();
         headers.push((name, value));
     }
-    let mut response = Response {
+    let response = Response {
         version,
         status,
         reason,
@@ -316,6 +295,15 @@ fn parse_response(input: &[u8], after_head: bool, eof: bool) -> Result<Parsed<Re
         framing: BodyFraming::None,
         raw: Vec::new(),
         head_len: pos,
+    };
+    Ok(Some((response, pos)))
+}
+
+/// Parses one response from the start of `input`. `eof` says no more bytes will come,
+/// which ends a body delimited by the close of the connection.
+fn parse_response(input: &[u8], after_head: bool, eof: bool) -> Result<Parsed<Response>, String> {
+    let Some((mut response, pos)) = parse_head(input)? else {
+        return Ok(Parsed::NeedMore);
     };
     response.framing = body_framing(&response, after_head)?;
     let rest = &input[pos..];

@@ -1153,9 +1153,10 @@ mod tests {
         assert_memory_is_file(&store, b"c\nb\n");
     }
 
-    /// Waits until the committer thread of a new store sleeps, so that a test's deferred
-    /// changes are not taken by its first look at the queue.
-    fn committer_asleep(store: &FileStore) {
+    /// `seeded`, once its committer thread sleeps, so that a test's deferred changes are not
+    /// taken by the committer's first look at the queue.
+    fn seeded_asleep(dir: &tempfile::TempDir, bytes: &[u8]) -> FileStore {
+        let store = seeded(dir, bytes);
         let started = std::time::Instant::now();
         while !store.state().committer_idle {
             assert!(
@@ -1164,6 +1165,7 @@ mod tests {
             );
             thread::yield_now();
         }
+        store
     }
 
     /// A `Done` that sends the outcome and the thread that decided it.
@@ -1175,8 +1177,7 @@ mod tests {
     #[test]
     fn deferred_changes_wait_for_their_thread_and_commit_there_as_one_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let store = seeded(&dir, b"a\n");
-        committer_asleep(&store);
+        let store = seeded_asleep(&dir, b"a\n");
         let (tx, rx) = mpsc::channel();
         let mut deferred = Deferred::default();
         for name in ["b", "c", "d"] {
@@ -1201,8 +1202,7 @@ mod tests {
     #[test]
     fn a_change_deferred_during_another_threads_commit_is_left_to_that_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(seeded(&dir, b"a\n"));
-        committer_asleep(&store);
+        let store = Arc::new(seeded_asleep(&dir, b"a\n"));
         let (tx, rx) = mpsc::channel();
         let (other_tx, other_rx) = mpsc::channel();
         let other = Arc::clone(&store);
@@ -1262,8 +1262,7 @@ mod tests {
     fn the_committer_takes_deferred_changes_with_a_plain_submit_and_on_drop() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("words.txt");
-        let store = seeded(&dir, b"a\n");
-        committer_asleep(&store);
+        let store = seeded_asleep(&dir, b"a\n");
         let (tx, rx) = mpsc::channel();
         let mut deferred = Deferred::default();
         store.submit_deferred(Change::Append(word("b")), to(&tx), &mut deferred);
@@ -1309,8 +1308,7 @@ mod tests {
     #[test]
     fn a_deferred_rewrite_goes_to_the_committer() {
         let dir = tempfile::tempdir().unwrap();
-        let store = seeded(&dir, b"a\nb\n");
-        committer_asleep(&store);
+        let store = seeded_asleep(&dir, b"a\nb\n");
         let (tx, rx) = mpsc::channel();
         let mut deferred = Deferred::default();
         store.submit_deferred(Change::Append(word("c")), to_from(&tx), &mut deferred);
@@ -1330,8 +1328,7 @@ mod tests {
     #[test]
     fn a_plain_submit_during_a_deferred_batch_is_committed_after_it_by_the_committer() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(seeded(&dir, b"a\n"));
-        committer_asleep(&store);
+        let store = Arc::new(seeded_asleep(&dir, b"a\n"));
         let plain = queue_during(&store, Call::SyncFile, vec![post("plain")]);
         // The committer, woken while this thread's batch is underway, waits for it to end.
         let probe = Arc::clone(&store);
@@ -1359,8 +1356,7 @@ mod tests {
     #[test]
     fn a_failed_deferred_batch_fails_what_others_queued_behind_it() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(seeded(&dir, b"a\n"));
-        committer_asleep(&store);
+        let store = Arc::new(seeded_asleep(&dir, b"a\n"));
         // Another thread defers "second" during this thread's batch and finds it underway.
         let second: Job = Box::new(|s: &FileStore| {
             let (tx, rx) = mpsc::channel();

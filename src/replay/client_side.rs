@@ -101,12 +101,7 @@ pub fn is_client_transcript(path: &Path) -> bool {
 
 impl ClientTranscript {
     pub fn load(path: &Path) -> Result<ClientTranscript, FormatError> {
-        let text = std::fs::read_to_string(path).map_err(|e| FormatError {
-            path: path.to_path_buf(),
-            line: 0,
-            message: format!("cannot read: {e}"),
-        })?;
-        ClientTranscript::parse(path, &text)
+        ClientTranscript::parse(path, &super::transcript::read_text(path)?)
     }
 
     /// Parses `text`; errors name the file and line.

@@ -424,7 +424,10 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     let categories: BTreeSet<String> = files
         .iter()
         .map(|p| {
-            Transcript::load(p).map_or_else(|_| Header::scan(p).category, |t| t.header.category)
+            super::load_any(p).map_or_else(
+                |_| Header::scan(p).category,
+                |t| t.header().category.clone(),
+            )
         })
         .collect();
     std::fs::create_dir_all(&args.out)

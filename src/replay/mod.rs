@@ -175,16 +175,34 @@ pub fn readable(files: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<transcript::FormatErr
     let mut errors = Vec::new();
     let loadable = files
         .into_iter()
-        .filter(|path| {
-            let loaded = if client_side::is_client_transcript(path) {
-                client_side::ClientTranscript::load(path).map(drop)
-            } else {
-                Transcript::load(path).map(drop)
-            };
-            loaded.map_err(|e| errors.push(e)).is_ok()
-        })
+        .filter(|path| load_any(path).map_err(|e| errors.push(e)).is_ok())
         .collect();
     (loadable, errors)
+}
+
+/// A transcript file of either kind: one that plays a server, or one that tests a client.
+pub enum Loaded {
+    Server(Transcript),
+    Client(client_side::ClientTranscript),
+}
+
+impl Loaded {
+    pub fn header(&self) -> &Header {
+        match self {
+            Loaded::Server(t) => &t.header,
+            Loaded::Client(t) => &t.header,
+        }
+    }
+}
+
+/// Reads the file at `path` once and parses it as the kind of transcript its text is.
+pub fn load_any(path: &Path) -> Result<Loaded, transcript::FormatError> {
+    let text = transcript::read_text(path)?;
+    if client_side::is_client_text(&text) {
+        client_side::ClientTranscript::parse(path, &text).map(Loaded::Client)
+    } else {
+        Transcript::parse(path, &text).map(Loaded::Server)
+    }
 }
 
 /// How a `replay` or `grade` run ended, and its exit status.
@@ -235,18 +253,14 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     let started = Instant::now();
     let result = TranscriptResult::new(path, Outcome::Passed);
-    if client_side::is_client_transcript(path) {
-        let t = match client_side::ClientTranscript::load(path) {
-            Ok(t) => t,
-            Err(e) => return TranscriptResult::unloadable(path, &e),
-        };
-        let mut result = result.described_by(&t.header);
-        (result.outcome, result.failures) = play_client_transcript(&t, options);
-        result.duration = started.elapsed();
-        return result;
-    }
-    let t = match Transcript::load(path) {
-        Ok(t) => t,
+    let t = match load_any(path) {
+        Ok(Loaded::Server(t)) => t,
+        Ok(Loaded::Client(t)) => {
+            let mut result = result.described_by(&t.header);
+            (result.outcome, result.failures) = play_client_transcript(&t, options);
+            result.duration = started.elapsed();
+            return result;
+        }
         Err(e) => return TranscriptResult::unloadable(path, &e),
     };
     let mut result = result.described_by(&t.header);

@@ -238,16 +238,20 @@ impl FormatError {
     }
 }
 
+/// The text of the transcript file at `path`, or the error that says it cannot be read.
+pub fn read_text(path: &Path) -> Result<String, FormatError> {
+    std::fs::read_to_string(path).map_err(|e| FormatError {
+        path: path.to_path_buf(),
+        line: 0,
+        message: format!("cannot read: {e}"),
+    })
+}
+
 impl Transcript {
     /// Reads and parses a transcript file; `send C fixture X` paths are
     /// resolved against the nearest `fixtures/` directory above the file.
     pub fn load(path: &Path) -> Result<Transcript, FormatError> {
-        let text = std::fs::read_to_string(path).map_err(|e| FormatError {
-            path: path.to_path_buf(),
-            line: 0,
-            message: format!("cannot read: {e}"),
-        })?;
-        Transcript::parse(path, &text)
+        Transcript::parse(path, &read_text(path)?)
     }
 
     /// Parses `text` as the transcript at `path`.

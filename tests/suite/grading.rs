@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::TestServer;
+use crate::support::{TestServer, binary};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,7 +19,7 @@ fn impls() -> PathBuf {
 
 /// The JSON report of `wordwire replay --target-cmd CMD [extra...] transcripts/`.
 fn grade(cmd: &str, extra: &[&str]) -> serde_json::Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+    let output = Command::new(binary())
         .args([
             "replay",
             "--format",
@@ -227,7 +227,7 @@ fn bare_lf_responses_fail_everything_with_the_reason() {
 fn a_target_command_with_a_relative_path_runs_in_the_caller_s_directory() {
     // Before the fix the command ran in the store's temporary directory and
     // python3 could not open wordserver.py.
-    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+    let output = Command::new(binary())
         .current_dir(impls())
         .args([
             "replay",
@@ -269,7 +269,7 @@ fn submission(subs: &Path, name: &str, files: &[&str], command: &str) {
 /// The built-in suite written out under `work` (transcripts and their fixtures),
 /// then cut to the transcripts named in `keep`; returns its `transcripts/`.
 fn cut_suite(work: &Path, keep: &[&str]) -> PathBuf {
-    let exported = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+    let exported = Command::new(binary())
         .args(["replay", "--export"])
         .arg(work)
         .output()
@@ -311,7 +311,7 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
     // Never listens; leaves its pid behind so the test can see the group was killed.
     submission(&subs, "hanging", &[], "echo $$ >> pids; exec sleep 1000");
     let out = work.path().join("grades");
-    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+    let output = Command::new(binary())
         .arg("grade")
         .arg(&subs)
         .arg("--suite")
@@ -400,7 +400,7 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
 
 /// `wordwire ARGS...`: exit code, stdout and stderr.
 fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+    let output = Command::new(binary())
         .args(args)
         .output()
         .expect("wordwire runs");
@@ -514,7 +514,7 @@ fn a_transcript_of_the_suite_that_does_not_load_is_a_suite_error_not_a_failure()
 #[test]
 fn grade_refuses_a_directory_without_submissions() {
     let work = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+    let output = Command::new(binary())
         .arg("grade")
         .arg(work.path())
         .arg("--out")
@@ -528,7 +528,7 @@ fn grade_refuses_a_directory_without_submissions() {
 
 /// `wordwire replay --target ADDR --format FORMAT transcripts`: exit code and stdout.
 fn replay_running(addr: &str, format: &str) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+    let output = Command::new(binary())
         .args([
             "replay",
             "--target",

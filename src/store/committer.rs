@@ -341,7 +341,7 @@ impl Core {
         state.seam.queued();
         if self.has_committer {
             match deferred {
-                Some(deferred) => deferred.upto = state.accepted,
+                Some(deferred) => deferred.own = true,
                 None => self.wake_committer(state),
             }
             return;
@@ -363,8 +363,8 @@ impl Core {
     /// before it sleeps), `retry` if it found another thread's batch underway (that thread
     /// has them; whichever of the two comes back first takes the queue).
     pub(super) fn commit_deferred(&self, deferred: &mut Deferred) {
-        let Deferred { upto, more, retry } = std::mem::take(deferred);
-        if upto == 0 && !more && !retry {
+        let Deferred { own, more, retry } = std::mem::take(deferred);
+        if !own && !more && !retry {
             return;
         }
         let state = self.state();

@@ -142,13 +142,13 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// What a caller of `Store::submit_deferred` still has to commit: its changes up to which
-/// accepted one (in the store's order; 0 for none); whether changes of other threads, queued
+/// What a caller of `Store::submit_deferred` still has to commit: whether it queued changes
+/// of its own (`own`); whether changes of other threads, queued
 /// while this caller committed a batch, are left to it (`more`); and whether it found another
 /// thread's batch underway and should look again when it next comes by (`retry`).
 #[derive(Debug, Default)]
 pub struct Deferred {
-    upto: u64,
+    own: bool,
     more: bool,
     retry: bool,
 }
@@ -158,7 +158,7 @@ impl Deferred {
     /// on: its own changes, or others' left to it. (A `retry` is worth a call whenever the
     /// caller is awake, but another thread has those changes.)
     pub fn is_pending(&self) -> bool {
-        self.upto != 0 || self.more
+        self.own || self.more
     }
 
     /// Whether a call of `Store::commit_deferred` would do nothing.

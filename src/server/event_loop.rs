@@ -51,6 +51,9 @@ const MAX_REFUSED: usize = 256;
 const ACCEPT_BATCH: usize = 64;
 /// A loop that had work in every turn yields its core once this long (bench/RESULTS.md,
 /// "Yielding"): well under the scheduler's slice (1.5-3 ms), so what shares the cores runs sooner.
+/// Its price: EEVDF moves a yielding thread's deadline a slice later, so the loop is then
+/// preempted by wake-ups, which costs throughput at 16 connections ("Context switches at 16
+/// connections", where no yield, a longer interval and a short sleep instead were measured).
 const YIELD_AFTER: Duration = Duration::from_micros(250);
 /// Readiness events taken per `poll`.
 const EVENTS: usize = 1024;

@@ -3,12 +3,58 @@
 //!
 //! Here: thin wrappers over `write(2)`, `fsync(2)`/`fdatasync(2)`, `ftruncate(2)`, `rename(2)`
 //! and the fsync of a directory, and `Seam`, all the committer holds for the tests' faults.
-//! Outside tests each wrapper is exactly the std call and `Seam` is empty.
+//! Outside tests each wrapper is exactly the std call and `Seam` is empty. Also
+//! `unsynced_pages` (cachestat(2)), with which the unit and process tests check that nothing
+//! answered is still only in the page cache.
 //! Elsewhere: what a failure means for the store (`store`), the rewrite protocol (`store::atomic`).
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
+
+/// How many of the pages of the file at `path` in the page cache are dirty or being written
+/// back, from cachestat(2) (Linux 6.5); `Ok(None)` if the kernel has no such call.
+pub fn unsynced_pages(path: &Path) -> io::Result<Option<u64>> {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct Range {
+        off: u64,
+        len: u64,
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct Stat {
+        cache: u64,
+        dirty: u64,
+        writeback: u64,
+        evicted: u64,
+        recently_evicted: u64,
+    }
+    const SYS_CACHESTAT: libc::c_long = 451;
+    let file = File::open(path)?;
+    // A length of 0 means up to the end of the file.
+    let range = Range { off: 0, len: 0 };
+    let mut stat = Stat::default();
+    // SAFETY: cachestat(2) reads `range` and writes `stat`, both live, `repr(C)` and of the
+    // kernel's layout; `file` stays open across the call.
+    let rc = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd(),
+            &range as *const Range,
+            &mut stat as *mut Stat,
+            0,
+        )
+    };
+    if rc != 0 {
+        let error = io::Error::last_os_error();
+        return match error.raw_os_error() {
+            Some(libc::ENOSYS) => Ok(None),
+            _ => Err(error),
+        };
+    }
+    Ok(Some(stat.dirty + stat.writeback))
+}
 
 /// A call a test can make fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

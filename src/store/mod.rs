@@ -16,6 +16,9 @@ mod disk;
 mod lock;
 mod recover;
 
+/// For the durability tests (the unit tests here and the process tests in `tests/`).
+#[doc(hidden)]
+pub use disk::unsynced_pages;
 pub use recover::{BadLine, Recovery};
 
 use std::fmt;
@@ -774,50 +777,8 @@ mod tests {
         assert_eq!(pending().len(), 2, "an fsync was called");
     }
 
-    /// How many of the pages of the file at `path` in the page cache are dirty or being
-    /// written back, from cachestat(2) (Linux 6.5); `None` if the kernel has no such call.
     fn unsynced_pages(path: &Path) -> Option<u64> {
-        use std::os::fd::AsRawFd;
-        #[repr(C)]
-        struct Range {
-            off: u64,
-            len: u64,
-        }
-        #[repr(C)]
-        #[derive(Default)]
-        struct Stat {
-            cache: u64,
-            dirty: u64,
-            writeback: u64,
-            evicted: u64,
-            recently_evicted: u64,
-        }
-        const SYS_CACHESTAT: libc::c_long = 451;
-        let file = File::open(path).unwrap();
-        // A length of 0 means up to the end of the file.
-        let range = Range { off: 0, len: 0 };
-        let mut stat = Stat::default();
-        // SAFETY: cachestat(2) reads `range` and writes `stat`, both live, `repr(C)` and of
-        // the kernel's layout; `file` stays open across the call.
-        let rc = unsafe {
-            libc::syscall(
-                SYS_CACHESTAT,
-                file.as_raw_fd(),
-                &range as *const Range,
-                &mut stat as *mut Stat,
-                0,
-            )
-        };
-        if rc != 0 {
-            let error = std::io::Error::last_os_error();
-            assert_eq!(
-                error.raw_os_error(),
-                Some(libc::ENOSYS),
-                "cachestat: {error}"
-            );
-            return None;
-        }
-        Some(stat.dirty + stat.writeback)
+        super::unsynced_pages(path).unwrap()
     }
 
     /// Runs each change on a store with `sync` and returns, for each, how many of the file's

@@ -533,49 +533,10 @@ fn a_write_refused_by_an_immutable_store_leaves_it_writable_once_the_flag_is_gon
     assert_eq!(std::fs::read_to_string(&store).unwrap(), "gamma\n");
 }
 
-/// How many pages of the file at `path` in the page cache are dirty or being written back
-/// (cachestat(2), Linux 6.5); `None` if the kernel has no such call.
+/// How many pages of the file at `path` are still only in the page cache (`None`: the kernel
+/// has no cachestat(2)).
 fn unsynced_pages(path: &std::path::Path) -> Option<u64> {
-    use std::os::fd::AsRawFd;
-    #[repr(C)]
-    struct Range {
-        off: u64,
-        len: u64,
-    }
-    #[repr(C)]
-    #[derive(Default)]
-    struct Stat {
-        cache: u64,
-        dirty: u64,
-        writeback: u64,
-        evicted: u64,
-        recently_evicted: u64,
-    }
-    const SYS_CACHESTAT: libc::c_long = 451;
-    let file = std::fs::File::open(path).unwrap();
-    let range = Range { off: 0, len: 0 };
-    let mut stat = Stat::default();
-    // SAFETY: cachestat(2) reads `range` and writes `stat`, both live and of the kernel's
-    // layout; `file` stays open across the call.
-    let rc = unsafe {
-        libc::syscall(
-            SYS_CACHESTAT,
-            file.as_raw_fd(),
-            &range as *const Range,
-            &mut stat as *mut Stat,
-            0,
-        )
-    };
-    if rc != 0 {
-        let error = std::io::Error::last_os_error();
-        assert_eq!(
-            error.raw_os_error(),
-            Some(libc::ENOSYS),
-            "cachestat: {error}"
-        );
-        return None;
-    }
-    Some(stat.dirty + stat.writeback)
+    wordwire::store::unsynced_pages(path).unwrap()
 }
 
 #[test]

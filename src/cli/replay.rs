@@ -59,7 +59,8 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Print how many transcripts expect each status (and which contract statuses
-    /// have none) instead of replaying; exits 1 if a contract status is missing.
+    /// have none) instead of replaying; exits 1 if a contract status is missing, 3 if
+    /// a transcript cannot be read (a suite error, listed after the table).
     #[arg(long, conflicts_with_all = ["bless", "target"])]
     pub coverage: bool,
     /// Transcripts played at once (default 4; 1 against a shared --target, whose

@@ -99,6 +99,11 @@ pub fn is_client_transcript(path: &Path) -> bool {
     std::fs::read_to_string(path).is_ok_and(|text| is_client_text(&text))
 }
 
+/// True if the file at `path` is a server transcript; false if it is not or cannot be read.
+pub fn is_server_transcript(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|text| !is_client_text(&text))
+}
+
 impl ClientTranscript {
     pub fn load(path: &Path) -> Result<ClientTranscript, FormatError> {
         ClientTranscript::parse(path, &super::transcript::read_text(path)?)

@@ -283,8 +283,17 @@ fn graded_line(name: &str, results: &[TranscriptResult], took: Duration) -> Stri
 }
 
 /// `summary.csv`: one row per submission; per category `passed/judged` (skipped
-/// transcripts are not judged), then the score, MUST failures and SHOULD warnings.
-pub fn summary_csv(graded: &[Graded], categories: &BTreeSet<String>) -> String {
+/// transcripts are not judged), then the score, MUST failures, SHOULD warnings,
+/// skipped and why the submission could not be played. When the suite had errors
+/// (`suite_errors` transcripts that could not be read, played by no submission) a
+/// last column, `suite_errors`, holds that number on every row, so that a reader of
+/// the file alone sees that the scores are of an incomplete suite; without suite
+/// errors there is no such column, and the file is what it always was.
+pub fn summary_csv(
+    graded: &[Graded],
+    categories: &BTreeSet<String>,
+    suite_errors: usize,
+) -> String {
     let mut out = String::new();
     let mut header = vec!["submission".to_string()];
     header.extend(categories.iter().cloned());
@@ -298,6 +307,9 @@ pub fn summary_csv(graded: &[Graded], categories: &BTreeSet<String>) -> String {
         ]
         .map(String::from),
     );
+    if suite_errors > 0 {
+        header.push("suite_errors".to_string());
+    }
     push_row(&mut out, &header);
     for g in graded {
         let score = Score::of(&g.results);
@@ -311,6 +323,9 @@ pub fn summary_csv(graded: &[Graded], categories: &BTreeSet<String>) -> String {
         row.push(score.total.warnings.to_string());
         row.push(score.total.skipped.to_string());
         row.push(g.error.clone().unwrap_or_default());
+        if suite_errors > 0 {
+            row.push(suite_errors.to_string());
+        }
         push_row(&mut out, &row);
     }
     out
@@ -496,7 +511,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         std::fs::write(&path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     let csv = args.out.join("summary.csv");
-    std::fs::write(&csv, summary_csv(&graded, &categories))
+    std::fs::write(&csv, summary_csv(&graded, &categories, suite_errors.len()))
         .map_err(|e| format!("cannot write {}: {e}", csv.display()))?;
     print!("{}", table(&graded));
     println!(
@@ -552,10 +567,46 @@ mod tests {
         ];
         let categories: BTreeSet<String> = ["auth", "limits"].map(String::from).into();
         assert_eq!(
-            summary_csv(&graded, &categories),
+            summary_csv(&graded, &categories, 0),
             "submission,auth,limits,score,must_failures,should_failures,skipped,error\r\n\
              alice,1/2,0/0,50,1,0,1,\r\n\
              \"bob, jr\",0/0,0/0,0,1,0,0,\"no \"\"cmd\"\"\"\r\n"
+        );
+    }
+
+    #[test]
+    fn with_suite_errors_the_csv_ends_with_their_number_on_every_row() {
+        let graded = vec![
+            Graded {
+                name: "alice".into(),
+                results: vec![result("auth", Outcome::Passed, Level::Must)],
+                error: None,
+                duration: Duration::ZERO,
+            },
+            Graded {
+                name: "bob".into(),
+                results: vec![result(
+                    "submission",
+                    Outcome::Broken("x".into()),
+                    Level::Must,
+                )],
+                error: Some("no cmd".into()),
+                duration: Duration::ZERO,
+            },
+        ];
+        let categories: BTreeSet<String> = ["auth"].map(String::from).into();
+        assert_eq!(
+            summary_csv(&graded, &categories, 2),
+            "submission,auth,score,must_failures,should_failures,skipped,error,suite_errors\r\n\
+             alice,1/1,100,0,0,0,,2\r\n\
+             bob,0/0,0,1,0,0,no cmd,2\r\n"
+        );
+        // Without suite errors, the columns are those of every earlier version.
+        assert_eq!(
+            summary_csv(&graded, &categories, 0),
+            "submission,auth,score,must_failures,should_failures,skipped,error\r\n\
+             alice,1/1,100,0,0,0,\r\n\
+             bob,0/0,0,1,0,0,no cmd\r\n"
         );
     }
 
@@ -598,7 +649,7 @@ mod tests {
              skipped: not played, not in the score; each NAME.html says why\n"
         );
         let categories: BTreeSet<String> = ["auth", "faults"].map(String::from).into();
-        let csv = summary_csv(&graded, &categories);
+        let csv = summary_csv(&graded, &categories, 0);
         assert!(csv.contains("\r\nalice,1/1,0/0,100,0,0,1,\r\n"), "{csv}");
     }
 

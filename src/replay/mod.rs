@@ -431,15 +431,22 @@ pub fn replay_all(
         .collect()
 }
 
-/// How many transcripts expect each status at least once.
-pub fn coverage(files: &[PathBuf]) -> Result<BTreeMap<u16, usize>, String> {
+/// How many transcripts expect each status at least once, and the suite errors:
+/// the files that cannot be read or parsed, counted nowhere (as `readable` sets them
+/// apart for a replay; `--coverage` reports them and exits 3).
+pub fn coverage(files: &[PathBuf]) -> (BTreeMap<u16, usize>, Vec<transcript::FormatError>) {
     let mut counts = BTreeMap::new();
-    // Client transcripts script the server's side: the statuses they send are not the server's.
-    for path in files
-        .iter()
-        .filter(|p| !client_side::is_client_transcript(p))
-    {
-        let t = Transcript::load(path).map_err(|e| e.to_string())?;
+    let mut errors = Vec::new();
+    for path in files {
+        let t = match load_any(path) {
+            Ok(Loaded::Server(t)) => t,
+            // Client transcripts script the server's side: the statuses they send are not the server's.
+            Ok(Loaded::Client(_)) => continue,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         let mut statuses = t.expected_statuses();
         statuses.sort_unstable();
         statuses.dedup();
@@ -447,7 +454,7 @@ pub fn coverage(files: &[PathBuf]) -> Result<BTreeMap<u16, usize>, String> {
             *counts.entry(status).or_insert(0) += 1;
         }
     }
-    Ok(counts)
+    (counts, errors)
 }
 
 /// Runs `wordwire replay`: exit 0 if every transcript passed (or was blessed), 1 if any
@@ -491,11 +498,22 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         }
         r
     };
+    let shown_errors = |mut errors: Vec<transcript::FormatError>| {
+        for e in &mut errors {
+            if let Some(root) = &shown_root
+                && let Ok(rel) = e.path.strip_prefix(root)
+            {
+                e.path = rel.to_path_buf();
+            }
+        }
+        errors
+    };
     let mut files = discover(&paths)?;
     // A client is tested by client transcripts only, a foreign server by server transcripts only;
     // in-process, both: server transcripts against our server, client ones with our client.
+    // A file that cannot be read is of neither kind: it stays, to be a suite error.
     if args.client_cmd.is_some() {
-        files.retain(|p| client_side::is_client_transcript(p));
+        files.retain(|p| !client_side::is_server_transcript(p));
     } else if args.target.is_some() || args.target_cmd.is_some() {
         files.retain(|p| !client_side::is_client_transcript(p));
     }
@@ -503,20 +521,16 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         return Err("no transcripts found".to_string());
     }
     if args.coverage {
-        return Ok(if print_coverage(&files)? {
-            RunEnd::Passed
-        } else {
-            RunEnd::Failed
-        });
-    }
-    let (files, mut suite_errors) = readable(files);
-    for e in &mut suite_errors {
-        if let Some(root) = &shown_root
-            && let Ok(rel) = e.path.strip_prefix(root)
-        {
-            e.path = rel.to_path_buf();
+        let (counts, suite_errors) = coverage(&files);
+        let suite_errors = shown_errors(suite_errors);
+        let complete = print_coverage(&counts, files.len() - suite_errors.len());
+        if let Some(block) = report::coverage_suite_errors(&suite_errors) {
+            anstream::print!("\n{block}");
         }
+        return Ok(RunEnd::of(complete, &suite_errors));
     }
+    let (files, suite_errors) = readable(files);
+    let suite_errors = shown_errors(suite_errors);
     let target = match (&args.target, &args.target_cmd) {
         (Some(addr), _) => {
             let resolved = addr
@@ -658,8 +672,9 @@ pub(crate) fn io_message(e: &std::io::Error) -> String {
     }
 }
 
-fn print_coverage(files: &[PathBuf]) -> Result<bool, String> {
-    let counts = coverage(files)?;
+/// Prints the `--coverage` table of `counts` over `transcripts` files; true if every
+/// contract status has a transcript.
+fn print_coverage(counts: &BTreeMap<u16, usize>, transcripts: usize) -> bool {
     println!("status  transcripts");
     let mut statuses: Vec<u16> = counts.keys().copied().chain(CONTRACT_STATUSES).collect();
     statuses.sort_unstable();
@@ -677,12 +692,12 @@ fn print_coverage(files: &[PathBuf]) -> Result<bool, String> {
         };
         println!("{status}     {n:>4}{note}");
     }
-    println!("{} transcripts", files.len());
+    println!("{transcripts} transcripts");
     if !missing.is_empty() {
         let list: Vec<String> = missing.iter().map(u16::to_string).collect();
         println!("contract statuses without a transcript: {}", list.join(" "));
     }
-    Ok(missing.is_empty())
+    missing.is_empty()
 }
 
 #[cfg(test)]

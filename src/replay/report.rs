@@ -374,13 +374,25 @@ pub fn suite_error_heading(errors: &[FormatError]) -> String {
 /// The text report's block of suite errors: `SUITE ERROR: ` and the heading, then a
 /// line per error in the form editors jump to (`PATH:4: problem`); `None` if none.
 pub fn suite_errors(errors: &[FormatError]) -> Option<String> {
+    error_block(&suite_error_heading(errors), errors)
+}
+
+/// The same block after `replay --coverage`'s table, whose counts leave the files out:
+/// `SUITE ERROR: 1 transcript of the suite could not be read: not in the counts above`.
+pub fn coverage_suite_errors(errors: &[FormatError]) -> Option<String> {
+    let n = errors.len();
+    let heading = format!(
+        "{n} transcript{} of the suite could not be read: not in the counts above",
+        if n == 1 { "" } else { "s" }
+    );
+    error_block(&heading, errors)
+}
+
+fn error_block(heading: &str, errors: &[FormatError]) -> Option<String> {
     if errors.is_empty() {
         return None;
     }
-    let mut out = format!(
-        "{RED}{BOLD}SUITE ERROR{BOLD:#}{RED:#}{RED}: {}{RED:#}\n",
-        suite_error_heading(errors)
-    );
+    let mut out = format!("{RED}{BOLD}SUITE ERROR{BOLD:#}{RED:#}{RED}: {heading}{RED:#}\n");
     for e in errors {
         let _ = writeln!(out, "{e}");
     }

@@ -75,6 +75,32 @@ fn a_broken_client_fails_every_client_transcript_with_a_diff() {
 }
 
 #[test]
+fn with_a_client_command_a_transcript_that_cannot_be_read_is_a_suite_error_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("get.transcript");
+    std::fs::copy(&client_transcripts()[0], &good).unwrap();
+    // Not valid UTF-8: which kind of transcript it is cannot be told, nor can it be played.
+    let unreadable = dir.path().join("latin1.transcript");
+    std::fs::write(&unreadable, b"listen\n\xff\n").unwrap();
+    let output = Command::new(binary())
+        .args(["replay", "--client-cmd"])
+        .arg(format!("'{}' client --addr {{addr}}", binary()))
+        .arg(dir.path())
+        .output()
+        .expect("wordwire replay runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!(
+            "\n1 passed, 0 failed\n\nSUITE ERROR: 1 transcript of the suite could not be read: not played, not in the score (the fault is in the suite, not in the server)\n\
+             {}: cannot read: stream did not contain valid UTF-8\n",
+            unreadable.display()
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn server_grading_leaves_client_transcripts_out_and_coverage_ignores_them() {
     let output = Command::new(binary())
         .args(["replay", "--coverage"])

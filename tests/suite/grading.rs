@@ -499,16 +499,64 @@ fn a_transcript_of_the_suite_that_does_not_load_is_a_suite_error_not_a_failure()
     );
     assert!(stdout.contains("2 transcripts each"), "{stdout}");
     assert!(stdout.ends_with(&format!("\n\n{block}")), "{stdout}");
+    // summary.csv alone says the suite was incomplete: a last column, only when it was.
     let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(
         csv.lines().collect::<Vec<_>>(),
         [
-            "submission,auth,methods,score,must_failures,should_failures,skipped,error",
-            "alice,1/1,1/1,100,0,0,0,",
+            "submission,auth,methods,score,must_failures,should_failures,skipped,error,suite_errors",
+            "alice,1/1,1/1,100,0,0,0,,1",
         ]
     );
     let page = std::fs::read_to_string(out.join("alice.html")).unwrap();
     assert!(page.contains("<h2>Suite error</h2>"), "{page}");
+}
+
+#[test]
+fn coverage_of_a_suite_with_a_transcript_that_does_not_load_is_a_suite_error_exit_3() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = cut_suite(
+        work.path(),
+        &[
+            "methods/options-is-204-with-allow",
+            "methods/get-without-credentials-is-401",
+        ],
+    );
+    let coverage = || run(&["replay".as_ref(), "--coverage".as_ref(), suite.as_os_str()]);
+    // Without the broken file: statuses are missing (exit 1), and nothing says suite.
+    let (code, before, stderr) = coverage();
+    assert_eq!(code, Some(1), "{before}\n{stderr}");
+    assert!(
+        before.contains("\n200        1\n204        1\n400        0  MISSING\n401        1\n"),
+        "{before}"
+    );
+    assert!(before.ends_with("\n2 transcripts\ncontract statuses without a transcript: 100 400 404 408 413 414 431 500 501 503 504 505\n"), "{before}");
+    assert!(
+        !before.contains("SUITE ERROR") && stderr.is_empty(),
+        "{before}\n{stderr}"
+    );
+
+    let bad = suite.join("methods/bad.transcript");
+    std::fs::write(&bad, "open c\nfrobnicate c\n").unwrap();
+    // Not valid UTF-8: it cannot be read as text at all.
+    let unreadable = suite.join("limits/latin1.transcript");
+    std::fs::create_dir_all(unreadable.parent().unwrap()).unwrap();
+    std::fs::write(&unreadable, b"open c\n\xff\n").unwrap();
+    let (code, after, stderr) = coverage();
+    // The exit of a suite error (3), not of a command that could not run (2);
+    // the same table of the files that load, then a line per file that does not.
+    assert_eq!(code, Some(3), "{after}\n{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(
+        after,
+        format!(
+            "{before}\nSUITE ERROR: 2 transcripts of the suite could not be read: not in the counts above\n\
+             {}: cannot read: stream did not contain valid UTF-8\n\
+             {}:2: unknown or malformed directive: frobnicate c\n",
+            unreadable.display(),
+            bad.display()
+        )
+    );
 }
 
 #[test]

@@ -60,8 +60,9 @@ pub struct ReplayArgs {
     pub format: Format,
     /// Print how many transcripts expect each status (and which contract statuses
     /// have none) instead of replaying; exits 1 if a contract status is missing, 3 if
-    /// a transcript cannot be read (a suite error, listed after the table).
-    #[arg(long, conflicts_with_all = ["bless", "target"])]
+    /// a transcript cannot be read (a suite error, listed after the table). Plays
+    /// nothing, so it takes none of the flags about playing or reporting a run.
+    #[arg(long, conflicts_with_all = ["bless", "target", "target_cmd", "format", "contract", "exact", "jobs"])]
     pub coverage: bool,
     /// Transcripts played at once (default 4; 1 against a shared --target, whose
     /// store every transcript shares).

@@ -68,6 +68,30 @@ fn an_invalid_value_lists_the_valid_ones() {
 }
 
 #[test]
+fn replay_coverage_refuses_the_flags_of_a_run_instead_of_ignoring_them() {
+    // --coverage plays nothing: a flag that shapes a run would be silently ignored.
+    for (flag, named) in [
+        (&["--format", "json"][..], "'--format <FORMAT>'"),
+        (&["--target-cmd", "./server {port}"], "'--target-cmd <CMD>'"),
+        (&["--jobs", "2"], "'--jobs <JOBS>'"),
+        (&["--exact"], "'--exact'"),
+        (&["--contract"], "'--contract'"),
+    ] {
+        let mut args = vec!["replay", "--coverage"];
+        args.extend_from_slice(flag);
+        assert_flag_error(
+            &args,
+            &[&format!(
+                "the argument '--coverage' cannot be used with {named}"
+            )],
+        );
+    }
+    let alone = wordwire(&["replay", "--coverage"]);
+    assert_eq!(alone.status.code(), Some(0), "{alone:?}");
+    assert!(stdout(&alone).contains(" transcripts\n"), "{alone:?}");
+}
+
+#[test]
 fn a_misspelt_subcommand_or_flag_gets_a_suggestion() {
     assert_flag_error(&["serv"], &["a similar subcommand exists: 'serve'"]);
     assert_flag_error(

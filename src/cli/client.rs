@@ -91,7 +91,9 @@ pub fn run(args: ClientArgs) -> ExitCode {
 }
 
 fn run_client(args: &ClientArgs) -> Result<Response, ClientError> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+    // Duration::from_secs_f64 panics past its range, and a value under a nanosecond becomes
+    // the zero timeout that the socket calls refuse: both are the user's input, so check here.
+    if !(0.001..=86_400.0).contains(&args.timeout) {
         return Err(ClientError::BadTimeout);
     }
     let credentials = args
@@ -106,4 +108,47 @@ fn run_client(args: &ClientArgs) -> Result<Response, ClientError> {
         Duration::from_secs_f64(args.timeout),
         tracer,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        client: ClientArgs,
+    }
+
+    fn args(timeout: &str) -> ClientArgs {
+        // Port 1 on loopback: nothing listens, and a refusal is not what these tests look at.
+        Wrapper::try_parse_from([
+            "client",
+            "--addr",
+            "127.0.0.1:1",
+            "--timeout",
+            timeout,
+            "get",
+        ])
+        .unwrap()
+        .client
+    }
+
+    #[test]
+    fn a_timeout_out_of_range_is_refused_in_one_line_not_a_panic() {
+        for bad in ["0", "nan", "inf", "1e30", "86401", "1e-10"] {
+            let error = run_client(&args(bad)).unwrap_err();
+            assert!(matches!(error, ClientError::BadTimeout), "{bad}: {error}");
+            assert_eq!(
+                error.to_string(),
+                "--timeout must be seconds, at least 0.001 and at most 86400",
+                "{bad}"
+            );
+        }
+        for good in ["0.001", "2", "86400"] {
+            let error = run_client(&args(good)).unwrap_err();
+            assert!(!matches!(error, ClientError::BadTimeout), "{good}: {error}");
+        }
+    }
 }

@@ -30,9 +30,25 @@ pub struct GradeArgs {
 
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        Ok(secs) if (0.001..=86_400.0).contains(&secs) => Ok(secs),
         _ => Err(format!(
-            "`{text}` is not a number of seconds between 0 and 86400"
+            "`{text}` is not a number of seconds from 0.001 to 86400"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transcript_timeout_out_of_range_says_the_range() {
+        for bad in ["0", "1e-10", "86401", "abc"] {
+            assert_eq!(
+                positive_seconds(bad).unwrap_err(),
+                format!("`{bad}` is not a number of seconds from 0.001 to 86400"),
+            );
+        }
+        assert_eq!(positive_seconds("0.5"), Ok(0.5));
     }
 }

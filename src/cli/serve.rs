@@ -233,13 +233,14 @@ fn parse_timeout_status(text: &str) -> Result<u16, String> {
     }
 }
 
-/// Seconds, possibly with a fraction (`0.5`); positive and at most a day.
+/// Seconds, possibly with a fraction (`0.5`); from a millisecond to a day (less than a
+/// nanosecond would be a zero timeout).
 fn parse_secs(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| "expected seconds, e.g. 10 or 0.5".to_owned())?;
-    if !(secs > 0.0 && secs <= 86_400.0) {
-        return Err("expected seconds greater than 0 and at most 86400".into());
+    if !(0.001..=86_400.0).contains(&secs) {
+        return Err("expected seconds from 0.001 to 86400".into());
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -293,6 +294,9 @@ mod tests {
             &["--read-timeout", "-1"][..],
             &["--read-timeout", "abc"],
             &["--read-timeout", "NaN"],
+            // Under a nanosecond: a zero timeout, which closes every connection at once.
+            &["--read-timeout", "1e-10"],
+            &["--idle-timeout", "0.0009"],
             &["--timeout-status", "500"],
             &["--max-connections", "0"],
             &["--sync", "sometimes"],

@@ -72,7 +72,7 @@ pub enum ClientError {
     /// Example: `--user alice` with no password anywhere.
     #[error("{0}")]
     Credentials(String),
-    #[error("--timeout must be a positive number of seconds")]
+    #[error("--timeout must be seconds, at least 0.001 and at most 86400")]
     BadTimeout,
     #[error("cannot resolve {addr}: {source}")]
     Resolve {

@@ -115,7 +115,21 @@ impl CredentialArgs {
     /// The configured pair: `--user`/`WORDWIRE_USER` with `--password-file` or
     /// `WORDWIRE_PASSWORD`, or the lab pair if neither part is given.
     pub fn resolve(&self) -> Result<Credentials, String> {
+        self.check_process_env()?;
         self.resolve_with(&process_env)
+    }
+
+    /// The variables `resolve` will read, if set, must be text: `process_env` (`std::env::var`)
+    /// would take one that is not for unset, and the server would fall back to the lab pair.
+    fn check_process_env(&self) -> Result<(), String> {
+        let read = [
+            ("WORDWIRE_USER", self.user.is_none()),
+            ("WORDWIRE_PASSWORD", self.password_file.is_none()),
+        ];
+        for (name, _) in read.into_iter().filter(|(_, read)| *read) {
+            env_text(name, std::env::var_os(name))?;
+        }
+        Ok(())
     }
 
     /// As `resolve`, reading the environment through `env` (a transcript's
@@ -140,6 +154,12 @@ impl CredentialArgs {
                 if password.is_empty() {
                     return Err("the password is empty".into());
                 }
+                if user.chars().chain(password.chars()).any(char::is_control) {
+                    return Err(
+                        "the user name and password must not contain control characters (RFC 7617 §2)"
+                            .into(),
+                    );
+                }
                 Ok(Credentials::new(user, password))
             }
             (Some(_), None) => Err(
@@ -157,6 +177,17 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// The value of the environment variable `name`, if set; an error if it is not UTF-8.
+fn env_text(name: &str, value: Option<std::ffi::OsString>) -> Result<Option<String>, String> {
+    value
+        .map(|value| {
+            value
+                .into_string()
+                .map_err(|_| format!("{name} is not valid UTF-8"))
+        })
+        .transpose()
+}
+
 /// An empty environment, for `CredentialArgs::resolve_with`.
 pub fn no_env(_: &str) -> Option<String> {
     None
@@ -166,6 +197,7 @@ impl ServeArgs {
     /// Checks the combination and builds the server's configuration,
     /// taking credentials from the flags and the process environment.
     pub fn to_config(&self) -> Result<Config, String> {
+        self.credentials.check_process_env()?;
         self.to_config_with(&process_env)
     }
 
@@ -375,5 +407,42 @@ mod tests {
                 .contains("no password")
         );
         assert!(none.resolve_with(&no_env).unwrap().is_lab_default());
+    }
+
+    #[test]
+    fn control_characters_in_credentials_are_refused() {
+        let none = CredentialArgs {
+            user: None,
+            password_file: None,
+        };
+        for (user, password) in [("bo\nb", "pw"), ("bob", "p\tw"), ("bob", "pw\x7f")] {
+            let env = |name: &str| match name {
+                "WORDWIRE_USER" => Some(user.to_owned()),
+                "WORDWIRE_PASSWORD" => Some(password.to_owned()),
+                _ => None,
+            };
+            let error = none.resolve_with(&env).unwrap_err();
+            assert!(
+                error.contains("control characters (RFC 7617 §2)"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_environment_value_that_is_not_utf8_is_an_error() {
+        use std::os::unix::ffi::OsStringExt;
+        assert_eq!(
+            env_text(
+                "WORDWIRE_PASSWORD",
+                Some(std::ffi::OsString::from_vec(b"\xff".to_vec()))
+            ),
+            Err("WORDWIRE_PASSWORD is not valid UTF-8".to_owned())
+        );
+        assert_eq!(
+            env_text("WORDWIRE_USER", Some("bob".into())),
+            Ok(Some("bob".to_owned()))
+        );
+        assert_eq!(env_text("WORDWIRE_USER", None), Ok(None));
     }
 }

@@ -587,3 +587,40 @@ fn the_binary_answers_a_write_only_once_it_is_on_disk() {
         "cachestat cannot see a missing fsync"
     );
 }
+
+#[test]
+fn credentials_in_the_environment_that_are_not_utf8_are_refused_not_ignored() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Ignored, they left the server on the lab pair although the operator had set credentials.
+    let mut child = std::process::Command::new(crate::support::binary())
+        .args(serve_args("words.txt"))
+        .current_dir(dir.path())
+        .env("WORDWIRE_USER", std::ffi::OsStr::from_bytes(b"bob\xff"))
+        .env("WORDWIRE_PASSWORD", std::ffi::OsStr::from_bytes(b"pw\xfe"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve started with credentials it could not read");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).as_ref()
+        ),
+        (
+            Some(1),
+            "wordwire: error: WORDWIRE_USER is not valid UTF-8\n"
+        )
+    );
+}

@@ -34,6 +34,9 @@ pub fn write_completions(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Writes `wordwire(1)`, or `wordwire-SUBCOMMAND(1)`. Errors if there is no such subcommand.
+/// Rendered in memory and written at once: `clap_mangen` writes a page in pieces, and the
+/// reader of `wordwire man | head -1` closing after the first piece made it fail with
+/// "Broken pipe" (exit 2).
 pub fn write_man(subcommand: Option<&str>, out: &mut dyn Write) -> io::Result<()> {
     let mut command = Cli::command();
     // `build` gives each subcommand its display name (`wordwire-serve`) and usage line.
@@ -47,5 +50,47 @@ pub fn write_man(subcommand: Option<&str>, out: &mut dyn Write) -> io::Result<()
             )
         })?,
     };
-    clap_mangen::Man::new(page).render(out)
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    out.write_all(&roff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pipe whose reader goes away after the first write it sees.
+    struct ReadOnce {
+        writes: usize,
+        bytes: Vec<u8>,
+    }
+
+    impl Write for ReadOnce {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes += 1;
+            if self.writes > 1 {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_man_page_is_written_in_one_write() {
+        for subcommand in [None, Some("serve")] {
+            let mut out = ReadOnce {
+                writes: 0,
+                bytes: Vec::new(),
+            };
+            write_man(subcommand, &mut out).unwrap();
+            assert!(
+                out.bytes.starts_with(b".ie \\n(.g .ds Aq"),
+                "{subcommand:?}"
+            );
+        }
+    }
 }

@@ -19,8 +19,11 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -720,7 +723,30 @@ fn resolve(addr: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{addr} resolves to no address"))
 }
 
+/// Opens (creating or truncating) the transcript file before anything is recorded, so that a
+/// path that cannot be written is said at the start, not after the session. The first open is
+/// non-blocking: a FIFO that no process reads is then an error (ENXIO) instead of a hang in
+/// open(2) at the end, and the file is opened again for ordinary blocking writes.
+fn open_output(path: &Path) -> Result<File, String> {
+    let cannot = |e: io::Error| match e.raw_os_error() {
+        Some(libc::ENXIO) => format!(
+            "cannot write {}: a FIFO that no process reads",
+            path.display()
+        ),
+        _ => format!("cannot write {}: {e}", path.display()),
+    };
+    let _probe = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(cannot)?;
+    OpenOptions::new().write(true).open(path).map_err(cannot)
+}
+
 fn run_record(args: &RecordArgs) -> Result<(), String> {
+    let output = args.output.as_deref().map(open_output).transpose()?;
     let listen = resolve(&args.listen)?;
     let mut state = StartingState::default();
     let mut local = None;
@@ -751,7 +777,11 @@ fn run_record(args: &RecordArgs) -> Result<(), String> {
                 ),
                 None => None,
             };
-            let server = LocalServer::start_with(&args.server_flags, store.as_deref(), None)?;
+            let server = LocalServer::start_with(&args.server_flags, store.as_deref(), None)
+                .map_err(|e| match &args.seed {
+                    Some(seed) => e.replace("the starting store", &seed.display().to_string()),
+                    None => e,
+                })?;
             let addr = server.addr();
             state.server_flags = args.server_flags.clone();
             state.store = store;
@@ -793,9 +823,9 @@ fn run_record(args: &RecordArgs) -> Result<(), String> {
         server.stop()?;
     }
     let text = render(&events, &state, Duration::from_millis(args.pause));
-    match &args.output {
-        Some(path) => {
-            std::fs::write(path, &text)
+    match (&args.output, output) {
+        (Some(path), Some(mut file)) => {
+            file.write_all(text.as_bytes())
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             let conns = events.iter().filter(|e| e.kind == EventKind::Open).count();
             eprintln!(
@@ -804,7 +834,7 @@ fn run_record(args: &RecordArgs) -> Result<(), String> {
                 if conns == 1 { "" } else { "s" }
             );
         }
-        None => {
+        _ => {
             let mut out = io::stdout().lock();
             out.write_all(text.as_bytes())
                 .and_then(|()| out.flush())

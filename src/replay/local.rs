@@ -108,8 +108,11 @@ impl LocalServer {
         // Transcripts carry their own credentials; the caller's environment must not change them.
         let mut config = args.to_config_with(&crate::cli::no_env)?;
         config.access_log = false;
-        let (store, _recoveries) =
-            FileStore::open(&path, args.sync.into()).map_err(|e| e.to_string())?;
+        // The temporary file's name means nothing to the user: name what it is a copy of.
+        let (store, _recoveries) = FileStore::open(&path, args.sync.into()).map_err(|e| {
+            e.to_string()
+                .replace(&path.display().to_string(), "the starting store")
+        })?;
         let store: Arc<dyn Store> = match fault {
             Some(fault) => Arc::new(FaultyStore {
                 inner: store,

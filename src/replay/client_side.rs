@@ -42,7 +42,10 @@ use std::time::{Duration, Instant};
 
 use super::session::StepFailure;
 use super::target::{describe_status, drain, shell_quote};
-use super::transcript::{DEFAULT_TIMEOUT, FormatError, Header, render_lines, sigil_data, unescape};
+use super::transcript::{
+    DEFAULT_TIMEOUT, FormatError, Header, parse_ms, parse_timeout, quoted, render_lines,
+    sigil_data, unescape,
+};
 use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
 use crate::http::{HeadLimits, Progress, parse_head};
 
@@ -165,7 +168,7 @@ impl ClientTranscript {
                     continue;
                 }
                 ("timeout", [ms]) => {
-                    t.timeout = parse_ms(ms).map_err(|m| err(number, m))?;
+                    t.timeout = parse_timeout(ms).map_err(|m| err(number, m))?;
                     continue;
                 }
                 ("expect-exit", ["nonzero"]) => {
@@ -206,7 +209,10 @@ impl ClientTranscript {
                 _ => {
                     return Err(err(
                         number,
-                        format!("unknown or malformed client-transcript directive: {line}"),
+                        format!(
+                            "unknown or malformed client-transcript directive: {}",
+                            quoted(line)
+                        ),
                     ));
                 }
             };
@@ -248,12 +254,6 @@ fn step_conn(kind: &ClientStepKind) -> Option<&str> {
         }
         ClientStepKind::Wait(_) => None,
     }
-}
-
-fn parse_ms(text: &str) -> Result<Duration, String> {
-    text.parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| format!("expected milliseconds, got {text:?}"))
 }
 
 /// One request as the client sent it, framed leniently so that a wrong one can be shown.

@@ -159,6 +159,12 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             walk(path, &mut found).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         } else if path.is_file() {
             found.push(path.clone());
+        } else if path.exists() {
+            // A FIFO, a device, a socket: not "no such file", which would send the user looking.
+            return Err(format!(
+                "{}: not a regular file or a directory",
+                path.display()
+            ));
         } else {
             return Err(format!("{}: no such file or directory", path.display()));
         }
@@ -703,6 +709,18 @@ fn print_coverage(counts: &BTreeMap<u16, usize>, transcripts: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_that_is_neither_file_nor_directory_is_named_as_such() {
+        assert_eq!(
+            discover(&[PathBuf::from("/dev/null")]),
+            Err("/dev/null: not a regular file or a directory".to_owned())
+        );
+        assert_eq!(
+            discover(&[PathBuf::from("/no/such/thing")]),
+            Err("/no/such/thing: no such file or directory".to_owned())
+        );
+    }
 
     /// Writes `text` at `dir/rel` and replays it in-process.
     fn replay_text(dir: &Path, rel: &str, text: &str) -> TranscriptResult {

@@ -324,7 +324,7 @@ impl Transcript {
                     continue;
                 }
                 ("timeout", [ms]) => {
-                    t.timeout = parse_ms(ms).map_err(|m| err(number, m))?;
+                    t.timeout = parse_timeout(ms).map_err(|m| err(number, m))?;
                     continue;
                 }
                 ("expect-store", []) | ("expect-store", ["any-order"]) => {
@@ -419,7 +419,7 @@ impl Transcript {
                 _ => {
                     return Err(err(
                         number,
-                        format!("unknown or malformed directive: {line}"),
+                        format!("unknown or malformed directive: {}", quoted(line)),
                     ));
                 }
             };
@@ -537,10 +537,41 @@ pub fn sigil_data(line: &str, sigil: char) -> Option<&str> {
     rest.strip_prefix(' ')
 }
 
-fn parse_ms(text: &str) -> Result<Duration, String> {
-    text.parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| format!("expected milliseconds, got {text:?}"))
+/// The longest `wait`, `timeout` or `expect-silence` a transcript may ask for: an hour, so
+/// that a typo of a few digits is a format error rather than a run that waits for days.
+const MAX_MS: u64 = 3_600_000;
+
+/// Milliseconds, from 0 to an hour.
+pub(crate) fn parse_ms(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(ms) if ms <= MAX_MS => Ok(Duration::from_millis(ms)),
+        _ => Err(format!(
+            "expected milliseconds, at most {MAX_MS} (an hour), got {text:?}"
+        )),
+    }
+}
+
+/// A `timeout` line's value: as `parse_ms`, and at least 1 ms (a zero timeout is refused
+/// by the socket calls).
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_ms(text)? {
+        ms if ms.is_zero() => Err("`timeout` must be at least 1 ms".into()),
+        ms => Ok(ms),
+    }
+}
+
+/// A line quoted in an error: its first 60 bytes and its length when it is longer, so
+/// that a file of one huge line does not become a huge message.
+pub(crate) fn quoted(line: &str) -> String {
+    const SHOWN: usize = 60;
+    if line.len() <= SHOWN {
+        return line.to_owned();
+    }
+    let mut end = SHOWN;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &line[..end], line.len())
 }
 
 /// Looks for `fixtures/<name>` in the transcript's directory and each directory above it.
@@ -721,6 +752,43 @@ pub fn rewrite(lines: &[String], mut blocks: Vec<(std::ops::Range<usize>, Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn problem(text: &str) -> String {
+        Transcript::parse(Path::new("t.transcript"), text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_zero_timeout_and_a_wait_over_an_hour_are_format_errors() {
+        // `timeout 0` failed every step with "cannot set a 0 duration timeout", and
+        // `wait 100000000` (a typo) waited for 27 hours.
+        assert_eq!(
+            problem("timeout 0\nopen a\n"),
+            "t.transcript:1: `timeout` must be at least 1 ms"
+        );
+        assert_eq!(
+            problem("open a\nwait 3600001\n"),
+            "t.transcript:2: expected milliseconds, at most 3600000 (an hour), got \"3600001\""
+        );
+        assert!(Transcript::parse(Path::new("t"), "timeout 1\nopen a\nwait 3600000\n").is_ok());
+    }
+
+    #[test]
+    fn an_unknown_directive_is_quoted_short() {
+        let line = "a".repeat(100_000);
+        assert_eq!(
+            problem(&line),
+            format!(
+                "t.transcript:1: unknown or malformed directive: {}... (100000 bytes)",
+                "a".repeat(60)
+            )
+        );
+        assert_eq!(
+            problem("frob c"),
+            "t.transcript:1: unknown or malformed directive: frob c"
+        );
+    }
 
     #[test]
     fn rendering_then_unescaping_gives_back_the_bytes() {

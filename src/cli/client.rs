@@ -56,7 +56,10 @@ impl ClientArgs {
             .header("Host", self.addr.clone())
             .header("Authorization", credentials.header_value())
             .header("Connection", "close");
-        if !body.is_empty() {
+        if body.is_empty() && method != "GET" {
+            // POST, PUT and DELETE always frame their body, even an empty one (docs/CLIENT.md).
+            request = request.header("Content-Length", "0");
+        } else if !body.is_empty() {
             request = request
                 .header("Content-Type", "text/plain; charset=utf-8")
                 .body(body);
@@ -133,6 +136,25 @@ mod tests {
         ])
         .unwrap()
         .client
+    }
+
+    #[test]
+    fn an_empty_word_is_sent_with_content_length_0() {
+        let credentials = Credentials::lab_default();
+        for verb in [&["post", ""][..], &["delete", ""], &["put", "", ""]] {
+            let args = Wrapper::try_parse_from(["client"].iter().chain(verb))
+                .unwrap()
+                .client;
+            let bytes = String::from_utf8(args.request(&credentials).to_bytes()).unwrap();
+            let length = if verb[0] == "put" { "1" } else { "0" };
+            assert!(
+                bytes.contains(&format!("\r\nContent-Length: {length}\r\n")),
+                "{verb:?}: {bytes:?}"
+            );
+        }
+        let get = Wrapper::try_parse_from(["client", "get"]).unwrap().client;
+        let bytes = String::from_utf8(get.request(&credentials).to_bytes()).unwrap();
+        assert!(!bytes.contains("Content-Length"), "{bytes:?}");
     }
 
     #[test]

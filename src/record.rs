@@ -23,7 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -723,30 +723,113 @@ fn resolve(addr: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{addr} resolves to no address"))
 }
 
-/// Opens (creating or truncating) the transcript file before anything is recorded, so that a
-/// path that cannot be written is said at the start, not after the session. The first open is
-/// non-blocking: a FIFO that no process reads is then an error (ENXIO) instead of a hang in
-/// open(2) at the end, and the file is opened again for ordinary blocking writes.
-fn open_output(path: &Path) -> Result<File, String> {
-    let cannot = |e: io::Error| match e.raw_os_error() {
-        Some(libc::ENXIO) => format!(
-            "cannot write {}: a FIFO that no process reads",
-            path.display()
-        ),
-        _ => format!("cannot write {}: {e}", path.display()),
-    };
-    let _probe = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(cannot)?;
-    OpenOptions::new().write(true).open(path).map_err(cannot)
+/// The transcript file, opened before anything is recorded so that a path that cannot be
+/// written is said at the start, not after the session; emptied and written at the end.
+struct Output {
+    file: File,
+    path: PathBuf,
+    /// `open` created the file; a start that fails removes it again.
+    created: bool,
+    /// A regular file (emptied before the write), not a FIFO or a device.
+    regular: bool,
+}
+
+impl Output {
+    /// Opens `path` for writing, creating it if needed but truncating nothing yet (a start
+    /// that fails leaves an earlier transcript as it was). The open is non-blocking, so that
+    /// a FIFO that no process reads is an error now (ENXIO) rather than a hang in open(2) at
+    /// the end; writes then block again, as a FIFO's reader may be slower than the writer.
+    fn open(path: &Path) -> Result<Output, String> {
+        let cannot = |e: io::Error| match e.raw_os_error() {
+            Some(libc::ENXIO) => format!(
+                "cannot write {}: a FIFO that no process reads",
+                path.display()
+            ),
+            _ => format!("cannot write {}: {e}", path.display()),
+        };
+        let existed = path.symlink_metadata().is_ok();
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(cannot)?;
+        clear_nonblocking(&file).map_err(cannot)?;
+        let regular = file.metadata().is_ok_and(|meta| meta.is_file());
+        Ok(Output {
+            file,
+            path: path.to_path_buf(),
+            created: !existed,
+            regular,
+        })
+    }
+
+    /// Replaces the file's content with `text`.
+    fn write(mut self, text: &str) -> Result<(), String> {
+        if self.regular {
+            self.file.set_len(0)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| self.file.write_all(text.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+    }
+
+    /// For a start that failed: removes the file if `open` created it.
+    fn abandon(self) {
+        if self.created && self.regular {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn clear_nonblocking(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor that `file` owns and keeps open for the call.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above; only O_NONBLOCK changes.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn run_record(args: &RecordArgs) -> Result<(), String> {
-    let output = args.output.as_deref().map(open_output).transpose()?;
+    let output = args.output.as_deref().map(Output::open).transpose()?;
+    let (text, conns) = match record_session(args) {
+        Ok(recorded) => recorded,
+        Err(error) => {
+            if let Some(output) = output {
+                output.abandon();
+            }
+            return Err(error);
+        }
+    };
+    match output {
+        Some(output) => {
+            let path = output.path.clone();
+            output.write(&text)?;
+            eprintln!(
+                "wrote {} ({conns} connection{})",
+                path.display(),
+                if conns == 1 { "" } else { "s" }
+            );
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("writing the transcript: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Relays until Ctrl-C (or, with `--once`, the end of the first connection); the transcript
+/// and how many connections it holds.
+fn record_session(args: &RecordArgs) -> Result<(String, usize), String> {
     let listen = resolve(&args.listen)?;
     let mut state = StartingState::default();
     let mut local = None;
@@ -823,25 +906,8 @@ fn run_record(args: &RecordArgs) -> Result<(), String> {
         server.stop()?;
     }
     let text = render(&events, &state, Duration::from_millis(args.pause));
-    match (&args.output, output) {
-        (Some(path), Some(mut file)) => {
-            file.write_all(text.as_bytes())
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            let conns = events.iter().filter(|e| e.kind == EventKind::Open).count();
-            eprintln!(
-                "wrote {} ({conns} connection{})",
-                path.display(),
-                if conns == 1 { "" } else { "s" }
-            );
-        }
-        _ => {
-            let mut out = io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| format!("writing the transcript: {e}"))?;
-        }
-    }
-    Ok(())
+    let conns = events.iter().filter(|e| e.kind == EventKind::Open).count();
+    Ok((text, conns))
 }
 
 #[cfg(test)]

@@ -383,3 +383,25 @@ fn a_seed_that_is_not_a_store_is_named_in_the_error() {
         )
     );
 }
+
+#[test]
+fn a_start_that_fails_leaves_the_output_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    std::fs::write(dir.path().join("old.transcript"), "open a\n").unwrap();
+    for output in ["old.transcript", "new.transcript"] {
+        let (code, stderr) = record_exits_within(
+            &["--listen", &listen, "-o", output],
+            dir.path(),
+            Duration::from_secs(10),
+        );
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("cannot listen on"), "{stderr}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("old.transcript")).unwrap(),
+        "open a\n"
+    );
+    assert!(!dir.path().join("new.transcript").exists());
+}

@@ -214,6 +214,8 @@ impl FileStore {
     /// otherwise (including failing to start the committer thread). A lock file that this call
     /// created is removed again on any error after it.
     pub fn open(path: &Path, sync: SyncMode) -> Result<(FileStore, Vec<Recovery>), StoreError> {
+        let resolved = resolve_link(path);
+        let path = resolved.as_deref().unwrap_or(path);
         let dir = atomic::parent_dir(path);
         let missing = match std::fs::metadata(dir) {
             Ok(meta) => (!meta.is_dir()).then_some("is not a directory"),
@@ -273,7 +275,7 @@ impl FileStore {
         // Dropping `self` stops the committer, then lets go of the lock.
     }
 
-    /// The store file's path, as given to `open`.
+    /// The store file's path: as given to `open`, or the file a symlink given there names.
     pub fn path(&self) -> &Path {
         &self.core.path
     }
@@ -326,6 +328,20 @@ fn sidecar_path(store: &Path, suffix: &str) -> PathBuf {
     name.push(".");
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// The file that `path` names when `path` is a symlink to a regular file (followed to the end,
+/// made absolute); `None` otherwise, so that a dangling link or one to a device is refused
+/// under the name the user gave.
+/// The store is that file from `open` on: its lock is the file's, and a rewrite replaces the
+/// file, not the link, so the link keeps naming the store (as git follows a symlinked
+/// config when it rewrites it) and a second server through either name is refused.
+fn resolve_link(path: &Path) -> Option<PathBuf> {
+    let is_link = std::fs::symlink_metadata(path).ok()?.is_symlink();
+    let to_a_file = is_link && std::fs::metadata(path).is_ok_and(|meta| meta.is_file());
+    to_a_file
+        .then(|| std::fs::canonicalize(path).ok())
+        .flatten()
 }
 
 fn open_append(path: &Path) -> Result<File, StoreError> {
@@ -406,6 +422,37 @@ mod tests {
 
     fn dir_names(dir: &tempfile::TempDir) -> Vec<String> {
         atomic::tests::names_in(dir.path())
+    }
+
+    #[test]
+    fn a_store_given_as_a_symlink_is_the_file_it_names_for_the_lock_and_every_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("words.txt");
+        fs::write(&target, b"a\nb\n").unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink("words.txt", &link).unwrap();
+        let real = fs::canonicalize(&target).unwrap();
+
+        let store = FileStore::open(&link, SyncMode::Always).unwrap().0;
+        assert_eq!(store.path(), real);
+        // A second server through either name is refused, and the lock is the target's.
+        for other in [&target, &link] {
+            match FileStore::open(other, SyncMode::Always) {
+                Err(StoreError::Locked { lock, .. }) => assert_eq!(lock, lock::lock_path(&real)),
+                Err(error) => panic!("{other:?}: expected Locked, got {error:?}"),
+                Ok(_) => panic!("{other:?}: expected Locked, got a second store"),
+            }
+        }
+        store.append(&word("c")).unwrap();
+        assert_eq!(store.replace_all(&word("a"), &word("x")).unwrap(), 1);
+        assert_eq!(store.delete_all(&word("b")).unwrap(), 1);
+        // The rewrites replaced the target: the link is still a link, to the current words.
+        assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(fs::read(&link).unwrap(), b"x\nc\n");
+        assert_memory_is_file(&store, b"x\nc\n");
+        assert!(!lock::lock_path(&link).exists(), "no lock beside the link");
+        drop(store);
+        FileStore::open(&target, SyncMode::Always).unwrap();
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl BodyDecoder {
                         pos += 2;
                         self.state = State::Size;
                     }
-                    _ => return Err(ParseError::MissingChunkCrlf),
+                    _ => return Err(ParseError::ChunkDataNotTerminated),
                 },
                 State::Trailer { section } => {
                     let budget = self.max_header_bytes.saturating_sub(section + 2);
@@ -575,8 +575,6 @@ mod tests {
     fn lines_not_ended_by_crlf_are_400() {
         for input in [
             &b"5\nhello\r\n0\r\n\r\n"[..],
-            b"5\r\nhelloX\r\n0\r\n\r\n",
-            b"5\r\nhello\n0\r\n\r\n",
             b"5\r\nhello\r\n0\n\r\n",
             b"0\r\n\n",
             b"0\r\nX: y\n\r\n",
@@ -589,7 +587,20 @@ mod tests {
     fn bare_cr_in_chunked_framing_is_400() {
         assert_rejects(b"5\rhello\r\n", ParseError::BareCr, 400);
         assert_rejects(b"0\r\nX: a\rb\r\n\r\n", ParseError::BareCr, 400);
-        assert_rejects(b"5\r\nhello\rx", ParseError::MissingChunkCrlf, 400);
+        assert_rejects(b"5\r\nhello\rx", ParseError::ChunkDataNotTerminated, 400);
+    }
+
+    #[test]
+    fn chunk_data_not_followed_by_crlf_asks_about_its_size() {
+        // Said "chunked framing requires crlf line endings", which sent the sender looking
+        // at line ends when the chunk-size was wrong.
+        for input in [
+            &b"5\r\nhelloX\r\n0\r\n\r\n"[..], // longer than its size
+            b"5\r\nhell\r\n0\r\n\r\n",        // shorter: the CR LF is taken as data
+            b"5\r\nhello\n0\r\n\r\n",         // a bare LF after the data
+        ] {
+            assert_rejects(input, ParseError::ChunkDataNotTerminated, 400);
+        }
     }
 
     #[test]

@@ -142,10 +142,16 @@ pub enum ParseError {
     #[error("chunk size line too long")]
     ChunkLineTooLong,
 
-    /// A line in chunked framing not ended by CRLF, or chunk data not followed by CRLF.
-    /// Example: `5\nhello\r\n` or `5\r\nhelloX`. Becomes 400, then close.
+    /// A chunk-size line or trailer line not ended by CRLF.
+    /// Example: `5\nhello\r\n`. Becomes 400, then close.
     #[error("chunked framing requires crlf line endings")]
     MissingChunkCrlf,
+
+    /// Chunk data not followed by CRLF: the data is longer or shorter than its chunk-size
+    /// said (the usual mistake), or ends in a bare LF.
+    /// Example: `5\r\nhelloX\r\n`. Becomes 400, then close.
+    #[error("chunk data not followed by crlf: is its chunk-size right?")]
+    ChunkDataNotTerminated,
 
     /// A trailer field line that breaks the field-line grammar.
     /// Example: `0\r\nBad Name: x\r\n\r\n`. Becomes 400, then close.
@@ -184,6 +190,7 @@ impl ParseError {
             | ParseError::InvalidChunkExtension
             | ParseError::ChunkLineTooLong
             | ParseError::MissingChunkCrlf
+            | ParseError::ChunkDataNotTerminated
             | ParseError::InvalidTrailer => Status::BadRequest,
         }
     }
@@ -232,6 +239,7 @@ mod tests {
             ParseError::InvalidChunkExtension,
             ParseError::ChunkLineTooLong,
             ParseError::MissingChunkCrlf,
+            ParseError::ChunkDataNotTerminated,
             ParseError::InvalidTrailer,
         ];
         for e in all {

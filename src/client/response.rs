@@ -299,10 +299,20 @@ fn parse_head(input: &[u8]) -> Result<Option<(Response, usize)>, String> {
     Ok(Some((response, pos)))
 }
 
+/// The largest response head read (curl's limit on a header is the same 100 KiB): past it
+/// the response is malformed, so a server that never ends its head cannot make a reader,
+/// which parses the buffer again after each read, spin and grow without bound.
+const MAX_HEAD: usize = 100 * 1024;
+
 /// Parses one response from the start of `input`. `eof` says no more bytes will come,
 /// which ends a body delimited by the close of the connection.
 fn parse_response(input: &[u8], after_head: bool, eof: bool) -> Result<Parsed<Response>, String> {
     let Some((mut response, pos)) = parse_head(input)? else {
+        if input.len() > MAX_HEAD {
+            return Err(format!(
+                "the response head is over {MAX_HEAD} bytes and has not ended"
+            ));
+        }
         return Ok(Parsed::NeedMore);
     };
     response.framing = body_framing(&response, after_head)?;
@@ -428,6 +438,48 @@ fn decode_chunked(input: &[u8]) -> Result<Parsed<Vec<u8>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that sends `head` and then `a` bytes until `total`, then times out.
+    struct EndlessHead {
+        head: &'static [u8],
+        sent: usize,
+        total: usize,
+    }
+
+    impl Read for EndlessHead {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.sent >= self.total {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            let n = buf.len().min(self.total - self.sent);
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = self.head.get(self.sent + i).copied().unwrap_or(b'a');
+            }
+            self.sent += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_head_that_never_ends_is_malformed_past_100_kib() {
+        // Each read re-parsed the whole buffer: an endless field line made replay and the
+        // client spin (43 s of CPU for 500 MB) and grow without bound.
+        let mut reader = ResponseReader::new(EndlessHead {
+            head: b"HTTP/1.1 200 OK\r\nX: ",
+            sent: 0,
+            total: 4 << 20,
+        });
+        match reader.read_response(false) {
+            Err(ReadError::Malformed { reason, partial }) => {
+                assert_eq!(
+                    reason,
+                    "the response head is over 102400 bytes and has not ended"
+                );
+                assert!(partial.len() <= MAX_HEAD + 8192, "{}", partial.len());
+            }
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+    }
 
     fn read_all(input: &[u8], after_head: bool) -> Vec<Result<Response, ReadError>> {
         let mut reader = ResponseReader::new(input);

@@ -52,8 +52,10 @@ pub struct Graded {
     pub duration: Duration,
 }
 
-/// Every subdirectory of `dir` (hidden ones aside), sorted by name.
-pub fn submissions(dir: &Path) -> Result<Vec<Submission>, String> {
+/// Every subdirectory of `dir` (hidden ones aside, and `out`, where the reports go: with
+/// `--out` inside the class directory, a second run graded it as a submission), sorted by name.
+pub fn submissions(dir: &Path, out: &Path) -> Result<Vec<Submission>, String> {
+    let out = std::fs::canonicalize(out).ok();
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut found = Vec::new();
@@ -61,6 +63,9 @@ pub fn submissions(dir: &Path) -> Result<Vec<Submission>, String> {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || !entry.path().is_dir() {
+            continue;
+        }
+        if out.is_some() && std::fs::canonicalize(entry.path()).ok() == out {
             continue;
         }
         let dir = entry.path();
@@ -402,7 +407,7 @@ pub fn run(args: GradeArgs) -> ExitCode {
 }
 
 fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
-    let subs = submissions(&args.submissions)?;
+    let subs = submissions(&args.submissions, &args.out)?;
     let builtin_dir;
     let mut shown_root = None;
     let paths = if args.suite.is_empty() {
@@ -684,15 +689,32 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("stray.txt"), "").unwrap();
-        let subs = submissions(dir.path()).unwrap();
+        let subs = submissions(dir.path(), &dir.path().join("grades")).unwrap();
         assert_eq!(subs.len(), 2);
         assert!(subs[0].setup.as_ref().unwrap_err().contains("cannot read"));
         assert_eq!(subs[1].setup.as_ref().unwrap().0, "srv {port}");
         let none = tempfile::tempdir().unwrap();
         assert!(
-            submissions(none.path())
+            submissions(none.path(), Path::new("grades"))
                 .unwrap_err()
                 .contains("no submissions")
         );
+    }
+
+    #[test]
+    fn the_output_directory_inside_the_class_is_not_a_submission() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("alice")).unwrap();
+        std::fs::write(dir.path().join("alice").join(COMMAND_FILE), "srv\n").unwrap();
+        std::fs::create_dir(dir.path().join("grades")).unwrap();
+        std::fs::write(dir.path().join("grades").join("summary.csv"), "").unwrap();
+        // As given on the command line: relative, and through `..`.
+        let out = dir.path().join("alice").join("..").join("grades");
+        let subs = submissions(dir.path(), &out).unwrap();
+        let names: Vec<_> = subs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["alice"]);
+        // An output directory elsewhere hides nothing.
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert_eq!(submissions(dir.path(), elsewhere.path()).unwrap().len(), 2);
     }
 }

@@ -52,6 +52,19 @@ pub struct Graded {
     pub duration: Duration,
 }
 
+/// The last line of the table: `2 submissions, 42 transcripts each, in 9.7 s; reports and
+/// summary.csv in DIR` (`1 submission, 1 transcript each` in the singular).
+fn closing_line(submissions: usize, transcripts: usize, took: Duration, out: &Path) -> String {
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    format!(
+        "{submissions} submission{}, {transcripts} transcript{} each, in {:.1} s; reports and summary.csv in {}",
+        s(submissions),
+        s(transcripts),
+        took.as_secs_f64(),
+        out.display()
+    )
+}
+
 /// Every subdirectory of `dir` (hidden ones aside, and `out`, where the reports go: with
 /// `--out` inside the class directory, a second run graded it as a submission), sorted by name.
 pub fn submissions(dir: &Path, out: &Path) -> Result<Vec<Submission>, String> {
@@ -520,11 +533,8 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         .map_err(|e| format!("cannot write {}: {e}", csv.display()))?;
     print!("{}", table(&graded));
     println!(
-        "{} submissions, {} transcripts each, in {:.1} s; reports and summary.csv in {}",
-        graded.len(),
-        files.len(),
-        began.elapsed().as_secs_f64(),
-        args.out.display()
+        "{}",
+        closing_line(graded.len(), files.len(), began.elapsed(), &args.out)
     );
     if let Some(block) = &errors_block {
         print!("\n{}", report::plain(block));
@@ -716,5 +726,18 @@ mod tests {
         // An output directory elsewhere hides nothing.
         let elsewhere = tempfile::tempdir().unwrap();
         assert_eq!(submissions(dir.path(), elsewhere.path()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_closing_line_counts_in_the_singular_too() {
+        let out = Path::new("/tmp/grades");
+        assert_eq!(
+            closing_line(2, 42, Duration::from_millis(9700), out),
+            "2 submissions, 42 transcripts each, in 9.7 s; reports and summary.csv in /tmp/grades"
+        );
+        assert_eq!(
+            closing_line(1, 1, Duration::from_millis(40), out),
+            "1 submission, 1 transcript each, in 0.0 s; reports and summary.csv in /tmp/grades"
+        );
     }
 }

@@ -111,7 +111,18 @@ pub struct ResponseReader<R> {
     inner: R,
     buf: Vec<u8>,
     eof: bool,
+    /// The most bytes one response may take (`MAX_RESPONSE`, smaller in tests).
+    max_response: usize,
 }
+
+/// The largest response read: a server that never stops sending (a body without a length
+/// that never closes, endless chunks) is malformed past it, instead of filling the memory
+/// of the client, or of the grader, until the allocator aborts. A GET of a store of
+/// 256 MiB, some forty million words, still fits.
+pub const MAX_RESPONSE: usize = 256 << 20;
+
+/// How much of a response over `MAX_RESPONSE` its error keeps, for the report.
+const KEPT_OF_TOO_LARGE: usize = 4096;
 
 /// The result of trying to parse from the buffer.
 enum Parsed<T> {
@@ -125,6 +136,15 @@ impl<R: Read> ResponseReader<R> {
             inner,
             buf: Vec::new(),
             eof: false,
+            max_response: MAX_RESPONSE,
+        }
+    }
+
+    /// As `new`, with another limit on the bytes of one response (for tests).
+    pub fn with_max_response(inner: R, max_response: usize) -> ResponseReader<R> {
+        ResponseReader {
+            max_response,
+            ..ResponseReader::new(inner)
         }
     }
 
@@ -185,6 +205,17 @@ impl<R: Read> ResponseReader<R> {
                     return Ok(response);
                 }
                 Ok(Parsed::NeedMore) => {}
+            }
+            if self.buf.len() > self.max_response {
+                let mut partial = std::mem::take(&mut self.buf);
+                partial.truncate(KEPT_OF_TOO_LARGE);
+                return Err(ReadError::Malformed {
+                    reason: format!(
+                        "the response is over {} bytes and has not ended",
+                        self.max_response
+                    ),
+                    partial,
+                });
             }
             if self.eof {
                 return Err(self.closed_error());
@@ -457,6 +488,46 @@ mod tests {
             }
             self.sent += n;
             Ok(n)
+        }
+    }
+
+    /// A server that sends `head` and then body bytes without end.
+    struct EndlessBody {
+        head: &'static [u8],
+        sent: usize,
+    }
+
+    impl Read for EndlessBody {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = self.head.get(self.sent + i).copied().unwrap_or(b'a');
+            }
+            self.sent += buf.len();
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn a_response_that_never_ends_is_malformed_past_the_limit() {
+        // A body until close that never closed (or endless chunks) grew the buffer until the
+        // allocator aborted the process (2.2 GB in 5 s from a local server).
+        for head in [
+            &b"HTTP/1.1 200 OK\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n",
+        ] {
+            let mut reader =
+                ResponseReader::with_max_response(EndlessBody { head, sent: 0 }, 1 << 20);
+            match reader.read_response(false) {
+                Err(ReadError::Malformed { reason, partial }) => {
+                    assert_eq!(
+                        reason,
+                        "the response is over 1048576 bytes and has not ended"
+                    );
+                    assert_eq!(partial.len(), KEPT_OF_TOO_LARGE);
+                    assert!(partial.starts_with(head));
+                }
+                other => panic!("expected Malformed, got {other:?}"),
+            }
         }
     }
 

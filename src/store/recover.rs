@@ -231,11 +231,22 @@ fn open_or_create(path: &Path, sync: SyncMode) -> Result<(File, bool), StoreErro
             }
             Ok((file, true))
         }
-        // A dangling symlink: opening follows it and fails with what is wrong.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => options
-            .open(path)
-            .map(|file| (file, false))
-            .map_err(io_error("open", path)),
+        // Something is there that `metadata` did not find: a dangling symlink (said as
+        // such), or a file created since (opened).
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if fs::symlink_metadata(path).is_ok_and(|meta| meta.is_symlink())
+                && fs::metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+            {
+                return Err(StoreError::NotAFile {
+                    path: path.to_path_buf(),
+                    kind: "a symlink to a file that does not exist",
+                });
+            }
+            options
+                .open(path)
+                .map(|file| (file, false))
+                .map_err(io_error("open", path))
+        }
         Err(source) => Err(io_error("create", path)(source)),
     }
 }
@@ -440,10 +451,14 @@ mod tests {
         let c_fifo = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: mkfifo(3) with a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0);
+        // Was `open PATH: No such file or directory (os error 2)`, which did not say why.
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink("/no/such/file", &dangling).unwrap();
         for (path, kind) in [
             (zero, "a character device"),
             (fifo, "a FIFO"),
             (dir.path().to_path_buf(), "a directory"),
+            (dangling, "a symlink to a file that does not exist"),
         ] {
             match recover(&path, SyncMode::Always) {
                 Err(e @ StoreError::NotAFile { .. }) => {

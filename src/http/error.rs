@@ -17,6 +17,13 @@ pub enum ParseError {
     #[error("malformed request line")]
     MalformedRequestLine,
 
+    /// The request starts with the byte a TLS handshake record starts with (0x16): a client
+    /// that speaks https:// to this plain-HTTP server. Rejected at that first byte, so the
+    /// client is told at once instead of after the read timeout.
+    /// Example: `curl https://127.0.0.1:8080/`. Becomes 400, then close.
+    #[error("a tls handshake: this server speaks http://, not https://")]
+    TlsHandshake,
+
     /// The method is not a token.
     /// Example: `GE(T / HTTP/1.1`. Becomes 400, then close.
     #[error("invalid method")]
@@ -168,6 +175,7 @@ impl ParseError {
             ParseError::HeaderSectionTooLarge => Status::RequestHeaderFieldsTooLarge,
             ParseError::BodyTooLarge => Status::ContentTooLarge,
             ParseError::MalformedRequestLine
+            | ParseError::TlsHandshake
             | ParseError::InvalidMethod
             | ParseError::InvalidTarget
             | ParseError::MalformedVersion
@@ -213,6 +221,7 @@ mod tests {
     fn messages_are_one_short_lowercase_line() {
         let all = [
             ParseError::MalformedRequestLine,
+            ParseError::TlsHandshake,
             ParseError::InvalidMethod,
             ParseError::InvalidTarget,
             ParseError::MalformedVersion,

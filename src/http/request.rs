@@ -323,6 +323,16 @@ impl State {
                 // RFC 9112 §2.2: empty lines before the request-line are ignored; they count
                 // toward max_line so that a stream of them cannot keep the parser busy.
                 let (line, line_end) = loop {
+                    // A TLS record (https:// to this plain server) is refused at its first
+                    // byte, which no method starts with: the line it starts may never end.
+                    if input.get(self.pos) == Some(&TLS_HANDSHAKE) {
+                        examined.add(1);
+                        return Err(if self.pos + 1 > limits.max_line {
+                            ParseError::RequestLineTooLong
+                        } else {
+                            ParseError::TlsHandshake
+                        });
+                    }
                     match scan_line(input, self.pos) {
                         // The fault a byte-at-a-time reader meets first wins: the limit, if
                         // the bytes before the CR already exceed it, else the bare CR.
@@ -537,6 +547,10 @@ fn find_cr_or_lf(input: &[u8]) -> Option<usize> {
         .position(|&b| b == b'\r' || b == b'\n')
         .map(|len| at + len)
 }
+
+/// The first byte of a TLS record carrying a handshake (RFC 8446 §5.1: `ContentType`
+/// handshake(22)), as a ClientHello begins: not a `tchar`, so no request-line starts with it.
+const TLS_HANDSHAKE: u8 = 0x16;
 
 /// The parts of a request-line, checked.
 #[derive(Debug)]

@@ -182,7 +182,10 @@ const DEFECTS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "defect_dies_on_malformed.py",
-        &["syntax/space-before-colon-is-400-and-close"],
+        &[
+            "syntax/space-before-colon-is-400-and-close",
+            "syntax/tls-client-hello-is-400-and-close",
+        ],
         &[
             "the target died during the transcript (exit status 70)",
             "fatal: malformed field line",

@@ -457,6 +457,34 @@ fn malformed_request_lines_are_400() {
 }
 
 #[test]
+fn a_tls_client_hello_is_400_at_its_first_byte() {
+    // What `curl https://` sends first: a handshake record, then a ClientHello; no line end.
+    let hello = b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\x00\x01\x02\x03";
+    assert_rejects(hello, ParseError::TlsHandshake, 400);
+    assert_eq!(
+        parse(&hello[..1]),
+        Err(ParseError::TlsHandshake),
+        "the first byte decides"
+    );
+    // Also after the empty lines RFC 9112 §2.2 lets a client send first, and with a line end.
+    assert_rejects(b"\r\n\n\x16\x03\x01\r\n\r\n", ParseError::TlsHandshake, 400);
+    // The fault a byte-at-a-time reader meets first wins: the limit, then the record, then
+    // a bare CR after it.
+    let tight = HeadLimits {
+        max_line: 2,
+        ..LIMITS
+    };
+    assert_rejects_with(b"\r\n\r\n\x16", &tight, ParseError::RequestLineTooLong, 414);
+    assert_rejects(b"\x16\rX\r\n\r\n", ParseError::TlsHandshake, 400);
+    // Only at the start of the request-line: elsewhere 0x16 is the fault it always was.
+    assert_rejects(
+        b"G\x16T / HTTP/1.1\r\nHost: a\r\n\r\n",
+        ParseError::InvalidMethod,
+        400,
+    );
+}
+
+#[test]
 fn method_that_is_not_a_token_is_400() {
     assert_rejects(
         b"GE(T / HTTP/1.1\r\nHost: a\r\n\r\n",

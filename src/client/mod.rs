@@ -74,7 +74,8 @@ pub enum ClientError {
     Credentials(String),
     #[error("--timeout must be seconds, at least 0.001 and at most 86400")]
     BadTimeout,
-    #[error("cannot resolve {addr}: {source}")]
+    /// The address as given, control characters escaped (`\r\n` in it must not end the line).
+    #[error("cannot resolve {}: {source}", .addr.escape_debug())]
     Resolve {
         addr: String,
         #[source]

@@ -39,7 +39,8 @@ impl fmt::Display for Recovery {
             ),
             Recovery::MovedTornTail { to, bytes } => write!(
                 f,
-                "final line without LF is not a word (interrupted append); moved its {bytes} bytes to {}",
+                "final line without LF is not a word (interrupted append); moved its {bytes} {} to {}",
+                if *bytes == 1 { "byte" } else { "bytes" },
                 to.display()
             ),
             Recovery::RemovedTempFile(path) => write!(
@@ -647,5 +648,26 @@ mod tests {
             let text = r.to_string();
             assert!(!text.is_empty() && !text.contains('\n'), "{text:?}");
         }
+    }
+
+    #[test]
+    fn a_torn_tail_of_one_byte_is_counted_in_the_singular() {
+        let moved = |bytes| {
+            Recovery::MovedTornTail {
+                to: PathBuf::from("w.txt.torn"),
+                bytes,
+            }
+            .to_string()
+        };
+        assert!(
+            moved(1).ends_with("moved its 1 byte to w.txt.torn"),
+            "{}",
+            moved(1)
+        );
+        assert!(
+            moved(6).ends_with("moved its 6 bytes to w.txt.torn"),
+            "{}",
+            moved(6)
+        );
     }
 }

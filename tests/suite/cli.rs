@@ -92,6 +92,18 @@ fn replay_coverage_refuses_the_flags_of_a_run_instead_of_ignoring_them() {
 }
 
 #[test]
+fn an_address_with_a_line_break_is_named_escaped_on_one_line() {
+    let output = wordwire(&["client", "--addr", "127.0.0.1:1\r\nX: y", "get"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("wordwire client: cannot resolve 127.0.0.1:1\\r\\nX: y: "),
+        "{stderr:?}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+}
+
+#[test]
 fn a_misspelt_subcommand_or_flag_gets_a_suggestion() {
     assert_flag_error(&["serv"], &["a similar subcommand exists: 'serve'"]);
     assert_flag_error(

@@ -15,7 +15,7 @@ pub mod serve;
 use clap::{Parser, Subcommand};
 
 pub use client::{ClientArgs, ClientCommand};
-pub use serve::{CredentialArgs, ServeArgs, Sync, no_env, process_env};
+pub use serve::{CredentialArgs, Env, ServeArgs, Sync, no_env, process_env};
 
 /// `wordwire`; its about line is the package description in Cargo.toml.
 #[derive(Parser)]

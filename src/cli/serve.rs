@@ -115,33 +115,19 @@ impl CredentialArgs {
     /// The configured pair: `--user`/`WORDWIRE_USER` with `--password-file` or
     /// `WORDWIRE_PASSWORD`, or the lab pair if neither part is given.
     pub fn resolve(&self) -> Result<Credentials, String> {
-        self.check_process_env()?;
         self.resolve_with(&process_env)
-    }
-
-    /// The variables `resolve` will read, if set, must be text: `process_env` (`std::env::var`)
-    /// would take one that is not for unset, and the server would fall back to the lab pair.
-    fn check_process_env(&self) -> Result<(), String> {
-        let read = [
-            ("WORDWIRE_USER", self.user.is_none()),
-            ("WORDWIRE_PASSWORD", self.password_file.is_none()),
-        ];
-        for (name, _) in read.into_iter().filter(|(_, read)| *read) {
-            env_text(name, std::env::var_os(name))?;
-        }
-        Ok(())
     }
 
     /// As `resolve`, reading the environment through `env` (a transcript's
     /// in-process server passes one that is empty, so it never depends on the caller's).
-    pub fn resolve_with(
-        &self,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Credentials, String> {
-        let user = self.user.clone().or_else(|| env("WORDWIRE_USER"));
+    pub fn resolve_with(&self, env: &Env) -> Result<Credentials, String> {
+        let user = match &self.user {
+            Some(user) => Some(user.clone()),
+            None => env("WORDWIRE_USER")?,
+        };
         let password = match &self.password_file {
             Some(path) => Some(read_password(path)?),
-            None => env("WORDWIRE_PASSWORD"),
+            None => env("WORDWIRE_PASSWORD")?,
         };
         match (user, password) {
             (None, None) => Ok(Credentials::lab_default()),
@@ -172,9 +158,13 @@ impl CredentialArgs {
     }
 }
 
+/// Where `CredentialArgs::resolve_with` reads a variable: its value if set, an error if it is
+/// set but not text (taken for unset, it would leave the server on the lab pair).
+pub type Env = dyn Fn(&str) -> Result<Option<String>, String>;
+
 /// The process environment, for `CredentialArgs::resolve_with`.
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+pub fn process_env(name: &str) -> Result<Option<String>, String> {
+    env_text(name, std::env::var_os(name))
 }
 
 /// The value of the environment variable `name`, if set; an error if it is not UTF-8.
@@ -189,20 +179,19 @@ fn env_text(name: &str, value: Option<std::ffi::OsString>) -> Result<Option<Stri
 }
 
 /// An empty environment, for `CredentialArgs::resolve_with`.
-pub fn no_env(_: &str) -> Option<String> {
-    None
+pub fn no_env(_: &str) -> Result<Option<String>, String> {
+    Ok(None)
 }
 
 impl ServeArgs {
     /// Checks the combination and builds the server's configuration,
     /// taking credentials from the flags and the process environment.
     pub fn to_config(&self) -> Result<Config, String> {
-        self.credentials.check_process_env()?;
         self.to_config_with(&process_env)
     }
 
     /// As `to_config`, reading the environment through `env`.
-    pub fn to_config_with(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+    pub fn to_config_with(&self, env: &Env) -> Result<Config, String> {
         let credentials = self.credentials.resolve_with(env)?;
         if credentials.is_lab_default() && !self.addr.ip().is_loopback() {
             return Err(format!(
@@ -393,14 +382,16 @@ mod tests {
             user: None,
             password_file: None,
         };
-        let env = |name: &str| match name {
-            "WORDWIRE_USER" => Some("bob".to_owned()),
-            "WORDWIRE_PASSWORD" => Some("pw".to_owned()),
-            _ => None,
+        let env = |name: &str| {
+            Ok(match name {
+                "WORDWIRE_USER" => Some("bob".to_owned()),
+                "WORDWIRE_PASSWORD" => Some("pw".to_owned()),
+                _ => None,
+            })
         };
         let creds = none.resolve_with(&env).unwrap();
         assert_eq!((creds.user(), creds.password()), ("bob", "pw"));
-        let only_user = |name: &str| (name == "WORDWIRE_USER").then(|| "bob".to_owned());
+        let only_user = |name: &str| Ok((name == "WORDWIRE_USER").then(|| "bob".to_owned()));
         assert!(
             none.resolve_with(&only_user)
                 .unwrap_err()
@@ -416,10 +407,12 @@ mod tests {
             password_file: None,
         };
         for (user, password) in [("bo\nb", "pw"), ("bob", "p\tw"), ("bob", "pw\x7f")] {
-            let env = |name: &str| match name {
-                "WORDWIRE_USER" => Some(user.to_owned()),
-                "WORDWIRE_PASSWORD" => Some(password.to_owned()),
-                _ => None,
+            let env = |name: &str| {
+                Ok(match name {
+                    "WORDWIRE_USER" => Some(user.to_owned()),
+                    "WORDWIRE_PASSWORD" => Some(password.to_owned()),
+                    _ => None,
+                })
             };
             let error = none.resolve_with(&env).unwrap_err();
             assert!(

@@ -333,6 +333,7 @@ fn sidecar_path(store: &Path, suffix: &str) -> PathBuf {
 /// The file that `path` names when `path` is a symlink to a regular file (followed to the end,
 /// made absolute); `None` otherwise, so that a dangling link or one to a device is refused
 /// under the name the user gave.
+///
 /// The store is that file from `open` on: its lock is the file's, and a rewrite replaces the
 /// file, not the link, so the link keeps naming the store (as git follows a symlinked
 /// config when it rewrites it) and a second server through either name is refused.

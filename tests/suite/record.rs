@@ -12,7 +12,7 @@ use wordwire::replay::local::LocalServer;
 use wordwire::replay::transcript::{StepKind, Transcript, normalise};
 use wordwire::replay::{self, Options, Outcome, report};
 
-use crate::support::{ServerProcess, auth, binary, serve_command};
+use crate::support::{ServerProcess, auth, binary, run_binary_within, serve_command};
 
 const PAUSE: Duration = Duration::from_millis(60);
 
@@ -304,32 +304,6 @@ fn a_recorded_100_continue_and_504_replay_green_with_the_server_flags() {
     );
 }
 
-/// Runs `wordwire record ARGS` in `dir`; its exit code and stderr, or a panic if it is still
-/// running (listening, recording) after `within`.
-fn record_exits_within(args: &[&str], dir: &Path, within: Duration) -> (Option<i32>, String) {
-    let mut child = Command::new(binary())
-        .arg("record")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + within;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("wordwire record {args:?} still running after {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (output.status.code(), stderr)
-}
-
 #[test]
 fn an_output_that_cannot_be_written_is_refused_before_recording() {
     // Found only at the end, it cost the whole session; a FIFO with no reader hung there.
@@ -350,8 +324,8 @@ fn an_output_that_cannot_be_written_is_refused_before_recording() {
         (".", "Is a directory (os error 21)"),
         ("fifo", "a FIFO that no process reads"),
     ] {
-        let (code, stderr) = record_exits_within(
-            &["--listen", "127.0.0.1:0", "-o", output],
+        let (code, stderr) = run_binary_within(
+            &["record", "--listen", "127.0.0.1:0", "-o", output],
             dir.path(),
             Duration::from_secs(10),
         );
@@ -370,8 +344,8 @@ fn a_seed_that_is_not_a_store_is_named_in_the_error() {
     // The error named the temporary copy (`/tmp/.tmpXXXX/words.txt:1: ...`).
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("seed.txt"), "hello\r\n").unwrap();
-    let (code, stderr) = record_exits_within(
-        &["--listen", "127.0.0.1:0", "--seed", "seed.txt"],
+    let (code, stderr) = run_binary_within(
+        &["record", "--listen", "127.0.0.1:0", "--seed", "seed.txt"],
         dir.path(),
         Duration::from_secs(10),
     );
@@ -391,8 +365,8 @@ fn a_start_that_fails_leaves_the_output_as_it_was() {
     let listen = taken.local_addr().unwrap().to_string();
     std::fs::write(dir.path().join("old.transcript"), "open a\n").unwrap();
     for output in ["old.transcript", "new.transcript"] {
-        let (code, stderr) = record_exits_within(
-            &["--listen", &listen, "-o", output],
+        let (code, stderr) = run_binary_within(
+            &["record", "--listen", &listen, "-o", output],
             dir.path(),
             Duration::from_secs(10),
         );

@@ -102,16 +102,7 @@ pub fn is_client_transcript(path: &Path) -> bool {
     std::fs::read_to_string(path).is_ok_and(|text| is_client_text(&text))
 }
 
-/// True if the file at `path` is a server transcript; false if it is not or cannot be read.
-pub fn is_server_transcript(path: &Path) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|text| !is_client_text(&text))
-}
-
 impl ClientTranscript {
-    pub fn load(path: &Path) -> Result<ClientTranscript, FormatError> {
-        ClientTranscript::parse(path, &super::transcript::read_text(path)?)
-    }
-
     /// Parses `text`; errors name the file and line.
     pub fn parse(path: &Path, text: &str) -> Result<ClientTranscript, FormatError> {
         let lines: Vec<String> = text.lines().map(str::to_string).collect();

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::report::{self, Score};
-use super::transcript::{Header, Transcript};
+use super::transcript::Header;
 use super::{
     Options, Outcome, RunEnd, Target, TranscriptResult, client_side, discover, flags, suite,
 };
@@ -145,11 +145,8 @@ fn timed_out(path: &Path, limit: Duration, took: Duration) -> TranscriptResult {
         duration: took,
         ..TranscriptResult::new(path, outcome)
     };
-    let header = match Transcript::load(path) {
-        Ok(t) => t.header,
-        Err(_) => Header::scan(path),
-    };
-    result.described_by(&header)
+    // Parsing gathers the header lines as `scan` does: one read, no parse.
+    result.described_by(&Header::scan(path))
 }
 
 /// Plays every file against every submission, `jobs` transcripts at once, calling
@@ -440,11 +437,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     // A transcript that does not load is the suite's fault: played by no submission.
     let (files, mut suite_errors) = super::readable(files);
     for e in &mut suite_errors {
-        if let Some(root) = &shown_root
-            && let Ok(rel) = e.path.strip_prefix(root)
-        {
-            e.path = rel.to_path_buf();
-        }
+        super::shown_path(shown_root.as_deref(), &mut e.path);
     }
     let errors_block = report::suite_errors(&suite_errors);
     if let Some(block) = &errors_block {
@@ -454,15 +447,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     if files.is_empty() {
         return Ok(RunEnd::SuiteError);
     }
-    let categories: BTreeSet<String> = files
-        .iter()
-        .map(|p| {
-            super::load_any(p).map_or_else(
-                |_| Header::scan(p).category,
-                |t| t.header().category.clone(),
-            )
-        })
-        .collect();
+    let categories: BTreeSet<String> = files.iter().map(|p| Header::scan(p).category).collect();
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let limit = Duration::from_secs_f64(args.transcript_timeout);
@@ -505,11 +490,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         bar.finish_and_clear();
     }
     let shown = |mut r: TranscriptResult| {
-        if let Some(root) = &shown_root
-            && let Ok(rel) = r.path.strip_prefix(root)
-        {
-            r.path = rel.to_path_buf();
-        }
+        super::shown_path(shown_root.as_deref(), &mut r.path);
         r
     };
     let graded: Vec<Graded> = graded

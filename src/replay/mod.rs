@@ -192,12 +192,11 @@ pub enum Loaded {
     Client(client_side::ClientTranscript),
 }
 
-impl Loaded {
-    pub fn header(&self) -> &Header {
-        match self {
-            Loaded::Server(t) => &t.header,
-            Loaded::Client(t) => &t.header,
-        }
+/// Shows `path` relative to `root` (the temporary directory the built-in suite was written
+/// to), so that reports name `transcripts/...`, not the temporary path.
+fn shown_path(root: Option<&Path>, path: &mut PathBuf) {
+    if let Some(rel) = root.and_then(|root| path.strip_prefix(root).ok()) {
+        *path = rel.to_path_buf();
     }
 }
 
@@ -497,20 +496,12 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         vec![builtin_dir.path().join("transcripts")]
     };
     let shown = |mut r: TranscriptResult| {
-        if let Some(root) = &shown_root
-            && let Ok(rel) = r.path.strip_prefix(root)
-        {
-            r.path = rel.to_path_buf();
-        }
+        shown_path(shown_root.as_deref(), &mut r.path);
         r
     };
     let shown_errors = |mut errors: Vec<transcript::FormatError>| {
         for e in &mut errors {
-            if let Some(root) = &shown_root
-                && let Ok(rel) = e.path.strip_prefix(root)
-            {
-                e.path = rel.to_path_buf();
-            }
+            shown_path(shown_root.as_deref(), &mut e.path);
         }
         errors
     };
@@ -519,7 +510,10 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     // in-process, both: server transcripts against our server, client ones with our client.
     // A file that cannot be read is of neither kind: it stays, to be a suite error.
     if args.client_cmd.is_some() {
-        files.retain(|p| !client_side::is_server_transcript(p));
+        // A client transcript, or a file that cannot be read (to be a suite error).
+        files.retain(|p| {
+            std::fs::read_to_string(p).map_or(true, |t| client_side::is_client_text(&t))
+        });
     } else if args.target.is_some() || args.target_cmd.is_some() {
         files.retain(|p| !client_side::is_client_transcript(p));
     }

@@ -88,7 +88,7 @@ impl Credentials {
 
 /// The `user:password` bytes of a `Basic <base64>` field value (the scheme in any case), or
 /// `None` for another scheme or a token that is not base64.
-pub fn decode_basic(value: &[u8]) -> Option<Vec<u8>> {
+fn decode_basic(value: &[u8]) -> Option<Vec<u8>> {
     let (scheme, token) = split_scheme(value)?;
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;

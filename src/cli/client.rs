@@ -56,7 +56,7 @@ impl ClientArgs {
             .header("Host", self.addr.clone())
             .header("Authorization", credentials.header_value())
             .header("Connection", "close");
-        if body.is_empty() && method != "GET" {
+        if body.is_empty() && !matches!(self.command, ClientCommand::Get) {
             // POST, PUT and DELETE always frame their body, even an empty one (docs/CLIENT.md).
             request = request.header("Content-Length", "0");
         } else if !body.is_empty() {
@@ -96,7 +96,7 @@ pub fn run(args: ClientArgs) -> ExitCode {
 fn run_client(args: &ClientArgs) -> Result<Response, ClientError> {
     // Duration::from_secs_f64 panics past its range, and a value under a nanosecond becomes
     // the zero timeout that the socket calls refuse: both are the user's input, so check here.
-    if !(0.001..=86_400.0).contains(&args.timeout) {
+    if !super::SECONDS.contains(&args.timeout) {
         return Err(ClientError::BadTimeout);
     }
     let credentials = args

@@ -14,6 +14,10 @@ pub mod serve;
 
 use clap::{Parser, Subcommand};
 
+/// Every timeout flag's range, in seconds: from a millisecond (less than a nanosecond would
+/// be a zero timeout) to a day.
+pub const SECONDS: std::ops::RangeInclusive<f64> = 0.001..=86_400.0;
+
 pub use client::{ClientArgs, ClientCommand};
 pub use serve::{CredentialArgs, Env, ServeArgs, Sync, no_env, process_env};
 

@@ -260,7 +260,7 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| "expected seconds, e.g. 10 or 0.5".to_owned())?;
-    if !(0.001..=86_400.0).contains(&secs) {
+    if !super::SECONDS.contains(&secs) {
         return Err("expected seconds from 0.001 to 86400".into());
     }
     Ok(Duration::from_secs_f64(secs))

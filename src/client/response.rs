@@ -113,8 +113,6 @@ pub struct ResponseReader<R> {
     eof: bool,
     /// The most bytes one response may take (`MAX_RESPONSE`, smaller in tests).
     max_response: usize,
-    /// The chunks of the response being read that are decoded already.
-    chunked: ChunkedSoFar,
 }
 
 /// How far a chunked body has been decoded: its chunks before `pos` (an offset in the
@@ -148,7 +146,6 @@ impl<R: Read> ResponseReader<R> {
             buf: Vec::new(),
             eof: false,
             max_response: MAX_RESPONSE,
-            chunked: ChunkedSoFar::default(),
         }
     }
 
@@ -175,7 +172,6 @@ impl<R: Read> ResponseReader<R> {
 
     /// Takes the bytes received but not yet part of a returned response.
     pub fn take_buffered(&mut self) -> Vec<u8> {
-        self.chunked = ChunkedSoFar::default();
         std::mem::take(&mut self.buf)
     }
 
@@ -204,15 +200,10 @@ impl<R: Read> ResponseReader<R> {
     /// Reads one response. `after_head` says the request was HEAD, so the
     /// response has no body whatever its fields say (RFC 9110 §9.3.2).
     pub fn read_response(&mut self, after_head: bool) -> Result<Response, ReadError> {
-        let result = self.read_one(after_head);
-        // Done or failed, the decoded chunks belonged to this response only.
-        self.chunked = ChunkedSoFar::default();
-        result
-    }
-
-    fn read_one(&mut self, after_head: bool) -> Result<Response, ReadError> {
+        // The chunks of this response decoded so far: each read decodes only what is new.
+        let mut chunked = ChunkedSoFar::default();
         loop {
-            let parsed = parse_response_from(&self.buf, after_head, self.eof, &mut self.chunked);
+            let parsed = parse_response_from(&self.buf, after_head, self.eof, &mut chunked);
             match parsed {
                 Err(reason) => {
                     return Err(ReadError::Malformed {

@@ -860,11 +860,9 @@ fn record_session(args: &RecordArgs) -> Result<(String, usize), String> {
                 ),
                 None => None,
             };
-            let server = LocalServer::start_with(&args.server_flags, store.as_deref(), None)
-                .map_err(|e| match &args.seed {
-                    Some(seed) => e.replace("the starting store", &seed.display().to_string()),
-                    None => e,
-                })?;
+            let name = args.seed.as_ref().map(|seed| seed.display().to_string());
+            let name = name.as_deref().unwrap_or("the starting store");
+            let server = LocalServer::start_with(&args.server_flags, store.as_deref(), name, None)?;
             let addr = server.addr();
             state.server_flags = args.server_flags.clone();
             state.store = store;

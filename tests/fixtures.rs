@@ -128,6 +128,7 @@ fn render_fixture(path: &Path) -> (String, String) {
     let server = LocalServer::start_with(
         &["--read-timeout".into(), READ_TIMEOUT.into()],
         store.as_deref(),
+        "the starting store",
         None,
     )
     .expect("in-process server starts");

@@ -74,14 +74,16 @@ impl LocalServer {
     /// directory, and its fault if any. The access log is off.
     pub fn start(t: &Transcript) -> Result<LocalServer, String> {
         let flags = t.server_flags.as_deref().unwrap_or(&[]);
-        LocalServer::start_with(flags, t.store.as_deref(), t.fault)
+        LocalServer::start_with(flags, t.store.as_deref(), "the starting store", t.fault)
     }
 
     /// Starts a server with `serve` flags `flags` (no `--addr`/`--store`), starting
-    /// store bytes `store` (empty if `None`) and an optional fault.
+    /// store bytes `store` (empty if `None`) and an optional fault. A store the server
+    /// refuses is named `store_name` in the error (what the temporary file is a copy of).
     pub fn start_with(
         flags: &[String],
         store: Option<&[u8]>,
+        store_name: &str,
         fault: Option<Fault>,
     ) -> Result<LocalServer, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
@@ -111,7 +113,7 @@ impl LocalServer {
         // The temporary file's name means nothing to the user: name what it is a copy of.
         let (store, _recoveries) = FileStore::open(&path, args.sync.into()).map_err(|e| {
             e.to_string()
-                .replace(&path.display().to_string(), "the starting store")
+                .replace(&path.display().to_string(), store_name)
         })?;
         let store: Arc<dyn Store> = match fault {
             Some(fault) => Arc::new(FaultyStore {

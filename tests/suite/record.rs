@@ -118,7 +118,8 @@ fn replay_file(path: &Path) -> replay::TranscriptResult {
 
 #[test]
 fn a_recorded_session_replays_green_and_keeps_every_byte() {
-    let server = LocalServer::start_with(&[], None, None).expect("in-process server");
+    let server =
+        LocalServer::start_with(&[], None, "the starting store", None).expect("in-process server");
     let relay = Relay::start("127.0.0.1:0".parse().unwrap(), server.addr(), None).expect("relay");
     let session = drive(relay.addr());
     assert!(relay.wait_finished(1, Duration::from_secs(5)));
@@ -258,7 +259,7 @@ fn record_once_writes_flags_and_store_and_the_file_replays() {
 #[test]
 fn a_recorded_100_continue_and_504_replay_green_with_the_server_flags() {
     let flags = vec!["--read-timeout".to_string(), "0.3".to_string()];
-    let server = LocalServer::start_with(&flags, None, None).unwrap();
+    let server = LocalServer::start_with(&flags, None, "the starting store", None).unwrap();
     let relay = Relay::start("127.0.0.1:0".parse().unwrap(), server.addr(), None).unwrap();
     let mut a = connect(relay.addr());
     send(

@@ -4,7 +4,7 @@
 //! (a `Read + Write` wrapper that traces what passes through it). A line is
 //! `[  12.345 ms] > POST / HTTP/1.1\r\n`: the time since the connection started,
 //! `>` for bytes towards the server and `<` for bytes towards the client, and the
-//! bytes escaped by the transcript writer's own escaper (`replay::transcript::render_lines`),
+//! bytes escaped by the transcript writer's own escaper (`escape::render_lines`),
 //! so what the trace shows can be pasted into a transcript as it is.
 //! Elsewhere: who traces (`client --trace`, `record --trace`).
 
@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::replay::transcript::render_lines;
+use crate::escape::render_lines;
 
 /// Which way bytes went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

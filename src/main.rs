@@ -23,9 +23,9 @@ fn main() -> ExitCode {
             }
         },
         Command::Client(args) => wordwire::cli::client::run(args),
-        Command::Replay(args) => wordwire::replay::run(args),
-        Command::Grade(args) => wordwire::replay::grade::run(args),
-        Command::Record(args) => wordwire::record::run(args),
+        Command::Replay(args) => wordwire::grading::replay::run(args),
+        Command::Grade(args) => wordwire::grading::class::run(args),
+        Command::Record(args) => wordwire::grading::record::run(args),
         Command::Completions(args) => {
             match wordwire::cli::generate::write_completions(args.shell, &mut std::io::stdout()) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wordwire::client::{ReadError, ResponseReader};
-use wordwire::replay::local::LocalServer;
-use wordwire::replay::transcript::{body_line, normalise, render_expect, render_lines};
+use wordwire::grading::suite::transcript::{body_line, normalise, render_expect, render_lines};
+use wordwire::grading::target::local::LocalServer;
 
 /// How long the client waits for more bytes before it decides the server is done
 /// answering and will not close by itself. Well below the server's read timeout

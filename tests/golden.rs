@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use wordwire::replay::{self, Options, Outcome, report};
+use wordwire::grading::replay::{self, Options};
+use wordwire::grading::report;
+use wordwire::grading::verdict::Outcome;
 
 fn main() {
     let args = Arguments::from_args();

@@ -8,7 +8,10 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use wordwire::replay::{self, CONTRACT_STATUSES, Judge, Options, Outcome, Target, report};
+use wordwire::grading::replay::{self, CONTRACT_STATUSES, Judge, Options};
+use wordwire::grading::report;
+use wordwire::grading::target::Target;
+use wordwire::grading::verdict::Outcome;
 
 fn transcripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts")
@@ -223,7 +226,7 @@ fn our_own_binary_started_per_transcript_passes_contract_level_and_exact() {
         // The summary counts the skip against every server transcript and says why.
         let total = all_transcripts()
             .iter()
-            .filter(|p| !replay::client_side::is_client_transcript(p))
+            .filter(|p| !wordwire::grading::clients::is_client_transcript(p))
             .count();
         assert!(
             stdout.ends_with(&format!(

@@ -1,7 +1,7 @@
 //! The `wordwire grade` flags.
 //!
 //! Here: flag names and defaults. Elsewhere: finding submissions, playing the
-//! suite against each, the reports and the summary (`replay::grade`).
+//! suite against each, the reports and the summary (`grading::class`).
 
 use std::path::PathBuf;
 

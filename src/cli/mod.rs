@@ -2,7 +2,7 @@
 //!
 //! Here: the top-level `Cli` and its subcommands; each subcommand's flags in
 //! its own file (`serve`, `client`, `record`, `replay`, `grade`, `generate`). Elsewhere:
-//! what each subcommand does (`server`, `client`, `record`, `replay`), turning
+//! what each subcommand does (`server`, `client`, `grading::record`, `grading::replay`, `grading::class`), turning
 //! errors into exit codes (`main`).
 
 pub mod client;

@@ -1,6 +1,6 @@
 //! The `wordwire record` flags.
 //!
-//! Here: flag names and defaults. Elsewhere: relaying and writing the transcript (`record`).
+//! Here: flag names and defaults. Elsewhere: relaying and writing the transcript (`grading::record`).
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The `wordwire replay` flags and its output formats.
 //!
 //! Here: flag names, defaults and conflicts. Elsewhere: playing, judging and
-//! reporting (`replay`).
+//! reporting (`grading::replay`, `grading::judge`, `grading::report`).
 
 use std::path::PathBuf;
 

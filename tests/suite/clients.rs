@@ -10,7 +10,7 @@ fn root() -> &'static Path {
 }
 
 fn client_transcripts() -> Vec<PathBuf> {
-    let files = wordwire::replay::discover(&[root().join("transcripts/client")])
+    let files = wordwire::grading::replay::discover(&[root().join("transcripts/client")])
         .expect("transcripts/client is readable");
     assert!(files.len() >= 6, "{files:?}");
     files
@@ -119,12 +119,15 @@ fn server_grading_leaves_client_transcripts_out_and_coverage_ignores_them() {
     assert!(stdout.contains("transcripts/methods/"), "{stdout}");
     assert!(!stdout.contains("transcripts/client/"), "{stdout}");
     // Without a client command, a client transcript is skipped, not failed.
-    let result = wordwire::replay::replay_one(
+    let result = wordwire::grading::replay::replay_one(
         &client_transcripts()[0],
-        &wordwire::replay::Options::default(),
+        &wordwire::grading::replay::Options::default(),
     );
     assert!(
-        matches!(result.outcome, wordwire::replay::Outcome::Skipped(_)),
+        matches!(
+            result.outcome,
+            wordwire::grading::verdict::Outcome::Skipped(_)
+        ),
         "{:?}",
         result.outcome
     );
@@ -187,38 +190,41 @@ fn client_transcripts_carry_their_header_into_every_report() {
         format!("category requests\nlevel SHOULD\nhint CLIENT: say it.\n{text}"),
     )
     .expect("the copy is written");
-    let played = wordwire::replay::Options {
+    let played = wordwire::grading::replay::Options {
         client_cmd: Some(format!("'{}' client --addr {{addr}}", binary())),
-        ..wordwire::replay::Options::default()
+        ..wordwire::grading::replay::Options::default()
     };
-    let failing = wordwire::replay::Options {
+    let failing = wordwire::grading::replay::Options {
         client_cmd: Some("false {addr}".to_string()),
-        ..wordwire::replay::Options::default()
+        ..wordwire::grading::replay::Options::default()
     };
     for (options, passed) in [
         (played, Some(true)),
         (failing, Some(false)),
         (Default::default(), None),
     ] {
-        let result = wordwire::replay::replay_one(&path, &options);
+        let result = wordwire::grading::replay::replay_one(&path, &options);
         match passed {
-            Some(true) => assert_eq!(result.outcome, wordwire::replay::Outcome::Passed),
-            Some(false) => assert_eq!(result.outcome, wordwire::replay::Outcome::Failed),
+            Some(true) => assert_eq!(result.outcome, wordwire::grading::verdict::Outcome::Passed),
+            Some(false) => assert_eq!(result.outcome, wordwire::grading::verdict::Outcome::Failed),
             None => assert!(matches!(
                 result.outcome,
-                wordwire::replay::Outcome::Skipped(_)
+                wordwire::grading::verdict::Outcome::Skipped(_)
             )),
         }
         assert_eq!(result.category, "requests", "{:?}", result.outcome);
-        assert_eq!(result.level, wordwire::replay::transcript::Level::Should);
+        assert_eq!(
+            result.level,
+            wordwire::grading::suite::transcript::Level::Should
+        );
         assert_eq!(result.hint.as_deref(), Some("CLIENT: say it."));
     }
-    let tap = wordwire::replay::report::tap(
-        &[wordwire::replay::replay_one(
+    let tap = wordwire::grading::report::tap(
+        &[wordwire::grading::replay::replay_one(
             &path,
-            &wordwire::replay::Options {
+            &wordwire::grading::replay::Options {
                 client_cmd: Some("false {addr}".to_string()),
-                ..wordwire::replay::Options::default()
+                ..wordwire::grading::replay::Options::default()
             },
         )],
         &[],

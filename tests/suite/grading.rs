@@ -601,11 +601,12 @@ fn replay_running(addr: &str, format: &str) -> (Option<i32>, String) {
 fn a_running_target_is_scored_on_what_it_played_and_every_format_says_what_was_skipped() {
     // What the suite holds: the server transcripts, and those that need a server
     // started for them (flags, a starting store, a fault).
-    let files = wordwire::replay::discover(&[root().join("transcripts")]).expect("transcripts/");
+    let files =
+        wordwire::grading::replay::discover(&[root().join("transcripts")]).expect("transcripts/");
     let server_transcripts: Vec<_> = files
         .iter()
-        .filter(|p| !wordwire::replay::client_side::is_client_transcript(p))
-        .map(|p| wordwire::replay::transcript::Transcript::load(p).expect("it parses"))
+        .filter(|p| !wordwire::grading::clients::is_client_transcript(p))
+        .map(|p| wordwire::grading::suite::transcript::Transcript::load(p).expect("it parses"))
         .collect();
     let total = server_transcripts.len();
     let skipped = server_transcripts
@@ -615,7 +616,7 @@ fn a_running_target_is_scored_on_what_it_played_and_every_format_says_what_was_s
     // A read fault cannot be played on any foreign server: --target-cmd skips it too.
     let reads = server_transcripts
         .iter()
-        .filter(|t| t.fault == Some(wordwire::replay::transcript::Fault::Reads))
+        .filter(|t| t.fault == Some(wordwire::grading::suite::transcript::Fault::Reads))
         .count();
     let played = total - skipped;
     assert!(

@@ -7,10 +7,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use wordwire::client::ResponseReader;
-use wordwire::record::{Relay, StartingState, render};
-use wordwire::replay::local::LocalServer;
-use wordwire::replay::transcript::{StepKind, Transcript, normalise};
-use wordwire::replay::{self, Options, Outcome, report};
+use wordwire::grading::record::{Relay, StartingState, render};
+use wordwire::grading::replay::{self, Options};
+use wordwire::grading::report;
+use wordwire::grading::suite::transcript::{StepKind, Transcript, normalise};
+use wordwire::grading::target::local::LocalServer;
+use wordwire::grading::verdict::{Outcome, TranscriptResult};
 
 use crate::support::{ServerProcess, auth, binary, run_binary_within, serve_command};
 
@@ -112,7 +114,7 @@ fn sent_by_connection(t: &Transcript) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn replay_file(path: &Path) -> replay::TranscriptResult {
+fn replay_file(path: &Path) -> TranscriptResult {
     replay::replay_one(path, &Options::default())
 }
 

@@ -3,7 +3,7 @@
 //! Here: the grammar (documented with a worked example in `transcripts/README.md`),
 //! the escapes that make every CR and LF visible, the normalisation rule for volatile
 //! values, and rewriting expected responses for `--bless`.
-//! Elsewhere: running the steps (`replay::run`), starting a server (`replay::local`).
+//! Elsewhere: running the steps (`grading::replay`), starting a server (`grading::target::local`).
 //!
 //! Grammar, one directive per line; `#` starts a comment line; blank lines are ignored:
 //!
@@ -27,7 +27,7 @@
 //! ```
 //!
 //! After an expect block, `~` lines say where the contract leaves room for a foreign
-//! implementation (used by contract-level judging only, `replay::judge`); each but
+//! implementation (used by contract-level judging only, `grading::judge`); each but
 //! `~ body message` ends in `-- CLAUSE`, the reason the room exists:
 //!
 //! ```text
@@ -43,7 +43,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::judge::{self, BodyRule, Pattern, Room, ValueRule};
+use super::rooms::{self, BodyRule, Pattern, Room, ValueRule};
 use crate::client::{BodyFraming, Response};
 pub use crate::escape::{render_lines, unescape};
 
@@ -93,7 +93,7 @@ pub struct Transcript {
 }
 
 /// What a transcript says about itself for the reports: `level`, `category` and
-/// `hint` lines. Server and client transcripts (`replay::client_side`) share it.
+/// `hint` lines. Server and client transcripts (`grading::clients`) share it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub level: Level,
@@ -492,11 +492,11 @@ fn parse_room(data: &str) -> Result<Room, String> {
         }
         ["body", "message"] => Ok(Room::Body {
             rule: BodyRule::Message(None),
-            why: why.unwrap_or_else(|| judge::MESSAGE_CLAUSE.to_string()),
+            why: why.unwrap_or_else(|| rooms::MESSAGE_CLAUSE.to_string()),
         }),
         ["body", "message", pattern] => Ok(Room::Body {
             rule: BodyRule::Message(Some(Pattern::parse(pattern)?)),
-            why: why.unwrap_or_else(|| judge::COUNT_CLAUSE.to_string()),
+            why: why.unwrap_or_else(|| rooms::COUNT_CLAUSE.to_string()),
         }),
         ["body", "any"] => Ok(Room::Body {
             rule: BodyRule::Any,

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use super::transcript::{Fault, Transcript};
 use crate::cli::ServeArgs;
+use crate::grading::suite::transcript::{Fault, Transcript};
 use crate::server::{RunningServer, Server};
 use crate::store::{Change, Done, FileStore, Snapshot, Store, StoreError};
 

@@ -7,8 +7,8 @@
 //! thread when a transcript is over its time limit (`Watch`).
 //! The command runs in the caller's current directory (or the one given), so a
 //! relative path in it (`python3 server.py`) is found; the store is only `{store}`.
-//! Elsewhere: mapping our serve flags to the target's (`replay::flags`), playing
-//! the steps (`replay::session`).
+//! Elsewhere: mapping our serve flags to the target's (`grading::target::flags`), playing
+//! the steps (`grading::play`).
 //!
 //! Readiness is a LISTEN socket on the port in `/proc/net/tcp{,6}`, not a probe
 //! connection: a probe would count against `--max-connections 1` until the target
@@ -398,7 +398,7 @@ impl Drop for Started {
 
 /// Reads `from` to its end on a thread of its own, handing each piece to `sink`: a
 /// child's stdout or stderr pipe, so the child never blocks on a full pipe.
-pub(super) fn drain(
+pub(crate) fn drain(
     mut from: impl Read + Send + 'static,
     mut sink: impl FnMut(&[u8]) + Send + 'static,
 ) -> JoinHandle<()> {

@@ -4,7 +4,7 @@
 //! Here: the two trees, and writing them out (`--export DIR`, and a temporary
 //! directory when `replay` or `grade` is given no paths), so that they replay from
 //! disk exactly as a checkout's files do.
-//! Elsewhere: parsing (`replay::transcript`), choosing disk or built-in (`replay`).
+//! Elsewhere: parsing (`grading::suite::transcript`), choosing disk or built-in (`replay`).
 
 use std::path::Path;
 
@@ -70,7 +70,7 @@ mod tests {
             if file
                 .path()
                 .extension()
-                .is_some_and(|e| e == crate::replay::EXTENSION)
+                .is_some_and(|e| e == crate::grading::replay::EXTENSION)
                 && let Some(text) = file.contents_utf8()
             {
                 found.push((Path::new("transcripts").join(file.path()), text));
@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn the_built_in_suite_is_the_repository_suite() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let on_disk = crate::replay::discover(&[root.join("transcripts")]).unwrap();
+        let on_disk = crate::grading::replay::discover(&[root.join("transcripts")]).unwrap();
         let built_in = transcripts();
         assert_eq!(built_in.len(), on_disk.len());
         for ((path, text), disk) in built_in.iter().zip(&on_disk) {

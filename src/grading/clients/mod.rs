@@ -4,8 +4,8 @@
 //! (`--client-cmd`, or our own `wordwire client`), accepting its connections,
 //! matching the requests it sends at contract level, sending the scripted
 //! responses, and checking its exit status and standard output.
-//! Elsewhere: the data-line escapes and rendering (`replay::transcript`), placeholders
-//! and shell quoting (`replay::target`), reports (`replay::report`).
+//! Elsewhere: the data-line escapes and rendering (`grading::suite::transcript`), placeholders
+//! and shell quoting (`grading::target::foreign`), reports (`grading::report`).
 //! The client contract these transcripts hold a client to is `docs/CLIENT.md`.
 //!
 //! Grammar (a file with a `listen` line is a client transcript):
@@ -22,7 +22,7 @@
 //! close C                 close C (an early close, if no complete response was sent)
 //! expect-exit N|nonzero   the client's exit status, once it has exited
 //! expect-stdout TEXT      TEXT (escapes as in data lines) occurs in its stdout, after the previous one
-//! level, category, hint   as in a server transcript (`replay::transcript::Header`)
+//! level, category, hint   as in a server transcript (`grading::suite::transcript::Header`)
 //! ```
 //!
 //! `expect-request` compares at contract level: the request-line exactly; each
@@ -40,12 +40,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::session::StepFailure;
-use super::target::{describe_status, drain, shell_quote};
-use super::transcript::{
+use super::suite::transcript::{
     DEFAULT_TIMEOUT, FormatError, Header, parse_ms, parse_timeout, quoted, render_lines,
     sigil_data, unescape,
 };
+use super::target::foreign::{describe_status, drain, shell_quote};
+use super::verdict::StepFailure;
 use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
 use crate::http::{HeadLimits, Progress, parse_head};
 

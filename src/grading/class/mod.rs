@@ -6,7 +6,7 @@
 //! one HTML report per submission, `summary.csv`, the table on stdout and the
 //! progress (a bar on a terminal, a line per graded submission otherwise).
 //! Elsewhere: the flags (`cli::grade`), playing one transcript (`replay`),
-//! starting and killing the target (`replay::target`), the HTML page (`replay::report`).
+//! starting and killing the target (`grading::target::foreign`), the HTML page (`grading::report`).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -17,11 +17,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use super::clients;
+use super::replay::{Options, RunEnd, discover};
 use super::report::{self, Score};
-use super::transcript::Header;
-use super::{
-    Options, Outcome, RunEnd, Target, TranscriptResult, client_side, discover, flags, suite,
-};
+use super::suite::builtin;
+use super::suite::transcript::Header;
+use super::target::{Target, flags};
+use super::verdict::{Outcome, TranscriptResult};
 use crate::cli::grade::GradeArgs;
 
 /// The file in each submission's directory that holds its start command.
@@ -98,8 +100,13 @@ pub fn submissions(dir: &Path, out: &Path) -> Result<Vec<Submission>, String> {
 /// The command (the first line of `wordwire-cmd` that is neither blank nor `#`) and flag map.
 fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
     let path = dir.join(COMMAND_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {}", path.display(), super::io_message(&e)))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "cannot read {}: {}",
+            path.display(),
+            super::replay::io_message(&e)
+        )
+    })?;
     let command = text
         .lines()
         .map(str::trim)
@@ -116,14 +123,14 @@ fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
 
 /// Plays `path` with `options`, killing the target's process group if it takes longer than `limit`.
 pub fn play_limited(path: &Path, options: &Options, limit: Duration) -> TranscriptResult {
-    let watch = Arc::new(super::target::Watch::default());
+    let watch = Arc::new(super::target::foreign::Watch::default());
     let mut options = options.clone();
     options.watch = Some(watch.clone());
     let (tx, rx) = mpsc::channel();
     let owned = path.to_path_buf();
     let began = Instant::now();
     std::thread::spawn(move || {
-        let _ = tx.send(super::replay_one(&owned, &options));
+        let _ = tx.send(super::replay::replay_one(&owned, &options));
     });
     match rx.recv_timeout(limit) {
         Ok(result) => result,
@@ -422,7 +429,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     let mut shown_root = None;
     let paths = if args.suite.is_empty() {
         builtin_dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        suite::export(builtin_dir.path())?;
+        builtin::export(builtin_dir.path())?;
         shown_root = Some(builtin_dir.path().to_path_buf());
         vec![builtin_dir.path().join("transcripts")]
     } else {
@@ -430,14 +437,14 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     };
     let mut files = discover(&paths)?;
     // Submissions are servers: the client transcripts test clients.
-    files.retain(|p| !client_side::is_client_transcript(p));
+    files.retain(|p| !clients::is_client_transcript(p));
     if files.is_empty() {
         return Err("no transcripts found".to_string());
     }
     // A transcript that does not load is the suite's fault: played by no submission.
-    let (files, mut suite_errors) = super::readable(files);
+    let (files, mut suite_errors) = super::replay::readable(files);
     for e in &mut suite_errors {
-        super::shown_path(shown_root.as_deref(), &mut e.path);
+        super::replay::shown_path(shown_root.as_deref(), &mut e.path);
     }
     let errors_block = report::suite_errors(&suite_errors);
     if let Some(block) = &errors_block {
@@ -490,7 +497,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         bar.finish_and_clear();
     }
     let shown = |mut r: TranscriptResult| {
-        super::shown_path(shown_root.as_deref(), &mut r.path);
+        super::replay::shown_path(shown_root.as_deref(), &mut r.path);
         r
     };
     let graded: Vec<Graded> = graded
@@ -520,14 +527,14 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     if let Some(block) = &errors_block {
         print!("\n{}", report::plain(block));
     }
-    let passed = graded.iter().all(|g| super::passed_run(&g.results));
+    let passed = graded.iter().all(|g| super::replay::passed_run(&g.results));
     Ok(RunEnd::of(passed, &suite_errors))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::transcript::Level;
+    use crate::grading::suite::transcript::Level;
 
     fn result(category: &str, outcome: Outcome, level: Level) -> TranscriptResult {
         TranscriptResult {

@@ -5,36 +5,30 @@
 //! (in-process, `--target`, `--target-cmd`) and how it is judged (byte-exact or
 //! contract level), running them in parallel, `--bless`, `--coverage`
 //! (transcripts per status) and choosing the output format.
-//! Elsewhere: the file format (`replay::transcript`), playing steps
-//! (`replay::session`), contract-level judging (`replay::judge`), the in-process
-//! server (`replay::local`), starting a foreign one (`replay::target`,
-//! `replay::flags`), client transcripts and `--client-cmd` (`replay::client_side`),
-//! output (`replay::report`), and the HTTP client (`client`).
-
-pub mod client_side;
-pub mod flags;
-pub mod grade;
-pub mod judge;
-pub mod local;
-pub mod report;
-pub mod session;
-pub mod suite;
-pub mod target;
-pub mod transcript;
+//! Elsewhere: the file format (`grading::suite::transcript`), playing steps
+//! (`grading::play`), contract-level judging (`grading::judge`), the in-process
+//! server (`grading::target::local`), starting a foreign one (`grading::target::foreign`,
+//! `grading::target::flags`), client transcripts and `--client-cmd` (`grading::clients`),
+//! output (`grading::report`), and the HTTP client (`client`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::clients;
+pub use super::judge::Judge;
+use super::play::{self, Setting};
+use super::report;
+use super::suite::builtin;
+use super::suite::transcript::{self, Fault, Level, Transcript};
+use super::target::{self, Target, flags, local};
+use super::verdict::{Outcome, StepFailure, TranscriptResult};
 use crate::cli::replay::{Format, ReplayArgs};
-pub use session::Judge;
-use session::{Setting, StepFailure};
-use transcript::{Fault, Header, Level, Transcript};
 
 /// The extension of transcript files; other files in a directory are ignored.
 pub const EXTENSION: &str = "transcript";
@@ -44,88 +38,6 @@ pub const EXTENSION: &str = "transcript";
 pub const CONTRACT_STATUSES: [u16; 15] = [
     100, 200, 204, 400, 401, 404, 408, 413, 414, 431, 500, 501, 503, 504, 505,
 ];
-
-/// How one transcript ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Passed,
-    /// It failed and `--bless` rewrote its expected responses.
-    Blessed,
-    Failed,
-    /// The transcript could not be played (the server would not start; a file that
-    /// stopped loading after `readable` checked the suite).
-    Broken(String),
-    Skipped(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct TranscriptResult {
-    pub path: PathBuf,
-    pub outcome: Outcome,
-    pub duration: Duration,
-    pub failures: Vec<StepFailure>,
-    pub level: Level,
-    pub category: String,
-    /// What the contract says (the transcript's `hint`).
-    pub hint: Option<String>,
-    /// A shell line that sends the transcript's first connection's bytes with `nc`.
-    pub reproduction: Option<String>,
-}
-
-impl TranscriptResult {
-    /// `outcome` for the transcript at `path`, before anything else is known: no
-    /// failures, no time taken, a MUST of no category, no hint or reproduction.
-    pub fn new(path: &Path, outcome: Outcome) -> TranscriptResult {
-        TranscriptResult {
-            path: path.to_path_buf(),
-            outcome,
-            duration: Duration::ZERO,
-            failures: vec![],
-            level: Level::Must,
-            category: String::new(),
-            hint: None,
-            reproduction: None,
-        }
-    }
-
-    /// A transcript that could not be loaded: an error saying what is wrong with the
-    /// file, in the category (and at the level) its lines give, else its directory's.
-    pub fn unloadable(path: &Path, error: &transcript::FormatError) -> TranscriptResult {
-        let header = Header::scan(path);
-        TranscriptResult {
-            level: header.level,
-            category: header.category,
-            ..TranscriptResult::new(path, Outcome::Broken(error.problem()))
-        }
-    }
-
-    /// The same, with the level, category and hint of a transcript's `header`.
-    pub fn described_by(self, header: &Header) -> TranscriptResult {
-        TranscriptResult {
-            level: header.level,
-            category: header.category.clone(),
-            hint: header.hint.clone(),
-            ..self
-        }
-    }
-}
-
-/// Which server a transcript plays against.
-#[derive(Debug, Clone, Default)]
-pub enum Target {
-    /// Our own server, in-process, one per transcript.
-    #[default]
-    InProcess,
-    /// A running server shared by every transcript (`--target`).
-    Addr(SocketAddr),
-    /// A command that starts the server under test, once per transcript (`--target-cmd`).
-    Command {
-        template: String,
-        flags: Option<flags::FlagMap>,
-        /// The command's current directory; `None`: ours.
-        dir: Option<PathBuf>,
-    },
-}
 
 /// Where and how to play.
 #[derive(Debug, Clone, Default)]
@@ -137,7 +49,7 @@ pub struct Options {
     /// The client command client transcripts run (`--client-cmd`); `None` skips them.
     pub client_cmd: Option<String>,
     /// Lets another thread kill a `--target-cmd` target (`wordwire grade`'s time limit).
-    pub watch: Option<Arc<target::Watch>>,
+    pub watch: Option<Arc<target::foreign::Watch>>,
 }
 
 impl Options {
@@ -189,12 +101,12 @@ pub fn readable(files: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<transcript::FormatErr
 /// A transcript file of either kind: one that plays a server, or one that tests a client.
 pub enum Loaded {
     Server(Transcript),
-    Client(client_side::ClientTranscript),
+    Client(clients::ClientTranscript),
 }
 
 /// Shows `path` relative to `root` (the temporary directory the built-in suite was written
 /// to), so that reports name `transcripts/...`, not the temporary path.
-fn shown_path(root: Option<&Path>, path: &mut PathBuf) {
+pub(crate) fn shown_path(root: Option<&Path>, path: &mut PathBuf) {
     if let Some(rel) = root.and_then(|root| path.strip_prefix(root).ok()) {
         *path = rel.to_path_buf();
     }
@@ -203,8 +115,8 @@ fn shown_path(root: Option<&Path>, path: &mut PathBuf) {
 /// Reads the file at `path` once and parses it as the kind of transcript its text is.
 pub fn load_any(path: &Path) -> Result<Loaded, transcript::FormatError> {
     let text = transcript::read_text(path)?;
-    if client_side::is_client_text(&text) {
-        client_side::ClientTranscript::parse(path, &text).map(Loaded::Client)
+    if clients::is_client_text(&text) {
+        clients::ClientTranscript::parse(path, &text).map(Loaded::Client)
     } else {
         Transcript::parse(path, &text).map(Loaded::Server)
     }
@@ -280,14 +192,14 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
 }
 
 fn play_client_transcript(
-    t: &client_side::ClientTranscript,
+    t: &clients::ClientTranscript,
     options: &Options,
 ) -> (Outcome, Vec<StepFailure>) {
     let Some(template) = &options.client_cmd else {
         let why = "a client transcript: it tests a client (--client-cmd)";
         return (Outcome::Skipped(why.to_string()), vec![]);
     };
-    match client_side::play(t, template) {
+    match clients::play(t, template) {
         Ok(failures) if failures.is_empty() => (Outcome::Passed, failures),
         Ok(failures) => (Outcome::Failed, failures),
         Err(e) => (Outcome::Broken(e), vec![]),
@@ -307,7 +219,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 return (Outcome::Skipped(why.to_string()), vec![]);
             }
             let setting = Setting { judge, store: None };
-            session::play(t, *addr, setting)
+            play::play(t, *addr, setting)
         }
         Target::InProcess => {
             let server = match local::LocalServer::start(t) {
@@ -318,7 +230,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 judge,
                 store: Some(server.store_path()),
             };
-            let played = session::play(t, server.addr(), setting);
+            let played = play::play(t, server.addr(), setting);
             if let Err(e) = server.stop() {
                 return (
                     Outcome::Broken(format!("in-process server shutdown: {e}")),
@@ -340,25 +252,30 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 },
                 None => ours,
             };
-            let limits = target::Limits {
+            let limits = target::foreign::Limits {
                 // `fault writes`: no write may grow a file past the starting store.
                 file_size: (t.fault == Some(Fault::Writes))
                     .then(|| t.store.as_ref().map_or(0, |s| s.len() as u64)),
             };
-            let place = target::Place {
+            let place = target::foreign::Place {
                 dir: dir.clone(),
                 watch: options.watch.clone(),
             };
-            let mut started =
-                match target::Started::start(template, &args, t.store.as_deref(), limits, &place) {
-                    Ok(started) => started,
-                    Err(e) => return (Outcome::Broken(e), vec![]),
-                };
+            let mut started = match target::foreign::Started::start(
+                template,
+                &args,
+                t.store.as_deref(),
+                limits,
+                &place,
+            ) {
+                Ok(started) => started,
+                Err(e) => return (Outcome::Broken(e), vec![]),
+            };
             let setting = Setting {
                 judge,
                 store: Some(started.store()),
             };
-            let mut played = session::play(t, started.addr(), setting);
+            let mut played = play::play(t, started.addr(), setting);
             let grace = if played.failures.is_empty() {
                 Duration::ZERO
             } else {
@@ -477,7 +394,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
 
 fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     if let Some(dir) = &args.export {
-        let n = suite::export(dir)?;
+        let n = builtin::export(dir)?;
         println!("wrote {n} files under {}", dir.display());
         return Ok(RunEnd::Passed);
     }
@@ -491,7 +408,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         vec![PathBuf::from("transcripts")]
     } else {
         builtin_dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        suite::export(builtin_dir.path())?;
+        builtin::export(builtin_dir.path())?;
         shown_root = Some(builtin_dir.path().to_path_buf());
         vec![builtin_dir.path().join("transcripts")]
     };
@@ -511,11 +428,9 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     // A file that cannot be read is of neither kind: it stays, to be a suite error.
     if args.client_cmd.is_some() {
         // A client transcript, or a file that cannot be read (to be a suite error).
-        files.retain(|p| {
-            std::fs::read_to_string(p).map_or(true, |t| client_side::is_client_text(&t))
-        });
+        files.retain(|p| std::fs::read_to_string(p).map_or(true, |t| clients::is_client_text(&t)));
     } else if args.target.is_some() || args.target_cmd.is_some() {
-        files.retain(|p| !client_side::is_client_transcript(p));
+        files.retain(|p| !clients::is_client_transcript(p));
     }
     if files.is_empty() {
         return Err("no transcripts found".to_string());
@@ -653,7 +568,7 @@ fn own_client_command() -> Option<String> {
     let exe = std::env::current_exe().ok()?;
     Some(format!(
         "{} client --addr {{addr}}",
-        target::shell_quote(&exe.display().to_string())
+        target::foreign::shell_quote(&exe.display().to_string())
     ))
 }
 

@@ -4,7 +4,7 @@
 //! Here: text with ANSI styles (the caller's `anstream` stream drops them when the
 //! output is not a terminal), the score (`Score`), `nc` reproductions, and the
 //! machine-readable formats (JSON through `serde_json`, XML through `quick-xml`).
-//! Elsewhere: producing the results (`replay`), playing steps (`replay::session`).
+//! Elsewhere: producing the results (`replay`), playing steps (`grading::play`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,9 +17,9 @@ use serde::Serialize;
 use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
-use super::session::StepFailure;
-use super::transcript::{FormatError, Level, StepKind, Transcript};
-use super::{Outcome, Target, TranscriptResult};
+use super::suite::transcript::{FormatError, Level, StepKind, Transcript};
+use super::target::Target;
+use super::verdict::{Outcome, StepFailure, TranscriptResult};
 
 const RED: Style = AnsiColor::Red.on_default();
 const GREEN: Style = AnsiColor::Green.on_default();

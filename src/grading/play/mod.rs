@@ -2,10 +2,10 @@
 //!
 //! Here: connections by name, sending, waiting, reading responses with `client`,
 //! comparing their rendered, normalised text with the expected text (byte-exact)
-//! or handing them to `replay::judge` (contract level), and reading the store file
+//! or handing them to `grading::judge` (contract level), and reading the store file
 //! for `expect-store`.
-//! Elsewhere: the format (`replay::transcript`), which server (`replay::local`,
-//! `replay::target` or `--target`), presenting the result (`replay::report`).
+//! Elsewhere: the format (`grading::suite::transcript`), which server (`grading::target::local`,
+//! `grading::target::foreign` or `--target`), presenting the result (`grading::report`).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
@@ -14,18 +14,10 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::judge;
-use super::transcript::{self, StepKind, Transcript};
+use super::judge::{self, Judge};
+use super::suite::transcript::{self, StepKind, Transcript};
+use super::verdict::StepFailure;
 use crate::client::{ReadError, ResponseReader, is_timeout};
-
-/// How responses are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Judge {
-    /// The normalised bytes, line for line (our own server; `--exact`).
-    Exact,
-    /// What the contract requires (`replay::judge`); foreign targets by default.
-    Contract,
-}
 
 /// How one play is judged and where the store file is, if replay knows it.
 #[derive(Debug, Clone, Copy)]
@@ -37,21 +29,6 @@ pub struct Setting<'a> {
 
 /// How long a connection that dropped `Connection: close` has to really close.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-/// One step that did not go as the transcript says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepFailure {
-    /// 1-based line of the step in the transcript.
-    pub line: usize,
-    /// The step as written, e.g. `expect a`.
-    pub step: String,
-    /// What went wrong, in one line.
-    pub message: String,
-    /// Rendered expected text (empty when the step has no expected bytes).
-    pub expected: Vec<String>,
-    /// Rendered text of what arrived.
-    pub actual: Vec<String>,
-}
 
 /// What playing a transcript produced.
 #[derive(Debug, Default)]
@@ -107,7 +84,10 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                 }
                 Err(e) => {
                     fail(
-                        format!("cannot connect to {addr}: {}", super::io_message(&e)),
+                        format!(
+                            "cannot connect to {addr}: {}",
+                            super::replay::io_message(&e)
+                        ),
                         vec![],
                         vec![],
                     );
@@ -169,7 +149,8 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                                 }
                             }
                             Judge::Contract => {
-                                let verdict = judge::judge(bytes, rooms, &response, *after_head);
+                                let verdict =
+                                    judge::contract::judge(bytes, rooms, &response, *after_head);
                                 if verdict.needs_close {
                                     must_close.insert(conn.clone());
                                 }
@@ -181,13 +162,14 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                         }
                     }
                     Err(ReadError::Closed)
-                        if setting.judge == Judge::Contract && judge::allows_close(rooms) =>
+                        if setting.judge == Judge::Contract
+                            && judge::contract::allows_close(rooms) =>
                     {
                         conns.remove(&conn);
                     }
                     Err(ReadError::Io { source, partial })
                         if setting.judge == Judge::Contract
-                            && judge::allows_close(rooms)
+                            && judge::contract::allows_close(rooms)
                             && partial.is_empty()
                             && is_reset(&source) =>
                     {

@@ -4,7 +4,7 @@
 //! tool, not the server: no event loop), the timeline of what each side did,
 //! and turning that timeline into a transcript that replays as it is.
 //! Elsewhere: the transcript format, its escaper and normalisation
-//! (`replay::transcript`), the in-process server (`replay::local`), the
+//! (`grading::suite::transcript`), the in-process server (`grading::target::local`), the
 //! trace lines (`trace`).
 //!
 //! How the timeline becomes steps (`render`): each accepted connection is a named
@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 
 use crate::cli::record::RecordArgs;
 use crate::client::{ReadError, Response, ResponseReader};
+use crate::grading::suite::transcript::{self, DEFAULT_TIMEOUT};
+use crate::grading::target::local::LocalServer;
 use crate::http::{BodyDecoder, HeadLimits, Method, Progress, parse_head};
-use crate::replay::local::LocalServer;
-use crate::replay::transcript::{self, DEFAULT_TIMEOUT};
 use crate::trace::{self, Direction, Tracer};
 
 /// What one side of one connection did, in the order the relay saw it.
@@ -1057,7 +1057,8 @@ mod tests {
             text.contains("the client sent 4 more bytes after the server closed"),
             "{text}"
         );
-        let t = crate::replay::transcript::Transcript::parse(std::path::Path::new("x"), &text);
+        let t =
+            crate::grading::suite::transcript::Transcript::parse(std::path::Path::new("x"), &text);
         assert!(t.is_ok(), "{text}");
     }
 

@@ -5,90 +5,14 @@
 //! the fields the expected response has (names in any case and order, values checked
 //! by what the contract requires of each), the fields that must be absent, and the
 //! body (exact by default; a `~ body` line says where the contract leaves room).
-//! Elsewhere: the `~` line grammar (`replay::transcript`), reading the response and
-//! the byte-exact comparison (`replay::session`).
+//! Elsewhere: the `~` line grammar (`grading::suite::transcript`), reading the response and
+//! the byte-exact comparison (`grading::play`).
 //!
 //! Every check that loosens the bytes names the clause that allows it, and that
 //! citation is part of the failure message.
 
-use regex::bytes::Regex;
-
 use crate::client::{BodyFraming, Response};
-
-/// Where the contract leaves room for a response, from one `~` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Room {
-    /// `~ status 400 413 close -- WHY`: any of these statuses, or (`close`) the
-    /// connection closed with no response.
-    Status {
-        codes: Vec<u16>,
-        close: bool,
-        why: String,
-    },
-    /// `~ body ... -- WHY`: how the body is judged instead of byte for byte.
-    Body { rule: BodyRule, why: String },
-    /// `~ field NAME [ANY] -- WHY` or `~ field NAME /regex/ -- WHY`.
-    Field {
-        name: String,
-        value: ValueRule,
-        why: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyRule {
-    /// One short human-readable line ending in LF, optionally matching a pattern.
-    Message(Option<Pattern>),
-    /// Matches the pattern.
-    Pattern(Pattern),
-    /// Anything.
-    Any,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ValueRule {
-    Any,
-    Pattern(Pattern),
-}
-
-/// A `/regex/` as written and compiled.
-#[derive(Debug, Clone)]
-pub struct Pattern {
-    pub source: String,
-    pub regex: Regex,
-}
-
-impl PartialEq for Pattern {
-    fn eq(&self, other: &Pattern) -> bool {
-        self.source == other.source
-    }
-}
-
-impl Eq for Pattern {}
-
-impl Pattern {
-    /// Parses `/regex/`; the slashes are required so the pattern is visible as one.
-    pub fn parse(text: &str) -> Result<Pattern, String> {
-        let inner = text
-            .strip_prefix('/')
-            .and_then(|t| t.strip_suffix('/'))
-            .filter(|_| text.len() >= 2)
-            .ok_or_else(|| format!("a pattern is written /regex/, got {text:?}"))?;
-        let regex = Regex::new(inner).map_err(|e| format!("bad pattern {text}: {e}"))?;
-        Ok(Pattern {
-            source: text.to_string(),
-            regex,
-        })
-    }
-}
-
-/// The clause behind the built-in `~ body message` rule.
-pub const MESSAGE_CLAUSE: &str =
-    "CONTRACT Methods: success and error bodies are one short human-readable line ending in LF";
-
-/// The clause behind `~ body message /pattern/` (PUT and DELETE counts).
-pub const COUNT_CLAUSE: &str =
-    "CONTRACT Methods: a one-line body that says how many (PUT replaced, DELETE removed)";
+use crate::grading::suite::rooms::{BodyRule, Room, ValueRule};
 
 /// The expected response of an `expect` block, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -410,6 +334,7 @@ fn bare_lf_line(raw: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::client::ResponseReader;
+    use crate::grading::suite::rooms::{MESSAGE_CLAUSE, Pattern};
 
     fn response(raw: &[u8], after_head: bool) -> Response {
         ResponseReader::new(raw)

@@ -5,8 +5,8 @@
 //! the fields the expected response has (names in any case and order, values checked
 //! by what the contract requires of each), the fields that must be absent, and the
 //! body (exact by default; a `~ body` line says where the contract leaves room).
-//! Elsewhere: the `~` line grammar (`grading::suite::transcript`), reading the response and
-//! the byte-exact comparison (`grading::play`).
+//! Elsewhere: the `~` lines (`grading::suite::rooms`), reading the response
+//! (`grading::play`), the byte-exact comparison (`grading::judge::exact`).
 //!
 //! Every check that loosens the bytes names the clause that allows it, and that
 //! citation is part of the failure message.

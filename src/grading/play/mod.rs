@@ -1,9 +1,9 @@
 //! Plays one transcript's steps against a server address and records what differed.
 //!
-//! Here: connections by name, sending, waiting, reading responses with `client`,
-//! comparing their rendered, normalised text with the expected text (byte-exact)
-//! or handing them to `grading::judge` (contract level), and reading the store file
-//! for `expect-store`.
+//! Here: connections by name, sending, waiting (the transcript's `wait` and
+//! `timeout`, the grace for a close), reading responses with `client` and handing
+//! each to `grading::judge`, collecting what `--bless` would rewrite, and reading
+//! the store file for `expect-store`.
 //! Elsewhere: the format (`grading::suite::transcript`), which server (`grading::target::local`,
 //! `grading::target::foreign` or `--target`), presenting the result (`grading::report`).
 
@@ -133,43 +133,30 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                 let _ = reader.get_ref().set_read_timeout(Some(t.timeout));
                 match reader.read_response(*after_head) {
                     Ok(response) => {
-                        let normalised = transcript::normalise(&response.raw);
-                        let stated = transcript::body_line(&response);
-                        let full = transcript::render_expect(&normalised, Some(&stated));
-                        let compared = if body_line.is_some() {
-                            full.clone()
-                        } else {
-                            transcript::render_expect(&normalised, None)
+                        let wanted = judge::Expected {
+                            bytes,
+                            body_line: body_line.as_deref(),
+                            rooms,
+                            after_head: *after_head,
+                            rendered: &expected,
                         };
-                        match setting.judge {
-                            Judge::Exact => {
-                                if compared != expected {
-                                    fail("response differs".to_string(), expected, compared);
-                                    played.rewrites.push((block.clone(), full));
-                                }
-                            }
-                            Judge::Contract => {
-                                let verdict =
-                                    judge::contract::judge(bytes, rooms, &response, *after_head);
-                                if verdict.needs_close {
-                                    must_close.insert(conn.clone());
-                                }
-                                if !verdict.problems.is_empty() {
-                                    fail(verdict.problems.join("; "), expected, full);
-                                    played.blessable = false;
-                                }
+                        let judged = judge::response(setting.judge, wanted, &response);
+                        if judged.needs_close {
+                            must_close.insert(conn.clone());
+                        }
+                        if let Some(problem) = judged.problem {
+                            fail(problem, expected, judged.received);
+                            match judged.rewrite {
+                                Some(text) => played.rewrites.push((block.clone(), text)),
+                                None => played.blessable = false,
                             }
                         }
                     }
-                    Err(ReadError::Closed)
-                        if setting.judge == Judge::Contract
-                            && judge::contract::allows_close(rooms) =>
-                    {
+                    Err(ReadError::Closed) if judge::close_allowed(setting.judge, rooms) => {
                         conns.remove(&conn);
                     }
                     Err(ReadError::Io { source, partial })
-                        if setting.judge == Judge::Contract
-                            && judge::contract::allows_close(rooms)
+                        if judge::close_allowed(setting.judge, rooms)
                             && partial.is_empty()
                             && is_reset(&source) =>
                     {

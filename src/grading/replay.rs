@@ -252,7 +252,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 },
                 None => ours,
             };
-            let limits = target::foreign::Limits {
+            let limits = target::process::Limits {
                 // `fault writes`: no write may grow a file past the starting store.
                 file_size: (t.fault == Some(Fault::Writes))
                     .then(|| t.store.as_ref().map_or(0, |s| s.len() as u64)),
@@ -568,7 +568,7 @@ fn own_client_command() -> Option<String> {
     let exe = std::env::current_exe().ok()?;
     Some(format!(
         "{} client --addr {{addr}}",
-        target::foreign::shell_quote(&exe.display().to_string())
+        target::process::shell_quote(&exe.display().to_string())
     ))
 }
 

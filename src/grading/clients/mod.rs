@@ -35,7 +35,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -44,9 +44,8 @@ use super::suite::transcript::{
     DEFAULT_TIMEOUT, FormatError, Header, parse_ms, parse_timeout, quoted, render_lines,
     sigil_data, unescape,
 };
-use super::target::foreign::{describe_status, drain, shell_quote};
+use super::target::process::{self, describe_status, drain, shell_quote};
 use super::verdict::StepFailure;
-use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
 use crate::http::{HeadLimits, Progress, parse_head};
 
 /// The placeholder for "any valid `host[:port]`" in an expected field value.
@@ -459,7 +458,6 @@ fn append_to(into: &Arc<Mutex<Vec<u8>>>) -> impl FnMut(&[u8]) + Send + 'static {
 impl Running {
     /// Runs `sh -c "TEMPLATE WORDS..."` with the placeholders expanded and the lab pair set.
     fn start(template: &str, words: &[String], addr: SocketAddr) -> Result<Running, String> {
-        use std::os::unix::process::CommandExt;
         let mut command = template
             .replace("{port}", &addr.port().to_string())
             .replace("{host}", &addr.ip().to_string())
@@ -468,16 +466,7 @@ impl Running {
             command.push(' ');
             command.push_str(&shell_quote(word));
         }
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&command)
-            .env("WORDWIRE_USER", DEFAULT_USER)
-            .env("WORDWIRE_PASSWORD", DEFAULT_PASSWORD)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
+        let mut child = process::spawn(&command, None, None)
             .map_err(|e| format!("cannot run `{command}`: {e}"))?;
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -510,9 +499,7 @@ impl Running {
             status = self.exited();
         }
         // Whatever the shell left behind goes too, exited or not.
-        let pgid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) with a negative pid signals the group we created (process_group(0)).
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        process::signal_group(self.child.id() as libc::pid_t, libc::SIGKILL);
         if status.is_none() {
             let _ = self.child.wait();
         }

@@ -15,17 +15,15 @@
 //! noticed its close. Where `/proc` is not readable a connect probe is used.
 
 use std::collections::VecDeque;
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
+use super::process::{self, Limits, describe_status, drain, shell_quote};
 
 /// How long the target has to start listening.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,9 +59,9 @@ impl Watch {
         self.killed.store(true, Ordering::SeqCst);
         let pgid = self.pgid.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(pgid) = *pgid {
-            // SAFETY: kill(2) on a group we created; the slot is cleared when the
-            // target stops, before its id could name an unrelated group.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            // The slot is cleared when the target stops, before its id could name
+            // an unrelated group.
+            process::signal_group(pgid, libc::SIGKILL);
         }
     }
 
@@ -100,13 +98,6 @@ pub struct Started {
     _dir: tempfile::TempDir,
 }
 
-/// What the child gets before `exec`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Limits {
-    /// RLIMIT_FSIZE in bytes: writes that would grow any file past it fail with EFBIG.
-    pub file_size: Option<u64>,
-}
-
 /// `template` with `{port}`, `{host}`, `{addr}` and `{store}` replaced; values are
 /// shell-quoted when they need it.
 pub fn expand(template: &str, addr: SocketAddr, store: &Path) -> String {
@@ -115,19 +106,6 @@ pub fn expand(template: &str, addr: SocketAddr, store: &Path) -> String {
         .replace("{host}", &addr.ip().to_string())
         .replace("{addr}", &addr.to_string())
         .replace("{store}", &shell_quote(&store.display().to_string()))
-}
-
-/// `word` as one `sh` word: as it is if it is plain, else in single quotes.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }
 
 /// Ports this process handed out: the kernel may give a just-released port to the
@@ -201,42 +179,7 @@ impl Started {
             command.push(' ');
             command.push_str(&shell_quote(arg));
         }
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(&command)
-            .env("WORDWIRE_USER", DEFAULT_USER)
-            .env("WORDWIRE_PASSWORD", DEFAULT_PASSWORD)
-            .stdin(Stdio::null())
-            // Pipes, not files: RLIMIT_FSIZE applies to every file the target writes.
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if let Some(cwd) = &place.dir {
-            cmd.current_dir(cwd);
-        }
-        let file_size = limits.file_size;
-        // SAFETY: the closure runs in the forked child before exec and calls only
-        // async-signal-safe functions (signal, setrlimit) on values copied in.
-        unsafe {
-            cmd.pre_exec(move || {
-                if let Some(size) = file_size {
-                    // Fair for every language: an ignored SIGXFSZ stays ignored across
-                    // exec, so a write past the limit fails with EFBIG instead of
-                    // killing the target (Python ignores it anyway; C and Rust do not).
-                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                    let limit = libc::rlimit {
-                        rlim_cur: size as libc::rlim_t,
-                        rlim_max: size as libc::rlim_t,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd
-            .spawn()
+        let mut child = process::spawn(&command, place.dir.as_deref(), Some(limits))
             .map_err(|e| format!("cannot run `{command}`: {e}"))?;
         if let Some(watch) = &place.watch {
             watch.set(Some(child.id() as libc::pid_t));
@@ -363,15 +306,13 @@ impl Started {
 
     fn stop_group(&mut self) {
         let pgid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) with a negative pid signals the group we created (process_group(0)).
-        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        process::signal_group(pgid, libc::SIGTERM);
         let deadline = Instant::now() + STOP_GRACE;
         while self.exited().is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
         // The shell may have exited and left its children: KILL whatever is left.
-        // SAFETY: as above; ESRCH (no such group) is fine.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        process::signal_group(pgid, libc::SIGKILL);
         if let Some(watch) = &self.watch {
             // Before `wait`: once reaped, the id may name another process.
             watch.set(None);
@@ -396,23 +337,6 @@ impl Drop for Started {
     }
 }
 
-/// Reads `from` to its end on a thread of its own, handing each piece to `sink`: a
-/// child's stdout or stderr pipe, so the child never blocks on a full pipe.
-pub(crate) fn drain(
-    mut from: impl Read + Send + 'static,
-    mut sink: impl FnMut(&[u8]) + Send + 'static,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                return;
-            }
-            sink(&buf[..n]);
-        }
-    })
-}
-
 /// A `drain` sink that keeps the last lines in `tail`.
 fn push_to(tail: &Arc<Mutex<Tail>>) -> impl FnMut(&[u8]) + Send + 'static {
     let tail = tail.clone();
@@ -420,29 +344,6 @@ fn push_to(tail: &Arc<Mutex<Tail>>) -> impl FnMut(&[u8]) + Send + 'static {
         if let Ok(mut tail) = tail.lock() {
             tail.push(bytes);
         }
-    }
-}
-
-/// `exit status 3` or `killed by signal 9 (SIGKILL)`.
-pub fn describe_status(status: ExitStatus) -> String {
-    if let Some(code) = status.code() {
-        return format!("exit status {code}");
-    }
-    match status.signal() {
-        Some(sig) => format!("killed by signal {sig}{}", signal_name(sig)),
-        None => status.to_string(),
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGKILL => " (SIGKILL)",
-        libc::SIGSEGV => " (SIGSEGV)",
-        libc::SIGABRT => " (SIGABRT)",
-        libc::SIGTERM => " (SIGTERM)",
-        libc::SIGXFSZ => " (SIGXFSZ: a write past the file size limit)",
-        libc::SIGPIPE => " (SIGPIPE)",
-        _ => "",
     }
 }
 
@@ -586,6 +487,8 @@ fn listening_sockets() -> Option<Vec<ListenSocket>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
 
     #[test]
     fn a_listener_counts_as_the_targets_only_when_its_group_holds_it() {

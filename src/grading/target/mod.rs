@@ -3,14 +3,16 @@
 //! Here: `Target` (in-process, a running `--target`, or a `--target-cmd` started
 //! per transcript); `foreign`, starting, watching and stopping a foreign program
 //! (placeholders, a fresh store, the lab pair, RLIMIT_FSIZE faults, the LISTEN wait,
-//! its death, the process group's stop, `Watch` for the time limit); `flags`, the
-//! `--target-flags` map; `local`, our own server in-process for one transcript.
+//! its death, the process group's stop, `Watch` for the time limit); `process`, the one
+//! `spawn` of a program (a server or a client under test) and its group's signals;
+//! `flags`, the `--target-flags` map; `local`, our own server in-process for one transcript.
 //! Elsewhere: playing the steps against the address it gives (`grading::play`),
 //! choosing the target for a run (`grading::replay`, `grading::class`).
 
 pub mod flags;
 pub mod foreign;
 pub mod local;
+pub mod process;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,0 +1,131 @@
+//! The one place the grading subsystem starts a program, and signals its process group.
+//!
+//! Here: `spawn` (`sh -c COMMAND` leading a process group of its own, the lab pair
+//! in its environment, stdin from /dev/null, stdout and stderr on pipes, the
+//! limits set in the child before `exec`), `signal_group`, draining a child's
+//! pipes, shell quoting, and naming how a process ended. A sandbox for
+//! submissions wraps `spawn`; outside the unit tests nothing else in the crate
+//! calls `Command::new`.
+//! Elsewhere: a server under test (`grading::target::foreign`) and a client under
+//! test (`grading::clients`), which call these.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+
+use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
+
+/// What the child gets before `exec`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// RLIMIT_FSIZE in bytes: writes that would grow any file past it fail with EFBIG.
+    pub file_size: Option<u64>,
+}
+
+/// Starts `sh -c COMMAND` as the leader of a new process group (so that
+/// `signal_group` reaches whatever it starts), with `WORDWIRE_USER` and
+/// `WORDWIRE_PASSWORD` set to the lab pair, stdin from /dev/null, and stdout and
+/// stderr on pipes for the caller to `drain`. `dir` is its current directory
+/// (`None`: ours). With `limits`, they are set in the child before `exec`.
+pub fn spawn(command: &str, dir: Option<&Path>, limits: Option<Limits>) -> std::io::Result<Child> {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(command)
+        .env("WORDWIRE_USER", DEFAULT_USER)
+        .env("WORDWIRE_PASSWORD", DEFAULT_PASSWORD)
+        .stdin(Stdio::null())
+        // Pipes, not files: RLIMIT_FSIZE applies to every file the target writes.
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    if let Some(cwd) = dir {
+        cmd.current_dir(cwd);
+    }
+    if let Some(limits) = limits {
+        let file_size = limits.file_size;
+        // SAFETY: the closure runs in the forked child before exec and calls only
+        // async-signal-safe functions (signal, setrlimit) on values copied in.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(size) = file_size {
+                    // Fair for every language: an ignored SIGXFSZ stays ignored across
+                    // exec, so a write past the limit fails with EFBIG instead of
+                    // killing the target (Python ignores it anyway; C and Rust do not).
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let limit = libc::rlimit {
+                        rlim_cur: size as libc::rlim_t,
+                        rlim_max: size as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+    cmd.spawn()
+}
+
+/// Sends `signal` to the process group `pgid` leads (a child of `spawn`: its id is
+/// its group's). A group that is gone already (ESRCH) is fine.
+pub fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill(2) with a negative pid signals the group `spawn` created
+    // (process_group(0)); it touches no memory of ours.
+    unsafe { libc::kill(-pgid, signal) };
+}
+
+/// Reads `from` to its end on a thread of its own, handing each piece to `sink`: a
+/// child's stdout or stderr pipe, so the child never blocks on a full pipe.
+pub fn drain(
+    mut from: impl Read + Send + 'static,
+    mut sink: impl FnMut(&[u8]) + Send + 'static,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                return;
+            }
+            sink(&buf[..n]);
+        }
+    })
+}
+
+/// `word` as one `sh` word: as it is if it is plain, else in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// `exit status 3` or `killed by signal 9 (SIGKILL)`.
+pub fn describe_status(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    match status.signal() {
+        Some(sig) => format!("killed by signal {sig}{}", signal_name(sig)),
+        None => status.to_string(),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGABRT => " (SIGABRT)",
+        libc::SIGTERM => " (SIGTERM)",
+        libc::SIGXFSZ => " (SIGXFSZ: a write past the file size limit)",
+        libc::SIGPIPE => " (SIGPIPE)",
+        _ => "",
+    }
+}

@@ -104,11 +104,42 @@ pub enum Loaded {
     Client(clients::ClientTranscript),
 }
 
-/// Shows `path` relative to `root` (the temporary directory the built-in suite was written
-/// to), so that reports name `transcripts/...`, not the temporary path.
-pub(crate) fn shown_path(root: Option<&Path>, path: &mut PathBuf) {
-    if let Some(rel) = root.and_then(|root| path.strip_prefix(root).ok()) {
-        *path = rel.to_path_buf();
+/// The suite a run plays: the paths given, or the built-in suite written to a temporary
+/// directory (removed when this is dropped) so that it is read like any suite on disk.
+pub struct SuitePaths {
+    pub paths: Vec<PathBuf>,
+    builtin: Option<tempfile::TempDir>,
+}
+
+impl SuitePaths {
+    /// `paths` as given.
+    pub fn given(paths: Vec<PathBuf>) -> SuitePaths {
+        SuitePaths {
+            paths,
+            builtin: None,
+        }
+    }
+
+    /// `paths`, or the built-in suite exported when there are none.
+    pub fn or_builtin(paths: &[PathBuf]) -> Result<SuitePaths, String> {
+        if !paths.is_empty() {
+            return Ok(SuitePaths::given(paths.to_vec()));
+        }
+        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+        builtin::export(dir.path())?;
+        Ok(SuitePaths {
+            paths: vec![dir.path().join("transcripts")],
+            builtin: Some(dir),
+        })
+    }
+
+    /// Shows `path` relative to the temporary directory of the built-in suite, so that
+    /// reports name `transcripts/...`, not the temporary path; other paths as they are.
+    pub fn show(&self, path: &mut PathBuf) {
+        let root = self.builtin.as_ref().map(tempfile::TempDir::path);
+        if let Some(rel) = root.and_then(|root| path.strip_prefix(root).ok()) {
+            *path = rel.to_path_buf();
+        }
     }
 }
 
@@ -398,31 +429,23 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         println!("wrote {n} files under {}", dir.display());
         return Ok(RunEnd::Passed);
     }
-    // Without paths the built-in suite plays, written to a temporary directory so
-    // that it is read like any suite on disk; paths are shown as in the repository.
-    let builtin_dir;
-    let mut shown_root = None;
-    let paths = if !args.paths.is_empty() {
-        args.paths.clone()
-    } else if args.bless {
-        vec![PathBuf::from("transcripts")]
+    // Without paths the built-in suite plays; paths are shown as in the repository.
+    let suite = if args.bless && args.paths.is_empty() {
+        SuitePaths::given(vec![PathBuf::from("transcripts")])
     } else {
-        builtin_dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        builtin::export(builtin_dir.path())?;
-        shown_root = Some(builtin_dir.path().to_path_buf());
-        vec![builtin_dir.path().join("transcripts")]
+        SuitePaths::or_builtin(&args.paths)?
     };
     let shown = |mut r: TranscriptResult| {
-        shown_path(shown_root.as_deref(), &mut r.path);
+        suite.show(&mut r.path);
         r
     };
     let shown_errors = |mut errors: Vec<transcript::FormatError>| {
         for e in &mut errors {
-            shown_path(shown_root.as_deref(), &mut e.path);
+            suite.show(&mut e.path);
         }
         errors
     };
-    let mut files = discover(&paths)?;
+    let mut files = discover(&suite.paths)?;
     // A client is tested by client transcripts only, a foreign server by server transcripts only;
     // in-process, both: server transcripts against our server, client ones with our client.
     // A file that cannot be read is of neither kind: it stays, to be a suite error.

@@ -56,6 +56,7 @@ pub struct TranscriptResult {
 impl TranscriptResult {
     /// `outcome` for the transcript at `path`, before anything else is known: no
     /// failures, no time taken, a MUST of no category, no hint or reproduction.
+    /// The one constructor: the others, and the setters below, start from it.
     pub fn new(path: &Path, outcome: Outcome) -> TranscriptResult {
         TranscriptResult {
             path: path.to_path_buf(),
@@ -73,20 +74,32 @@ impl TranscriptResult {
     /// file, in the category (and at the level) its lines give, else its directory's.
     pub fn unloadable(path: &Path, error: &FormatError) -> TranscriptResult {
         let header = Header::scan(path);
-        TranscriptResult {
-            level: header.level,
-            category: header.category,
-            ..TranscriptResult::new(path, Outcome::Broken(error.problem()))
-        }
+        TranscriptResult::new(path, Outcome::Broken(error.problem()))
+            .placed(header.level, header.category)
     }
 
     /// The same, with the level, category and hint of a transcript's `header`.
     pub fn described_by(self, header: &Header) -> TranscriptResult {
-        TranscriptResult {
-            level: header.level,
-            category: header.category.clone(),
-            hint: header.hint.clone(),
-            ..self
-        }
+        self.placed(header.level, header.category.clone())
+            .hinted(header.hint.clone())
+    }
+
+    /// The same, at `level` in `category`.
+    pub fn placed(mut self, level: Level, category: String) -> TranscriptResult {
+        self.level = level;
+        self.category = category;
+        self
+    }
+
+    /// The same, with `hint`.
+    pub fn hinted(mut self, hint: Option<String>) -> TranscriptResult {
+        self.hint = hint;
+        self
+    }
+
+    /// The same, having taken `duration`.
+    pub fn taking(mut self, duration: Duration) -> TranscriptResult {
+        self.duration = duration;
+        self
     }
 }

@@ -18,10 +18,9 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::clients;
-use super::replay::{Options, RunEnd, discover};
+use super::replay::{Options, RunEnd, SuitePaths, discover};
 use super::report::{self, Score};
-use super::suite::builtin;
-use super::suite::transcript::Header;
+use super::suite::transcript::{Header, Level};
 use super::target::{Target, flags};
 use super::verdict::{Outcome, TranscriptResult};
 use crate::cli::grade::GradeArgs;
@@ -148,12 +147,10 @@ fn timed_out(path: &Path, limit: Duration, took: Duration) -> TranscriptResult {
         "over the transcript time limit of {} s (--transcript-timeout): the submission's process group was killed",
         limit.as_secs_f64()
     ));
-    let result = TranscriptResult {
-        duration: took,
-        ..TranscriptResult::new(path, outcome)
-    };
     // Parsing gathers the header lines as `scan` does: one read, no parse.
-    result.described_by(&Header::scan(path))
+    TranscriptResult::new(path, outcome)
+        .taking(took)
+        .described_by(&Header::scan(path))
 }
 
 /// Plays every file against every submission, `jobs` transcripts at once, calling
@@ -165,33 +162,33 @@ pub fn grade_all(
     limit: Duration,
     on_progress: impl Fn(Progress<'_>) + Sync,
 ) -> Vec<Graded> {
-    let options: Vec<Option<Options>> = subs
+    let queue: Vec<Queued> = subs
         .iter()
         .map(|s| {
-            let (template, flags) = s.setup.as_ref().ok()?;
-            Some(Options {
+            let options = s.setup.as_ref().ok().map(|(template, flags)| Options {
                 target: Target::Command {
                     template: template.clone(),
                     flags: flags.clone(),
                     dir: Some(s.dir.clone()),
                 },
                 ..Options::default()
-            })
+            });
+            Queued {
+                left: AtomicUsize::new(if options.is_some() { files.len() } else { 0 }),
+                options,
+                played: Mutex::new(PlayedSoFar {
+                    results: vec![None; files.len()],
+                    first: None,
+                    took: Duration::ZERO,
+                }),
+            }
         })
         .collect();
-    let tasks: Vec<(usize, usize)> = options
+    let tasks: Vec<(usize, usize)> = queue
         .iter()
         .enumerate()
-        .filter(|(_, o)| o.is_some())
+        .filter(|(_, q)| q.options.is_some())
         .flat_map(|(s, _)| (0..files.len()).map(move |f| (s, f)))
-        .collect();
-    let slots: Mutex<Vec<Vec<Option<TranscriptResult>>>> =
-        Mutex::new(vec![vec![None; files.len()]; subs.len()]);
-    let firsts: Mutex<Vec<Option<Instant>>> = Mutex::new(vec![None; subs.len()]);
-    let durations: Mutex<Vec<Duration>> = Mutex::new(vec![Duration::ZERO; subs.len()]);
-    let left: Vec<AtomicUsize> = options
-        .iter()
-        .map(|o| AtomicUsize::new(if o.is_some() { files.len() } else { 0 }))
         .collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -204,28 +201,25 @@ pub fn grade_all(
                     let Some(&(s, f)) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         return;
                     };
+                    let q = &queue[s];
                     let began = Instant::now();
-                    firsts.lock().unwrap_or_else(|e| e.into_inner())[s].get_or_insert(began);
-                    let opts = options[s]
+                    q.lock().first.get_or_insert(began);
+                    let opts = q
+                        .options
                         .as_ref()
                         .expect("tasks only for set-up submissions");
                     let result = play_limited(&files[f], opts, limit);
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[s][f] = Some(result);
+                    q.lock().results[f] = Some(result);
                     let _order = printing.lock().unwrap_or_else(|e| e.into_inner());
-                    let finished = left[s].fetch_sub(1, Ordering::SeqCst) == 1;
+                    let finished = q.left.fetch_sub(1, Ordering::SeqCst) == 1;
                     let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                     let mut sub_done = None;
                     if finished {
-                        let first =
-                            firsts.lock().unwrap_or_else(|e| e.into_inner())[s].unwrap_or(began);
-                        let took = first.elapsed();
-                        durations.lock().unwrap_or_else(|e| e.into_inner())[s] = took;
+                        let mut played = q.lock();
+                        let took = played.first.unwrap_or(began).elapsed();
+                        played.took = took;
                         let results: Vec<TranscriptResult> =
-                            slots.lock().unwrap_or_else(|e| e.into_inner())[s]
-                                .iter()
-                                .flatten()
-                                .cloned()
-                                .collect();
+                            played.results.iter().flatten().cloned().collect();
                         let g = graded.fetch_add(1, Ordering::SeqCst) + 1;
                         sub_done = Some((results, took, g));
                     }
@@ -242,31 +236,58 @@ pub fn grade_all(
             });
         }
     });
-    let mut slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
-    let durations = durations.into_inner().unwrap_or_else(|e| e.into_inner());
     subs.iter()
-        .enumerate()
-        .map(|(i, s)| match &s.setup {
-            Ok(_) => Graded {
-                name: s.name.clone(),
-                results: std::mem::take(&mut slots[i]).into_iter().flatten().collect(),
-                error: None,
-                duration: durations[i],
-            },
+        .zip(queue)
+        .map(|(s, q)| match &s.setup {
+            Ok(_) => {
+                let played = q.played.into_inner().unwrap_or_else(|e| e.into_inner());
+                Graded {
+                    name: s.name.clone(),
+                    results: played.results.into_iter().flatten().collect(),
+                    error: None,
+                    duration: played.took,
+                }
+            }
             Err(why) => Graded {
                 name: s.name.clone(),
-                results: vec![TranscriptResult {
-                    category: "submission".to_string(),
-                    hint: Some(format!(
-                        "{COMMAND_FILE} holds one line: the command that starts the server, e.g. `python3 server.py --port {{port}} --store {{store}}`"
-                    )),
-                    ..TranscriptResult::new(&s.dir.join(COMMAND_FILE), Outcome::Broken(why.clone()))
-                }],
+                results: vec![
+                    TranscriptResult::new(&s.dir.join(COMMAND_FILE), Outcome::Broken(why.clone()))
+                        .placed(Level::Must, "submission".to_string())
+                        .hinted(Some(format!(
+                            "{COMMAND_FILE} holds one line: the command that starts the server, e.g. `python3 server.py --port {{port}} --store {{store}}`"
+                        ))),
+                ],
                 error: Some(why.clone()),
                 duration: Duration::ZERO,
             },
         })
         .collect()
+}
+
+/// One submission in `grade_all`'s queue: how to play it, and what its transcripts
+/// have come to so far.
+struct Queued {
+    /// `None`: the submission could not be set up, and nothing of it is queued.
+    options: Option<Options>,
+    /// Its transcripts not yet played; the thread that plays the last one reports it.
+    left: AtomicUsize,
+    played: Mutex<PlayedSoFar>,
+}
+
+/// What the threads have filled in of one submission.
+struct PlayedSoFar {
+    /// In transcript order; `None` until played.
+    results: Vec<Option<TranscriptResult>>,
+    /// When its first transcript started.
+    first: Option<Instant>,
+    /// From its first transcript's start to its last's end, once that has ended.
+    took: Duration,
+}
+
+impl Queued {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PlayedSoFar> {
+        self.played.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// One finished transcript, for the progress display.
@@ -425,17 +446,8 @@ pub fn run(args: GradeArgs) -> ExitCode {
 
 fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     let subs = submissions(&args.submissions, &args.out)?;
-    let builtin_dir;
-    let mut shown_root = None;
-    let paths = if args.suite.is_empty() {
-        builtin_dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        builtin::export(builtin_dir.path())?;
-        shown_root = Some(builtin_dir.path().to_path_buf());
-        vec![builtin_dir.path().join("transcripts")]
-    } else {
-        args.suite.clone()
-    };
-    let mut files = discover(&paths)?;
+    let suite = SuitePaths::or_builtin(&args.suite)?;
+    let mut files = discover(&suite.paths)?;
     // Submissions are servers: the client transcripts test clients.
     files.retain(|p| !clients::is_client_transcript(p));
     if files.is_empty() {
@@ -444,7 +456,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     // A transcript that does not load is the suite's fault: played by no submission.
     let (files, mut suite_errors) = super::replay::readable(files);
     for e in &mut suite_errors {
-        super::replay::shown_path(shown_root.as_deref(), &mut e.path);
+        suite.show(&mut e.path);
     }
     let errors_block = report::suite_errors(&suite_errors);
     if let Some(block) = &errors_block {
@@ -497,7 +509,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         bar.finish_and_clear();
     }
     let shown = |mut r: TranscriptResult| {
-        super::replay::shown_path(shown_root.as_deref(), &mut r.path);
+        suite.show(&mut r.path);
         r
     };
     let graded: Vec<Graded> = graded

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::clients;
 pub use super::judge::Judge;
-use super::play::{self, Setting};
+use super::play::{self, Setting, io_message};
 use super::report;
 use super::suite::builtin;
 use super::suite::transcript::{self, Fault, Level, Transcript};
@@ -593,21 +593,6 @@ fn own_client_command() -> Option<String> {
         "{} client --addr {{addr}}",
         target::process::shell_quote(&exe.display().to_string())
     ))
-}
-
-/// `connection refused` rather than `Connection refused (os error 111)`.
-pub(crate) fn io_message(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timed out".to_string(),
-        _ => {
-            let text = e.to_string();
-            match text.split_once(" (os error") {
-                Some((head, _)) => head.to_lowercase(),
-                None => text,
-            }
-        }
-    }
 }
 
 /// Prints the `--coverage` table of `counts` over `transcripts` files; true if every

@@ -7,7 +7,7 @@
 use super::ParseError;
 use std::ops::Range;
 
-use super::request::{HeadLimits, Version};
+use super::message::{HeadLimits, Version};
 use super::syntax::list_members;
 use super::target::is_valid_host;
 

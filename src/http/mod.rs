@@ -1,6 +1,7 @@
 //! HTTP/1.1 message syntax, with no I/O: parsing request heads and bodies, encoding responses.
 //!
-//! Here: `request` (the head's lines and limits), `syntax` (the grammar heads and
+//! Here: `request` (the head's lines), `message` (the version and the limits
+//! every part of the parse reads), `syntax` (the grammar heads and
 //! bodies share), `target` (request-target forms, Host syntax), `fields` (what the
 //! field lines say), `body` (Content-Length and chunked decoding), `error` (what is
 //! wrong with a message and which status that becomes), `response` (encoding),
@@ -11,6 +12,7 @@
 pub mod body;
 pub mod error;
 mod fields;
+mod message;
 pub mod request;
 pub mod response;
 pub mod status;
@@ -20,9 +22,8 @@ mod target;
 pub use body::{BodyDecoder, BodyPart};
 pub use error::ParseError;
 pub use fields::Framing;
-pub use request::{
-    Examined, HeadLimits, HeadParser, Method, RequestHead, Version, Work, parse_head,
-};
+pub use message::{HeadLimits, Version};
+pub use request::{Examined, HeadParser, Method, RequestHead, Work, parse_head};
 pub use status::Status;
 pub use target::RequestTarget;
 

@@ -24,22 +24,10 @@ use nom::{IResult, Parser};
 use smallvec::SmallVec;
 
 use super::fields::{Fields, Framing};
+use super::message::{HeadLimits, Version};
 use super::syntax::{field_value_len, is_ows, is_tchar, parse_field_line, trim_trailing_ows};
 use super::target::{RequestTarget, parse_target};
 use super::{ParseError, Progress};
-
-/// Size limits applied while parsing a head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeadLimits {
-    /// Longest request-line, in bytes, without its line terminator; empty lines
-    /// skipped before it count too. Longer: 414. Also bounds a chunk-size line (longer: 400).
-    pub max_line: usize,
-    /// Largest field section (all field lines and the empty line after them), and
-    /// largest trailer section of a chunked body. Larger: 431.
-    pub max_header_bytes: usize,
-    /// Largest body a `Content-Length` may announce. Larger: 413.
-    pub max_body: u64,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Method {
@@ -66,12 +54,6 @@ impl Method {
             Method::Other(name) => name,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    Http10,
-    Http11,
 }
 
 /// What wordwire needs from a well-formed request head. Headers it does not

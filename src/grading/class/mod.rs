@@ -103,7 +103,7 @@ fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
         format!(
             "cannot read {}: {}",
             path.display(),
-            super::replay::io_message(&e)
+            super::play::io_message(&e)
         )
     })?;
     let command = text

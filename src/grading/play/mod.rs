@@ -84,10 +84,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                 }
                 Err(e) => {
                     fail(
-                        format!(
-                            "cannot connect to {addr}: {}",
-                            super::replay::io_message(&e)
-                        ),
+                        format!("cannot connect to {addr}: {}", io_message(&e)),
                         vec![],
                         vec![],
                     );
@@ -354,6 +351,21 @@ fn check_silent(
             vec![format!("! {e}")],
         )),
         Err(e) => Some((format!("read failed: {e}"), vec![format!("! {e}")])),
+    }
+}
+
+/// `connection refused` rather than `Connection refused (os error 111)`.
+pub fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timed out".to_string(),
+        _ => {
+            let text = e.to_string();
+            match text.split_once(" (os error") {
+                Some((head, _)) => head.to_lowercase(),
+                None => text,
+            }
+        }
     }
 }
 

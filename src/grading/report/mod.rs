@@ -29,8 +29,17 @@ pub use text::{
     coverage_suite_errors, diff, failure_details, result_line, suite_errors, summary_line,
 };
 
+use anstyle::{AnsiColor, Style};
+
 use super::suite::transcript::FormatError;
 use super::verdict::Outcome;
+
+// The styles of the text report and the score table (`anstream` drops them off a terminal).
+const RED: Style = AnsiColor::Red.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const DIM: Style = Style::new().dimmed();
+const BOLD: Style = Style::new().bold();
 
 /// What suite errors are, for every format: `1 transcript of the suite could not be
 /// read: not played, not in the score (the fault is in the suite, not in the server)`.

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use anstyle::Style;
 use serde::Serialize;
 
-use super::text::{BOLD, RED, YELLOW};
+use super::{BOLD, RED, YELLOW};
 use crate::grading::suite::transcript::Level;
 use crate::grading::verdict::{Outcome, TranscriptResult};
 

@@ -8,19 +8,12 @@
 
 use std::fmt::Write as _;
 
-use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
 use super::score::{Score, Skips};
-use super::suite_error_heading;
+use super::{BOLD, DIM, GREEN, RED, YELLOW, suite_error_heading};
 use crate::grading::suite::transcript::FormatError;
 use crate::grading::verdict::{Outcome, StepFailure, TranscriptResult};
-
-pub(super) const RED: Style = AnsiColor::Red.on_default();
-pub(super) const GREEN: Style = AnsiColor::Green.on_default();
-pub(super) const YELLOW: Style = AnsiColor::Yellow.on_default();
-pub(super) const DIM: Style = Style::new().dimmed();
-pub(super) const BOLD: Style = Style::new().bold();
 
 /// `ok    path (12 ms)`-style line for one finished transcript.
 pub fn result_line(result: &TranscriptResult) -> String {

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wordwire::client::{ReadError, ResponseReader};
-use wordwire::grading::suite::transcript::{body_line, normalise, render_expect, render_lines};
+use wordwire::escape::render_lines;
+use wordwire::grading::suite::transcript::{body_line, normalise, render_expect};
 use wordwire::grading::target::local::LocalServer;
 
 /// How long the client waits for more bytes before it decides the server is done

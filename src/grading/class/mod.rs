@@ -5,8 +5,9 @@
 //! per-transcript time limit (the submission's process group is killed past it),
 //! one HTML report per submission, `summary.csv`, the table on stdout and the
 //! progress (a bar on a terminal, a line per graded submission otherwise).
-//! Elsewhere: the flags (`cli::grade`), playing one transcript (`replay`),
-//! starting and killing the target (`grading::target::foreign`), the HTML page (`grading::report`).
+//! Elsewhere: the flags (`cli::grade`), the suite's files and playing one transcript
+//! (`grading::replay`), starting and killing the target (`grading::target::foreign`), the
+//! HTML page (`grading::report::html`).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

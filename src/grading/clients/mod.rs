@@ -4,8 +4,8 @@
 //! (`--client-cmd`, or our own `wordwire client`), accepting its connections,
 //! matching the requests it sends at contract level, sending the scripted
 //! responses, and checking its exit status and standard output.
-//! Elsewhere: the data-line escapes and rendering (`grading::suite::transcript`), placeholders
-//! and shell quoting (`grading::target::foreign`), reports (`grading::report`).
+//! Elsewhere: the data-line escapes and rendering (`crate::escape`, `grading::suite::transcript`),
+//! starting the client and shell quoting (`grading::target::process`), reports (`grading::report`).
 //! The client contract these transcripts hold a client to is `docs/CLIENT.md`.
 //!
 //! Grammar (a file with a `listen` line is a client transcript):
@@ -41,11 +41,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::suite::transcript::{
-    DEFAULT_TIMEOUT, FormatError, Header, parse_ms, parse_timeout, quoted, render_lines,
-    sigil_data, unescape,
+    DEFAULT_TIMEOUT, FormatError, Header, parse_ms, parse_timeout, quoted, sigil_data,
 };
 use super::target::process::{self, describe_status, drain, shell_quote};
 use super::verdict::StepFailure;
+use crate::escape::{render_lines, unescape};
 use crate::http::{HeadLimits, Progress, parse_head};
 
 /// The placeholder for "any valid `host[:port]`" in an expected field value.

@@ -18,6 +18,7 @@ use super::judge::{self, Judge};
 use super::suite::transcript::{self, StepKind, Transcript};
 use super::verdict::StepFailure;
 use crate::client::{ReadError, ResponseReader, is_timeout};
+use crate::escape;
 
 /// How one play is judged and where the store file is, if replay knows it.
 #[derive(Debug, Clone, Copy)]
@@ -161,7 +162,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     }
                     Err(e) => {
                         let mut actual =
-                            transcript::render_lines(&transcript::normalise(e.partial()), '<');
+                            escape::render_lines(&transcript::normalise(e.partial()), '<');
                         actual.push(format!("! {}", describe(&e, t.timeout)));
                         fail(unanswered(&e, t.timeout, *after_head), expected, actual);
                         played.blessable = false;
@@ -185,15 +186,15 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                         fail(
                             "the store file differs (CONTRACT: one word per line, each ending in LF)"
                                 .to_string(),
-                            transcript::render_lines(want, '|'),
-                            transcript::render_lines(&got, '|'),
+                            escape::render_lines(want, '|'),
+                            escape::render_lines(&got, '|'),
                         );
                         played.blessable = false;
                     }
                     Err(e) => {
                         fail(
                             format!("cannot read the store file {}: {e}", path.display()),
-                            transcript::render_lines(want, '|'),
+                            escape::render_lines(want, '|'),
                             vec![],
                         );
                         played.blessable = false;
@@ -298,8 +299,7 @@ fn check_closed(
         result = reader.fill();
     }
     let received = |reader: &mut ResponseReader<TcpStream>| {
-        let mut lines =
-            transcript::render_lines(&transcript::normalise(&reader.take_buffered()), '<');
+        let mut lines = escape::render_lines(&transcript::normalise(&reader.take_buffered()), '<');
         lines.push("! (more bytes instead of a close)".to_string());
         lines
     };
@@ -329,7 +329,7 @@ fn check_silent(
     quiet: Duration,
 ) -> Option<(String, Vec<String>)> {
     if !reader.buffered().is_empty() {
-        let lines = transcript::render_lines(&reader.take_buffered(), '<');
+        let lines = escape::render_lines(&reader.take_buffered(), '<');
         return Some(("received bytes during the silence".to_string(), lines));
     }
     let _ = reader
@@ -342,8 +342,7 @@ fn check_silent(
             vec!["! connection closed".to_string()],
         )),
         Ok(_) => {
-            let lines =
-                transcript::render_lines(&transcript::normalise(&reader.take_buffered()), '<');
+            let lines = escape::render_lines(&transcript::normalise(&reader.take_buffered()), '<');
             Some(("received bytes during the silence".to_string(), lines))
         }
         Err(e) if is_reset(&e) => Some((

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::relay::{Event, EventKind, connection_name};
 use crate::client::{ReadError, Response, ResponseReader};
+use crate::escape;
 use crate::grading::suite::transcript::{self, DEFAULT_TIMEOUT};
 use crate::http::{BodyDecoder, HeadLimits, Method, Progress, parse_head};
 
@@ -169,7 +170,7 @@ pub fn render(events: &[Event], state: &StartingState, pause: Duration) -> Strin
     let flush_send = |body: &mut String, pending: &mut Option<(usize, Vec<u8>)>| {
         if let Some((conn, bytes)) = pending.take() {
             let _ = writeln!(body, "send {}", connection_name(conn));
-            for line in transcript::render_lines(&bytes, '>') {
+            for line in escape::render_lines(&bytes, '>') {
                 let _ = writeln!(body, "  {line}");
             }
         }
@@ -249,7 +250,7 @@ pub fn render(events: &[Event], state: &StartingState, pause: Duration) -> Strin
                     body,
                     "# connection {name}: {why}; the server then closed. Its last bytes, not replayable:"
                 );
-                for line in transcript::render_lines(&bytes, '<') {
+                for line in escape::render_lines(&bytes, '<') {
                     let _ = writeln!(body, "#   {line}");
                 }
             } else {
@@ -273,7 +274,7 @@ pub fn render(events: &[Event], state: &StartingState, pause: Duration) -> Strin
                 connection_name(conn),
                 bytes.len()
             );
-            for line in transcript::render_lines(&bytes, '<') {
+            for line in escape::render_lines(&bytes, '<') {
                 let _ = writeln!(body, "#   {line}");
             }
         }
@@ -342,7 +343,7 @@ fn header(state: &StartingState, conns: usize) -> String {
         let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         if !bytes.is_empty() {
             for line in text.split(|&b| b == b'\n') {
-                let rendered = transcript::render_lines(line, '|');
+                let rendered = escape::render_lines(line, '|');
                 let _ = writeln!(out, "  {}", rendered.first().map_or("|", String::as_str));
             }
         }

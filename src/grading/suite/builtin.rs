@@ -4,7 +4,7 @@
 //! Here: the two trees, and writing them out (`--export DIR`, and a temporary
 //! directory when `replay` or `grade` is given no paths), so that they replay from
 //! disk exactly as a checkout's files do.
-//! Elsewhere: parsing (`grading::suite::transcript`), choosing disk or built-in (`replay`).
+//! Elsewhere: parsing (`grading::suite::transcript`), choosing disk or built-in (`grading::replay::SuitePaths`).
 
 use std::path::Path;
 

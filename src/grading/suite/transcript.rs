@@ -1,9 +1,10 @@
 //! The transcript format: parsing a file into steps, and rendering bytes back into it.
 //!
 //! Here: the grammar (documented with a worked example in `transcripts/README.md`),
-//! the escapes that make every CR and LF visible, the normalisation rule for volatile
-//! values, and rewriting expected responses for `--bless`.
-//! Elsewhere: running the steps (`grading::replay`), starting a server (`grading::target::local`).
+//! the use of the escapes that make every CR and LF visible (`crate::escape`), the
+//! normalisation rule for volatile values, and rewriting expected responses for `--bless`.
+//! Elsewhere: the `~` rooms (`grading::suite::rooms`), playing the steps (`grading::play`),
+//! starting a server (`grading::target`).
 //!
 //! Grammar, one directive per line; `#` starts a comment line; blank lines are ignored:
 //!
@@ -45,7 +46,7 @@ use std::time::Duration;
 
 use super::rooms::{self, BodyRule, Pattern, Room, ValueRule};
 use crate::client::{BodyFraming, Response};
-pub use crate::escape::{render_lines, unescape};
+use crate::escape::{render_lines, unescape};
 
 /// Default time an `expect` waits for the bytes it needs.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -15,8 +15,8 @@ use crate::trace::{Tracer, stderr_sink};
 /// `wordwire client`: send one request of the assignment and print the answer.
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
-    /// Server address, HOST:PORT.
-    #[arg(long, global = true, default_value = "127.0.0.1:12345")]
+    /// Server address: HOST:PORT, [V6]:PORT, http://HOST:PORT/, or a bare PORT (on 127.0.0.1).
+    #[arg(long, global = true, default_value = "127.0.0.1:12345", value_parser = super::address::Address)]
     pub addr: String,
     #[command(flatten)]
     pub credentials: CredentialArgs,

@@ -84,7 +84,8 @@ pub enum LogFormatArg {
 #[derive(Debug, Clone, Args)]
 pub struct CredentialArgs {
     /// User name for Basic auth (or set WORDWIRE_USER) [default: the lab pair wordwire:wordwire].
-    #[arg(long, global = true)]
+    /// `client` also takes USER:PASSWORD, as curl's -u does (never a prompt).
+    #[arg(short = 'u', long, global = true)]
     pub user: Option<String>,
     /// File whose first line is the password (or set WORDWIRE_PASSWORD).
     #[arg(long, global = true, value_name = "FILE")]

@@ -387,3 +387,52 @@ fn replay_target_and_record_upstream_take_a_url() {
     );
     assert_eq!(server.store_bytes(), "relayed\n");
 }
+
+#[test]
+fn client_takes_user_and_password_as_curl_does_and_never_prompts() {
+    let server = TestServer::start("alpha\n", |config| {
+        config.credentials = Credentials::new("alice", "s3cret");
+    });
+    let addr = server.addr.to_string();
+    for args in [
+        &["client", "-u", "alice:s3cret", "--addr", &addr, "get"][..],
+        &["client", "--addr", &addr, "get", "--user", "alice:s3cret"],
+    ] {
+        let get = wordwire(args);
+        assert_eq!(get.status.code(), Some(0), "{args:?}: {get:?}");
+        assert_eq!(stdout(&get), "HTTP/1.1 200 OK\nalpha\n");
+    }
+    // A colon in the password is the password's: only the first one splits (RFC 7617 §2).
+    let wrong = wordwire(&["client", "-u", "alice:s3:cret", "--addr", &addr, "get"]);
+    assert_eq!(wrong.status.code(), Some(1), "{wrong:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("pw");
+    std::fs::write(&password, "s3cret\n").unwrap();
+    let password = password.to_str().unwrap();
+    for (args, said) in [
+        (
+            &["client", "-u", "alice:", "--addr", &addr, "get"][..],
+            "wordwire client: -u alice: has no password after the colon, and the client does not prompt for one (curl would): give -u alice:PASSWORD, or -u alice with --password-file FILE or WORDWIRE_PASSWORD\n",
+        ),
+        (
+            &["client", "-u", "alice", "--addr", &addr, "get"],
+            "wordwire client: -u alice has no password, and the client does not prompt for one (curl would): give -u alice:PASSWORD, or -u alice with --password-file FILE or WORDWIRE_PASSWORD\n",
+        ),
+        (
+            &[
+                "client",
+                "-u",
+                "alice:s3cret",
+                "--password-file",
+                password,
+                "get",
+            ],
+            "wordwire client: a password in -u USER:PASSWORD and --password-file: give one of them\n",
+        ),
+    ] {
+        let output = wordwire(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), said, "{args:?}");
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Parser;
 use wordwire::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
 use wordwire::cli::{Cli, Command, ServeArgs};
-use wordwire::server::Server;
+use wordwire::server::{ServeError, Server};
 use wordwire::store::FileStore;
 
 fn main() -> ExitCode {
@@ -63,7 +63,7 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
             if let Some(store) = Arc::into_inner(store) {
                 store.abandon();
             }
-            return Err(error.to_string());
+            return Err(with_hint(&error));
         }
     };
     drop(store);
@@ -88,4 +88,18 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
     server.run().map_err(|e| e.to_string())?;
     eprintln!("shut down cleanly");
     Ok(())
+}
+
+/// The error, and for a taken port what to do about it (the flag is `serve`'s, so it is
+/// said here rather than in `server`).
+fn with_hint(error: &ServeError) -> String {
+    match error {
+        ServeError::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+            format!(
+                "{error}; another process listens there: stop it, or choose another port \
+                 (--addr 127.0.0.1:0 picks a free one and prints it)"
+            )
+        }
+        _ => error.to_string(),
+    }
 }

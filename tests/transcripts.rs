@@ -218,10 +218,23 @@ fn our_own_binary_started_per_transcript_passes_contract_level_and_exact() {
         "{} serve --addr {{addr}} --store {{store}}",
         env!("CARGO_BIN_EXE_wordwire")
     );
-    for mode in [&[][..], &["--exact"][..]] {
-        let mut args = vec!["--target-cmd", cmd.as_str()];
-        args.extend_from_slice(mode);
-        let (code, stdout, _) = replay_cli(&args);
+    let modes = [&[][..], &["--exact"][..]];
+    // Both runs at once: a run mostly waits for its servers to start and answer.
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let runs: Vec<_> = modes
+            .iter()
+            .map(|mode| {
+                let cmd = cmd.as_str();
+                s.spawn(move || {
+                    let mut args = vec!["--target-cmd", cmd];
+                    args.extend_from_slice(mode);
+                    replay_cli(&args)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().expect("a run")).collect()
+    });
+    for (mode, (code, stdout, _)) in modes.into_iter().zip(runs) {
         assert_eq!(code, Some(0), "{mode:?}: {stdout}");
         // The summary counts the skip against every server transcript and says why.
         let total = all_transcripts()

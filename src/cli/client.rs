@@ -8,15 +8,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::auth::Credentials;
-use crate::cli::serve::CredentialArgs;
+use crate::cli::serve::{CredentialArgs, Env, process_env};
 use crate::client::{ClientError, Request, Response, exchange_traced};
 use crate::trace::{Tracer, stderr_sink};
 
 /// `wordwire client`: send one request of the assignment and print the answer.
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
-    /// Server address, HOST:PORT.
-    #[arg(long, global = true, default_value = "127.0.0.1:12345")]
+    /// Server address: HOST:PORT, [V6]:PORT, http://HOST:PORT/, or a bare PORT (on 127.0.0.1).
+    #[arg(long, global = true, default_value = "127.0.0.1:12345", value_parser = super::address::Address)]
     pub addr: String,
     #[command(flatten)]
     pub credentials: CredentialArgs,
@@ -99,10 +99,8 @@ fn run_client(args: &ClientArgs) -> Result<Response, ClientError> {
     if !super::SECONDS.contains(&args.timeout) {
         return Err(ClientError::BadTimeout);
     }
-    let credentials = args
-        .credentials
-        .resolve()
-        .map_err(ClientError::Credentials)?;
+    let credentials =
+        credentials(&args.credentials, &process_env).map_err(ClientError::Credentials)?;
     let request = args.request(&credentials);
     let tracer = args.trace.then(|| Tracer::new(stderr_sink(), ""));
     exchange_traced(
@@ -111,6 +109,49 @@ fn run_client(args: &ClientArgs) -> Result<Response, ClientError> {
         Duration::from_secs_f64(args.timeout),
         tracer,
     )
+}
+
+/// The client's credentials: as `serve`'s, and `-u USER:PASSWORD` as curl takes it (split at
+/// the first colon, which a user name cannot hold, RFC 7617 §2). Where curl would prompt for a
+/// missing password (`-u USER`, `-u USER:`), this says what to give instead: a client run by
+/// scripts and by `replay --client-cmd` must never wait for a keyboard.
+fn credentials(args: &CredentialArgs, env: &Env) -> Result<Credentials, String> {
+    let advice = |user: &str| {
+        format!(
+            "the client does not prompt for one (curl would): give -u {user}:PASSWORD, \
+             or -u {user} with --password-file FILE or WORDWIRE_PASSWORD"
+        )
+    };
+    let Some(given) = &args.user else {
+        return args.resolve_with(env);
+    };
+    match given.split_once(':') {
+        Some((user, "")) => Err(format!(
+            "-u {given} has no password after the colon, and {}",
+            advice(user)
+        )),
+        Some((user, password)) => {
+            if args.password_file.is_some() {
+                return Err(
+                    "a password in -u USER:PASSWORD and --password-file: give one of them".into(),
+                );
+            }
+            // The pair is checked by the one resolver, the password given as if it came from
+            // the environment (the user is set, so nothing else is read there).
+            let only = CredentialArgs {
+                user: Some(user.to_owned()),
+                password_file: None,
+            };
+            let password = password.to_owned();
+            only.resolve_with(&move |name| {
+                Ok((name == "WORDWIRE_PASSWORD").then(|| password.clone()))
+            })
+        }
+        None if args.password_file.is_none() && env("WORDWIRE_PASSWORD")?.is_none() => {
+            Err(format!("-u {given} has no password, and {}", advice(given)))
+        }
+        None => args.resolve_with(env),
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! The command line at the edge: every subcommand's flags, parsed by clap.
 //!
 //! Here: the top-level `Cli` and its subcommands; each subcommand's flags in
-//! its own file (`serve`, `client`, `record`, `replay`, `grade`, `generate`). Elsewhere:
-//! what each subcommand does (`server`, `client`, `grading::record`, `grading::replay`, `grading::class`), turning
+//! its own file (`serve`, `client`, `record`, `replay`, `grade`, `generate`); the address
+//! syntax every address flag shares (`address`). Elsewhere: what each subcommand does
+//! (`server`, `client`, `grading::record`, `grading::replay`, `grading::class`), turning
 //! errors into exit codes (`main`).
 
+pub mod address;
 pub mod client;
 pub mod generate;
 pub mod grade;

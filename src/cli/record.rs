@@ -7,12 +7,13 @@ use std::path::PathBuf;
 /// `wordwire record`: relay connections to a server and write them down as a transcript.
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
-    /// Where clients connect (port 0 picks a free port; the address is printed).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    /// Where clients connect: HOST:PORT, http://HOST:PORT/ or a bare PORT (on 127.0.0.1);
+    /// port 0 picks a free port (the address is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081", value_parser = super::address::Address)]
     pub listen: String,
     /// The server to relay to; without it, an in-process wordwire server on a
-    /// temporary store (flags after `--` go to it).
-    #[arg(long, value_name = "ADDR")]
+    /// temporary store (flags after `--` go to it). HOST:PORT, http://HOST:PORT/ or a bare PORT.
+    #[arg(long, value_name = "ADDR", value_parser = super::address::Address)]
     pub upstream: Option<String>,
     /// The transcript to write (default: standard output).
     #[arg(short = 'o', long = "output", value_name = "FILE")]

@@ -23,10 +23,11 @@ pub enum Format {
 /// `wordwire replay`: replay golden transcripts.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// Replay against this running server (HOST:PORT) instead of an in-process one;
-    /// transcripts that set server flags, a starting store or a fault are skipped
-    /// (not played, not in the score; --target-cmd plays them).
-    #[arg(long, value_name = "ADDR")]
+    /// Replay against this running server (HOST:PORT, http://HOST:PORT/ or a bare PORT
+    /// on 127.0.0.1) instead of an in-process one; transcripts that set server flags, a
+    /// starting store or a fault are skipped (not played, not in the score; --target-cmd
+    /// plays them).
+    #[arg(long, value_name = "ADDR", value_parser = super::address::Address)]
     pub target: Option<String>,
     /// Start the server under test for each transcript: run CMD with `sh -c`,
     /// after replacing {port}, {host}, {addr} (127.0.0.1:{port}) and {store} (a

@@ -5,7 +5,7 @@
 //! Elsewhere: the other subcommands' flags (`cli::client`, `replay`), running (`main`).
 
 use std::fs;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,8 +19,9 @@ use crate::store::SyncMode;
 /// `wordwire serve` flags (see CONTRACT.md, "The command line").
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:12345", value_parser = parse_addr)]
+    /// Address to listen on: HOST:PORT, [V6]:PORT, http://HOST:PORT/, or a bare PORT
+    /// (on 127.0.0.1, loopback); port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:12345", value_parser = super::address::ListenAddress)]
     pub addr: SocketAddr,
     /// The word store file (created if missing).
     #[arg(long, default_value = "words.txt")]
@@ -83,7 +84,8 @@ pub enum LogFormatArg {
 #[derive(Debug, Clone, Args)]
 pub struct CredentialArgs {
     /// User name for Basic auth (or set WORDWIRE_USER) [default: the lab pair wordwire:wordwire].
-    #[arg(long, global = true)]
+    /// `client` also takes USER:PASSWORD, as curl's -u does (never a prompt).
+    #[arg(short = 'u', long, global = true)]
     pub user: Option<String>,
     /// File whose first line is the password (or set WORDWIRE_PASSWORD).
     #[arg(long, global = true, value_name = "FILE")]
@@ -232,17 +234,6 @@ fn read_password(path: &PathBuf) -> Result<String, String> {
     let text = fs::read_to_string(path)
         .map_err(|error| format!("cannot read password file {}: {error}", path.display()))?;
     Ok(text.lines().next().unwrap_or("").to_owned())
-}
-
-/// `host:port`; a name is resolved, the first address wins.
-fn parse_addr(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
-    }
-    text.to_socket_addrs()
-        .map_err(|error| format!("not an address (host:port): {error}"))?
-        .next()
-        .ok_or_else(|| "the name resolves to no address".to_owned())
 }
 
 /// 504 or 408, the two statuses the contract allows for a timeout.

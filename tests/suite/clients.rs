@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{TestServer, binary};
+use crate::support::{TestServer, binary, python3};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,7 +42,10 @@ fn our_own_client_passes_every_client_transcript() {
 #[test]
 fn a_broken_client_fails_every_client_transcript_with_a_diff() {
     let n = client_transcripts().len();
-    let output = replay_client("python3 tests/clients/broken_client.py {host} {port}");
+    let output = replay_client(&format!(
+        "{} tests/clients/broken_client.py {{host}} {{port}}",
+        python3()
+    ));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(

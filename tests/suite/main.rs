@@ -11,6 +11,8 @@ mod clients;
 mod conformance;
 /// SIGKILL at random instants under write load, recovery at start, SIGTERM under load.
 mod crash;
+/// The pages (README.md, docs/): their walks work as written, their outputs are what the binary prints.
+mod docs;
 /// Keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue, HEAD.
 mod framing;
 /// The grader against small Python implementations, correct and defective (`tests/impls/`).

@@ -10,6 +10,7 @@ pub mod handler;
 pub mod http;
 pub mod record;
 pub mod replay;
+pub mod sandbox;
 pub mod server;
 pub mod store;
 pub mod trace;

@@ -156,7 +156,10 @@ mod tests {
     #[test]
     fn short_output_is_kept_whole_in_the_head() {
         let c = filled(8, &[b"abc", b"de"]);
-        assert_eq!((c.head.as_slice(), c.tail.as_slice()), (&b"abcde"[..], &b""[..]));
+        assert_eq!(
+            (c.head.as_slice(), c.tail.as_slice()),
+            (&b"abcde"[..], &b""[..])
+        );
         assert_eq!((c.total, c.dropped()), (5, 0));
         assert_eq!(c.text(), "abcde");
     }

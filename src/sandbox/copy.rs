@@ -218,14 +218,20 @@ mod tests {
                 skipped: 3
             }
         );
-        assert_eq!(fs::read(dst.path().join("server.py")).unwrap(), b"print(1)\n");
+        assert_eq!(
+            fs::read(dst.path().join("server.py")).unwrap(),
+            b"print(1)\n"
+        );
         let mode = fs::metadata(dst.path().join("lib/run.sh"))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o755);
         for gone in ["link", "dirlink", "fifo"] {
-            assert!(fs::symlink_metadata(dst.path().join(gone)).is_err(), "{gone}");
+            assert!(
+                fs::symlink_metadata(dst.path().join(gone)).is_err(),
+                "{gone}"
+            );
         }
     }
 
@@ -239,13 +245,19 @@ mod tests {
             ..CopyLimits::default()
         };
         let err = copy_tree(src.path(), tempfile::tempdir().unwrap().path(), limits).unwrap_err();
-        assert!(matches!(err, CopyError::TooManyBytes { limit: 1000 }), "{err}");
+        assert!(
+            matches!(err, CopyError::TooManyBytes { limit: 1000 }),
+            "{err}"
+        );
         let limits = CopyLimits {
             entries: 1,
             ..CopyLimits::default()
         };
         let err = copy_tree(src.path(), tempfile::tempdir().unwrap().path(), limits).unwrap_err();
-        assert!(matches!(err, CopyError::TooManyEntries { limit: 1 }), "{err}");
+        assert!(
+            matches!(err, CopyError::TooManyEntries { limit: 1 }),
+            "{err}"
+        );
         let mut deep = src.path().to_path_buf();
         for _ in 0..4 {
             deep.push("d");

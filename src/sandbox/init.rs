@@ -32,8 +32,7 @@ use super::{Landlock, Protections};
 
 /// System paths the box may read and execute (those that exist).
 const SYSTEM_READ: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/proc",
-    "/sys",
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/proc", "/sys",
 ];
 /// Devices the box may read and write.
 const DEVICES: &[&str] = &[
@@ -184,7 +183,10 @@ fn read_report(from: OwnedFd, deadline: Instant) -> CommandReport {
                         ..CommandReport::default()
                     };
                 }
-                let mut fds = [rustix::event::PollFd::new(&file, rustix::event::PollFlags::IN)];
+                let mut fds = [rustix::event::PollFd::new(
+                    &file,
+                    rustix::event::PollFlags::IN,
+                )];
                 let wait = rustix::event::Timespec {
                     tv_sec: 0,
                     tv_nsec: 50_000_000,
@@ -299,7 +301,10 @@ fn box_init(
     if let Some(helper) = helper {
         // A pidfd is readable once its process has exited: the helper died before
         // the death signal was armed.
-        let mut fds = [rustix::event::PollFd::new(&helper, rustix::event::PollFlags::IN)];
+        let mut fds = [rustix::event::PollFd::new(
+            &helper,
+            rustix::event::PollFlags::IN,
+        )];
         let now = rustix::event::Timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -406,7 +411,11 @@ fn run_command(
     // ignored SIGXFSZ stays ignored across exec, so a write past RLIMIT_FSIZE fails
     // with EFBIG instead of killing the writer, in every language.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-    let tmp = if mount_ns { Path::new("/tmp") } else { spec.tmp.as_path() };
+    let tmp = if mount_ns {
+        Path::new("/tmp")
+    } else {
+        spec.tmp.as_path()
+    };
     match restrict(spec, protections, tmp) {
         Ok(landlock) => report.landlock = landlock,
         Err(error) => notes.push(format!("no landlock: {error}")),
@@ -431,7 +440,10 @@ fn run_command(
     write_report(
         &report_w,
         &CommandReport {
-            error: Some(format!("cannot run /bin/sh in {}: {error}", spec.work.display())),
+            error: Some(format!(
+                "cannot run /bin/sh in {}: {error}",
+                spec.work.display()
+            )),
             ..CommandReport::default()
         },
     );

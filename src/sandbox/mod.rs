@@ -376,9 +376,7 @@ impl Sandbox {
     /// box. Returns once the command has been `exec`ed (not once it listens:
     /// `wait_listener`).
     pub fn spawn(spec: &Spec) -> Result<Sandbox, SandboxError> {
-        let root = tempfile::Builder::new()
-            .prefix("wordwire-box-")
-            .tempdir()?;
+        let root = tempfile::Builder::new().prefix("wordwire-box-").tempdir()?;
         let work = root.path().join("work");
         let tmp = root.path().join("tmp");
         std::fs::create_dir(&work)?;
@@ -398,7 +396,8 @@ impl Sandbox {
             None,
         )
         .map_err(io::Error::from)?;
-        let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(io::Error::from);
+        let pipe =
+            || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(io::Error::from);
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         let mut command = Command::new(&spec.init);
@@ -417,7 +416,9 @@ impl Sandbox {
                 // except when the numbers are equal).
                 if theirs_raw == wire_fd() {
                     let flags = libc::fcntl(theirs_raw, libc::F_GETFD);
-                    if flags < 0 || libc::fcntl(theirs_raw, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    if flags < 0
+                        || libc::fcntl(theirs_raw, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0
+                    {
                         return Err(io::Error::last_os_error());
                     }
                 } else if libc::dup2(theirs_raw, wire_fd()) < 0 {
@@ -429,9 +430,9 @@ impl Sandbox {
                 Ok(())
             });
         }
-        let mut helper = command
-            .spawn()
-            .map_err(|e| SandboxError::Helper(format!("cannot run {}: {e}", spec.init.display())))?;
+        let mut helper = command.spawn().map_err(|e| {
+            SandboxError::Helper(format!("cannot run {}: {e}", spec.init.display()))
+        })?;
         drop(theirs);
         drop(command);
         let stdout = capture::Capture::start(std::fs::File::from(out_r), spec.output_keep);
@@ -477,7 +478,10 @@ impl Sandbox {
                 protections,
                 command_pid,
                 ..
-            } => (protections.clone(), (!protections.pid_ns).then_some(command_pid)),
+            } => (
+                protections.clone(),
+                (!protections.pid_ns).then_some(command_pid),
+            ),
             Reply::Failed { message, .. } => {
                 return Err(SandboxError::Setup(fail(&mut helper, message)));
             }
@@ -526,7 +530,11 @@ impl Sandbox {
         self.killer.clone()
     }
 
-    fn request(&self, request: &Request, timeout: Duration) -> io::Result<(Reply, Option<OwnedFd>)> {
+    fn request(
+        &self,
+        request: &Request,
+        timeout: Duration,
+    ) -> io::Result<(Reply, Option<OwnedFd>)> {
         let ctl = self.ctl.lock().unwrap_or_else(|e| e.into_inner());
         wire::send(ctl.as_fd(), request, None)?;
         let (reply, fd) = wire::recv::<Reply>(ctl.as_fd(), Some(Instant::now() + timeout))?;
@@ -545,7 +553,9 @@ impl Sandbox {
     /// A TCP connection to `addr` as seen from inside the box (`127.0.0.1:12345`),
     /// opened by the helper there and handed over: an ordinary blocking `TcpStream`.
     pub fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1);
+        let timeout_ms = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let (reply, fd) = self.request(
             &Request::Connect { addr, timeout_ms },
             timeout + REQUEST_TIMEOUT,
@@ -580,7 +590,11 @@ impl Sandbox {
 
     /// Waits until a process of the box listens (on `port` if given), polling often
     /// at first and then every 50 ms; fails at once if the command exits first.
-    pub fn wait_listener(&self, port: Option<u16>, timeout: Duration) -> Result<Listener, SandboxError> {
+    pub fn wait_listener(
+        &self,
+        port: Option<u16>,
+        timeout: Duration,
+    ) -> Result<Listener, SandboxError> {
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(2);
         loop {
@@ -674,7 +688,10 @@ const fn wire_fd() -> i32 {
 fn write_seed(work: &Path, seed: &Seed) -> Result<PathBuf, SandboxError> {
     use std::path::Component;
     let plain = !seed.name.as_os_str().is_empty()
-        && seed.name.components().all(|c| matches!(c, Component::Normal(_)));
+        && seed
+            .name
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
     if !plain {
         return Err(SandboxError::SeedName(seed.name.clone()));
     }

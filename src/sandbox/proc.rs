@@ -83,7 +83,12 @@ fn parse_hex_ip(hex: &str) -> Option<IpAddr> {
 /// `/proc/PID/stat`'s parent id: `pid (comm) state ppid ...`, where comm may hold
 /// spaces and parentheses, so the fields are counted from the last `)`.
 pub fn parse_ppid(stat: &str) -> Option<u32> {
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Every process whose chain of parents reaches `root` (not `root` itself).
@@ -107,7 +112,11 @@ pub fn descendants(root: u32) -> Vec<u32> {
     let mut parents: HashMap<u32, u32> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -145,7 +154,10 @@ fn children_of(pid: u32) -> Vec<u32> {
     };
     for task in tasks.flatten() {
         if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            children.extend(text.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+            children.extend(
+                text.split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
         }
     }
     children
@@ -260,7 +272,10 @@ mod tests {
                 .any(|l| l.addr == listener.local_addr().unwrap() && l.pid == me),
             "{found:?}"
         );
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         assert!(descendants(me).contains(&child.id()));
         child.kill().unwrap();
         child.wait().unwrap();

@@ -52,13 +52,19 @@ pub struct InitSpec {
 pub enum Request {
     Start(Box<InitSpec>),
     /// Connect to `addr` inside the box; the reply carries the connected socket.
-    Connect { addr: SocketAddr, timeout_ms: u64 },
+    Connect {
+        addr: SocketAddr,
+        timeout_ms: u64,
+    },
     /// The LISTEN sockets held by the box's processes.
     Listeners,
     /// Whether the command (`sh`) has exited, and how.
     Status,
     /// RLIMIT_FSIZE on one process of the box (and what it starts from then on).
-    LimitFileSize { pid: u32, bytes: u64 },
+    LimitFileSize {
+        pid: u32,
+        bytes: u64,
+    },
     /// Kill every process of the box, reap them, and end the helper.
     Stop,
 }
@@ -76,10 +82,15 @@ pub enum Reply {
     Connected,
     Listeners(Vec<Listener>),
     /// The command's raw wait status once it has exited.
-    Status { command: Option<i32> },
+    Status {
+        command: Option<i32>,
+    },
     Done,
     /// A request failed: the OS error where there is one, and what was being done.
-    Failed { errno: Option<i32>, message: String },
+    Failed {
+        errno: Option<i32>,
+        message: String,
+    },
 }
 
 impl Reply {
@@ -162,8 +173,8 @@ fn wait_readable(socket: BorrowedFd<'_>, deadline: Instant) -> io::Result<()> {
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        let timeout = Timespec::try_from(left.min(Duration::from_secs(3600)))
-            .map_err(io::Error::other)?;
+        let timeout =
+            Timespec::try_from(left.min(Duration::from_secs(3600))).map_err(io::Error::other)?;
         let mut fds = [PollFd::new(&socket, PollFlags::IN)];
         match rustix::event::poll(&mut fds, Some(&timeout)) {
             Ok(0) | Err(rustix::io::Errno::INTR) => continue,

@@ -437,3 +437,64 @@ fn a_killer_from_another_thread_ends_the_box() {
     sandbox.stop();
     assert!(began.elapsed() < Duration::from_secs(2));
 }
+
+/// Set in the child process of `a_killed_grader_leaves_no_box_behind`.
+const GRADER_ROLE: &str = "WORDWIRE_SANDBOX_TEST_GRADER";
+
+/// Only a role: does its work when `a_killed_grader_leaves_no_box_behind` runs this
+/// binary with `GRADER_ROLE` set, and passes at once otherwise.
+#[test]
+fn grader_role_for_a_killed_grader() {
+    let Ok(marker) = std::env::var(GRADER_ROLE) else {
+        return;
+    };
+    let mut spec = spec("setsid sleep 60 & exec sleep 60");
+    spec.env.push(("BOX_MARKER".into(), marker));
+    let sandbox = Sandbox::spawn(&spec).unwrap();
+    println!("ROOT {}", box_root(&sandbox).display());
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_killed_grader_leaves_no_box_behind() {
+    use std::io::BufRead;
+    let marker = format!("killed-grader-{}", std::process::id());
+    let mut grader = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "sandbox::grader_role_for_a_killed_grader",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(GRADER_ROLE, &marker)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(grader.stdout.take().unwrap()).lines();
+    let root = loop {
+        let line = lines.next().expect("the grader names its box").unwrap();
+        if let Some(root) = line.strip_prefix("ROOT ") {
+            break PathBuf::from(root);
+        }
+    };
+    let marker = format!("BOX_MARKER={marker}");
+    let deadline = Instant::now() + START;
+    while pids_with(&marker).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pids = pids_with(&marker);
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(root.exists());
+    grader.kill().unwrap();
+    grader.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (root.exists() || pids.iter().any(|&pid| alive(pid))) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(pids.iter().all(|&pid| !alive(pid)), "{pids:?}");
+    assert!(
+        !root.exists(),
+        "{} is removed by the helper",
+        root.display()
+    );
+}

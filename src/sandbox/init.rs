@@ -224,10 +224,25 @@ fn enter_namespaces(p: &mut Protections) -> Result<(), String> {
     let gid = rustix::process::getgid().as_raw();
     // SAFETY (each unshare_unsafe below): the helper is single-threaded and none of
     // the flags is CLONE_FILES, so no other thread can see a changed descriptor table.
+    // Root maps nobody too, which only a process outside the namespace may write.
+    let mapper = if uid == 0 {
+        Some(Mapper::fork()?)
+    } else {
+        None
+    };
     match unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWUSER) } {
         Ok(()) => {
-            write_maps(uid, gid).map_err(|e| format!("user namespace maps: {e}"))?;
+            match mapper {
+                Some(mapper) => mapper.map(),
+                None => write_maps(uid, gid),
+            }
+            .map_err(|e| format!("user namespace maps: {e}"))?;
             p.user_ns = true;
+            if uid == 0 {
+                p.uid = super::NOBODY;
+            } else {
+                p.uid = uid;
+            }
         }
         Err(e) => p.notes.push(format!("no user namespace: {e}")),
     }
@@ -264,6 +279,69 @@ fn write_maps(uid: u32, gid: u32) -> io::Result<()> {
     std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
     std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
     Ok(())
+}
+
+/// A child the helper forks, while still root in the host's user namespace, to
+/// write the maps of a root caller: root to root and nobody to nobody, so that the
+/// command can run as nobody (root in the box, even without capabilities, would
+/// still own and read `/etc/shadow`). More than one's own id may only be mapped by a
+/// process with CAP_SETUID in the parent namespace, which the helper loses when it
+/// unshares.
+struct Mapper {
+    pid: Pid,
+    go: OwnedFd,
+    /// Reaped: its pid may name another process now.
+    reaped: bool,
+}
+
+impl Mapper {
+    fn fork() -> Result<Mapper, String> {
+        let (wait_r, go) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| format!("pipe: {e}"))?;
+        let helper = rustix::process::getpid().as_raw_pid();
+        // SAFETY: the helper is single-threaded (see `helper`).
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            drop(go);
+            let mut byte = [0u8; 1];
+            let ready = rustix::io::read(&wait_r, &mut byte).is_ok_and(|n| n == 1);
+            let nobody = super::NOBODY;
+            let map = format!("0 0 1\n{nobody} {nobody} 1");
+            let written = ready
+                && std::fs::write(format!("/proc/{helper}/uid_map"), &map).is_ok()
+                && std::fs::write(format!("/proc/{helper}/gid_map"), &map).is_ok();
+            std::process::exit(if written { 0 } else { 1 });
+        }
+        let pid =
+            Pid::from_raw(pid).ok_or_else(|| format!("fork: {}", io::Error::last_os_error()))?;
+        Ok(Mapper {
+            pid,
+            go,
+            reaped: false,
+        })
+    }
+
+    /// Tells the mapper the namespace exists, and waits for its maps.
+    fn map(mut self) -> io::Result<()> {
+        rustix::io::write(&self.go, b"g")?;
+        let waited = rustix::process::waitpid(Some(self.pid), WaitOptions::empty())?;
+        self.reaped = true;
+        match waited {
+            Some((_, status)) if status.exit_status() == Some(0) => Ok(()),
+            _ => Err(io::Error::other("the mapper could not write the maps")),
+        }
+    }
+}
+
+impl Drop for Mapper {
+    fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
+        // Unused (no user namespace): let it end.
+        let _ = rustix::process::kill_process(self.pid, Signal::KILL);
+        let _ = rustix::process::waitpid(Some(self.pid), WaitOptions::empty());
+    }
 }
 
 /// `ip link set lo up`, without `ip`: SIOCSIFFLAGS on any socket of the namespace.
@@ -420,6 +498,13 @@ fn run_command(
         Ok(landlock) => report.landlock = landlock,
         Err(error) => notes.push(format!("no landlock: {error}")),
     }
+    if protections.user_ns
+        && protections.uid == super::NOBODY
+        && rustix::process::getuid().is_root()
+        && let Err(error) = become_nobody()
+    {
+        report.error = Some(format!("becoming nobody: {error}"));
+    }
     drop_capabilities();
     report.notes = notes;
     write_report(&report_w, &report);
@@ -532,6 +617,17 @@ fn restrict(
             full: ruleset == RulesetStatus::FullyEnforced,
         }),
     })
+}
+
+/// Root's caller's box runs as nobody, no supplementary group left (the grader
+/// made the copy nobody's). Before `drop_capabilities`: its secure bits would keep
+/// the capabilities across the change of uid.
+fn become_nobody() -> io::Result<()> {
+    let nobody = super::NOBODY;
+    rustix::thread::set_thread_groups(&[])?;
+    rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(nobody))?;
+    rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(nobody))?;
+    Ok(())
 }
 
 /// No capabilities survive the `exec`, root's included: a grader run as root maps

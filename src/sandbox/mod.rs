@@ -89,6 +89,7 @@ mod wire;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -102,6 +103,9 @@ pub use capture::Captured;
 pub use copy::{CopyError, CopyLimits};
 pub use proc::Listener;
 use wire::{InitSpec, Reply, Request};
+
+/// The uid and gid a box runs as when the grader is root.
+pub const NOBODY: u32 = 65534;
 
 /// The hidden first argument that makes the `wordwire` binary a box's helper.
 pub const INIT_ARG: &str = "__box-init";
@@ -201,6 +205,8 @@ pub struct Protections {
     pub landlock: Option<Landlock>,
     /// RLIMIT_NPROC applied (only with a user namespace).
     pub process_limit: bool,
+    /// The uid the command runs as: the caller's, or nobody's for a caller that is root.
+    pub uid: u32,
     /// Why a layer that was tried did not apply, one line each.
     pub notes: Vec<String>,
 }
@@ -388,6 +394,13 @@ impl Sandbox {
             Some(seed) => Some(write_seed(&work, seed)?),
             None => None,
         };
+        if rustix::process::geteuid().is_root() && spec.namespaces {
+            // The box runs as nobody (init::write_maps): the copy is nobody's, and
+            // the box's root only traversable.
+            give_to_nobody(&work)?;
+            give_to_nobody(&tmp)?;
+            std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o711))?;
+        }
 
         let (ours, theirs) = rustix::net::socketpair(
             AddressFamily::UNIX,
@@ -682,6 +695,17 @@ impl Drop for Sandbox {
 /// The control socket's number in the helper.
 const fn wire_fd() -> i32 {
     3
+}
+
+/// `chown -R nobody:nobody`, symlinks not followed (the copy has none).
+fn give_to_nobody(path: &Path) -> io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(NOBODY), Some(NOBODY))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            give_to_nobody(&entry?.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the seed into the copy; its name must be plain (no `..`, not absolute).

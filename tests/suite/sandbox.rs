@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -238,13 +239,21 @@ fn the_callers_environment_and_files_are_not_visible() {
     // The test binary's own environment holds cargo's variables, HOME among them.
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let mut spec = spec(&format!(
-        "env | cut -d= -f1 | sort; cat /proc/{}/environ >/dev/null 2>&1 && echo parent-env-read; ls {home} >/dev/null 2>&1 && echo home-read; ls /proc | grep -c '^[0-9]'",
+        "id -u; cat /etc/shadow >/dev/null 2>&1 && echo shadow-read; env | cut -d= -f1 | sort; cat /proc/{}/environ >/dev/null 2>&1 && echo parent-env-read; ls {home} >/dev/null 2>&1 && echo home-read; ls /proc | grep -c '^[0-9]'",
         std::process::id()
     ));
     spec.env.push(("WORDWIRE_USER".into(), "lab".into()));
     let sandbox = Sandbox::spawn(&spec).unwrap();
     let stdout = finished_stdout(sandbox);
     let mut lines: Vec<&str> = stdout.lines().collect();
+    // A root grader's box runs as nobody; anyone else's as themselves.
+    let me = rustix::process::getuid().as_raw();
+    let expected = if me == 0 {
+        wordwire::sandbox::NOBODY
+    } else {
+        me
+    };
+    assert_eq!(lines.remove(0), expected.to_string());
     let processes: usize = lines.pop().unwrap().parse().unwrap();
     // The box's /proc shows its own processes only: sh, ls and grep (and the init).
     assert!(processes <= 5, "{processes} processes visible: {stdout}");
@@ -269,6 +278,11 @@ fn writing_outside_the_copy_fails_and_inside_works() {
     let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let sibling = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     std::fs::write(sibling.path().join("secret.txt"), "sibling's").unwrap();
+    // Open to everyone, so that the file modes refuse nothing (a root grader's box
+    // runs as nobody): what refuses is Landlock.
+    for dir in [outside.path(), sibling.path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
     let script = format!(
         "echo x > {out}/planted && echo wrote-outside; cat {sib}/secret.txt 2>/dev/null; echo mine > mine.txt && cat mine.txt; echo t > /tmp/t && echo tmp-ok",
         out = outside.path().display(),
@@ -497,4 +511,31 @@ fn a_killed_grader_leaves_no_box_behind() {
         "{} is removed by the helper",
         root.display()
     );
+}
+
+#[test]
+fn without_namespaces_the_box_still_copies_confines_and_ends_by_ancestry() {
+    // A server on a port the kernel picks (no network namespace: ports are shared).
+    let server = "import socket\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\nwhile True:\n    c, _ = s.accept(); c.sendall(b'host'); c.close()\n";
+    let dir = submission(&[("server.py", server)]);
+    let marker = format!("BOX_MARKER=no-namespaces-{}", std::process::id());
+    let mut spec = spec("setsid sleep 60 & python3 server.py");
+    spec.source = Some(dir.path().to_path_buf());
+    spec.namespaces = false;
+    spec.env.push(
+        marker
+            .split_once('=')
+            .map(|(k, v)| (k.into(), v.into()))
+            .unwrap(),
+    );
+    let sandbox = Sandbox::spawn(&spec).unwrap();
+    let protections = sandbox.protections().clone();
+    assert!(!protections.net_ns && !protections.pid_ns, "{protections}");
+    assert!(protections.landlock.is_some(), "{protections}");
+    let listener = sandbox.wait_listener(None, START).unwrap();
+    assert_eq!(read_all(&sandbox, listener.loopback()), "host");
+    let pids = pids_with(&marker);
+    assert!(pids.len() >= 3, "sh, sleep and python3: {pids:?}");
+    sandbox.stop();
+    assert!(pids.iter().all(|&pid| !alive(pid)), "{pids:?}");
 }

@@ -15,8 +15,10 @@
 //!
 //! - **User namespace** (`CLONE_NEWUSER`, the caller's uid and gid mapped to
 //!   themselves). It is what lets an unprivileged user create the others; the
-//!   capabilities it gives stop at the box, and are dropped before the command runs
-//!   (a grader run as root maps root to root, so the drop matters there). Without
+//!   capabilities it gives stop at the box, and are dropped before the command runs.
+//!   A grader run as root also maps nobody (65534) and the command runs as nobody
+//!   in a copy chowned to it: root without capabilities would still own, and read,
+//!   `/etc/shadow` under the readable `/etc`. Without
 //!   it (Ubuntu 24.04's AppArmor default, `user.max_user_namespaces=0`) there are
 //!   no network, PID or mount namespaces either, unless the caller is root.
 //! - **Network namespace** with only `lo`, brought up with `SIOCSIFFLAGS`. Every
@@ -156,7 +158,8 @@ pub struct Spec {
     /// The `wordwire` executable, run as the box's helper (`std::env::current_exe()`
     /// in the binary; `env!("CARGO_BIN_EXE_wordwire")` in integration tests).
     pub init: PathBuf,
-    /// Run as `sh -c COMMAND` in the copy.
+    /// Run as `sh -c COMMAND` in the copy. `{store}` in it becomes the seeded data
+    /// file's absolute path, shell-quoted (the path exists only once the box does).
     pub command: String,
     /// The submission directory to copy; `None`: an empty directory.
     pub source: Option<PathBuf>,
@@ -451,8 +454,14 @@ impl Sandbox {
         let stdout = capture::Capture::start(std::fs::File::from(out_r), spec.output_keep);
         let stderr = capture::Capture::start(std::fs::File::from(err_r), spec.output_keep);
 
+        let command = match &store {
+            Some(path) => spec
+                .command
+                .replace("{store}", &quote(&path.to_string_lossy())),
+            None => spec.command.clone(),
+        };
         let init_spec = InitSpec {
-            command: spec.command.clone(),
+            command,
             root: root.path().to_path_buf(),
             work: work.clone(),
             tmp,
@@ -695,6 +704,11 @@ impl Drop for Sandbox {
 /// The control socket's number in the helper.
 const fn wire_fd() -> i32 {
     3
+}
+
+/// `word` as one `sh` word, in single quotes.
+fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 /// `chown -R nobody:nobody`, symlinks not followed (the copy has none).

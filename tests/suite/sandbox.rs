@@ -317,9 +317,10 @@ b = socket.socket(); b.bind(("127.0.0.1", 8000)); b.listen()
 c = socket.socket(socket.AF_INET6)
 c.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
 c.bind(("::", 9999)); c.listen()
+d = socket.socket(); d.bind((socket.gethostname(), 7000)); d.listen()
 print("up", flush=True)
 while True:
-    for s in (a, b, c):
+    for s in (a, b, c, d):
         s.setblocking(False)
         try:
             conn, _ = s.accept(); conn.sendall(b"%d" % s.getsockname()[1]); conn.close()
@@ -331,7 +332,7 @@ while True:
     let mut spec = spec("python3 server.py");
     spec.source = Some(dir.path().to_path_buf());
     let sandbox = Sandbox::spawn(&spec).unwrap();
-    sandbox.wait_listener(Some(9999), START).unwrap();
+    sandbox.wait_listener(Some(7000), START).unwrap();
     let mut found: Vec<String> = sandbox
         .listeners()
         .unwrap()
@@ -339,7 +340,16 @@ while True:
         .map(|l| l.addr.to_string())
         .collect();
     found.sort();
-    assert_eq!(found, ["0.0.0.0:12345", "127.0.0.1:8000", "[::]:9999"]);
+    // The box's host name is localhost, so a server that binds it binds loopback.
+    assert_eq!(
+        found,
+        [
+            "0.0.0.0:12345",
+            "127.0.0.1:7000",
+            "127.0.0.1:8000",
+            "[::]:9999"
+        ]
+    );
     for listener in sandbox.listeners().unwrap() {
         assert_eq!(
             read_all(&sandbox, listener.loopback()),
@@ -366,8 +376,9 @@ while True:
     c.close()
 "#;
     let dir = submission(&[("server.py", server)]);
-    let mut spec =
-        spec("dd if=/dev/zero of=build.out bs=1024 count=64 2>/dev/null && python3 server.py");
+    let mut spec = spec(
+        "dd if=/dev/zero of=build.out bs=1024 count=64 2>/dev/null && echo {store} && python3 server.py",
+    );
     spec.source = Some(dir.path().to_path_buf());
     spec.seed = Some(Seed {
         name: "words.txt".into(),
@@ -385,6 +396,10 @@ while True:
     );
     sandbox.limit_file_size(listener.pid, 1000).unwrap();
     assert_eq!(read_all(&sandbox, listener.loopback()), "EFBIG");
+    assert_eq!(
+        sandbox.output().stdout.text(),
+        format!("{}\n", store.display())
+    );
     // A process that is not the box's is refused.
     let err = sandbox
         .limit_file_size(std::process::id(), 1000)

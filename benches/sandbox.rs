@@ -110,7 +110,9 @@ fn main() {
         sandbox.stop();
 
         let began = Instant::now();
-        let mut child = Command::new("python3")
+        // The box's PATH finds /usr/bin/python3; a caller's PATH may find a slower
+        // wrapper first (pyenv's shim is a shell script), so name the same binary.
+        let mut child = Command::new("/usr/bin/python3")
             .arg("server.py")
             .current_dir(host_dir.path())
             .stdout(Stdio::null())

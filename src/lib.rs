@@ -10,6 +10,7 @@ pub mod escape;
 pub mod grading;
 pub mod handler;
 pub mod http;
+pub mod sandbox;
 pub mod server;
 pub mod store;
 pub mod trace;

@@ -12,6 +12,13 @@ use wordwire::server::{ServeError, Server};
 use wordwire::store::FileStore;
 
 fn main() -> ExitCode {
+    // A box's helper, run by the grader (`sandbox`); not a command for people.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == wordwire::sandbox::INIT_ARG)
+    {
+        return wordwire::sandbox::init::main();
+    }
     // A flag error is clap's own message (usage, suggestion, valid values) and exit 2.
     let cli = Cli::parse();
     match cli.command {

@@ -23,6 +23,8 @@ mod hostile;
 mod process;
 /// `wordwire record`: recorded sessions replay green, keep every byte, and the relay is transparent.
 mod record;
+/// The box (`sandbox`): same port side by side, nothing outside reachable, no process left, discovery.
+mod sandbox;
 /// Every status of the contract, sent and answered over TCP.
 mod statuses;
 /// Read, whole-request and idle timeouts; the connection cap.

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => wordwire::replay::run(args),
         Command::Grade(args) => wordwire::replay::grade::run(args),
         Command::Record(args) => wordwire::record::run(args),
+        Command::Course(args) => wordwire::cli::course::run(args),
         Command::Completions(args) => {
             match wordwire::cli::generate::write_completions(args.shell, &mut std::io::stdout()) {
                 Ok(()) => ExitCode::SUCCESS,

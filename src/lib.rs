@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod course;
 pub mod escape;
 pub mod grading;
 pub mod handler;

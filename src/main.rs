@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => wordwire::grading::replay::run(args),
         Command::Grade(args) => wordwire::grading::class::run(args),
         Command::Record(args) => wordwire::grading::record::run(args),
+        Command::Course(args) => wordwire::cli::course::run(args),
         Command::Completions(args) => {
             match wordwire::cli::generate::write_completions(args.shell, &mut std::io::stdout()) {
                 Ok(()) => ExitCode::SUCCESS,

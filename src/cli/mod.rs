@@ -8,6 +8,7 @@
 
 pub mod address;
 pub mod client;
+pub mod course;
 pub mod generate;
 pub mod grade;
 pub mod record;
@@ -43,6 +44,8 @@ pub enum Command {
     Grade(grade::GradeArgs),
     /// Relay connections to a server and write what passed as a transcript.
     Record(record::RecordArgs),
+    /// Write or check a course file: how a class's assignment is judged.
+    Course(course::CourseArgs),
     /// Print a shell completion script.
     ///
     /// bash: `wordwire completions bash > ~/.local/share/bash-completion/completions/wordwire`

@@ -9,6 +9,8 @@ mod cli;
 mod clients;
 /// RFC 9110/9112 conformance, class by class: what the parser rejects, with what, and that nothing behind it runs.
 mod conformance;
+/// `course init` and `course check`: the template, the defaults, one-line errors.
+mod course;
 /// SIGKILL at random instants under write load, recovery at start, SIGTERM under load.
 mod crash;
 /// The pages (README.md, docs/): their walks work as written, their outputs are what the binary prints.

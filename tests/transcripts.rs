@@ -245,6 +245,17 @@ fn our_own_binary_started_per_transcript_passes_contract_level_and_exact() {
             )),
             "{mode:?}: {stdout}"
         );
+        // docs/GRADING.md's worked example shows how a correct server's run ends.
+        if mode.is_empty() {
+            let grading =
+                std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/GRADING.md"))
+                    .expect("docs/GRADING.md");
+            let end = &stdout[stdout.rfind("\nscore ").expect("a score line") + 1..];
+            assert!(
+                grading.contains(&format!("```\n{end}```")),
+                "docs/GRADING.md should show the end of the run:\n{end}"
+            );
+        }
         // The one skip: a read fault cannot be provoked in a server that serves from memory.
         let skips: Vec<&str> = stdout.lines().filter(|l| l.contains("] skip")).collect();
         assert_eq!(skips.len(), 1, "{skips:?}");

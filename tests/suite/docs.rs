@@ -181,56 +181,118 @@ fn the_pages_show_what_a_running_target_prints() {
     );
 }
 
-/// GRADING.md's class (alice correct, bob without auth, carol never listening) is run from
-/// the page's own commands, and what it prints is what GRADING.md and README.md show, times
-/// redacted. The one change to the commands: a transcript limit of 3 s instead of 5 and
-/// twelve jobs, so that carol's never-listening transcripts cost seconds, not a minute; the
-/// counts do not depend on it. Alice's row is also the proof that a correct Python server
-/// passes every transcript but the read fault, which it cannot be given.
+/// GRADING.md's class (alice correct, bob without auth, carol never listening) is set up by
+/// the page's own commands, and what `grade` prints is what GRADING.md and README.md show,
+/// times redacted. It is graded in two runs at once: alice and bob with the page's flags
+/// (README.md's class is exactly these two), and carol alone with a 1 s limit and 16 jobs:
+/// her transcripts only wait out the limit (5 s on the page, 33 of them), and her counts do
+/// not depend on it. One run of all three with a short limit failed alice and bob under a
+/// load average of 30, their Python servers starved past it. Alice's row is also the proof
+/// that a correct Python server passes every transcript but the read fault.
 #[test]
 fn the_class_on_the_pages_grades_as_they_show() {
     let work = tempfile::tempdir().unwrap();
     let class = work.path().join("class");
     let grades = work.path().join("grades");
     let grading = page("docs/GRADING.md");
-    let script = block_after(&grading, "are not submissions.")
-        .replace("/tmp/class", class.to_str().unwrap())
-        .replace("/tmp/grades", grades.to_str().unwrap())
-        .replace("python3 ", &format!("{} ", crate::support::python3()))
-        .replace(
-            "wordwire grade",
-            &format!("{} grade", crate::support::binary()),
-        )
-        .replace("--transcript-timeout 5", "--transcript-timeout 3 --jobs 12");
-    let output = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("WORDWIRE_USER")
-        .env_remove("WORDWIRE_PASSWORD")
-        .output()
-        .expect("sh runs");
-    let shown = |text: &str| redact(&text.replace(grades.to_str().unwrap(), "/tmp/grades"));
-    let stdout = shown(&String::from_utf8_lossy(&output.stdout));
-    let stderr = shown(&String::from_utf8_lossy(&output.stderr));
+    let shown_block = block_after(&grading, "are not submissions.");
+    let (setup, command) = shown_block
+        .trim_end()
+        .rsplit_once('\n')
+        .expect("the setup, then the grade command");
     assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{script}\n{stdout}\n{stderr}"
+        command, "wordwire grade /tmp/class --out /tmp/grades --transcript-timeout 5",
+        "the command this test runs"
     );
+    let setup = setup
+        .replace("/tmp/class", class.to_str().unwrap())
+        .replace("python3 ", &format!("{} ", crate::support::python3()));
+    let sh = |script: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", script])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("WORDWIRE_USER")
+            .env_remove("WORDWIRE_PASSWORD")
+            .output()
+            .expect("sh runs")
+    };
+    let done = sh(&setup);
+    assert!(done.status.success(), "{setup}: {done:?}");
+    let alone = work.path().join("carol-alone");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::rename(class.join("carol"), alone.join("carol")).unwrap();
+    let grade = |dir: &Path, out: &Path, flags: &[&str]| {
+        let output = std::process::Command::new(crate::support::binary())
+            .arg("grade")
+            .arg(dir)
+            .arg("--out")
+            .arg(out)
+            .args(flags)
+            .env_remove("WORDWIRE_USER")
+            .env_remove("WORDWIRE_PASSWORD")
+            .output()
+            .expect("wordwire runs");
+        let shown = |text: &[u8]| {
+            redact(&String::from_utf8_lossy(text).replace(out.to_str().unwrap(), "/tmp/grades"))
+        };
+        let csv = std::fs::read_to_string(out.join("summary.csv"))
+            .unwrap_or_default()
+            // CRLF line ends (RFC 4180), which a page shows as lines.
+            .replace("\r\n", "\n");
+        (
+            output.status.code(),
+            shown(&output.stdout),
+            shown(&output.stderr),
+            csv,
+        )
+    };
+    let carol_out = work.path().join("carol-grades");
+    let ((code, stdout, stderr, csv), (carol_code, carol_stdout, _, carol_csv)) =
+        std::thread::scope(|s| {
+            let carol = s.spawn(|| {
+                grade(
+                    &alone,
+                    &carol_out,
+                    &["--transcript-timeout", "1", "--jobs", "16"],
+                )
+            });
+            let two = grade(&class, &grades, &["--transcript-timeout", "5"]);
+            (two, carol.join().expect("carol's run"))
+        });
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert_eq!(carol_code, Some(1), "{carol_stdout}");
 
-    let table = block_after(&grading, "then the table (exit 1");
-    assert_eq!(stdout, redact(&table), "docs/GRADING.md's table");
+    // README.md's class is alice and bob: the two-submission run, as it is.
+    let readme = block_after(&page("README.md"), "(times vary), and exits 1 because bob");
+    assert_eq!(stdout, redact(&readme), "README.md's table");
+
+    // GRADING.md's table: the same with carol's row, and three submissions.
+    let carol_row = carol_stdout
+        .lines()
+        .find(|l| l.starts_with("carol "))
+        .expect("carol's row");
+    let mut three: Vec<String> = stdout
+        .lines()
+        .map(|l| l.replace("2 submissions", "3 submissions"))
+        .collect();
+    three.insert(3, carol_row.to_owned());
+    let table = redact(&block_after(&grading, "then the table (exit 1"));
+    assert_eq!(
+        table.lines().collect::<Vec<_>>(),
+        three,
+        "docs/GRADING.md's table"
+    );
     let bob = block_after(&grading, "terminal), such as");
     assert!(
-        stderr.contains(&redact(&bob)),
+        stderr.contains(&redact(&bob).replace("[2/3]", "[2/2]")),
         "docs/GRADING.md's progress line {bob:?} in\n{stderr}"
     );
-    // CRLF line ends (RFC 4180), which a page shows as lines.
-    let csv = std::fs::read_to_string(grades.join("summary.csv"))
-        .unwrap()
-        .replace("\r\n", "\n");
+    let csv = format!(
+        "{csv}{}",
+        carol_csv.lines().nth(1).expect("carol's csv row")
+    );
     assert_eq!(
-        csv,
+        format!("{csv}\n"),
         block_after(&grading, "(no `wordwire-cmd`):"),
         "docs/GRADING.md's summary.csv"
     );
@@ -242,15 +304,6 @@ fn the_class_on_the_pages_grades_as_they_show() {
         with_errors[1..],
         "docs/GRADING.md's summary.csv of an incomplete suite"
     );
-
-    // README.md grades alice and bob alone: the same rows, two submissions.
-    let readme = block_after(&page("README.md"), "(times vary), and exits 1 because bob");
-    let expected: Vec<String> = stdout
-        .lines()
-        .filter(|l| !l.starts_with("carol"))
-        .map(|l| l.replace("3 submissions", "2 submissions"))
-        .collect();
-    assert_eq!(redact(&readme).lines().collect::<Vec<_>>(), expected);
 
     // Alice: every category whole, and the one transcript skipped is the read fault.
     assert!(

@@ -70,9 +70,12 @@ fn ok_response(line_end: &str) -> Vec<u8> {
 #[test]
 fn replay_against_a_server_that_answers_200_to_everything_fails_with_a_diff() {
     let addr = wrong_server(|| ok_response("\r\n"));
+    // methods/: a 501 to get wrong and a transcript to skip (--auth-all). The whole suite
+    // proved no more and took 10 s: a server that never closes makes each `expect-close`
+    // wait out replay's 5 s.
     let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
         .args(["replay", "--jobs", "4", "--target", &addr.to_string()])
-        .arg(transcripts_dir())
+        .arg(transcripts_dir().join("methods"))
         .output()
         .expect("wordwire runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -248,6 +251,17 @@ fn our_own_binary_started_per_transcript_passes_contract_level_and_exact() {
             )),
             "{mode:?}: {stdout}"
         );
+        // docs/GRADING.md's worked example shows how a correct server's run ends.
+        if mode.is_empty() {
+            let grading =
+                std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/GRADING.md"))
+                    .expect("docs/GRADING.md");
+            let end = &stdout[stdout.rfind("\nscore ").expect("a score line") + 1..];
+            assert!(
+                grading.contains(&format!("```\n{end}```")),
+                "docs/GRADING.md should show the end of the run:\n{end}"
+            );
+        }
         // The one skip: a read fault cannot be provoked in a server that serves from memory.
         let skips: Vec<&str> = stdout.lines().filter(|l| l.contains("] skip")).collect();
         assert_eq!(skips.len(), 1, "{skips:?}");

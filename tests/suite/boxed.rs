@@ -1,0 +1,99 @@
+//! `grade` and `replay --target-cmd` with their boxes: submissions as they are handed
+//! in (hard-coded ports, data files in their own directory) graded side by side, and
+//! hostile submissions made harmless, each beside an honest sibling that keeps its
+//! exact score.
+//!
+//! Like `sandbox.rs`, these expect a kernel that gives this user user, network and
+//! PID namespaces and Landlock. Python is the system's, as the box's PATH finds it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::grading::BOX_PYTHON;
+use crate::support::binary;
+
+fn impls() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/impls")
+}
+
+/// `DIR/NAME/` holding `files` (from tests/impls, each copied under the second name)
+/// and a `wordwire-cmd` of `command`.
+fn submission(class: &Path, name: &str, files: &[(&str, &str)], command: &str) -> PathBuf {
+    let dir = class.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (from, to) in files {
+        std::fs::copy(impls().join(from), dir.join(to)).unwrap();
+    }
+    std::fs::write(dir.join("wordwire-cmd"), format!("{command}\n")).unwrap();
+    dir
+}
+
+/// The contract's server as students hand it in: `python3 server.py`, hard-coding
+/// 0.0.0.0:12345 and `words.txt` in its directory.
+fn hard_coded(class: &Path, name: &str) -> PathBuf {
+    submission(
+        class,
+        name,
+        &[
+            ("wordserver.py", "wordserver.py"),
+            ("hardcoded_port.py", "server.py"),
+        ],
+        &format!("{BOX_PYTHON} server.py"),
+    )
+}
+
+/// `wordwire grade CLASS --out OUT ARGS...`.
+fn grade(class: &Path, out: &Path, args: &[&str]) -> Output {
+    Command::new(binary())
+        .arg("grade")
+        .arg(class)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .expect("wordwire runs")
+}
+
+/// `summary.csv`'s rows after the header, as (submission, score) and the whole row.
+fn scores(out: &Path) -> Vec<(String, String)> {
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let score = header.iter().position(|h| *h == "score").unwrap();
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[0].to_string(), cells[score].to_string())
+        })
+        .collect()
+}
+
+fn said(output: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn four_submissions_that_hard_code_one_port_pass_side_by_side() {
+    let work = tempfile::tempdir().unwrap();
+    let class = work.path().join("class");
+    for name in ["ann", "ben", "cat", "dan"] {
+        hard_coded(&class, name);
+    }
+    let out = work.path().join("grades");
+    // The whole built-in suite: the fault, the flags and the timeouts too; four
+    // transcripts at once, each server on 0.0.0.0:12345 in a box of its own.
+    let output = grade(&class, &out, &["--jobs", "4"]);
+    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    assert_eq!(
+        scores(&out),
+        ["ann", "ben", "cat", "dan"].map(|n| (n.to_string(), "100".to_string())),
+        "{}",
+        said(&output)
+    );
+    // Nothing of a run is left in the submissions' own directories.
+    assert!(!class.join("ann/words.txt").exists());
+}

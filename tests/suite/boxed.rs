@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::grading::BOX_PYTHON;
+use crate::grading::{BOX_PYTHON, cut_suite};
 use crate::support::binary;
 
 fn impls() -> PathBuf {
@@ -96,4 +96,46 @@ fn four_submissions_that_hard_code_one_port_pass_side_by_side() {
     );
     // Nothing of a run is left in the submissions' own directories.
     assert!(!class.join("ann/words.txt").exists());
+}
+
+#[test]
+fn the_write_fault_hits_the_server_and_not_the_build_step_before_it() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = cut_suite(
+        work.path(),
+        &[
+            "failures/write-fault-is-500-and-reads-go-on",
+            "methods/post-appends-word",
+        ],
+    );
+    let class = work.path().join("class");
+    // A build step writes 64 KiB, far past the fault's limit (the starting store's
+    // size), before the server starts: only the server's writes may fail.
+    submission(
+        &class,
+        "built",
+        &[("wordserver.py", "wordserver.py")],
+        &format!(
+            "dd if=/dev/zero of=build.out bs=1024 count=64 2>/dev/null && cp build.out copy.out && {BOX_PYTHON} wordserver.py --addr {{addr}} --store {{store}}"
+        ),
+    );
+    for extra in [&[][..], &["--no-box"][..]] {
+        let out = work.path().join(format!("grades{}", extra.len()));
+        let mut args = vec!["--suite", suite.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let output = grade(&class, &out, &args);
+        // The server still scores, and the fault transcript got its 500.
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{extra:?}: {}",
+            said(&output)
+        );
+        assert_eq!(
+            scores(&out),
+            [("built".to_string(), "100".to_string())],
+            "{extra:?}: {}",
+            said(&output)
+        );
+    }
 }

@@ -318,7 +318,7 @@ fn submission(subs: &Path, name: &str, files: &[&str], command: &str) {
 
 /// The built-in suite written out under `work` (transcripts and their fixtures),
 /// then cut to the transcripts named in `keep`; returns its `transcripts/`.
-fn cut_suite(work: &Path, keep: &[&str]) -> PathBuf {
+pub fn cut_suite(work: &Path, keep: &[&str]) -> PathBuf {
     let exported = Command::new(binary())
         .args(["replay", "--export"])
         .arg(work)

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct GradeArgs {
     /// The submissions: one subdirectory each, holding `wordwire-cmd` (one line,
-    /// the start command with {port} {host} {addr} {store}, as for `replay
-    /// --target-cmd`) and optionally `flags.toml` (as for `--target-flags`). The
-    /// command runs with its subdirectory as current directory.
+    /// the start command, as for `replay --target-cmd`; {port} {host} {addr} {store}
+    /// are optional in a box, where the server is found wherever it listens and the
+    /// store is words.txt in its directory) and optionally `flags.toml` (as for
+    /// `--target-flags`). The command runs in a copy of its subdirectory.
     pub submissions: PathBuf,
     /// Where the reports go: NAME.html per submission and summary.csv.
     #[arg(long, value_name = "DIR", default_value = "grades")]
@@ -19,16 +20,26 @@ pub struct GradeArgs {
     /// Transcripts played at once, over all submissions.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
-    /// Each transcript's time limit, starting the submission included; past it the
-    /// transcript fails and the submission's process group is killed.
+    /// Each transcript's time limit, counted from when the submission listens (the
+    /// start has --start-timeout); past it the transcript fails and every process of
+    /// the submission's box is killed.
     #[arg(long, value_name = "SECS", default_value_t = 20.0, value_parser = seconds)]
     pub transcript_timeout: f64,
+    /// How long each start has to listen (a compile step takes seconds). A start
+    /// that exits the same way twice, or finds no command, is not tried again.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    pub start_timeout: f64,
+    /// Run the submissions without a box: as your user, in their own directories,
+    /// with your files, environment and network, and only their process groups
+    /// stopped. By default each start runs in a box of its own (docs/GRADING.md, The box).
+    #[arg(long)]
+    pub no_box: bool,
     /// Transcript files or directories to play instead of the suite built into the binary.
     #[arg(long, value_name = "PATH")]
     pub suite: Vec<PathBuf>,
 }
 
-fn seconds(text: &str) -> Result<f64, String> {
+pub(crate) fn seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if super::SECONDS.contains(&secs) => Ok(secs),
         _ => Err(format!(

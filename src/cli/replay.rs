@@ -35,6 +35,15 @@ pub struct ReplayArgs {
     /// transcript's server flags are appended (see --target-flags).
     #[arg(long, value_name = "CMD", conflicts_with = "target")]
     pub target_cmd: Option<String>,
+    /// Run each --target-cmd start without a box: as your user, in the current
+    /// directory itself, with your files, environment and network. By default each
+    /// runs in a box of its own (a private copy of the current directory; see
+    /// docs/GRADING.md, The box).
+    #[arg(long, requires = "target_cmd")]
+    pub no_box: bool,
+    /// How long each --target-cmd start has to listen (a compile step takes seconds).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = super::grade::seconds, requires = "target_cmd")]
+    pub start_timeout: f64,
     /// A TOML file mapping our serve flags to the target's:
     /// `"--read-timeout" = "--timeout {}"`. Unmapped flags skip their transcript.
     #[arg(long, value_name = "FILE", requires = "target_cmd")]

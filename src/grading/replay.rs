@@ -250,7 +250,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 return (Outcome::Skipped(why.to_string()), vec![]);
             }
             let setting = Setting { judge, store: None };
-            play::play(t, *addr, setting)
+            play::play(t, addr, setting)
         }
         Target::InProcess => {
             let server = match local::LocalServer::start(t) {
@@ -261,7 +261,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 judge,
                 store: Some(server.store_path()),
             };
-            let played = play::play(t, server.addr(), setting);
+            let played = play::play(t, &server.addr(), setting);
             if let Err(e) = server.stop() {
                 return (
                     Outcome::Broken(format!("in-process server shutdown: {e}")),
@@ -270,35 +270,26 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             }
             played
         }
-        Target::Command {
-            template,
-            flags,
-            dir,
-        } => {
+        Target::Command(command) => {
             let ours = t.server_flags.clone().unwrap_or_default();
-            let args = match flags {
+            let args = match &command.flags {
                 Some(map) => match map.translate(&ours) {
                     Ok(args) => args,
                     Err(why) => return (Outcome::Skipped(why), vec![]),
                 },
                 None => ours,
             };
-            let limits = target::process::Limits {
-                // `fault writes`: no write may grow a file past the starting store.
-                file_size: (t.fault == Some(Fault::Writes))
+            let launch = target::foreign::Launch {
+                transcript: &t.path,
+                args: &args,
+                store: t.store.as_deref(),
+                // `fault writes`: no write of the server's may grow a file past the
+                // starting store (set on the listening process only).
+                write_limit: (t.fault == Some(Fault::Writes))
                     .then(|| t.store.as_ref().map_or(0, |s| s.len() as u64)),
+                watch: options.watch.as_ref(),
             };
-            let place = target::foreign::Place {
-                dir: dir.clone(),
-                watch: options.watch.clone(),
-            };
-            let mut started = match target::foreign::Started::start(
-                template,
-                &args,
-                t.store.as_deref(),
-                limits,
-                &place,
-            ) {
+            let started = match target::foreign::Started::start(command, launch) {
                 Ok(started) => started,
                 Err(e) => return (Outcome::Broken(e), vec![]),
             };
@@ -306,13 +297,13 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 judge,
                 store: Some(started.store()),
             };
-            let mut played = play::play(t, started.addr(), setting);
+            let mut played = play::play(t, started.connector(), setting);
             let grace = if played.failures.is_empty() {
                 Duration::ZERO
             } else {
                 Duration::from_millis(300)
             };
-            if let Some(death) = started.death(grace) {
+            if let Some(death) = started.finish(grace) {
                 played.failures.push(StepFailure {
                     line: played.failures.last().map_or(0, |f| f.line),
                     step: "(the target)".to_string(),
@@ -321,7 +312,6 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                     actual: vec![],
                 });
             }
-            started.stop();
             played
         }
     };
@@ -483,16 +473,36 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             }
             Target::Addr(resolved)
         }
-        (None, Some(template)) => Target::Command {
-            template: template.clone(),
-            flags: args
+        (None, Some(template)) => {
+            let flags = args
                 .target_flags
                 .as_deref()
                 .map(flags::FlagMap::load)
-                .transpose()?,
-            dir: None,
-        },
+                .transpose()?;
+            let isolation = target::Isolation::for_this_run(args.no_box)?;
+            if let target::Isolation::Boxed(_) = isolation {
+                // Each box copies the current directory: one line now if it cannot.
+                let here = std::env::current_dir()
+                    .map_err(|e| format!("cannot find the current directory: {e}"))?;
+                crate::sandbox::copy::measure(&here, crate::sandbox::CopyLimits::default())
+                    .map_err(|e| {
+                        format!(
+                            "each --target-cmd start runs in a box holding a copy of the current directory, and {} cannot be copied ({e}): run replay from the server's own directory, or pass --no-box",
+                            here.display()
+                        )
+                    })?;
+            }
+            anstream::eprint!("{}", isolation.announcement());
+            let mut command = target::CommandTarget::new(template.clone(), flags, None, isolation);
+            command.start_timeout = Duration::from_secs_f64(args.start_timeout);
+            Target::Command(command)
+        }
         (None, None) => Target::InProcess,
+    };
+    // Said on every report: how the targets ran.
+    let isolation = match &target {
+        Target::Command(command) => Some(command.isolation.report_line()),
+        _ => None,
     };
     let jobs = args.jobs.map_or(
         if matches!(target, Target::Addr(_)) {
@@ -557,16 +567,27 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
                 write(&mut out, &report::Score::of(&results).table())?;
             }
             write(&mut out, &format!("\n{}\n", report::summary_line(&results)))?;
+            if let Some(line) = &isolation {
+                write(&mut out, &format!("{line}\n"))?;
+            }
             if let Some(block) = report::suite_errors(&suite_errors) {
                 write(&mut out, &format!("\n{block}"))?;
             }
         }
-        Format::Json => write(&mut out, &report::json(&results, &suite_errors))?,
+        Format::Json => write(
+            &mut out,
+            &report::json(&results, &suite_errors, isolation.as_deref()),
+        )?,
         Format::Junit => write(&mut out, &report::junit(&results, &suite_errors))?,
         Format::Tap => write(&mut out, &report::tap(&results, &suite_errors))?,
         Format::Html => write(
             &mut out,
-            &report::html("wordwire replay", &results, &suite_errors),
+            &report::html(
+                "wordwire replay",
+                &results,
+                &suite_errors,
+                isolation.as_deref(),
+            ),
         )?,
     }
     // The report is on stdout, perhaps to a file: a person at the terminal sees it too.

@@ -81,6 +81,59 @@ pub fn copy_tree(from: &Path, to: &Path, limits: CopyLimits) -> Result<Copied, C
     Ok(copied)
 }
 
+/// What `copy_tree` of `from` would copy, or the cap it would break, without copying
+/// (sizes as the directory lists them now): to refuse a submission once, before any box.
+pub fn measure(from: &Path, limits: CopyLimits) -> Result<Copied, CopyError> {
+    let mut counted = Copied::default();
+    measure_dir(from, limits, 0, &mut counted)?;
+    Ok(counted)
+}
+
+fn measure_dir(
+    from: &Path,
+    limits: CopyLimits,
+    depth: usize,
+    counted: &mut Copied,
+) -> Result<(), CopyError> {
+    if depth > limits.depth {
+        return Err(CopyError::TooDeep {
+            limit: limits.depth,
+        });
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CopyError::Io { path, source }
+    };
+    for entry in fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let path = entry.path();
+        let meta = entry.metadata().map_err(io(&path))?;
+        if meta.is_dir() {
+            counted.dirs += 1;
+        } else if meta.is_file() {
+            counted.files += 1;
+            counted.bytes += meta.len();
+            if counted.bytes > limits.bytes {
+                return Err(CopyError::TooManyBytes {
+                    limit: limits.bytes,
+                });
+            }
+        } else {
+            counted.skipped += 1;
+            continue;
+        }
+        if counted.files + counted.dirs > limits.entries {
+            return Err(CopyError::TooManyEntries {
+                limit: limits.entries,
+            });
+        }
+        if meta.is_dir() {
+            measure_dir(&path, limits, depth + 1, counted)?;
+        }
+    }
+    Ok(())
+}
+
 fn copy_dir(
     from: &Path,
     to: &Path,
@@ -269,5 +322,20 @@ mod tests {
         };
         let err = copy_tree(src.path(), tempfile::tempdir().unwrap().path(), limits).unwrap_err();
         assert!(matches!(err, CopyError::TooDeep { limit: 2 }), "{err}");
+        // Measuring refuses what copying would, without a copy.
+        assert!(matches!(
+            measure(src.path(), limits).unwrap_err(),
+            CopyError::TooDeep { limit: 2 }
+        ));
+        let limits = CopyLimits {
+            bytes: 1000,
+            ..CopyLimits::default()
+        };
+        assert!(matches!(
+            measure(src.path(), limits).unwrap_err(),
+            CopyError::TooManyBytes { limit: 1000 }
+        ));
+        let counted = measure(src.path(), CopyLimits::default()).unwrap();
+        assert_eq!((counted.files, counted.dirs, counted.bytes), (2, 4, 1001));
     }
 }

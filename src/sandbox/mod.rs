@@ -288,12 +288,41 @@ pub enum SandboxError {
     Io(#[from] io::Error),
 }
 
-/// `exit status 3` or `killed by signal 9`.
+/// `exit status 3` or `killed by signal 9 (SIGKILL)`: how a process ended, for
+/// messages (the box's command, a target without a box, a client under test).
 pub fn describe_status(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, Some(signal)) => format!("killed by signal {signal}{}", signal_name(signal)),
         _ => status.to_string(),
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGABRT => " (SIGABRT)",
+        libc::SIGTERM => " (SIGTERM)",
+        libc::SIGXCPU => " (SIGXCPU: over the CPU time limit)",
+        libc::SIGXFSZ => " (SIGXFSZ: a write past the file size limit)",
+        libc::SIGPIPE => " (SIGPIPE)",
+        _ => "",
+    }
+}
+
+/// `word` as one `sh` word: as it is if it is plain, else in single quotes. The one
+/// quoting of the crate: `{store}` here, placeholders and appended flags in the
+/// grader's targets, the client under test's words.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -457,7 +486,7 @@ impl Sandbox {
         let command = match &store {
             Some(path) => spec
                 .command
-                .replace("{store}", &quote(&path.to_string_lossy())),
+                .replace("{store}", &shell_quote(&path.to_string_lossy())),
             None => spec.command.clone(),
         };
         let init_spec = InitSpec {
@@ -704,11 +733,6 @@ impl Drop for Sandbox {
 /// The control socket's number in the helper.
 const fn wire_fd() -> i32 {
     3
-}
-
-/// `word` as one `sh` word, in single quotes.
-fn quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 /// `chown -R nobody:nobody`, symlinks not followed (the copy has none).

@@ -2,12 +2,21 @@
 //! the correct ones pass every MUST transcript, each defective one fails exactly the
 //! transcripts about its defect; and against a server already running (`--target`),
 //! what is skipped is counted and explained, not scored.
+//!
+//! `--target-cmd` and `grade` run each start in a box by default, as these do: the
+//! commands name `python3` as the box's PATH finds it (the system's, /usr/bin) and
+//! the servers by paths relative to the directory the box copies. The box itself,
+//! and hostile submissions: `boxed.rs`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::{TestServer, binary, python3};
+
+/// Python as a box runs it: the system's, first on the box's PATH (`-S`: no site
+/// packages, a faster start).
+pub const BOX_PYTHON: &str = "python3 -S";
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,8 +26,8 @@ fn impls() -> PathBuf {
     root().join("tests/impls")
 }
 
-/// The JSON report of `wordwire replay --target-cmd CMD [extra...] transcripts/`: the whole
-/// suite, three transcripts at a time.
+/// The JSON report of `wordwire replay --target-cmd CMD [extra...] transcripts/` run in
+/// `tests/impls/` (which each box copies): the whole suite, three transcripts at a time.
 fn grade(cmd: &str, extra: &[&str]) -> serde_json::Value {
     grade_part(cmd, extra, "transcripts", 3)
 }
@@ -26,6 +35,7 @@ fn grade(cmd: &str, extra: &[&str]) -> serde_json::Value {
 /// As `grade`, playing `part` (a path under the checkout) `jobs` transcripts at a time.
 fn grade_part(cmd: &str, extra: &[&str], part: &str, jobs: u16) -> serde_json::Value {
     let output = Command::new(binary())
+        .current_dir(impls())
         .args(["replay", "--format", "json", "--jobs"])
         .arg(jobs.to_string())
         .args(["--target-cmd", cmd])
@@ -41,12 +51,9 @@ fn grade_part(cmd: &str, extra: &[&str], part: &str, jobs: u16) -> serde_json::V
     })
 }
 
+/// The command that starts `tests/impls/FILE` on `{addr}` and `{store}`, in a box.
 fn python(file: &str) -> String {
-    format!(
-        "{} {} --addr {{addr}} --store {{store}}",
-        python3(),
-        impls().join(file).display()
-    )
+    format!("{BOX_PYTHON} {file} --addr {{addr}} --store {{store}}")
 }
 
 /// Transcript names (path under transcripts/, no extension) with the given outcome.
@@ -100,11 +107,7 @@ fn assert_passes(report: &serde_json::Value) {
 #[test]
 fn a_correct_but_different_server_passes_through_its_flag_map() {
     let toml = impls().join("different.toml");
-    let cmd = format!(
-        "{} {} --listen {{addr}} --words {{store}}",
-        python3(),
-        impls().join("different.py").display()
-    );
+    let cmd = format!("{BOX_PYTHON} different.py --listen {{addr}} --words {{store}}");
     let flags = ["--target-flags", toml.to_str().unwrap()];
     let exact_flags = [flags[0], flags[1], "--exact"];
     // Both gradings at once: their Python servers mostly wait on sockets.
@@ -124,11 +127,7 @@ fn a_correct_but_different_server_passes_through_its_flag_map() {
 
 #[test]
 fn without_the_flag_map_the_different_server_cannot_start_with_our_flags() {
-    let cmd = format!(
-        "{} {} --listen {{addr}} --words {{store}}",
-        python3(),
-        impls().join("different.py").display()
-    );
+    let cmd = format!("{BOX_PYTHON} different.py --listen {{addr}} --words {{store}}");
     // limits/: each of its transcripts sets a server flag (--max-body, --max-line, ...).
     let report = grade_part(&cmd, &[], "transcripts/limits", 3);
     // argparse refuses --max-body: the transcripts with server flags cannot play.
@@ -257,25 +256,37 @@ fn bare_lf_responses_fail_everything_with_the_reason() {
 #[test]
 fn a_target_command_with_a_relative_path_runs_in_the_caller_s_directory() {
     // Before the fix the command ran in the store's temporary directory and
-    // python3 could not open wordserver.py.
-    let output = Command::new(binary())
-        .current_dir(impls())
-        .args([
-            "replay",
-            "--format",
-            "json",
-            "--target-cmd",
-            &format!(
-                "{} wordserver.py --addr {{addr}} --store {{store}}",
-                python3()
-            ),
-        ])
-        .arg(root().join("transcripts/methods/post-appends-word.transcript"))
-        .output()
-        .expect("wordwire runs");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["passed"], 1, "{report:#}");
-    assert!(output.status.success());
+    // python3 could not open wordserver.py. In a box it runs in a copy of the
+    // caller's directory; with --no-box in that directory itself.
+    let replay = |python: &str, extra: &[&str]| {
+        let output = Command::new(binary())
+            .current_dir(impls())
+            .args(["replay", "--format", "json", "--target-cmd"])
+            .arg(format!(
+                "{python} wordserver.py --addr {{addr}} --store {{store}}"
+            ))
+            .args(extra)
+            .arg(root().join("transcripts/methods/post-appends-word.transcript"))
+            .output()
+            .expect("wordwire runs");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["passed"], 1, "{report:#}");
+        assert!(output.status.success());
+        (report, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (boxed, stderr) = replay(BOX_PYTHON, &[]);
+    let said = boxed["box"]
+        .as_str()
+        .expect("the report says how the server ran");
+    assert!(said.starts_with("box: "), "{said}");
+    assert!(
+        stderr.starts_with(&format!("{said}\n")),
+        "said once at the start: {stderr}"
+    );
+    let (unboxed, stderr) = replay(python3(), &["--no-box"]);
+    let said = unboxed["box"].as_str().unwrap();
+    assert!(said.starts_with("no box (--no-box)"), "{said}");
+    assert!(stderr.starts_with(said), "{stderr}");
 }
 
 /// The transcripts `grade` gives its test: two of category auth, two of methods, and
@@ -302,7 +313,7 @@ fn submission(subs: &Path, name: &str, files: &[&str], command: &str) {
 
 /// The built-in suite written out under `work` (transcripts and their fixtures),
 /// then cut to the transcripts named in `keep`; returns its `transcripts/`.
-fn cut_suite(work: &Path, keep: &[&str]) -> PathBuf {
+pub fn cut_suite(work: &Path, keep: &[&str]) -> PathBuf {
     let exported = Command::new(binary())
         .args(["replay", "--export"])
         .arg(work)
@@ -333,8 +344,8 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
     let work = tempfile::tempdir().unwrap();
     let suite = cut_suite(work.path(), &GRADE_SUITE);
     let subs = work.path().join("subs");
-    // Relative paths: each command runs in its own submission's directory.
-    let cmd = |file: &str| format!("{} {file} --addr {{addr}} --store {{store}}", python3());
+    // Relative paths: each command runs in a copy of its own submission's directory.
+    let cmd = |file: &str| format!("{BOX_PYTHON} {file} --addr {{addr}} --store {{store}}");
     submission(&subs, "correct", &["wordserver.py"], &cmd("wordserver.py"));
     submission(
         &subs,
@@ -342,8 +353,16 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
         &["wordserver.py", "defect_no_auth.py"],
         &cmd("defect_no_auth.py"),
     );
-    // Never listens; leaves its pid behind so the test can see the group was killed.
-    submission(&subs, "hanging", &[], "echo $$ >> pids; exec sleep 1000");
+    // Listens and never answers; its sleep's length marks its processes on this host.
+    let marker = format!("1000.{}", std::process::id());
+    submission(
+        &subs,
+        "hanging",
+        &[],
+        &format!(
+            "{BOX_PYTHON} -c 'import socket, time; s = socket.socket(); s.bind((\"127.0.0.1\", {{port}})); s.listen(); time.sleep({marker})'"
+        ),
+    );
     let out = work.path().join("grades");
     let output = Command::new(binary())
         .arg("grade")
@@ -353,9 +372,9 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
         .arg("--out")
         .arg(&out)
         // The hanging submission holds a job for the whole limit, four times over, so the
-        // limit is this test's duration: 6 s, where a correct transcript takes under 1 s on
-        // a loaded 2-core machine (4 s failed it at a load average of 28).
-        .args(["--jobs", "4", "--transcript-timeout", "6"])
+        // limit is this test's duration: 4 s from when each server listens, where a
+        // correct transcript's play takes well under 1 s on a loaded 2-core machine.
+        .args(["--jobs", "4", "--transcript-timeout", "4"])
         .output()
         .expect("wordwire runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -415,17 +434,102 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
     let hanging = std::fs::read_to_string(out.join("hanging.html")).unwrap();
     assert_eq!(
         hanging
-            .matches("over the transcript time limit of 6 s (--transcript-timeout): the submission&apos;s process group was killed")
+            .matches("over the transcript time limit of 4 s (--transcript-timeout, from when the server listened): every process of the submission&apos;s box was killed")
             .count(),
         // Once under Failures, once in the table of every transcript played.
         2 * GRADE_PLAYED,
         "{hanging}"
     );
+    // Every report says how the servers ran, as the start of the run did.
+    let said = stderr.lines().next().unwrap();
+    assert!(said.starts_with("box: namespaces "), "{stderr}");
+    assert!(stdout.ends_with(&format!("\n{said}\n")), "{stdout}");
+    for page in [&correct, &defective, &hanging] {
+        assert!(
+            page.contains(&format!("<p class=\"box\">{said}</p>")),
+            "{page}"
+        );
+    }
+    assert_eq!(
+        processes_with(&marker),
+        Vec::<u32>::new(),
+        "outlived the run"
+    );
+}
+
+/// Processes of this host whose command line holds `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        });
+        if !zombie
+            && pid != std::process::id()
+            && cmdline
+                .windows(marker.len())
+                .any(|w| w == marker.as_bytes())
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn without_the_box_a_start_runs_in_the_submission_s_directory_and_its_group_is_stopped() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = cut_suite(work.path(), &GRADE_SUITE);
+    let subs = work.path().join("subs");
+    // Never listens; leaves its pid behind (in the submission's directory itself) so
+    // the test can see the group was stopped.
+    submission(&subs, "hanging", &[], "echo $$ >> pids; exec sleep 1000");
+    let out = work.path().join("grades");
+    let output = Command::new(binary())
+        .arg("grade")
+        .arg(&subs)
+        .arg("--suite")
+        .arg(&suite)
+        .arg("--out")
+        .arg(&out)
+        .args(["--no-box", "--jobs", "4", "--start-timeout", "1"])
+        .output()
+        .expect("wordwire runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    // Said at the start, and on the report, on purpose.
+    assert!(stderr.starts_with("no box (--no-box): "), "{stderr}");
+    let page = std::fs::read_to_string(out.join("hanging.html")).unwrap();
+    assert!(
+        page.contains("<p class=\"box\">no box (--no-box): "),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("did not listen on 127.0.0.1:").count(),
+        2 * GRADE_PLAYED,
+        "{page}"
+    );
+    assert!(
+        page.contains("within 1 s (--start-timeout; did it use {port} or {addr}?)"),
+        "{page}"
+    );
     let pids = std::fs::read_to_string(subs.join("hanging/pids")).unwrap();
     assert_eq!(
         pids.lines().count(),
         GRADE_PLAYED,
-        "one start per transcript played"
+        "one start per transcript played (never listening is not failing fast)"
     );
     for pid in pids.lines() {
         assert!(
@@ -517,10 +621,7 @@ fn a_transcript_of_the_suite_that_does_not_load_is_a_suite_error_not_a_failure()
         &subs,
         "alice",
         &["wordserver.py"],
-        &format!(
-            "{} wordserver.py --addr {{addr}} --store {{store}}",
-            python3()
-        ),
+        &format!("{BOX_PYTHON} wordserver.py --addr {{addr}} --store {{store}}"),
     );
     let out = work.path().join("grades");
     let (code, stdout, stderr) = run(&[

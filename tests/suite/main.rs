@@ -3,6 +3,8 @@
 /// Starting servers (in-process and as the binary) and talking raw bytes to them.
 mod support;
 
+/// `grade` and `replay --target-cmd` in their boxes: hard-coded ports side by side, hostile submissions.
+mod boxed;
 /// The command line: clap's errors, options after the verb, completions, man pages.
 mod cli;
 /// Client transcripts (`replay --client-cmd`): our client passes them, a broken one fails with diffs.

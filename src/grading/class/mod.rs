@@ -22,7 +22,7 @@ use super::clients;
 use super::replay::{Options, RunEnd, SuitePaths, discover};
 use super::report::{self, Score};
 use super::suite::transcript::{Header, Level};
-use super::target::{Target, flags};
+use super::target::{CommandTarget, Isolation, Target, flags};
 use super::verdict::{Outcome, TranscriptResult};
 use crate::cli::grade::GradeArgs;
 
@@ -121,31 +121,54 @@ fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
     Ok((command, flags))
 }
 
-/// Plays `path` with `options`, killing the target's process group if it takes longer than `limit`.
+/// Plays `path` with `options`, killing the target (every process of its box, or its
+/// process group with `--no-box`) if the play takes longer than `limit` from when the
+/// server listens. The start has its own limit (the target's `start_timeout`); this
+/// one stops a start that never returns too, `start_timeout + limit` from the beginning.
 pub fn play_limited(path: &Path, options: &Options, limit: Duration) -> TranscriptResult {
     let watch = Arc::new(super::target::foreign::Watch::default());
     let mut options = options.clone();
     options.watch = Some(watch.clone());
+    let (start_limit, killed) = match &options.target {
+        Target::Command(command) => (
+            command.start_timeout,
+            match command.isolation {
+                Isolation::Boxed(_) => "every process of the submission's box was killed",
+                Isolation::Unboxed => "the submission's process group was killed (--no-box)",
+            },
+        ),
+        _ => (Duration::ZERO, "the play was abandoned"),
+    };
     let (tx, rx) = mpsc::channel();
     let owned = path.to_path_buf();
     let began = Instant::now();
     std::thread::spawn(move || {
         let _ = tx.send(super::replay::replay_one(&owned, &options));
     });
-    match rx.recv_timeout(limit) {
-        Ok(result) => result,
-        Err(_) => {
-            watch.kill();
-            // Once its target is dead the play ends; waiting lets it remove its store.
-            let _ = rx.recv_timeout(WIND_DOWN);
-            timed_out(path, limit, began.elapsed())
+    loop {
+        let deadline = match watch.listening_since() {
+            Some(listening) => listening + limit,
+            None => began + start_limit + limit,
+        };
+        // The deadline moves once the server listens: look again at least every 50 ms.
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(50));
+        match rx.recv_timeout(wait) {
+            Ok(result) => return result,
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+            Err(_) => break,
         }
     }
+    watch.kill();
+    // Once its target is dead the play ends; waiting lets it remove its files.
+    let _ = rx.recv_timeout(WIND_DOWN);
+    timed_out(path, limit, killed, began.elapsed())
 }
 
-fn timed_out(path: &Path, limit: Duration, took: Duration) -> TranscriptResult {
+fn timed_out(path: &Path, limit: Duration, killed: &str, took: Duration) -> TranscriptResult {
     let outcome = Outcome::Broken(format!(
-        "over the transcript time limit of {} s (--transcript-timeout): the submission's process group was killed",
+        "over the transcript time limit of {} s (--transcript-timeout, from when the server listened): {killed}",
         limit.as_secs_f64()
     ));
     // Parsing gathers the header lines as `scan` does: one read, no parse.
@@ -159,20 +182,26 @@ fn timed_out(path: &Path, limit: Duration, took: Duration) -> TranscriptResult {
 pub fn grade_all(
     subs: &[Submission],
     files: &[PathBuf],
-    jobs: usize,
-    limit: Duration,
+    run: &Run,
     on_progress: impl Fn(Progress<'_>) + Sync,
 ) -> Vec<Graded> {
+    let jobs = run.jobs;
+    let limit = run.limit;
     let queue: Vec<Queued> = subs
         .iter()
         .map(|s| {
-            let options = s.setup.as_ref().ok().map(|(template, flags)| Options {
-                target: Target::Command {
-                    template: template.clone(),
-                    flags: flags.clone(),
-                    dir: Some(s.dir.clone()),
-                },
-                ..Options::default()
+            let options = s.setup.as_ref().ok().map(|(template, flags)| {
+                let mut command = CommandTarget::new(
+                    template.clone(),
+                    flags.clone(),
+                    Some(s.dir.clone()),
+                    run.isolation.clone(),
+                );
+                command.start_timeout = run.start_timeout;
+                Options {
+                    target: Target::Command(command),
+                    ..Options::default()
+                }
             });
             Queued {
                 left: AtomicUsize::new(if options.is_some() { files.len() } else { 0 }),
@@ -241,11 +270,16 @@ pub fn grade_all(
         .zip(queue)
         .map(|(s, q)| match &s.setup {
             Ok(_) => {
+                // A start that could not work was reported once; the rest were not run.
+                let error = match q.options.as_ref().map(|o| &o.target) {
+                    Some(Target::Command(command)) => command.gate.closed().map(|c| c.summary()),
+                    _ => None,
+                };
                 let played = q.played.into_inner().unwrap_or_else(|e| e.into_inner());
                 Graded {
                     name: s.name.clone(),
                     results: played.results.into_iter().flatten().collect(),
-                    error: None,
+                    error,
                     duration: played.took,
                 }
             }
@@ -263,6 +297,31 @@ pub fn grade_all(
             },
         })
         .collect()
+}
+
+/// How a class is graded: transcripts at once, the limits, and the box.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub jobs: usize,
+    /// Each transcript's time limit, from when its server listens.
+    pub limit: Duration,
+    /// How long each start has to listen.
+    pub start_timeout: Duration,
+    pub isolation: Isolation,
+}
+
+/// Sets apart, with the reason, each submission that no box could hold (over the
+/// copy's caps): one line for it instead of a failed copy per transcript.
+pub fn refuse_uncopyable(subs: &mut [Submission], isolation: &Isolation) {
+    if !matches!(isolation, Isolation::Boxed(_)) {
+        return;
+    }
+    for s in subs.iter_mut().filter(|s| s.setup.is_ok()) {
+        if let Err(e) = crate::sandbox::copy::measure(&s.dir, crate::sandbox::CopyLimits::default())
+        {
+            s.setup = Err(format!("cannot copy the submission into a box: {e}"));
+        }
+    }
 }
 
 /// One submission in `grade_all`'s queue: how to play it, and what its transcripts
@@ -446,7 +505,7 @@ pub fn run(args: GradeArgs) -> ExitCode {
 }
 
 fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
-    let subs = submissions(&args.submissions, &args.out)?;
+    let mut subs = submissions(&args.submissions, &args.out)?;
     let suite = SuitePaths::or_builtin(&args.suite)?;
     let mut files = discover(&suite.paths)?;
     // Submissions are servers: the client transcripts test clients.
@@ -470,7 +529,17 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     let categories: BTreeSet<String> = files.iter().map(|p| Header::scan(p).category).collect();
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let limit = Duration::from_secs_f64(args.transcript_timeout);
+    let isolation = Isolation::for_this_run(args.no_box)?;
+    // Once, before the grading: which protections every box has (or that there is none).
+    eprint!("{}", isolation.announcement());
+    refuse_uncopyable(&mut subs, &isolation);
+    let run = Run {
+        jobs: usize::from(args.jobs),
+        limit: Duration::from_secs_f64(args.transcript_timeout),
+        start_timeout: Duration::from_secs_f64(args.start_timeout),
+        isolation,
+    };
+    let isolation_line = run.isolation.report_line();
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -482,7 +551,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         bar
     });
     let began = Instant::now();
-    let graded = grade_all(&subs, &files, usize::from(args.jobs), limit, |p| {
+    let graded = grade_all(&subs, &files, &run, |p| {
         let line = p.graded.map(|(results, took, g)| {
             format!(
                 "[{g}/{}] {}",
@@ -526,6 +595,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
             &format!("wordwire grade: {}", g.name),
             &g.results,
             &suite_errors,
+            Some(&isolation_line),
         );
         std::fs::write(&path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
@@ -537,6 +607,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         "{}",
         closing_line(graded.len(), files.len(), began.elapsed(), &args.out)
     );
+    println!("{isolation_line}");
     if let Some(block) = &errors_block {
         print!("\n{}", report::plain(block));
     }

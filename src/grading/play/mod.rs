@@ -1,6 +1,7 @@
-//! Plays one transcript's steps against a server address and records what differed.
+//! Plays one transcript's steps against a server and records what differed.
 //!
-//! Here: connections by name, sending, waiting (the transcript's `wait` and
+//! Here: `Connector` (where connections are opened: an address on this host, or a
+//! server inside a box), connections by name, sending, waiting (the transcript's `wait` and
 //! `timeout`, the grace for a close), reading responses with `client` and handing
 //! each to `grading::judge`, collecting what `--bless` would rewrite, and reading
 //! the store file for `expect-store`.
@@ -28,6 +29,25 @@ pub struct Setting<'a> {
     pub store: Option<&'a Path>,
 }
 
+/// Where a play opens its connections: an address on this host (`SocketAddr`), or a
+/// server inside a box, reached through the box (`grading::target`).
+pub trait Connector {
+    /// A new connection to the server, within `timeout`.
+    fn connect(&self, timeout: Duration) -> io::Result<TcpStream>;
+    /// The server's address as the server sees it, for messages.
+    fn addr(&self) -> SocketAddr;
+}
+
+impl Connector for SocketAddr {
+    fn connect(&self, timeout: Duration) -> io::Result<TcpStream> {
+        TcpStream::connect_timeout(self, timeout)
+    }
+
+    fn addr(&self) -> SocketAddr {
+        *self
+    }
+}
+
 /// How long a connection that dropped `Connection: close` has to really close.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -41,10 +61,10 @@ pub struct Played {
     pub blessable: bool,
 }
 
-/// Plays `t` against `addr`. Stops at the first step whose failure leaves the
+/// Plays `t` against the server `to` connects to. Stops at the first step whose failure leaves the
 /// conversation in doubt (no response, unexpected close); a response that merely
 /// differs is recorded and the play goes on, so one run shows every difference.
-pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
+pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played {
     let mut played = Played {
         blessable: true,
         ..Played::default()
@@ -77,7 +97,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
             break;
         }
         match &step.kind {
-            StepKind::Open(name) => match TcpStream::connect_timeout(&addr, t.timeout) {
+            StepKind::Open(name) => match to.connect(t.timeout) {
                 Ok(stream) => {
                     // Each send step should leave as its own segment, so that pauses mean something.
                     let _ = stream.set_nodelay(true);
@@ -85,7 +105,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                 }
                 Err(e) => {
                     fail(
-                        format!("cannot connect to {addr}: {}", io_message(&e)),
+                        format!("cannot connect to {}: {}", to.addr(), io_message(&e)),
                         vec![],
                         vec![],
                     );
@@ -393,7 +413,7 @@ mod tests {
             judge: Judge::Contract,
             store: None,
         };
-        let played = play(&t, addr, setting);
+        let played = play(&t, &addr, setting);
         server.join().unwrap();
         assert_eq!(played.failures.len(), 1, "{:?}", played.failures);
         played.failures[0].message.clone()

@@ -14,8 +14,14 @@ use crate::grading::verdict::{Outcome, TranscriptResult};
 
 /// One self-contained HTML page: the score table, then every failure with its
 /// expected and received lines side by side (CR and LF visible, as in a
-/// transcript), the hint and the `nc` reproduction.
-pub fn html(title: &str, results: &[TranscriptResult], errors: &[FormatError]) -> String {
+/// transcript), the hint and the `nc` reproduction. `isolation`: how the servers ran
+/// (`Isolation::report_line`), said under the score, for a run that started them.
+pub fn html(
+    title: &str,
+    results: &[TranscriptResult],
+    errors: &[FormatError],
+    isolation: Option<&str>,
+) -> String {
     let score = Score::of(results);
     let e = |t: &str| escape(t).to_string();
     let mut out = String::new();
@@ -60,6 +66,9 @@ pub fn html(title: &str, results: &[TranscriptResult], errors: &[FormatError]) -
                 e(&note)
             );
         }
+    }
+    if let Some(line) = isolation {
+        let _ = writeln!(out, "<p class=\"box\">{}</p>", e(line));
     }
     out.push_str("<table class=\"summary\"><tr><th>category</th><th>passed</th><th>failed</th><th>warnings</th><th>skipped</th></tr>\n");
     for (name, t) in &score.categories {

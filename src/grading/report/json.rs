@@ -1,6 +1,6 @@
 //! The JSON report (`serde_json`): totals, the score, the skip reasons, the
-//! categories, each transcript with its failures and plain diffs, then the suite
-//! errors, if any. Elsewhere: the counts (`report::score`), the diffs (`report::text`).
+//! categories, how the targets ran (`box`), each transcript with its failures and
+//! plain diffs, then the suite errors, if any. Elsewhere: the counts (`report::score`), the diffs (`report::text`).
 
 use std::collections::BTreeMap;
 
@@ -24,6 +24,10 @@ struct JsonReport<'a> {
     score: f64,
     skip_reasons: Vec<JsonSkip<'a>>,
     categories: &'a BTreeMap<String, Tally>,
+    /// How the servers ran: the box's protections, or `no box (--no-box)`. Present
+    /// only for servers the run started (`--target-cmd`, `grade`).
+    #[serde(rename = "box", skip_serializing_if = "Option::is_none")]
+    isolation: Option<&'a str>,
     transcripts: Vec<JsonTranscript<'a>>,
     /// Transcripts of the suite that could not be read: not in `transcripts` or
     /// any count. Present only when there are some.
@@ -74,7 +78,12 @@ struct JsonFailure<'a> {
 
 /// A JSON report: totals, the score, and per transcript its outcome, level,
 /// category and failures with plain diffs; then the suite errors, if any.
-pub fn json(results: &[TranscriptResult], errors: &[FormatError]) -> String {
+/// `isolation`: how the servers ran (`Isolation::report_line`), for a run that started them.
+pub fn json(
+    results: &[TranscriptResult],
+    errors: &[FormatError],
+    isolation: Option<&str>,
+) -> String {
     let score = Score::of(results);
     let report = JsonReport {
         passed: score.total.passed,
@@ -90,6 +99,7 @@ pub fn json(results: &[TranscriptResult], errors: &[FormatError]) -> String {
             .map(|(reason, count)| JsonSkip { reason, count })
             .collect(),
         categories: &score.categories,
+        isolation,
         transcripts: results
             .iter()
             .map(|r| {

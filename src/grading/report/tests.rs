@@ -96,7 +96,7 @@ fn a_run_without_skips_says_nothing_of_them() {
         plain(&summary_line(&results)),
         "1 passed, 1 failed, 1 warnings"
     );
-    let value: serde_json::Value = serde_json::from_str(&json(&results, &[])).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json(&results, &[], None)).unwrap();
     assert_eq!(value["played"], 3);
     assert_eq!(value["total"], 3);
     assert_eq!(value["skip_reasons"], serde_json::json!([]));
@@ -107,11 +107,11 @@ fn a_run_without_skips_says_nothing_of_them() {
         tap(&results, &[])
     );
     assert!(
-        html("t", &results, &[]).contains(
+        html("t", &results, &[], None).contains(
             "<p class=\"score\">Score <b>40%</b>: 1 passed, 1 failed, 1 warnings (SHOULD), 0 skipped.</p>\n<table"
         ),
         "{}",
-        html("t", &results, &[])
+        html("t", &results, &[], None)
     );
 }
 
@@ -148,7 +148,7 @@ fn every_format_says_how_many_were_skipped_of_how_many_and_why() {
         plain(&summary_line(&results)),
         format!("1 passed, 1 failed, 1 warnings, {note}")
     );
-    let value: serde_json::Value = serde_json::from_str(&json(&results, &[])).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json(&results, &[], None)).unwrap();
     assert_eq!(
         (
             &value["played"],
@@ -183,7 +183,7 @@ fn every_format_says_how_many_were_skipped_of_how_many_and_why() {
     );
     let tap = tap(&results, &[]);
     assert!(tap.ends_with(&format!("  ...\nok 4 - a/s1.transcript # SKIP needs a fresh store\nok 5 - a/s2.transcript # SKIP needs --x & <y>\nok 6 - a/s3.transcript # SKIP needs a fresh store\n# {note}\n")), "{tap}");
-    let page = html("t", &results, &[]);
+    let page = html("t", &results, &[], None);
     assert_balanced(&page);
     assert!(
         page.contains(
@@ -222,8 +222,8 @@ fn a_suite_error_is_reported_apart_in_every_format_and_scores_nothing() {
         )
     );
     // JSON: the counts and the score are those without the errors, listed apart.
-    let with: serde_json::Value = serde_json::from_str(&json(&results, &errors)).unwrap();
-    let without: serde_json::Value = serde_json::from_str(&json(&results, &[])).unwrap();
+    let with: serde_json::Value = serde_json::from_str(&json(&results, &errors, None)).unwrap();
+    let without: serde_json::Value = serde_json::from_str(&json(&results, &[], None)).unwrap();
     for key in [
         "passed",
         "failed",
@@ -267,7 +267,7 @@ fn a_suite_error_is_reported_apart_in_every_format_and_scores_nothing() {
         "{tap}"
     );
     // HTML: a section before the score, which is unchanged.
-    let page = html("t", &results, &errors);
+    let page = html("t", &results, &errors, None);
     assert_balanced(&page);
     assert!(
         page.contains(&format!(
@@ -275,12 +275,12 @@ fn a_suite_error_is_reported_apart_in_every_format_and_scores_nothing() {
         )),
         "{page}"
     );
-    assert!(!html("t", &results, &[]).contains("Suite error"));
+    assert!(!html("t", &results, &[], None).contains("Suite error"));
 }
 
 #[test]
 fn json_and_junit_are_well_formed_and_escaped() {
-    let value: serde_json::Value = serde_json::from_str(&json(&sample(), &[])).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json(&sample(), &[], None)).unwrap();
     assert_eq!(
         value["transcripts"][1]["failures"][0]["message"],
         "status <200>, expected \"400\" & more"
@@ -358,7 +358,7 @@ fn html_shows_every_transcript_its_verdict_and_failures_escaped() {
     broken.hint = None;
     broken.reproduction = None;
     results.push(broken);
-    let page = html("grade <&>", &results, &[]);
+    let page = html("grade <&>", &results, &[], None);
     assert_balanced(&page);
     assert!(
         page.contains("<title>grade &lt;&amp;&gt;</title>"),

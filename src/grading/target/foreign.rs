@@ -1,67 +1,74 @@
-//! `--target-cmd`: starts the implementation under test for one transcript and stops it.
+//! `--target-cmd` and `wordwire grade`: starts the implementation under test for one
+//! transcript, in a box or not, and stops it.
 //!
-//! Here: the placeholders (`{port}`, `{host}`, `{addr}`, `{store}`), the fresh store
-//! directory, the environment (the lab pair), the child's limits (RLIMIT_FSIZE for
-//! `fault writes`), waiting until the port listens, noticing a target that died,
-//! and stopping the whole process group (TERM, then KILL), also from another
-//! thread when a transcript is over its time limit (`Watch`).
-//! The command runs in the caller's current directory (or the one given), so a
-//! relative path in it (`python3 server.py`) is found; the store is only `{store}`.
-//! Elsewhere: mapping our serve flags to the target's (`grading::target::flags`), playing
-//! the steps (`grading::play`).
-//!
-//! Readiness is a LISTEN socket on the port in `/proc/net/tcp{,6}`, not a probe
-//! connection: a probe would count against `--max-connections 1` until the target
-//! noticed its close. Where `/proc` is not readable a connect probe is used.
+//! Here: `Started` (one started target, whichever way it runs: `boxed` or
+//! `unboxed`), `Launch` (what one transcript asks of the start: appended flags,
+//! the starting store, the write fault), the placeholders (`expand`), what a failed
+//! start says and how it is compared (`StartError`, the `gate`), the server's death,
+//! and `Watch`, the handle another thread holds to kill the target past the time limit.
+//! Elsewhere: the box (`crate::sandbox`), mapping our serve flags to the target's
+//! (`grading::target::flags`), playing the steps (`grading::play`).
 
-use std::collections::VecDeque;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::process::{self, Limits, describe_status, drain, shell_quote};
+use super::gate::Signature;
+use super::{CommandTarget, Isolation, boxed, process, unboxed};
+use crate::grading::play::Connector;
+use crate::sandbox::{Killer, Output, shell_quote};
 
-/// How long the target has to start listening.
-pub const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the target has to exit after SIGTERM before it gets SIGKILL.
+/// How long the target has to exit after SIGTERM before it gets SIGKILL (without a box).
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
-/// How much of the target's output is kept for messages.
-const TAIL_BYTES: usize = 2048;
 
-/// The last bytes the target wrote to stdout and stderr, interleaved as they came.
-#[derive(Debug, Default)]
-struct Tail(VecDeque<u8>);
-
-impl Tail {
-    fn push(&mut self, bytes: &[u8]) {
-        self.0.extend(bytes);
-        let excess = self.0.len().saturating_sub(TAIL_BYTES);
-        self.0.drain(..excess);
-    }
+/// What one transcript asks of a start.
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    /// The transcript, named when a start fails alike on another (`gate`).
+    pub transcript: &'a Path,
+    /// Appended to the command, each shell-quoted: the transcript's serve flags, translated.
+    pub args: &'a [String],
+    /// The starting store (`None`: empty).
+    pub store: Option<&'a [u8]>,
+    /// `fault writes`: the server's own writes fail (EFBIG) past this many bytes a file.
+    pub write_limit: Option<u64>,
+    /// Lets another thread kill the target (a transcript time limit).
+    pub watch: Option<&'a Arc<Watch>>,
 }
 
-/// A handle another thread holds on the target of one transcript: `kill` ends its
-/// process group (now, or as soon as it is started), for a per-transcript time limit.
+/// A handle another thread holds on the target of one transcript: `kill` ends it (its
+/// box, or its process group without one) now, or as soon as it is started; and when
+/// the target listened, from which the transcript's time limit counts.
 #[derive(Debug, Default)]
 pub struct Watch {
-    /// The process group of the running target, while it runs.
-    pgid: Mutex<Option<libc::pid_t>>,
+    /// The running target, while it runs.
+    target: Mutex<Option<Kill>>,
     killed: AtomicBool,
+    listening: Mutex<Option<Instant>>,
+}
+
+/// How to kill a running target.
+#[derive(Debug)]
+pub(super) enum Kill {
+    /// The process group an unboxed target leads.
+    Group(libc::pid_t),
+    /// A box: its init, which takes every process of the box with it.
+    Box(Killer),
 }
 
 impl Watch {
-    /// SIGKILLs the target's process group, and any target started later under this watch.
+    /// Kills the target, and any target started later under this watch.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
-        let pgid = self.pgid.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(pgid) = *pgid {
-            // The slot is cleared when the target stops, before its id could name
-            // an unrelated group.
-            process::signal_group(pgid, libc::SIGKILL);
+        let target = self.target.lock().unwrap_or_else(|e| e.into_inner());
+        match &*target {
+            // The slot is cleared when the target stops, before its id could name an
+            // unrelated group.
+            Some(Kill::Group(pgid)) => process::signal_group(*pgid, libc::SIGKILL),
+            Some(Kill::Box(killer)) => killer.kill(),
+            None => {}
         }
     }
 
@@ -70,445 +77,178 @@ impl Watch {
         self.killed.load(Ordering::SeqCst)
     }
 
-    fn set(&self, pgid: Option<libc::pid_t>) {
-        *self.pgid.lock().unwrap_or_else(|e| e.into_inner()) = pgid;
+    /// When the target started listening, if it has.
+    pub fn listening_since(&self) -> Option<Instant> {
+        *self.listening.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
 
-/// Where and under what watch a target starts.
-#[derive(Debug, Clone, Default)]
-pub struct Place {
-    /// The command's current directory; `None`: the caller's.
-    pub dir: Option<PathBuf>,
-    /// Lets another thread kill the target (a transcript time limit).
-    pub watch: Option<Arc<Watch>>,
-}
-
-/// One started target: its process group, address and store file.
-pub struct Started {
-    child: Child,
-    addr: SocketAddr,
-    store: PathBuf,
-    /// The command line as run, for messages.
-    command: String,
-    tail: Arc<Mutex<Tail>>,
-    drains: Vec<JoinHandle<()>>,
-    watch: Option<Arc<Watch>>,
-    /// Holds the store directory until the target has stopped.
-    _dir: tempfile::TempDir,
-}
-
-/// `template` with `{port}`, `{host}`, `{addr}` and `{store}` replaced; values are
-/// shell-quoted when they need it.
-pub fn expand(template: &str, addr: SocketAddr, store: &Path) -> String {
-    template
-        .replace("{port}", &addr.port().to_string())
-        .replace("{host}", &addr.ip().to_string())
-        .replace("{addr}", &addr.to_string())
-        .replace("{store}", &shell_quote(&store.display().to_string()))
-}
-
-/// Ports this process handed out: the kernel may give a just-released port to the
-/// next `bind(0)`, and two parallel transcripts must never share one.
-static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-
-/// A port on 127.0.0.1 that was free a moment ago (bound, then released) and that
-/// no other transcript of this run was given.
-fn free_port() -> Result<SocketAddr, String> {
-    for _ in 0..100 {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("cannot find a free port: {e}"))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| format!("cannot find a free port: {e}"))?;
-        let mut taken = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-        if !taken.contains(&addr.port()) {
-            if taken.len() >= 4096 {
-                // Long ago enough: that transcript has finished.
-                taken.remove(0);
-            }
-            taken.push(addr.port());
-            return Ok(addr);
+    pub(super) fn set(&self, target: Option<Kill>) {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
+        if self.killed() {
+            self.kill();
         }
     }
-    Err("cannot find a free port: every one offered was already handed out".into())
+
+    pub(super) fn mark_listening(&self) {
+        *self.listening.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+}
+
+/// Why a start failed: what happened, the end of the command's output (`; its
+/// stderr ends: ...`, or nothing), and what compares it with other starts (a command
+/// that exited before listening; `None` for anything else).
+#[derive(Debug)]
+pub struct StartError {
+    pub message: String,
+    pub output: String,
+    pub signature: Option<Signature>,
+}
+
+impl From<String> for StartError {
+    fn from(message: String) -> StartError {
+        StartError {
+            message,
+            output: String::new(),
+            signature: None,
+        }
+    }
+}
+
+/// One started target: its server listens.
+pub enum Started {
+    Boxed(Box<boxed::BoxedTarget>),
+    Unboxed(unboxed::UnboxedTarget),
 }
 
 impl Started {
-    /// Starts `sh -c TEMPLATE` (placeholders expanded, `extra_args` appended, each
-    /// shell-quoted) on a fresh port with a fresh store holding `store`, and waits
-    /// until it listens. On failure the message names the command and ends with
-    /// the tail of its output.
-    pub fn start(
-        template: &str,
-        extra_args: &[String],
-        store: Option<&[u8]>,
-        limits: Limits,
-        place: &Place,
-    ) -> Result<Started, String> {
-        // A port is free when handed out, but another program (another replay, a
-        // test's server) may bind it before the target does: then the target fails
-        // to bind while that program's LISTEN socket is on the port. Start again on
-        // a fresh port rather than judging the wrong program.
-        let mut attempt = 1;
-        loop {
-            match Started::start_once(template, extra_args, store, limits, place) {
-                Err(Failure::PortTaken(_)) if attempt < PORT_ATTEMPTS => attempt += 1,
-                Err(Failure::PortTaken(message) | Failure::Other(message)) => {
-                    return Err(message);
-                }
-                Ok(started) => return Ok(started),
+    /// Starts `target` for one transcript and waits until it listens. A target whose
+    /// gate has closed is not started; a failure is recorded in the gate. On failure
+    /// the message names the command and ends with the end of its output (or, when
+    /// that output was reported on another transcript already, says where).
+    pub fn start(target: &CommandTarget, launch: Launch<'_>) -> Result<Started, String> {
+        if let Some(closed) = target.gate.closed() {
+            return Err(closed.not_started());
+        }
+        let started = match &target.isolation {
+            Isolation::Boxed(setup) => {
+                boxed::start(setup, target, launch).map(|b| Started::Boxed(Box::new(b)))
             }
-        }
-    }
-
-    fn start_once(
-        template: &str,
-        extra_args: &[String],
-        store: Option<&[u8]>,
-        limits: Limits,
-        place: &Place,
-    ) -> Result<Started, Failure> {
-        let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        let store_path = dir.path().join("words.txt");
-        std::fs::write(&store_path, store.unwrap_or_default())
-            .map_err(|e| format!("writing the starting store: {e}"))?;
-        let addr = free_port()?;
-        let mut command = expand(template, addr, &store_path);
-        for arg in extra_args {
-            command.push(' ');
-            command.push_str(&shell_quote(arg));
-        }
-        let mut child = process::spawn(&command, place.dir.as_deref(), Some(limits))
-            .map_err(|e| format!("cannot run `{command}`: {e}"))?;
-        if let Some(watch) = &place.watch {
-            watch.set(Some(child.id() as libc::pid_t));
-            if watch.killed() {
-                watch.kill();
-            }
-        }
-        let tail = Arc::new(Mutex::new(Tail::default()));
-        let mut drains = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            drains.push(drain(out, push_to(&tail)));
-        }
-        if let Some(err) = child.stderr.take() {
-            drains.push(drain(err, push_to(&tail)));
-        }
-        let mut started = Started {
-            child,
-            addr,
-            store: store_path,
-            command,
-            tail,
-            drains,
-            watch: place.watch.clone(),
-            _dir: dir,
+            Isolation::Unboxed => unboxed::start(target, launch).map(Started::Unboxed),
         };
-        started.wait_listening(START_TIMEOUT)?;
-        Ok(started)
+        match started {
+            Ok(started) => {
+                target.gate.succeeded();
+                Ok(started)
+            }
+            Err(StartError {
+                message,
+                output,
+                signature: Some(signature),
+            }) if !launch.watch.is_some_and(|w| w.killed()) => {
+                let signature = Signature {
+                    args: launch.args.to_vec(),
+                    ..signature
+                };
+                match target.gate.failed(launch.transcript, signature) {
+                    Some(closed) => Err(format!(
+                        "{message}; its output as under {}, where it is shown",
+                        closed.first
+                    )),
+                    None => Err(format!("{message}{output}")),
+                }
+            }
+            Err(e) => Err(format!("{}{}", e.message, e.output)),
+        }
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    /// Where the play opens its connections.
+    pub fn connector(&self) -> &dyn Connector {
+        match self {
+            Started::Boxed(b) => b.as_ref(),
+            Started::Unboxed(u) => u,
+        }
     }
 
-    /// The store file the target was given as `{store}`.
+    /// The store file the target was given (`{store}`), read for `expect-store`.
     pub fn store(&self) -> &Path {
-        &self.store
-    }
-
-    fn wait_listening(&mut self, timeout: Duration) -> Result<(), Failure> {
-        let deadline = Instant::now() + timeout;
-        let group = self.child.id() as libc::pid_t;
-        let mut someone_else = false;
-        // Reading /proc/net/tcp costs the kernel time per socket (tens of ms with
-        // tens of thousands in TIME_WAIT): poll often at first, then back off.
-        let mut pause = Duration::from_millis(5);
-        loop {
-            if let Some(status) = self.exited() {
-                self.stop_group();
-                let message = format!(
-                    "`{}` exited before listening on {} ({}){}",
-                    self.command,
-                    self.addr,
-                    describe_status(status),
-                    self.tail_note()
-                );
-                return Err(if someone_else {
-                    Failure::PortTaken(message)
-                } else {
-                    Failure::Other(message)
-                });
-            }
-            match listener_on(self.addr, group) {
-                Listener::Target => return Ok(()),
-                Listener::SomeoneElse => someone_else = true,
-                Listener::None => {}
-            }
-            if Instant::now() >= deadline {
-                self.stop_group();
-                return Err(Failure::Other(format!(
-                    "`{}` did not listen on {} within {} s (did it use {{port}} or {{addr}}?){}",
-                    self.command,
-                    self.addr,
-                    timeout.as_secs(),
-                    self.tail_note()
-                )));
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(80));
+        match self {
+            Started::Boxed(b) => b.store(),
+            Started::Unboxed(u) => u.store(),
         }
     }
 
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    /// `Some(message)` if the target has exited, or exits within `grace` (a failed
-    /// play may have seen it dying): its status or signal and output tail.
-    pub fn death(&mut self, grace: Duration) -> Option<String> {
-        let deadline = Instant::now() + grace;
-        while self.exited().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+    /// Stops the target (every process of its box; its process group without one) and
+    /// removes its files. Returns `Some(message)` if the server had died, or dies within
+    /// `grace` (a failed play may have seen it dying): how, and the end of its output.
+    pub fn finish(self, grace: Duration) -> Option<String> {
+        match self {
+            Started::Boxed(b) => b.finish(grace),
+            Started::Unboxed(u) => u.finish(grace),
         }
-        let status = self.exited()?;
-        // `tail_note` waits for the drains to reach the end of the pipes.
-        Some(format!(
-            "the target died during the transcript ({}){}",
-            describe_status(status),
-            self.tail_note()
-        ))
     }
+}
 
-    /// `; output ends: ...` with the last lines the target printed, or nothing.
-    /// Once the target is gone, waits (up to 500 ms) for the drains to reach the
-    /// end of the pipes, so that its last words are in.
-    fn tail_note(&self) -> String {
-        let deadline = Instant::now() + Duration::from_millis(500);
-        while self.drains.iter().any(|d| !d.is_finished()) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let tail: Vec<u8> = self
-            .tail
-            .lock()
-            .map(|t| t.0.iter().copied().collect())
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&tail);
+/// `template` with `{port}`, `{host}` and `{addr}` replaced, and `{store}` too when
+/// `store` is given (a box replaces it itself: the path exists only once the box does);
+/// values are shell-quoted when they need it.
+pub fn expand(template: &str, addr: SocketAddr, store: Option<&Path>) -> String {
+    let expanded = template
+        .replace("{port}", &addr.port().to_string())
+        .replace("{host}", &addr.ip().to_string())
+        .replace("{addr}", &addr.to_string());
+    match store {
+        Some(store) => expanded.replace("{store}", &shell_quote(&store.display().to_string())),
+        None => expanded,
+    }
+}
+
+/// `command` with `args` appended, each shell-quoted.
+pub fn with_args(mut command: String, args: &[String]) -> String {
+    for arg in args {
+        command.push(' ');
+        command.push_str(&shell_quote(arg));
+    }
+    command
+}
+
+/// True if the command names its address (`{port}` or `{addr}`): then the server is
+/// awaited there; otherwise wherever it listens (port discovery, in a box).
+pub fn names_its_port(template: &str) -> bool {
+    template.contains("{port}") || template.contains("{addr}")
+}
+
+/// `; its stderr ends:\n      ...` with the last lines of each stream the target
+/// wrote to, or nothing.
+pub fn output_note(output: &Output) -> String {
+    let mut parts = Vec::new();
+    for (name, captured) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        let text = captured.text();
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         let last = &lines[lines.len().saturating_sub(5)..];
-        if last.is_empty() {
-            String::new()
-        } else {
-            format!("; its output ends:\n      {}", last.join("\n      "))
+        if !last.is_empty() {
+            parts.push(format!("its {name} ends:\n      {}", last.join("\n      ")));
         }
     }
-
-    fn stop_group(&mut self) {
-        let pgid = self.child.id() as libc::pid_t;
-        process::signal_group(pgid, libc::SIGTERM);
-        let deadline = Instant::now() + STOP_GRACE;
-        while self.exited().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        // The shell may have exited and left its children: KILL whatever is left.
-        process::signal_group(pgid, libc::SIGKILL);
-        if let Some(watch) = &self.watch {
-            // Before `wait`: once reaped, the id may name another process.
-            watch.set(None);
-        }
-        let _ = self.child.wait();
-    }
-
-    /// Stops the process group (TERM, KILL after `STOP_GRACE`) and removes the store.
-    pub fn stop(mut self) {
-        self.stop_group();
-        for drain in self.drains.drain(..) {
-            let _ = drain.join();
-        }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join("\n    "))
     }
 }
 
-impl Drop for Started {
-    fn drop(&mut self) {
-        if self.exited().is_none() {
-            self.stop_group();
-        }
+/// The output of a start that failed, as compared with another's: both streams,
+/// with each of `varying` (the box's path, the port) replaced by a fixed text.
+pub fn comparable(stdout: &str, stderr: &str, varying: &[String]) -> String {
+    let mut text = format!("{stdout}\0{stderr}");
+    for v in varying.iter().filter(|v| !v.is_empty()) {
+        text = text.replace(v.as_str(), "\u{1}");
     }
-}
-
-/// A `drain` sink that keeps the last lines in `tail`.
-fn push_to(tail: &Arc<Mutex<Tail>>) -> impl FnMut(&[u8]) + Send + 'static {
-    let tail = tail.clone();
-    move |bytes| {
-        if let Ok(mut tail) = tail.lock() {
-            tail.push(bytes);
-        }
-    }
-}
-
-/// Who listens on 127.0.0.1 (or every address) at a port.
-#[derive(Debug, PartialEq)]
-enum Listener {
-    /// A process of the target's group.
-    Target,
-    /// Only sockets of other programs.
-    SomeoneElse,
-    None,
-}
-
-/// Why a start failed: `PortTaken` when the target died while another program
-/// listened on its port (worth another port), else anything else.
-enum Failure {
-    PortTaken(String),
-    Other(String),
-}
-
-impl From<String> for Failure {
-    fn from(message: String) -> Failure {
-        Failure::Other(message)
-    }
-}
-
-/// Starts on a port another program took first before giving up.
-const PORT_ATTEMPTS: usize = 3;
-
-/// Who listens at `addr`'s port: a LISTEN socket in `/proc/net/tcp{,6}` held open by
-/// a process of `group` is the target's. Without `/proc`, a connection probe.
-fn listener_on(addr: SocketAddr, group: libc::pid_t) -> Listener {
-    let probe = || {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(50)).is_ok() {
-            Listener::Target
-        } else {
-            Listener::None
-        }
-    };
-    let Some(sockets) = listening_sockets() else {
-        return probe();
-    };
-    let here: Vec<&ListenSocket> = sockets.iter().filter(|s| s.port == addr.port()).collect();
-    if here.is_empty() {
-        return Listener::None;
-    }
-    let inodes: Vec<u64> = here.iter().map(|s| s.inode).collect();
-    match held_by_group(&inodes, group) {
-        Some(inode) => {
-            let sure = here.iter().any(|s| s.inode == inode && s.sure);
-            // `[::]:PORT` takes 127.0.0.1 only if it is dual-stack, which /proc does not say.
-            if sure { Listener::Target } else { probe() }
-        }
-        None => Listener::SomeoneElse,
-    }
-}
-
-/// The first of `inodes` that a process of `group` holds as a socket descriptor.
-fn held_by_group(inodes: &[u64], group: libc::pid_t) -> Option<u64> {
-    let procs = std::fs::read_dir("/proc").ok()?;
-    for entry in procs.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-        let pgrp = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
-            .and_then(|p| p.parse::<libc::pid_t>().ok());
-        if pgrp != Some(group) {
-            continue;
-        }
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if let Ok(link) = std::fs::read_link(fd.path())
-                && let Some(inode) = link
-                    .to_str()
-                    .and_then(|l| l.strip_prefix("socket:["))
-                    .and_then(|l| l.strip_suffix(']'))
-                    .and_then(|l| l.parse::<u64>().ok())
-                && inodes.contains(&inode)
-            {
-                return Some(inode);
-            }
-        }
-    }
-    None
-}
-
-/// `/proc/net/tcp{,6}` addresses (hex, as the kernel writes them) that surely take a
-/// connection to 127.0.0.1: itself, 0.0.0.0 and `::ffff:127.0.0.1`. Another
-/// program's `[::1]:PORT` must not pass for the target.
-const LOOPBACK_V4: [&str; 3] = ["0100007F", "00000000", "0000000000000000FFFF00000100007F"];
-/// `::`, which takes 127.0.0.1 unless the socket is IPV6_V6ONLY.
-const ANY_V6: &str = "00000000000000000000000000000000";
-
-/// A LISTEN socket that 127.0.0.1 may reach.
-struct ListenSocket {
-    port: u16,
-    inode: u64,
-    /// 127.0.0.1 surely reaches it (not only maybe, as `::` does).
-    sure: bool,
-}
-
-/// The LISTEN sockets that 127.0.0.1 may reach, or `None` without `/proc`.
-fn listening_sockets() -> Option<Vec<ListenSocket>> {
-    let mut sockets = Vec::new();
-    let mut any = false;
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        any = true;
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            // local_address is ADDR:PORT in hex; st 0A is LISTEN; column 9 is the inode.
-            if let (Some(local), Some(&"0A"), Some(inode)) = (cols.get(1), cols.get(3), cols.get(9))
-                && let Some((ip, port)) = local.rsplit_once(':')
-                && let Ok(port) = u16::from_str_radix(port, 16)
-                && let Ok(inode) = inode.parse::<u64>()
-            {
-                let sure = LOOPBACK_V4.contains(&ip);
-                if sure || ip == ANY_V6 {
-                    sockets.push(ListenSocket { port, inode, sure });
-                }
-            }
-        }
-    }
-    any.then_some(sockets)
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::CommandExt;
-    use std::process::Command;
-
-    #[test]
-    fn a_listener_counts_as_the_targets_only_when_its_group_holds_it() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        // SAFETY: getpgrp has no preconditions.
-        let ours = unsafe { libc::getpgrp() };
-        assert_eq!(listener_on(addr, ours), Listener::Target);
-        let mut other = Command::new("sleep")
-            .arg("5")
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let theirs = other.id() as libc::pid_t;
-        assert_eq!(listener_on(addr, theirs), Listener::SomeoneElse);
-        other.kill().unwrap();
-        other.wait().unwrap();
-        drop(listener);
-        assert_eq!(listener_on(addr, ours), Listener::None);
-    }
 
     #[test]
     fn placeholders_are_expanded_and_quoted() {
@@ -517,86 +257,20 @@ mod tests {
             expand(
                 "srv --port {port} --host {host} -a {addr} -s {store}",
                 addr,
-                Path::new("/tmp/a b/w.txt")
+                Some(Path::new("/tmp/a b/w.txt"))
             ),
             "srv --port 4321 --host 127.0.0.1 -a 127.0.0.1:4321 -s '/tmp/a b/w.txt'"
         );
-        assert_eq!(shell_quote("--max-body"), "--max-body");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        // A box expands {store} itself.
+        assert_eq!(
+            expand("srv {addr} {store}", addr, None),
+            "srv 127.0.0.1:4321 {store}"
+        );
+        assert_eq!(
+            with_args("srv".into(), &["--max-body".into(), "it's".into()]),
+            r"srv --max-body 'it'\''s'"
+        );
         assert_eq!(shell_quote(""), "''");
-    }
-
-    #[test]
-    fn a_target_that_never_listens_fails_with_its_output() {
-        let err = Started::start(
-            "echo booting; echo oops >&2; exit 3",
-            &[],
-            None,
-            Limits::default(),
-            &Place::default(),
-        )
-        .err()
-        .expect("a target that exits cannot start");
-        assert!(err.contains("exited before listening"), "{err}");
-        assert!(err.contains("exit status 3"), "{err}");
-        assert!(err.contains("oops"), "{err}");
-    }
-
-    #[test]
-    fn a_watch_kills_the_group_from_another_thread_and_the_start_fails() {
-        let watch = Arc::new(Watch::default());
-        let place = Place {
-            dir: None,
-            watch: Some(watch.clone()),
-        };
-        let killer = {
-            let watch = watch.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(200));
-                watch.kill();
-            })
-        };
-        // Never listens: without the watch it would wait START_TIMEOUT.
-        let err = Started::start("sleep 1000", &[], None, Limits::default(), &place)
-            .err()
-            .expect("a killed target cannot start");
-        killer.join().unwrap();
-        assert!(err.contains("exited before listening"), "{err}");
-        assert!(err.contains("signal 9"), "{err}");
-    }
-
-    #[test]
-    fn the_command_runs_in_the_given_directory_not_the_store_s() {
-        let dir = tempfile::tempdir().unwrap();
-        let place = Place {
-            dir: Some(dir.path().to_path_buf()),
-            watch: None,
-        };
-        let err = Started::start("pwd; exit 1", &[], None, Limits::default(), &place)
-            .err()
-            .unwrap();
-        let real = dir.path().canonicalize().unwrap();
-        assert!(err.contains(&real.display().to_string()), "{err}");
-    }
-
-    #[test]
-    fn a_listening_target_is_found_and_its_group_stopped() {
-        // A python one-liner that listens on {port}; sh stays as its parent.
-        let cmd = "python3 -c 'import socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(); time.sleep(60)' {port}; echo never";
-        let started = Started::start(
-            cmd,
-            &[],
-            Some(b"alpha\n"),
-            Limits::default(),
-            &Place::default(),
-        )
-        .expect("the target starts");
-        assert_eq!(std::fs::read(started.store()).unwrap(), b"alpha\n");
-        let addr = started.addr();
-        assert!(TcpStream::connect(addr).is_ok());
-        let began = Instant::now();
-        started.stop();
-        assert!(began.elapsed() < STOP_GRACE, "TERM stops a plain process");
-        assert!(TcpStream::connect(addr).is_err(), "the group is gone");
+        assert!(names_its_port("x --addr {addr}") && !names_its_port("python3 server.py"));
     }
 }

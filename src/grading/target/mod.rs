@@ -1,21 +1,37 @@
 //! The server a transcript plays against, and the only place grading starts a process.
 //!
 //! Here: `Target` (in-process, a running `--target`, or a `--target-cmd` started
-//! per transcript); `foreign`, starting, watching and stopping a foreign program
-//! (placeholders, a fresh store, the lab pair, RLIMIT_FSIZE faults, the LISTEN wait,
-//! its death, the process group's stop, `Watch` for the time limit); `process`, the one
-//! `spawn` of a program (a server or a client under test) and its group's signals;
-//! `flags`, the `--target-flags` map; `local`, our own server in-process for one transcript.
-//! Elsewhere: playing the steps against the address it gives (`grading::play`),
-//! choosing the target for a run (`grading::replay`, `grading::class`).
+//! per transcript: `CommandTarget`), `Isolation` (each start in a box, or `--no-box`,
+//! and the one line every report carries about it); `foreign`, starting, watching
+//! and stopping a foreign program whichever way it runs (placeholders, the store,
+//! the lab pair, the LISTEN wait and port discovery, the write fault on the server's
+//! process only, its death, its stop, `Watch` for the time limit); `boxed`, the
+//! start in a box (`crate::sandbox`); `unboxed`, the start without one (its own
+//! process group); `gate`, failing fast on a start that cannot work; `process`,
+//! the one `spawn` of an unboxed program (a server or a client under test) and its
+//! group's signals; `flags`, the `--target-flags` map; `local`, our own server
+//! in-process for one transcript.
+//! Elsewhere: playing the steps through the connector it gives (`grading::play`),
+//! choosing the target for a run (`grading::replay`, `grading::class`), the box
+//! itself (`crate::sandbox`).
 
+pub mod boxed;
 pub mod flags;
 pub mod foreign;
+pub mod gate;
 pub mod local;
 pub mod process;
+pub mod unboxed;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::sandbox::{Protections, Sandbox};
+
+/// How long a target has to listen by default (`--start-timeout`).
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which server a transcript plays against.
 #[derive(Debug, Clone, Default)]
@@ -25,11 +41,139 @@ pub enum Target {
     InProcess,
     /// A running server shared by every transcript (`--target`).
     Addr(SocketAddr),
-    /// A command that starts the server under test, once per transcript (`--target-cmd`).
-    Command {
+    /// A command that starts the server under test, once per transcript (`--target-cmd`,
+    /// a submission's `wordwire-cmd`).
+    Command(CommandTarget),
+}
+
+/// A server started by a command for each transcript, and how.
+#[derive(Debug, Clone)]
+pub struct CommandTarget {
+    /// The command, with its placeholders (`{port}`, `{host}`, `{addr}`, `{store}`).
+    pub template: String,
+    pub flags: Option<flags::FlagMap>,
+    /// The submission's directory: copied into each box as its working directory, or
+    /// the command's current directory without a box. `None`: the grader's own.
+    pub dir: Option<PathBuf>,
+    pub isolation: Isolation,
+    /// How long the command has to listen (a Java compile takes seconds).
+    pub start_timeout: Duration,
+    /// Shared by every transcript of this target: stops starting it after a start that
+    /// cannot work (`gate`).
+    pub gate: Arc<gate::StartGate>,
+}
+
+impl CommandTarget {
+    /// `template` run in `dir` (`None`: the current directory), the default start timeout.
+    pub fn new(
         template: String,
         flags: Option<flags::FlagMap>,
-        /// The command's current directory; `None`: ours.
         dir: Option<PathBuf>,
-    },
+        isolation: Isolation,
+    ) -> CommandTarget {
+        CommandTarget {
+            template,
+            flags,
+            dir,
+            isolation,
+            start_timeout: START_TIMEOUT,
+            gate: Arc::default(),
+        }
+    }
+}
+
+/// Whether each start of a command runs in a box (`crate::sandbox`) or as the grader's
+/// own child (`--no-box`).
+#[derive(Debug, Clone)]
+pub enum Isolation {
+    Boxed(Arc<BoxSetup>),
+    /// `--no-box`: the command runs as the grader's user, with its files, environment
+    /// and network, in a process group of its own.
+    Unboxed,
+}
+
+/// What every box of a run is made with.
+#[derive(Debug, Clone)]
+pub struct BoxSetup {
+    /// The `wordwire` executable, run as each box's helper.
+    pub init: PathBuf,
+    /// The layers a box gets on this machine (`Sandbox::probe`, once per run).
+    pub protections: Protections,
+}
+
+impl Isolation {
+    /// A box for every start, with the layers this machine gives (probed once, with
+    /// `init` as the helper), or none with `no_box`. An error: no box can be made at
+    /// all (the kernel refuses even the helper's setup).
+    pub fn for_run(no_box: bool, init: &Path) -> Result<Isolation, String> {
+        if no_box {
+            return Ok(Isolation::Unboxed);
+        }
+        match Sandbox::probe(init) {
+            Ok(protections) => Ok(Isolation::Boxed(Arc::new(BoxSetup {
+                init: init.to_path_buf(),
+                protections: protections.clone(),
+            }))),
+            Err(e) => Err(format!(
+                "cannot make a box for the submissions ({e}); --no-box runs them without one, as your user, with your files and network"
+            )),
+        }
+    }
+
+    /// `Isolation::for_run` with this program as the helper.
+    pub fn for_this_run(no_box: bool) -> Result<Isolation, String> {
+        let exe = std::env::current_exe()
+            .map_err(|e| format!("cannot find the wordwire executable for the box: {e}"))?;
+        Isolation::for_run(no_box, &exe)
+    }
+
+    /// The line every report carries: `box: namespaces user, net, uts, pid, mount;
+    /// landlock ABI 7; rlimits (processes per box)`, or `no box (--no-box)`.
+    pub fn report_line(&self) -> String {
+        match self {
+            Isolation::Boxed(setup) => format!("box: {}", setup.protections),
+            Isolation::Unboxed => "no box (--no-box): each server ran as the grader's user, with its files, environment and network".to_string(),
+        }
+    }
+
+    /// What is said once at the start of a run, on stderr: the report line, then, for
+    /// each layer this machine does not give, what that leaves open.
+    pub fn announcement(&self) -> String {
+        let mut lines = vec![self.report_line()];
+        match self {
+            Isolation::Unboxed => lines.push(
+                "  --no-box: a server can read your files and environment, reach your network, signal the grader; only its process group is stopped after each transcript".to_string(),
+            ),
+            Isolation::Boxed(setup) => {
+                let p = &setup.protections;
+                let mut missing = Vec::new();
+                if !p.net_ns {
+                    missing.push("no network namespace: each server shares this machine's network, must listen on the {port} it is given, and only TCP connects out are refused (Landlock ABI 4+)");
+                }
+                if !p.pid_ns {
+                    missing.push("no PID namespace: a server's processes are found and killed by ancestry (a process that forks fast enough could race it)");
+                }
+                if p.landlock.is_none() {
+                    missing.push("no Landlock: a server can read and write whatever your user can (only its copy of the submission is private)");
+                } else if p.landlock.is_some_and(|l| !l.full) {
+                    missing.push("Landlock is older than the rules: some accesses are not restricted");
+                }
+                if !p.mount_ns {
+                    missing.push("no mount namespace: /tmp and /proc are the host's (TMPDIR points into the box)");
+                }
+                if !p.process_limit {
+                    missing.push("no per-box process limit (no user namespace)");
+                }
+                for m in missing {
+                    lines.push(format!("  incomplete box: {m}"));
+                }
+                for note in &p.notes {
+                    lines.push(format!("  ({note})"));
+                }
+            }
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        text
+    }
 }

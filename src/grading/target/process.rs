@@ -2,26 +2,33 @@
 //!
 //! Here: `spawn` (`sh -c COMMAND` leading a process group of its own, the lab pair
 //! in its environment, stdin from /dev/null, stdout and stderr on pipes, the
-//! limits set in the child before `exec`), `signal_group`, draining a child's
-//! pipes, shell quoting, and naming how a process ended. A sandbox for
-//! submissions wraps `spawn`; outside the unit tests nothing else in the crate
+//! limits set in the child before `exec`), `signal_group`, and draining a child's
+//! pipes: the `--no-box` path of a server under test, and a client under test.
+//! Shell quoting and naming how a process ended are the box's (`crate::sandbox`),
+//! re-exported here. Outside the unit tests and the box nothing else in the crate
 //! calls `Command::new`.
 //! Elsewhere: a server under test (`grading::target::foreign`) and a client under
 //! test (`grading::clients`), which call these.
 
 use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 
 use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
+pub use crate::sandbox::{describe_status, shell_quote};
 
 /// What the child gets before `exec`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {
-    /// RLIMIT_FSIZE in bytes: writes that would grow any file past it fail with EFBIG.
+    /// RLIMIT_FSIZE in bytes on the whole command: writes that would grow any file
+    /// past it fail with EFBIG. (A fault meant for the server alone is set on its
+    /// process once it listens: `grading::target::unboxed`.)
     pub file_size: Option<u64>,
+    /// SIGXFSZ ignored (and so across `exec`), so that a write past a file size
+    /// limit, set now or later, fails with EFBIG instead of killing the writer.
+    pub ignore_file_size_signal: bool,
 }
 
 /// Starts `sh -c COMMAND` as the leader of a new process group (so that
@@ -45,15 +52,18 @@ pub fn spawn(command: &str, dir: Option<&Path>, limits: Option<Limits>) -> std::
     }
     if let Some(limits) = limits {
         let file_size = limits.file_size;
+        let ignore = limits.ignore_file_size_signal || file_size.is_some();
         // SAFETY: the closure runs in the forked child before exec and calls only
         // async-signal-safe functions (signal, setrlimit) on values copied in.
         unsafe {
             cmd.pre_exec(move || {
-                if let Some(size) = file_size {
+                if ignore {
                     // Fair for every language: an ignored SIGXFSZ stays ignored across
                     // exec, so a write past the limit fails with EFBIG instead of
                     // killing the target (Python ignores it anyway; C and Rust do not).
                     libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                }
+                if let Some(size) = file_size {
                     let limit = libc::rlimit {
                         rlim_cur: size as libc::rlim_t,
                         rlim_max: size as libc::rlim_t,
@@ -92,40 +102,4 @@ pub fn drain(
             sink(&buf[..n]);
         }
     })
-}
-
-/// `word` as one `sh` word: as it is if it is plain, else in single quotes.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-/// `exit status 3` or `killed by signal 9 (SIGKILL)`.
-pub fn describe_status(status: ExitStatus) -> String {
-    if let Some(code) = status.code() {
-        return format!("exit status {code}");
-    }
-    match status.signal() {
-        Some(sig) => format!("killed by signal {sig}{}", signal_name(sig)),
-        None => status.to_string(),
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGKILL => " (SIGKILL)",
-        libc::SIGSEGV => " (SIGSEGV)",
-        libc::SIGABRT => " (SIGABRT)",
-        libc::SIGTERM => " (SIGTERM)",
-        libc::SIGXFSZ => " (SIGXFSZ: a write past the file size limit)",
-        libc::SIGPIPE => " (SIGPIPE)",
-        _ => "",
-    }
 }

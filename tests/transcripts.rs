@@ -17,8 +17,18 @@ fn transcripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts")
 }
 
+/// The suite `transcripts/SUITE` lists (not what a user added beside it).
 fn all_transcripts() -> Vec<PathBuf> {
-    replay::discover(&[transcripts_dir()]).expect("transcripts/ is readable")
+    wordwire::grading::suite::builtin::listed(&transcripts_dir()).expect("transcripts/SUITE")
+}
+
+/// The suite's transcripts under `methods/`.
+fn methods() -> Vec<PathBuf> {
+    let dir = transcripts_dir().join("methods");
+    all_transcripts()
+        .into_iter()
+        .filter(|p| p.starts_with(&dir))
+        .collect()
 }
 
 #[test]
@@ -75,7 +85,7 @@ fn replay_against_a_server_that_answers_200_to_everything_fails_with_a_diff() {
     // wait out replay's 5 s.
     let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
         .args(["replay", "--jobs", "4", "--target", &addr.to_string()])
-        .arg(transcripts_dir().join("methods"))
+        .args(methods())
         .output()
         .expect("wordwire runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -153,7 +163,7 @@ fn json_and_junit_reports_name_each_transcript() {
                 "--target",
                 &addr.to_string(),
             ])
-            .arg(transcripts_dir().join("methods"))
+            .args(methods())
             .output()
             .expect("wordwire runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -200,12 +210,12 @@ fn client_connection_failure_is_one_line_and_nonzero() {
     assert!(stderr.contains("cannot connect"), "{stderr}");
 }
 
-/// `wordwire replay ARGS... transcripts/` and its exit code, stdout and stderr.
+/// `wordwire replay ARGS...` over the suite and its exit code, stdout and stderr.
 fn replay_cli(args: &[&str]) -> (Option<i32>, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
         .arg("replay")
         .args(args)
-        .arg(transcripts_dir())
+        .args(all_transcripts())
         .output()
         .expect("wordwire runs");
     (

@@ -446,6 +446,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         errors
     };
     let mut files = discover(&suite.paths)?;
+    note_unlisted(&suite.paths, &files);
     // A client is tested by client transcripts only, a foreign server by server transcripts only;
     // in-process, both: server transcripts against our server, client ones with our client.
     // A file that cannot be read is of neither kind: it stays, to be a suite error.
@@ -576,6 +577,30 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         anstream::eprint!("{block}");
     }
     Ok(RunEnd::of(passed_run(&results), &suite_errors))
+}
+
+/// Says on stderr which of `files` a directory's `SUITE` does not list: they play from
+/// disk, but are not in the built-in suite nor in `cargo test` (`builtin::listed`).
+fn note_unlisted(paths: &[PathBuf], files: &[PathBuf]) {
+    for dir in paths.iter().filter(|p| p.is_dir()) {
+        let unlisted = builtin::unlisted(dir, files);
+        let manifest = dir.join(builtin::MANIFEST);
+        let why = "played from disk, not part of the built-in suite nor of cargo test";
+        match unlisted.as_slice() {
+            [] => {}
+            [one] => anstream::eprintln!(
+                "note: {} is not listed in {}: {why}",
+                one.display(),
+                manifest.display()
+            ),
+            [first, ..] => anstream::eprintln!(
+                "note: {} transcripts are not listed in {}: {why}: {}, ...",
+                unlisted.len(),
+                manifest.display(),
+                first.display()
+            ),
+        }
+    }
 }
 
 /// True unless a MUST transcript failed or could not be played.

@@ -298,6 +298,32 @@ fn a_target_where_nothing_listens_is_one_line_and_exit_2() {
 }
 
 #[test]
+fn a_target_that_accepts_and_never_answers_is_one_line_and_exit_2_in_seconds() {
+    // Accepts and holds every connection, reading nothing and answering nothing.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = replay_cli(&["--target", &addr]);
+    let took = started.elapsed();
+    assert_eq!(code, Some(2), "{stdout}");
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!(
+            "wordwire replay: {addr} accepted a connection but answered nothing to `GET /` in 3 s: is an HTTP server serving there (not stopped, not stuck)?\n"
+        )
+    );
+    // The probe's wait, not a transcript's timeouts (92 s before).
+    assert!(took < std::time::Duration::from_secs(8), "{took:?}");
+}
+
+#[test]
 fn a_target_cmd_that_never_listens_is_an_error_naming_it() {
     let (code, stdout, _) = replay_cli(&["--target-cmd", "echo no port here >&2; exit 4"]);
     assert_eq!(code, Some(1), "{stdout}");

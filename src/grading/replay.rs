@@ -477,11 +477,8 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
                 .map_err(|e| format!("cannot resolve {addr}: {e}"))?
                 .next()
                 .ok_or_else(|| format!("{addr} resolves to no address"))?;
-            // One line instead of a failure per transcript when nothing listens.
-            if let Err(e) = std::net::TcpStream::connect_timeout(&resolved, Duration::from_secs(5))
-            {
-                return Err(format!("cannot connect to {addr}: {}", io_message(&e)));
-            }
+            // One line instead of a failure per transcript when nothing listens or answers.
+            probe(addr, resolved)?;
             Target::Addr(resolved)
         }
         (None, Some(template)) => Target::Command {
@@ -521,8 +518,18 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     };
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;
+    // A skip's reason in full once; the summary line counts each reason.
+    let reasons_shown = Mutex::new(std::collections::BTreeSet::new());
     let results = replay_all(&files, &options, jobs, |result, done, total| {
-        let result = shown(result.clone());
+        let mut result = shown(result.clone());
+        if let Outcome::Skipped(why) = &mut result.outcome {
+            let mut shown = reasons_shown
+                .lock()
+                .expect("no thread panics while holding the reasons lock");
+            if !shown.insert(why.clone()) {
+                *why = "the reason above".to_string();
+            }
+        }
         let line = format!("[{done:>width$}/{total}] {}", report::result_line(&result));
         if text {
             anstream::println!("{line}");
@@ -600,6 +607,48 @@ fn note_unlisted(paths: &[PathBuf], files: &[PathBuf]) {
                 first.display()
             ),
         }
+    }
+}
+
+/// How long `probe` waits for the first byte of an answer.
+pub const PROBE_WAIT: Duration = Duration::from_secs(3);
+
+/// Checks that something at `resolved` (`--target addr`) answers HTTP before the suite
+/// plays: connects (5 s) and sends one `GET /` without credentials, which changes no
+/// store; any byte back, or a close, will do. A server that accepts and never answers
+/// would otherwise make each transcript wait out its timeouts (minutes, exit 1).
+fn probe(addr: &str, resolved: std::net::SocketAddr) -> Result<(), String> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect_timeout(&resolved, Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect to {addr}: {}", io_message(&e)))?;
+    let request = format!("GET / HTTP/1.1\r\nHost: {resolved}\r\nConnection: close\r\n\r\n");
+    let silent = || {
+        format!(
+            "{addr} accepted a connection but answered nothing to `GET /` in {} s: is an HTTP server serving there (not stopped, not stuck)?",
+            PROBE_WAIT.as_secs()
+        )
+    };
+    stream
+        .set_read_timeout(Some(PROBE_WAIT))
+        .and_then(|()| stream.set_write_timeout(Some(PROBE_WAIT)))
+        .map_err(|e| format!("{addr}: {}", io_message(&e)))?;
+    if let Err(e) = stream.write_all(request.as_bytes()) {
+        return match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Err(silent()),
+            // Closed or reset: it is there, and the transcripts will say what it does.
+            _ => Ok(()),
+        };
+    }
+    match stream.read(&mut [0u8; 1]) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(silent())
+        }
+        _ => Ok(()),
     }
 }
 

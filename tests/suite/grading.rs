@@ -739,6 +739,13 @@ fn a_running_target_is_scored_on_what_it_played_and_every_format_says_what_was_s
         text.ends_with(&format!("\n{played} passed, 0 failed, {note}\n")),
         "{text}"
     );
+    // Each reason in full once in the progress lines (then "the reason above"), once in the summary.
+    assert_eq!(text.matches(why).count(), 2, "{text}");
+    assert_eq!(
+        text.matches(": the reason above\n").count(),
+        skipped - 2,
+        "{text}"
+    );
 
     let (_, json) = replay_running(&addr, "json");
     let report: serde_json::Value = serde_json::from_str(&json).expect("the JSON parses");

@@ -665,6 +665,33 @@ fn a_recording_copied_into_transcripts_plays_from_disk_and_the_tests_do_not_grad
 }
 
 #[test]
+fn grade_pointed_at_one_folder_holding_the_command_file_grades_it_alone() {
+    // It said "no submissions": the folder's own subdirectories were the submissions.
+    let work = tempfile::tempdir().unwrap();
+    let alice = work.path().join("alice");
+    std::fs::create_dir_all(alice.join("src")).unwrap();
+    std::fs::write(
+        alice.join("wordwire-cmd"),
+        format!("'{}' serve --addr {{addr}} --store {{store}}\n", binary()),
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .args(["grade", ".", "--out", "../grades", "--suite"])
+        .arg(root().join("transcripts/methods/post-appends-word.transcript"))
+        .current_dir(&alice)
+        .output()
+        .expect("wordwire runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("\nalice        100%"), "{stdout}");
+    assert!(
+        stdout.contains("\n1 submission, 1 transcript each, in "),
+        "{stdout}"
+    );
+    assert!(work.path().join("grades/alice.html").is_file());
+}
+
+#[test]
 fn grade_refuses_a_directory_without_submissions() {
     let work = tempfile::tempdir().unwrap();
     let output = Command::new(binary())

@@ -298,6 +298,47 @@ fn a_target_where_nothing_listens_is_one_line_and_exit_2() {
 }
 
 #[test]
+fn bless_says_how_many_files_it_rewrote_and_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let original =
+        std::fs::read_to_string(transcripts_dir().join("methods/post-appends-word.transcript"))
+            .unwrap();
+    // Fixtures are found in the nearest fixtures/ above a transcript.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    std::os::unix::fs::symlink(&fixtures, dir.path().join("fixtures")).unwrap();
+    let suite = dir.path().join("transcripts");
+    std::fs::create_dir(&suite).unwrap();
+    std::fs::write(suite.join("same.transcript"), &original).unwrap();
+    let broken = original.replacen("added hello", "added hellp", 1);
+    assert_ne!(broken, original);
+    std::fs::write(suite.join("wrong.transcript"), &broken).unwrap();
+    let bless = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+            .args(["replay", "--bless", "transcripts"])
+            .current_dir(dir.path())
+            .output()
+            .expect("wordwire runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+        )
+    };
+    let (code, stdout) = bless();
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.ends_with("\n--bless rewrote 1 file (read the diff before you commit): transcripts/wrong.transcript\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(suite.join("wrong.transcript")).unwrap(),
+        original
+    );
+    let (code, stdout) = bless();
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.ends_with("\n--bless rewrote no file\n"), "{stdout}");
+}
+
+#[test]
 fn a_target_that_accepts_and_never_answers_is_one_line_and_exit_2_in_seconds() {
     // Accepts and holds every connection, reading nothing and answering nothing.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -565,6 +565,9 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
                 write(&mut out, &report::Score::of(&results).table())?;
             }
             write(&mut out, &format!("\n{}\n", report::summary_line(&results)))?;
+            if args.bless {
+                write(&mut out, &format!("{}\n", blessed_line(&results)))?;
+            }
             if let Some(block) = report::suite_errors(&suite_errors) {
                 write(&mut out, &format!("\n{block}"))?;
             }
@@ -578,10 +581,13 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         )?,
     }
     // The report is on stdout, perhaps to a file: a person at the terminal sees it too.
-    if args.format != Format::Text
-        && let Some(block) = report::suite_errors(&suite_errors)
-    {
-        anstream::eprint!("{block}");
+    if args.format != Format::Text {
+        if args.bless {
+            anstream::eprintln!("{}", blessed_line(&results));
+        }
+        if let Some(block) = report::suite_errors(&suite_errors) {
+            anstream::eprint!("{block}");
+        }
     }
     Ok(RunEnd::of(passed_run(&results), &suite_errors))
 }
@@ -649,6 +655,23 @@ fn probe(addr: &str, resolved: std::net::SocketAddr) -> Result<(), String> {
             Err(silent())
         }
         _ => Ok(()),
+    }
+}
+
+/// `--bless`'s last line: how many files it rewrote, and which.
+fn blessed_line(results: &[TranscriptResult]) -> String {
+    let blessed: Vec<String> = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Blessed)
+        .map(|r| r.path.display().to_string())
+        .collect();
+    match blessed.len() {
+        0 => "--bless rewrote no file".to_string(),
+        n => format!(
+            "--bless rewrote {n} file{} (read the diff before you commit): {}",
+            if n == 1 { "" } else { "s" },
+            blessed.join(", ")
+        ),
     }
 }
 

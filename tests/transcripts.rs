@@ -338,6 +338,102 @@ fn bless_says_how_many_files_it_rewrote_and_which() {
     assert!(stdout.ends_with("\n--bless rewrote no file\n"), "{stdout}");
 }
 
+/// `wordwire replay ARGS...` (no paths: the built-in suite): exit code, stdout, stderr.
+fn replay_builtin(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .arg("replay")
+        .args(args)
+        .output()
+        .expect("wordwire runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// The suite's paths as replay prints them (`transcripts/...`), those containing any of `patterns`.
+fn shown_paths(patterns: &[&str], keep: impl Fn(&Path) -> bool) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    all_transcripts()
+        .iter()
+        .filter(|p| keep(p))
+        .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+        .filter(|p| patterns.is_empty() || patterns.iter().any(|pattern| p.contains(pattern)))
+        .map(|p| p + "\n")
+        .collect()
+}
+
+#[test]
+fn replay_list_prints_the_suite_a_run_would_play_and_filter_narrows_it() {
+    let client = |p: &Path| wordwire::grading::clients::is_client_transcript(p);
+    let (code, stdout, _) = replay_builtin(&["--list"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(stdout, shown_paths(&[], |_| true));
+    let (_, stdout, _) =
+        replay_builtin(&["--list", "--filter", "methods/put", "--filter", "chunked"]);
+    let expected = shown_paths(&["methods/put", "chunked"], |_| true);
+    assert_eq!(stdout, expected);
+    assert!(expected.lines().count() >= 4, "{expected}");
+    // What each kind of run plays: server transcripts for a server, client ones for a client.
+    let (_, stdout, _) = replay_builtin(&["--list", "--target-cmd", "unused {addr}"]);
+    assert_eq!(stdout, shown_paths(&[], |p| !client(p)));
+    let (_, stdout, _) = replay_builtin(&["--list", "--target", "127.0.0.1:9"]);
+    assert_eq!(stdout, shown_paths(&[], |p| !client(p)));
+    let (_, stdout, _) = replay_builtin(&["--list", "--client-cmd", "unused"]);
+    assert_eq!(stdout, shown_paths(&[], client));
+    // Given paths are listed as given.
+    let (_, stdout, _) = replay_builtin(&[
+        "--list",
+        "--filter",
+        "options",
+        transcripts_dir().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        stdout,
+        format!(
+            "{}\n",
+            transcripts_dir()
+                .join("methods/options-is-204-with-allow.transcript")
+                .display()
+        )
+    );
+    let (code, stdout, stderr) = replay_builtin(&["--filter", "no-such-name"]);
+    assert_eq!((code, stdout.as_str()), (Some(2), ""));
+    assert_eq!(
+        stderr,
+        "wordwire replay: no transcript's path contains no-such-name (--list shows the paths)\n"
+    );
+}
+
+#[test]
+fn replay_filter_plays_the_subset_in_process_and_against_a_target_cmd() {
+    let put = shown_paths(&["methods/put-"], |_| true);
+    let n = put.lines().count();
+    assert!(n >= 3, "{put}");
+    let cmd = format!(
+        "{} serve --addr {{addr}} --store {{store}}",
+        env!("CARGO_BIN_EXE_wordwire")
+    );
+    for args in [
+        vec!["--filter", "methods/put-"],
+        vec!["--filter", "methods/put-", "--target-cmd", &cmd],
+    ] {
+        let (code, stdout, _) = replay_builtin(&args);
+        assert_eq!(code, Some(0), "{args:?}: {stdout}");
+        assert!(
+            stdout.ends_with(&format!("\n{n} passed, 0 failed\n")),
+            "{args:?}: {stdout}"
+        );
+        for path in put.lines() {
+            assert!(
+                stdout.contains(&format!("ok      {path} (")),
+                "{path} in {stdout}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_target_that_accepts_and_never_answers_is_one_line_and_exit_2_in_seconds() {
     // Accepts and holds every connection, reading nothing and answering nothing.

@@ -73,6 +73,15 @@ pub struct ReplayArgs {
     /// and exit; the written files replay from disk (`wordwire replay DIR/transcripts`).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["bless", "coverage", "target", "target_cmd", "client_cmd"])]
     pub export: Option<PathBuf>,
+    /// Print the transcripts a run would play (the built-in suite, or those PATHS finds;
+    /// with --filter, the matching ones; with --target, --target-cmd or --client-cmd, those
+    /// of its kind), one path a line, and exit without playing.
+    #[arg(long, conflicts_with_all = ["bless", "coverage", "format", "export", "jobs", "exact", "contract"])]
+    pub list: bool,
+    /// Play only the transcripts whose path (as printed: `transcripts/methods/...`) contains
+    /// PATTERN, as `cargo test PATTERN` filters; repeat it for several (any one matches).
+    #[arg(long, value_name = "PATTERN", conflicts_with = "export")]
+    pub filter: Vec<String>,
     /// Transcript files or directories (searched for *.transcript); without any,
     /// the suite built into the binary (with --bless: ./transcripts).
     pub paths: Vec<PathBuf>,

@@ -459,6 +459,31 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     if files.is_empty() {
         return Err("no transcripts found".to_string());
     }
+    if !args.filter.is_empty() {
+        files.retain(|path| {
+            let mut path = path.clone();
+            suite.show(&mut path);
+            let path = path.display().to_string();
+            args.filter
+                .iter()
+                .any(|pattern| path.contains(pattern.as_str()))
+        });
+        if files.is_empty() {
+            return Err(format!(
+                "no transcript's path contains {} (--list shows the paths)",
+                args.filter.join(" or ")
+            ));
+        }
+    }
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for path in &files {
+            let mut path = path.clone();
+            suite.show(&mut path);
+            writeln!(out, "{}", path.display()).map_err(|e| format!("writing the list: {e}"))?;
+        }
+        return Ok(RunEnd::Passed);
+    }
     if args.coverage {
         let (counts, suite_errors) = coverage(&files);
         let suite_errors = shown_errors(suite_errors);

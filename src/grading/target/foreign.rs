@@ -150,10 +150,14 @@ impl Started {
         // test's server) may bind it before the target does: then the target fails
         // to bind while that program's LISTEN socket is on the port. Start again on
         // a fresh port rather than judging the wrong program.
+        // A target the watch killed (the time limit) is not started again.
+        let killed = || place.watch.as_ref().is_some_and(|w| w.killed());
         let mut attempt = 1;
         loop {
             match Started::start_once(template, extra_args, store, limits, place) {
-                Err(Failure::PortTaken(_)) if attempt < PORT_ATTEMPTS => attempt += 1,
+                Err(Failure::PortTaken(_)) if attempt < PORT_ATTEMPTS && !killed() => {
+                    attempt += 1;
+                }
                 Err(Failure::PortTaken(message) | Failure::Other(message)) => {
                     return Err(message);
                 }
@@ -563,6 +567,53 @@ mod tests {
         killer.join().unwrap();
         assert!(err.contains("exited before listening"), "{err}");
         assert!(err.contains("signal 9"), "{err}");
+    }
+
+    #[test]
+    fn a_target_the_time_limit_killed_is_not_started_again_as_on_a_taken_port() {
+        // Another process group listens on the port (as when another program took it),
+        // then the time limit kills the target: that is the limit, not a taken port.
+        let dir = tempfile::tempdir().unwrap();
+        let watch = Arc::new(Watch::default());
+        let place = Place {
+            dir: Some(dir.path().to_path_buf()),
+            watch: Some(watch.clone()),
+        };
+        let cmd = "echo start >> attempts; setsid python3 -c 'import os,socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(); open(\"listening\", \"w\").write(str(os.getpid())); time.sleep(5)' {port} & exec sleep 1000";
+        let killer = {
+            let watch = watch.clone();
+            let listening = dir.path().join("listening");
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(8);
+                while !listening.exists() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                // Time for the start to see the other group on its port.
+                std::thread::sleep(Duration::from_millis(300));
+                watch.kill();
+            })
+        };
+        let err = Started::start(cmd, &[], None, Limits::default(), &place)
+            .err()
+            .expect("a killed target cannot start");
+        killer.join().unwrap();
+        assert!(err.contains("signal 9"), "{err}");
+        // The error is the first start's: its port is the one the other group holds.
+        // (Started again, either the second start wrote its line or, killed at once,
+        // it left its port empty.)
+        let addr = err
+            .split_once("exited before listening on ")
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .map(|(addr, _)| addr)
+            .expect("the address in the error");
+        assert!(TcpStream::connect(addr).is_ok(), "{err}");
+        let attempts = std::fs::read_to_string(dir.path().join("attempts")).unwrap();
+        // The other group is ours to end (it would exit by itself after 5 s).
+        let other = std::fs::read_to_string(dir.path().join("listening")).unwrap();
+        if let Ok(pid) = other.trim().parse::<libc::pid_t>() {
+            process::signal_group(pid, libc::SIGKILL);
+        }
+        assert_eq!(attempts, "start\n");
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub struct ReplayArgs {
     /// nothing, so it takes none of the flags about playing or reporting a run.
     #[arg(long, conflicts_with_all = ["bless", "target", "target_cmd", "format", "contract", "exact", "jobs"])]
     pub coverage: bool,
+    /// How long each step waits for the server (or client) in a transcript without a
+    /// `timeout` line, in milliseconds (default 5000): lower it to fail fast on a server
+    /// that does not answer.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), conflicts_with_all = ["coverage", "export"])]
+    pub response_wait: Option<u64>,
     /// Transcripts played at once (default 4; 1 against a shared --target, whose
     /// store every transcript shares).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]

@@ -50,9 +50,24 @@ pub struct Options {
     pub client_cmd: Option<String>,
     /// Lets another thread kill a `--target-cmd` target (`wordwire grade`'s time limit).
     pub watch: Option<Arc<target::foreign::Watch>>,
+    /// `--response-wait`: the wait of a transcript without a `timeout` line, instead of
+    /// the default (`transcript::DEFAULT_TIMEOUT`).
+    pub response_wait: Option<Duration>,
 }
 
 impl Options {
+    /// The wait of a transcript of `lines` whose parsed wait is `own`: its `timeout`
+    /// line if it has one, else `response_wait` if set.
+    fn wait(&self, lines: &[String], own: Duration) -> Duration {
+        let has_line = lines
+            .iter()
+            .any(|l| l.split_whitespace().next() == Some("timeout"));
+        match self.response_wait {
+            Some(wait) if !has_line => wait,
+            _ => own,
+        }
+    }
+
     /// The comparison in force.
     pub fn judge(&self) -> Judge {
         self.judge.unwrap_or(match self.target {
@@ -202,8 +217,12 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     let started = Instant::now();
     let result = TranscriptResult::new(path, Outcome::Passed);
     let t = match load_any(path) {
-        Ok(Loaded::Server(t)) => t,
-        Ok(Loaded::Client(t)) => {
+        Ok(Loaded::Server(mut t)) => {
+            t.timeout = options.wait(&t.lines, t.timeout);
+            t
+        }
+        Ok(Loaded::Client(mut t)) => {
+            t.timeout = options.wait(&t.lines, t.timeout);
             let mut result = result.described_by(&t.header);
             (result.outcome, result.failures) = play_client_transcript(&t, options);
             result.duration = started.elapsed();
@@ -540,6 +559,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             None => own_client_command(),
         },
         watch: None,
+        response_wait: args.response_wait.map(Duration::from_millis),
     };
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;

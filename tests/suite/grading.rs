@@ -692,6 +692,51 @@ fn grade_pointed_at_one_folder_holding_the_command_file_grades_it_alone() {
 }
 
 #[test]
+fn response_wait_lowers_the_wait_of_transcripts_without_a_timeout_line() {
+    // A target that listens and never answers: each expect waits out its wait.
+    let cmd = format!(
+        "{} -c 'import socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(); time.sleep(60)' {{port}}",
+        python3()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let steps = "open a\nsend a\n  > GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n\nexpect a\n  < HTTP/1.1 401 Unauthorized\\r\\n\n";
+    std::fs::write(dir.path().join("default.transcript"), steps).unwrap();
+    std::fs::write(
+        dir.path().join("own.transcript"),
+        format!("timeout 700\n{steps}"),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let output = Command::new(binary())
+        .args([
+            "replay",
+            "--jobs",
+            "2",
+            "--response-wait",
+            "300",
+            "--target-cmd",
+            &cmd,
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("wordwire runs");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let waited = |file: &str, ms: u32| {
+        stdout.contains(&format!(
+            "{file}:{}: `expect a`: no response: the server sent nothing within {ms} ms (replay's wait for each response: the transcript's `timeout` line, else --response-wait, default 5000 ms)",
+            if ms == 300 { 4 } else { 5 }
+        ))
+    };
+    assert!(waited("default.transcript", 300), "{stdout}");
+    // A transcript's own `timeout` line wins.
+    assert!(waited("own.transcript", 700), "{stdout}");
+    // Both side by side, well under the default 5 s (on a loaded machine too).
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+}
+
+#[test]
 fn grade_refuses_a_directory_without_submissions() {
     let work = tempfile::tempdir().unwrap();
     let output = Command::new(binary())

@@ -511,7 +511,8 @@ mod tests {
         other.kill().unwrap();
         other.wait().unwrap();
         drop(listener);
-        assert_eq!(listener_on(addr, ours), Listener::None);
+        // Not ours any more; a test running beside this one may be given the port at once.
+        assert_ne!(listener_on(addr, ours), Listener::Target);
     }
 
     #[test]

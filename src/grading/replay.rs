@@ -1,6 +1,7 @@
 //! `wordwire replay`: runs golden transcripts against a server and reports every difference.
 //!
-//! Here: running the command line (its flags: `cli::replay`), finding transcript files,
+//! Here: running the command line (its flags: `cli::replay`), finding transcript files
+//! (`--filter`, `--list`, a note for those a `SUITE` does not list), the `--target` probe,
 //! setting apart those that do not load (suite errors, `RunEnd`), choosing where each plays
 //! (in-process, `--target`, `--target-cmd`) and how it is judged (byte-exact or
 //! contract level), running them in parallel, `--bless`, `--coverage`

@@ -1,5 +1,5 @@
-//! Every golden transcript as its own test case, named by its path under
-//! `transcripts/`, replayed against a fresh in-process server.
+//! Every golden transcript (those `transcripts/SUITE` lists) as its own test case,
+//! named by its path under `transcripts/`, replayed against a fresh in-process server.
 //!
 //! `cargo test --test golden -- framing` runs the framing transcripts only;
 //! a failure prints the transcript's diff of expected and received bytes.
@@ -9,12 +9,14 @@ use std::path::Path;
 use libtest_mimic::{Arguments, Failed, Trial};
 use wordwire::grading::replay::{self, Options};
 use wordwire::grading::report;
+use wordwire::grading::suite::builtin;
 use wordwire::grading::verdict::Outcome;
 
 fn main() {
     let args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts");
-    let files = replay::discover(std::slice::from_ref(&root)).expect("transcripts/ is readable");
+    // The suite transcripts/SUITE lists: a user's own file there is not part of it.
+    let files = builtin::listed(&root).expect("transcripts/SUITE lists the suite");
     assert!(!files.is_empty(), "no transcripts under {}", root.display());
     let trials = files
         .into_iter()

@@ -17,8 +17,18 @@ fn transcripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts")
 }
 
+/// The suite `transcripts/SUITE` lists (not what a user added beside it).
 fn all_transcripts() -> Vec<PathBuf> {
-    replay::discover(&[transcripts_dir()]).expect("transcripts/ is readable")
+    wordwire::grading::suite::builtin::listed(&transcripts_dir()).expect("transcripts/SUITE")
+}
+
+/// The suite's transcripts under `methods/`.
+fn methods() -> Vec<PathBuf> {
+    let dir = transcripts_dir().join("methods");
+    all_transcripts()
+        .into_iter()
+        .filter(|p| p.starts_with(&dir))
+        .collect()
 }
 
 #[test]
@@ -75,7 +85,7 @@ fn replay_against_a_server_that_answers_200_to_everything_fails_with_a_diff() {
     // wait out replay's 5 s.
     let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
         .args(["replay", "--jobs", "4", "--target", &addr.to_string()])
-        .arg(transcripts_dir().join("methods"))
+        .args(methods())
         .output()
         .expect("wordwire runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -153,7 +163,7 @@ fn json_and_junit_reports_name_each_transcript() {
                 "--target",
                 &addr.to_string(),
             ])
-            .arg(transcripts_dir().join("methods"))
+            .args(methods())
             .output()
             .expect("wordwire runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -200,15 +210,16 @@ fn client_connection_failure_is_one_line_and_nonzero() {
     assert!(stderr.contains("cannot connect"), "{stderr}");
 }
 
-/// `wordwire replay ARGS... transcripts/` and its exit code, stdout and stderr; run in
-/// an empty directory, which a `--target-cmd` box copies (the checkout is too big to).
+/// `wordwire replay ARGS...` over the suite (`transcripts/SUITE`) and its exit code,
+/// stdout and stderr; run in an empty directory, which a `--target-cmd` box copies (the
+/// checkout is too big to).
 fn replay_cli(args: &[&str]) -> (Option<i32>, String, String) {
     let here = tempfile::tempdir().expect("temporary directory");
     let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
         .current_dir(here.path())
         .arg("replay")
         .args(args)
-        .arg(transcripts_dir())
+        .args(all_transcripts())
         .output()
         .expect("wordwire runs");
     (
@@ -289,6 +300,169 @@ fn a_target_where_nothing_listens_is_one_line_and_exit_2() {
         stderr,
         format!("wordwire replay: cannot connect to {addr}: connection refused\n")
     );
+}
+
+#[test]
+fn bless_says_how_many_files_it_rewrote_and_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let original =
+        std::fs::read_to_string(transcripts_dir().join("methods/post-appends-word.transcript"))
+            .unwrap();
+    // Fixtures are found in the nearest fixtures/ above a transcript.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    std::os::unix::fs::symlink(&fixtures, dir.path().join("fixtures")).unwrap();
+    let suite = dir.path().join("transcripts");
+    std::fs::create_dir(&suite).unwrap();
+    std::fs::write(suite.join("same.transcript"), &original).unwrap();
+    let broken = original.replacen("added hello", "added hellp", 1);
+    assert_ne!(broken, original);
+    std::fs::write(suite.join("wrong.transcript"), &broken).unwrap();
+    let bless = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+            .args(["replay", "--bless", "transcripts"])
+            .current_dir(dir.path())
+            .output()
+            .expect("wordwire runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+        )
+    };
+    let (code, stdout) = bless();
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.ends_with("\n--bless rewrote 1 file (read the diff before you commit): transcripts/wrong.transcript\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(suite.join("wrong.transcript")).unwrap(),
+        original
+    );
+    let (code, stdout) = bless();
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.ends_with("\n--bless rewrote no file\n"), "{stdout}");
+}
+
+/// `wordwire replay ARGS...` (no paths: the built-in suite): exit code, stdout, stderr.
+fn replay_builtin(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_wordwire"))
+        .arg("replay")
+        .args(args)
+        .output()
+        .expect("wordwire runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// The suite's paths as replay prints them (`transcripts/...`), those containing any of `patterns`.
+fn shown_paths(patterns: &[&str], keep: impl Fn(&Path) -> bool) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    all_transcripts()
+        .iter()
+        .filter(|p| keep(p))
+        .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+        .filter(|p| patterns.is_empty() || patterns.iter().any(|pattern| p.contains(pattern)))
+        .map(|p| p + "\n")
+        .collect()
+}
+
+#[test]
+fn replay_list_prints_the_suite_a_run_would_play_and_filter_narrows_it() {
+    let client = |p: &Path| wordwire::grading::clients::is_client_transcript(p);
+    let (code, stdout, _) = replay_builtin(&["--list"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(stdout, shown_paths(&[], |_| true));
+    let (_, stdout, _) =
+        replay_builtin(&["--list", "--filter", "methods/put", "--filter", "chunked"]);
+    let expected = shown_paths(&["methods/put", "chunked"], |_| true);
+    assert_eq!(stdout, expected);
+    assert!(expected.lines().count() >= 4, "{expected}");
+    // What each kind of run plays: server transcripts for a server, client ones for a client.
+    let (_, stdout, _) = replay_builtin(&["--list", "--target-cmd", "unused {addr}"]);
+    assert_eq!(stdout, shown_paths(&[], |p| !client(p)));
+    let (_, stdout, _) = replay_builtin(&["--list", "--target", "127.0.0.1:9"]);
+    assert_eq!(stdout, shown_paths(&[], |p| !client(p)));
+    let (_, stdout, _) = replay_builtin(&["--list", "--client-cmd", "unused"]);
+    assert_eq!(stdout, shown_paths(&[], client));
+    // Given paths are listed as given.
+    let (_, stdout, _) = replay_builtin(&[
+        "--list",
+        "--filter",
+        "options",
+        transcripts_dir().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        stdout,
+        format!(
+            "{}\n",
+            transcripts_dir()
+                .join("methods/options-is-204-with-allow.transcript")
+                .display()
+        )
+    );
+    let (code, stdout, stderr) = replay_builtin(&["--filter", "no-such-name"]);
+    assert_eq!((code, stdout.as_str()), (Some(2), ""));
+    assert_eq!(
+        stderr,
+        "wordwire replay: no transcript's path contains no-such-name (--list shows the paths)\n"
+    );
+}
+
+#[test]
+fn replay_filter_plays_the_subset_in_process_and_against_a_target_cmd() {
+    let put = shown_paths(&["methods/put-"], |_| true);
+    let n = put.lines().count();
+    assert!(n >= 3, "{put}");
+    let cmd = format!(
+        "{} serve --addr {{addr}} --store {{store}}",
+        env!("CARGO_BIN_EXE_wordwire")
+    );
+    for args in [
+        vec!["--filter", "methods/put-"],
+        vec!["--filter", "methods/put-", "--target-cmd", &cmd],
+    ] {
+        let (code, stdout, _) = replay_builtin(&args);
+        assert_eq!(code, Some(0), "{args:?}: {stdout}");
+        assert!(
+            stdout.ends_with(&format!("\n{n} passed, 0 failed\n")),
+            "{args:?}: {stdout}"
+        );
+        for path in put.lines() {
+            assert!(
+                stdout.contains(&format!("ok      {path} (")),
+                "{path} in {stdout}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_target_that_accepts_and_never_answers_is_one_line_and_exit_2_in_seconds() {
+    // Accepts and holds every connection, reading nothing and answering nothing.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = replay_cli(&["--target", &addr]);
+    let took = started.elapsed();
+    assert_eq!(code, Some(2), "{stdout}");
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!(
+            "wordwire replay: {addr} accepted a connection but answered nothing to `GET /` in 3 s: is an HTTP server serving there (not stopped, not stuck)?\n"
+        )
+    );
+    // The probe's wait, not a transcript's timeouts (92 s before).
+    assert!(took < std::time::Duration::from_secs(8), "{took:?}");
 }
 
 #[test]

@@ -74,6 +74,11 @@ pub struct ReplayArgs {
     /// nothing, so it takes none of the flags about playing or reporting a run.
     #[arg(long, conflicts_with_all = ["bless", "target", "target_cmd", "format", "contract", "exact", "jobs"])]
     pub coverage: bool,
+    /// How long each step waits for the server (or client) in a transcript without a
+    /// `timeout` line, in milliseconds (default 5000): lower it to fail fast on a server
+    /// that does not answer.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), conflicts_with_all = ["coverage", "export"])]
+    pub response_wait: Option<u64>,
     /// Transcripts played at once (default 4; 1 against a shared --target, whose
     /// store every transcript shares).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -82,6 +87,15 @@ pub struct ReplayArgs {
     /// and exit; the written files replay from disk (`wordwire replay DIR/transcripts`).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["bless", "coverage", "target", "target_cmd", "client_cmd"])]
     pub export: Option<PathBuf>,
+    /// Print the transcripts a run would play (the built-in suite, or those PATHS finds;
+    /// with --filter, the matching ones; with --target, --target-cmd or --client-cmd, those
+    /// of its kind), one path a line, and exit without playing.
+    #[arg(long, conflicts_with_all = ["bless", "coverage", "format", "export", "jobs", "exact", "contract"])]
+    pub list: bool,
+    /// Play only the transcripts whose path (as printed: `transcripts/methods/...`) contains
+    /// PATTERN, as `cargo test PATTERN` filters; repeat it for several (any one matches).
+    #[arg(long, value_name = "PATTERN", conflicts_with = "export")]
+    pub filter: Vec<String>,
     /// Transcript files or directories (searched for *.transcript); without any,
     /// the suite built into the binary (with --bless: ./transcripts).
     pub paths: Vec<PathBuf>,

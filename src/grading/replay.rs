@@ -1,6 +1,7 @@
 //! `wordwire replay`: runs golden transcripts against a server and reports every difference.
 //!
-//! Here: running the command line (its flags: `cli::replay`), finding transcript files,
+//! Here: running the command line (its flags: `cli::replay`), finding transcript files
+//! (`--filter`, `--list`, a note for those a `SUITE` does not list), the `--target` probe,
 //! setting apart those that do not load (suite errors, `RunEnd`), choosing where each plays
 //! (in-process, `--target`, `--target-cmd`) and how it is judged (byte-exact or
 //! contract level), running them in parallel, `--bless`, `--coverage`
@@ -50,9 +51,24 @@ pub struct Options {
     pub client_cmd: Option<String>,
     /// Lets another thread kill a `--target-cmd` target (`wordwire grade`'s time limit).
     pub watch: Option<Arc<target::foreign::Watch>>,
+    /// `--response-wait`: the wait of a transcript without a `timeout` line, instead of
+    /// the default (`transcript::DEFAULT_TIMEOUT`).
+    pub response_wait: Option<Duration>,
 }
 
 impl Options {
+    /// The wait of a transcript of `lines` whose parsed wait is `own`: its `timeout`
+    /// line if it has one, else `response_wait` if set.
+    fn wait(&self, lines: &[String], own: Duration) -> Duration {
+        let has_line = lines
+            .iter()
+            .any(|l| l.split_whitespace().next() == Some("timeout"));
+        match self.response_wait {
+            Some(wait) if !has_line => wait,
+            _ => own,
+        }
+    }
+
     /// The comparison in force.
     pub fn judge(&self) -> Judge {
         self.judge.unwrap_or(match self.target {
@@ -202,8 +218,12 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     let started = Instant::now();
     let result = TranscriptResult::new(path, Outcome::Passed);
     let t = match load_any(path) {
-        Ok(Loaded::Server(t)) => t,
-        Ok(Loaded::Client(t)) => {
+        Ok(Loaded::Server(mut t)) => {
+            t.timeout = options.wait(&t.lines, t.timeout);
+            t
+        }
+        Ok(Loaded::Client(mut t)) => {
+            t.timeout = options.wait(&t.lines, t.timeout);
             let mut result = result.described_by(&t.header);
             (result.outcome, result.failures) = play_client_transcript(&t, options);
             result.duration = started.elapsed();
@@ -436,6 +456,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         errors
     };
     let mut files = discover(&suite.paths)?;
+    note_unlisted(&suite.paths, &files);
     // A client is tested by client transcripts only, a foreign server by server transcripts only;
     // in-process, both: server transcripts against our server, client ones with our client.
     // A file that cannot be read is of neither kind: it stays, to be a suite error.
@@ -447,6 +468,31 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     }
     if files.is_empty() {
         return Err("no transcripts found".to_string());
+    }
+    if !args.filter.is_empty() {
+        files.retain(|path| {
+            let mut path = path.clone();
+            suite.show(&mut path);
+            let path = path.display().to_string();
+            args.filter
+                .iter()
+                .any(|pattern| path.contains(pattern.as_str()))
+        });
+        if files.is_empty() {
+            return Err(format!(
+                "no transcript's path contains {} (--list shows the paths)",
+                args.filter.join(" or ")
+            ));
+        }
+    }
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for path in &files {
+            let mut path = path.clone();
+            suite.show(&mut path);
+            writeln!(out, "{}", path.display()).map_err(|e| format!("writing the list: {e}"))?;
+        }
+        return Ok(RunEnd::Passed);
     }
     if args.coverage {
         let (counts, suite_errors) = coverage(&files);
@@ -466,11 +512,8 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
                 .map_err(|e| format!("cannot resolve {addr}: {e}"))?
                 .next()
                 .ok_or_else(|| format!("{addr} resolves to no address"))?;
-            // One line instead of a failure per transcript when nothing listens.
-            if let Err(e) = std::net::TcpStream::connect_timeout(&resolved, Duration::from_secs(5))
-            {
-                return Err(format!("cannot connect to {addr}: {}", io_message(&e)));
-            }
+            // One line instead of a failure per transcript when nothing listens or answers.
+            probe(addr, resolved)?;
             Target::Addr(resolved)
         }
         (None, Some(template)) => {
@@ -527,11 +570,22 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             None => own_client_command(),
         },
         watch: None,
+        response_wait: args.response_wait.map(Duration::from_millis),
     };
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;
+    // A skip's reason in full once; the summary line counts each reason.
+    let reasons_shown = Mutex::new(std::collections::BTreeSet::new());
     let results = replay_all(&files, &options, jobs, |result, done, total| {
-        let result = shown(result.clone());
+        let mut result = shown(result.clone());
+        if let Outcome::Skipped(why) = &mut result.outcome {
+            let mut shown = reasons_shown
+                .lock()
+                .expect("no thread panics while holding the reasons lock");
+            if !shown.insert(why.clone()) {
+                *why = "the reason above".to_string();
+            }
+        }
         let line = format!("[{done:>width$}/{total}] {}", report::result_line(&result));
         if text {
             anstream::println!("{line}");
@@ -570,6 +624,9 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             if let Some(line) = &isolation {
                 write(&mut out, &format!("{line}\n"))?;
             }
+            if args.bless {
+                write(&mut out, &format!("{}\n", blessed_line(&results)))?;
+            }
             if let Some(block) = report::suite_errors(&suite_errors) {
                 write(&mut out, &format!("\n{block}"))?;
             }
@@ -591,12 +648,98 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         )?,
     }
     // The report is on stdout, perhaps to a file: a person at the terminal sees it too.
-    if args.format != Format::Text
-        && let Some(block) = report::suite_errors(&suite_errors)
-    {
-        anstream::eprint!("{block}");
+    if args.format != Format::Text {
+        if args.bless {
+            anstream::eprintln!("{}", blessed_line(&results));
+        }
+        if let Some(block) = report::suite_errors(&suite_errors) {
+            anstream::eprint!("{block}");
+        }
     }
     Ok(RunEnd::of(passed_run(&results), &suite_errors))
+}
+
+/// Says on stderr which of `files` a directory's `SUITE` does not list: they play from
+/// disk, but are not in the built-in suite nor in `cargo test` (`builtin::listed`).
+fn note_unlisted(paths: &[PathBuf], files: &[PathBuf]) {
+    for dir in paths.iter().filter(|p| p.is_dir()) {
+        let unlisted = builtin::unlisted(dir, files);
+        let manifest = dir.join(builtin::MANIFEST);
+        let why = "played from disk, not part of the built-in suite nor of cargo test";
+        match unlisted.as_slice() {
+            [] => {}
+            [one] => anstream::eprintln!(
+                "note: {} is not listed in {}: {why}",
+                one.display(),
+                manifest.display()
+            ),
+            [first, ..] => anstream::eprintln!(
+                "note: {} transcripts are not listed in {}: {why}: {}, ...",
+                unlisted.len(),
+                manifest.display(),
+                first.display()
+            ),
+        }
+    }
+}
+
+/// How long `probe` waits for the first byte of an answer.
+pub const PROBE_WAIT: Duration = Duration::from_secs(3);
+
+/// Checks that something at `resolved` (`--target addr`) answers HTTP before the suite
+/// plays: connects (5 s) and sends one `GET /` without credentials, which changes no
+/// store; any byte back, or a close, will do. A server that accepts and never answers
+/// would otherwise make each transcript wait out its timeouts (minutes, exit 1).
+fn probe(addr: &str, resolved: std::net::SocketAddr) -> Result<(), String> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect_timeout(&resolved, Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect to {addr}: {}", io_message(&e)))?;
+    let request = format!("GET / HTTP/1.1\r\nHost: {resolved}\r\nConnection: close\r\n\r\n");
+    let silent = || {
+        format!(
+            "{addr} accepted a connection but answered nothing to `GET /` in {} s: is an HTTP server serving there (not stopped, not stuck)?",
+            PROBE_WAIT.as_secs()
+        )
+    };
+    stream
+        .set_read_timeout(Some(PROBE_WAIT))
+        .and_then(|()| stream.set_write_timeout(Some(PROBE_WAIT)))
+        .map_err(|e| format!("{addr}: {}", io_message(&e)))?;
+    if let Err(e) = stream.write_all(request.as_bytes()) {
+        return match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Err(silent()),
+            // Closed or reset: it is there, and the transcripts will say what it does.
+            _ => Ok(()),
+        };
+    }
+    match stream.read(&mut [0u8; 1]) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(silent())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `--bless`'s last line: how many files it rewrote, and which.
+fn blessed_line(results: &[TranscriptResult]) -> String {
+    let blessed: Vec<String> = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Blessed)
+        .map(|r| r.path.display().to_string())
+        .collect();
+    match blessed.len() {
+        0 => "--bless rewrote no file".to_string(),
+        n => format!(
+            "--bless rewrote {n} file{} (read the diff before you commit): {}",
+            if n == 1 { "" } else { "s" },
+            blessed.join(", ")
+        ),
+    }
 }
 
 /// True unless a MUST transcript failed or could not be played.

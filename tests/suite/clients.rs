@@ -10,8 +10,7 @@ fn root() -> &'static Path {
 }
 
 fn client_transcripts() -> Vec<PathBuf> {
-    let files = wordwire::grading::replay::discover(&[root().join("transcripts/client")])
-        .expect("transcripts/client is readable");
+    let files = crate::support::suite_files("transcripts/client");
     assert!(files.len() >= 6, "{files:?}");
     files
 }
@@ -141,7 +140,8 @@ fn client_transcripts_carry_their_header_into_every_report() {
     // The built-in ones: the category is the directory's name, in every format.
     for format in ["json", "junit", "tap", "html", "text"] {
         let output = Command::new(binary())
-            .args(["replay", "--format", format, "transcripts/client"])
+            .args(["replay", "--format", format])
+            .args(crate::support::suite_files("transcripts/client"))
             .current_dir(root())
             .output()
             .expect("wordwire replay runs");

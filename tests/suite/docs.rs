@@ -441,17 +441,7 @@ fn the_client_pages_show_what_the_client_transcripts_give() {
 
 #[test]
 fn grading_counts_the_methods_transcripts_as_the_suite_holds_them() {
-    let methods =
-        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts/methods"))
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "transcript")
-            })
-            .count();
+    let methods = crate::support::suite_files("transcripts/methods").len();
     let said = format!("The first reruns the methods only (`{methods} passed, 0 failed`)");
     assert!(
         words(&page("docs/GRADING.md")).contains(&said),

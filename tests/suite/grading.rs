@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{TestServer, binary, python3};
+use crate::support::{TestServer, binary, python3, suite_files};
 
 /// Python as a box runs it: the system's, first on the box's PATH (`-S`: no site
 /// packages, a faster start).
@@ -26,13 +26,15 @@ fn impls() -> PathBuf {
     root().join("tests/impls")
 }
 
-/// The JSON report of `wordwire replay --target-cmd CMD [extra...] transcripts/` run in
-/// `tests/impls/` (which each box copies): the whole suite, three transcripts at a time.
+/// The JSON report of `wordwire replay --target-cmd CMD [extra...]` over the whole suite
+/// (`transcripts/SUITE`), run in `tests/impls/` (which each box copies), three
+/// transcripts at a time.
 fn grade(cmd: &str, extra: &[&str]) -> serde_json::Value {
     grade_part(cmd, extra, "transcripts", 3)
 }
 
-/// As `grade`, playing `part` (a path under the checkout) `jobs` transcripts at a time.
+/// As `grade`, playing the suite's transcripts under `part` (a path under the checkout)
+/// `jobs` transcripts at a time.
 fn grade_part(cmd: &str, extra: &[&str], part: &str, jobs: u16) -> serde_json::Value {
     let output = Command::new(binary())
         .current_dir(impls())
@@ -40,7 +42,7 @@ fn grade_part(cmd: &str, extra: &[&str], part: &str, jobs: u16) -> serde_json::V
         .arg(jobs.to_string())
         .args(["--target-cmd", cmd])
         .args(extra)
-        .arg(root().join(part))
+        .args(suite_files(part))
         .output()
         .expect("wordwire runs");
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -700,6 +702,142 @@ fn coverage_of_a_suite_with_a_transcript_that_does_not_load_is_a_suite_error_exi
     );
 }
 
+/// docs/LAB.md step 4 in a copy of the checkout: a recording copied into
+/// `transcripts/methods/` (a starting store, our exact `replaced 1\n`) plays from disk,
+/// fails against another correct server, and is not in what the tests grade.
+#[test]
+fn a_recording_copied_into_transcripts_plays_from_disk_and_the_tests_do_not_grade_it() {
+    let work = tempfile::tempdir().unwrap();
+    let copy = work.path();
+    let (code, out) = crate::support::run_binary(&["replay", "--export", "."], copy);
+    assert_eq!(code, Some(0), "{out}");
+    let before = crate::support::suite_files_in(copy, "transcripts");
+    let mine = copy.join("transcripts/methods/my-session.transcript");
+    std::fs::write(
+        &mine,
+        "# Recorded by `wordwire record`: 1 connection.\n\
+         # Starting state: an in-process wordwire server with default flags on a store of 1 line (the store block).\n\
+         store\n  | hello\n\
+         open a\n\
+         send a\n  > PUT / HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 11\\r\\n\\r\\nhello there\n\
+         expect a\n  < HTTP/1.1 200 OK\\r\\n\n  < Date: [DATE]\\r\\n\n  < Server: [SERVER]\\r\\n\n\
+         \x20 < Content-Type: text/plain; charset=utf-8\\r\\n\n  < Content-Length: 11\\r\\n\n  < \\r\\n\n\
+         \x20 < replaced 1\\n\n  = body 11 bytes\n",
+    )
+    .unwrap();
+    // It is on disk and plays from there, green against our server ...
+    let found = wordwire::grading::replay::discover(&[copy.join("transcripts")]).unwrap();
+    assert!(found.contains(&mine));
+    let (code, out) = crate::support::run_binary(&["replay", mine.to_str().unwrap()], copy);
+    assert_eq!(code, Some(0), "{out}");
+    // ... and red against a correct server that words its answers otherwise: had the
+    // tests graded it, a_correct_but_different_server_passes_through_its_flag_map failed.
+    let cmd = format!(
+        "{} {} --listen {{addr}} --words {{store}}",
+        python3(),
+        impls().join("different.py").display()
+    );
+    let toml = impls().join("different.toml");
+    let output = Command::new(binary())
+        .args(["replay", "--target-cmd", &cmd, "--target-flags"])
+        .arg(&toml)
+        .arg(&mine)
+        .output()
+        .expect("wordwire runs");
+    assert_eq!(output.status.code(), Some(1));
+    // The tests' helpers (and tests/golden.rs, tests/transcripts.rs: builtin::listed) read
+    // the suite from transcripts/SUITE: the same files and count as before the copy.
+    assert_eq!(crate::support::suite_files_in(copy, "transcripts"), before);
+    assert!(!crate::support::suite_files_in(copy, "transcripts/methods").contains(&mine));
+    assert_eq!(
+        before.len(),
+        crate::support::suite_files("transcripts").len()
+    );
+    // Replaying the directory says which file is not part of the suite.
+    let output = Command::new(binary())
+        .args(["replay", "--coverage", "transcripts"])
+        .current_dir(copy)
+        .output()
+        .expect("wordwire runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr,
+        "note: transcripts/methods/my-session.transcript is not listed in transcripts/SUITE: played from disk, not part of the built-in suite nor of cargo test\n"
+    );
+}
+
+#[test]
+fn grade_pointed_at_one_folder_holding_the_command_file_grades_it_alone() {
+    // It said "no submissions": the folder's own subdirectories were the submissions.
+    let work = tempfile::tempdir().unwrap();
+    let alice = work.path().join("alice");
+    std::fs::create_dir_all(alice.join("src")).unwrap();
+    std::fs::write(
+        alice.join("wordwire-cmd"),
+        format!("'{}' serve --addr {{addr}} --store {{store}}\n", binary()),
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .args(["grade", ".", "--out", "../grades", "--suite"])
+        .arg(root().join("transcripts/methods/post-appends-word.transcript"))
+        .current_dir(&alice)
+        .output()
+        .expect("wordwire runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("\nalice        100%"), "{stdout}");
+    assert!(
+        stdout.contains("\n1 submission, 1 transcript each, in "),
+        "{stdout}"
+    );
+    assert!(work.path().join("grades/alice.html").is_file());
+}
+
+#[test]
+fn response_wait_lowers_the_wait_of_transcripts_without_a_timeout_line() {
+    // A target that listens and never answers: each expect waits out its wait.
+    let cmd = format!(
+        "{} -c 'import socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(); time.sleep(60)' {{port}}",
+        python3()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let steps = "open a\nsend a\n  > GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n\nexpect a\n  < HTTP/1.1 401 Unauthorized\\r\\n\n";
+    std::fs::write(dir.path().join("default.transcript"), steps).unwrap();
+    std::fs::write(
+        dir.path().join("own.transcript"),
+        format!("timeout 700\n{steps}"),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let output = Command::new(binary())
+        .args([
+            "replay",
+            "--jobs",
+            "2",
+            "--response-wait",
+            "300",
+            "--target-cmd",
+            &cmd,
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("wordwire runs");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let waited = |file: &str, ms: u32| {
+        stdout.contains(&format!(
+            "{file}:{}: `expect a`: no response: the server sent nothing within {ms} ms (replay's wait for each response: the transcript's `timeout` line, else --response-wait, default 5000 ms)",
+            if ms == 300 { 4 } else { 5 }
+        ))
+    };
+    assert!(waited("default.transcript", 300), "{stdout}");
+    // A transcript's own `timeout` line wins.
+    assert!(waited("own.transcript", 700), "{stdout}");
+    // Both side by side, well under the default 5 s (on a loaded machine too).
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+}
+
 #[test]
 fn grade_refuses_a_directory_without_submissions() {
     let work = tempfile::tempdir().unwrap();
@@ -715,17 +853,11 @@ fn grade_refuses_a_directory_without_submissions() {
     assert!(stderr.contains("no submissions"), "{stderr}");
 }
 
-/// `wordwire replay --target ADDR --format FORMAT transcripts`: exit code and stdout.
+/// `wordwire replay --target ADDR --format FORMAT` over the suite: exit code and stdout.
 fn replay_running(addr: &str, format: &str) -> (Option<i32>, String) {
     let output = Command::new(binary())
-        .args([
-            "replay",
-            "--target",
-            addr,
-            "--format",
-            format,
-            "transcripts",
-        ])
+        .args(["replay", "--target", addr, "--format", format])
+        .args(suite_files("transcripts"))
         .current_dir(root())
         .output()
         .expect("wordwire runs");
@@ -739,8 +871,7 @@ fn replay_running(addr: &str, format: &str) -> (Option<i32>, String) {
 fn a_running_target_is_scored_on_what_it_played_and_every_format_says_what_was_skipped() {
     // What the suite holds: the server transcripts, and those that need a server
     // started for them (flags, a starting store, a fault).
-    let files =
-        wordwire::grading::replay::discover(&[root().join("transcripts")]).expect("transcripts/");
+    let files = suite_files("transcripts");
     let server_transcripts: Vec<_> = files
         .iter()
         .filter(|p| !wordwire::grading::clients::is_client_transcript(p))
@@ -780,6 +911,13 @@ fn a_running_target_is_scored_on_what_it_played_and_every_format_says_what_was_s
     );
     assert!(
         text.ends_with(&format!("\n{played} passed, 0 failed, {note}\n")),
+        "{text}"
+    );
+    // Each reason in full once in the progress lines (then "the reason above"), once in the summary.
+    assert_eq!(text.matches(why).count(), 2, "{text}");
+    assert_eq!(
+        text.matches(": the reason above\n").count(),
+        skipped - 2,
         "{text}"
     );
 

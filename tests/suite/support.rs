@@ -345,3 +345,20 @@ pub fn run_binary_within(args: &[&str], dir: &Path, within: Duration) -> (Option
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output.status.code(), stderr)
 }
+
+/// The project's transcripts under `part` (`transcripts` or a directory in it) of the
+/// checkout: those `transcripts/SUITE` lists, so that a file a user copied into
+/// `transcripts/` (docs/LAB.md, step 4) is not graded by the tests.
+pub fn suite_files(part: &str) -> Vec<PathBuf> {
+    suite_files_in(Path::new(env!("CARGO_MANIFEST_DIR")), part)
+}
+
+/// As `suite_files`, in the checkout (or copy) at `root`.
+pub fn suite_files_in(root: &Path, part: &str) -> Vec<PathBuf> {
+    let under = root.join(part);
+    wordwire::grading::suite::builtin::listed(&root.join("transcripts"))
+        .expect("transcripts/SUITE lists the suite")
+        .into_iter()
+        .filter(|path| path.starts_with(&under))
+        .collect()
+}

@@ -67,9 +67,25 @@ fn closing_line(submissions: usize, transcripts: usize, took: Duration, out: &Pa
     )
 }
 
+/// What `wordwire-cmd` must hold, said where one is missing or empty.
+pub const COMMAND_FILE_HOLDS: &str = "one line, the command that starts the server, with {addr} (or {port}) and {store}: \
+     e.g. `python3 server.py --addr {addr} --store {store}`";
+
 /// Every subdirectory of `dir` (hidden ones aside, and `out`, where the reports go: with
-/// `--out` inside the class directory, a second run graded it as a submission), sorted by name.
+/// `--out` inside the class directory, a second run graded it as a submission), sorted by name;
+/// or `dir` alone when it holds `wordwire-cmd` itself (one student's folder), named as it is.
 pub fn submissions(dir: &Path, out: &Path) -> Result<Vec<Submission>, String> {
+    if dir.join(COMMAND_FILE).is_file() {
+        let name = std::fs::canonicalize(dir)
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "submission".to_string());
+        return Ok(vec![Submission {
+            name,
+            dir: dir.to_path_buf(),
+            setup: setup(dir),
+        }]);
+    }
     let out = std::fs::canonicalize(out).ok();
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
@@ -90,7 +106,7 @@ pub fn submissions(dir: &Path, out: &Path) -> Result<Vec<Submission>, String> {
     found.sort_by(|a, b| a.name.cmp(&b.name));
     if found.is_empty() {
         return Err(format!(
-            "{}: no submissions (one subdirectory each, holding {COMMAND_FILE})",
+            "{}: no submissions (one subdirectory each, holding {COMMAND_FILE}: {COMMAND_FILE_HOLDS})",
             dir.display()
         ));
     }
@@ -102,7 +118,7 @@ fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
     let path = dir.join(COMMAND_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         format!(
-            "cannot read {}: {}",
+            "cannot read {}: {}; it must hold {COMMAND_FILE_HOLDS}",
             path.display(),
             super::play::io_message(&e)
         )
@@ -111,7 +127,12 @@ fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .ok_or_else(|| format!("{}: no command in it", path.display()))?
+        .ok_or_else(|| {
+            format!(
+                "{}: no command in it; it must hold {COMMAND_FILE_HOLDS}",
+                path.display()
+            )
+        })?
         .to_string();
     let flags_path = dir.join(FLAGS_FILE);
     let flags = flags_path
@@ -771,16 +792,42 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("stray.txt"), "").unwrap();
+        std::fs::create_dir(dir.path().join("blank")).unwrap();
+        std::fs::write(dir.path().join("blank").join(COMMAND_FILE), "# nothing\n").unwrap();
         let subs = submissions(dir.path(), &dir.path().join("grades")).unwrap();
-        assert_eq!(subs.len(), 2);
-        assert!(subs[0].setup.as_ref().unwrap_err().contains("cannot read"));
-        assert_eq!(subs[1].setup.as_ref().unwrap().0, "srv {port}");
+        assert_eq!(subs.len(), 3);
+        let holds = "it must hold one line, the command that starts the server, with {addr} (or {port}) and {store}: e.g. `python3 server.py --addr {addr} --store {store}`";
+        let missing = subs[1].setup.as_ref().unwrap_err();
+        assert!(missing.contains("cannot read"), "{missing}");
+        assert!(missing.ends_with(&format!("; {holds}")), "{missing}");
+        let blank = subs[0].setup.as_ref().unwrap_err();
+        assert!(
+            blank.ends_with(&format!("no command in it; {holds}")),
+            "{blank}"
+        );
+        assert_eq!(subs[2].setup.as_ref().unwrap().0, "srv {port}");
         let none = tempfile::tempdir().unwrap();
         assert!(
             submissions(none.path(), Path::new("grades"))
                 .unwrap_err()
                 .contains("no submissions")
         );
+    }
+
+    #[test]
+    fn a_folder_holding_the_command_file_is_one_submission_named_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let alice = dir.path().join("alice");
+        std::fs::create_dir_all(alice.join("src")).unwrap();
+        std::fs::write(alice.join(COMMAND_FILE), "srv {addr}\n").unwrap();
+        // As typed from inside it too: `wordwire grade . --out ../grades`.
+        for given in [alice.clone(), alice.join("src").join("..")] {
+            let subs = submissions(&given, &dir.path().join("grades")).unwrap();
+            assert_eq!(subs.len(), 1, "{subs:?}");
+            assert_eq!(subs[0].name, "alice");
+            assert_eq!(subs[0].dir, given);
+            assert_eq!(subs[0].setup.as_ref().unwrap().0, "srv {addr}");
+        }
     }
 
     #[test]

@@ -278,7 +278,7 @@ fn unanswered(e: &ReadError, timeout: Duration, after_head: bool) -> String {
         return format!("no complete response: {e}");
     };
     // Replay's own wait, not the server's --read-timeout: say which, and where it is set.
-    let wait = "replay's wait for each response: the transcript's `timeout` line, default 5000 ms";
+    let wait = "replay's wait for each response: the transcript's `timeout` line, else --response-wait, default 5000 ms";
     let ms = timeout.as_millis();
     if partial.is_empty() {
         return format!("no response: the server sent nothing within {ms} ms ({wait})");
@@ -423,7 +423,7 @@ mod tests {
     fn a_server_that_sends_nothing_is_named_with_the_wait_that_applied() {
         assert_eq!(
             message_after(b""),
-            "no response: the server sent nothing within 200 ms (replay's wait for each response: the transcript's `timeout` line, default 5000 ms)"
+            "no response: the server sent nothing within 200 ms (replay's wait for each response: the transcript's `timeout` line, else --response-wait, default 5000 ms)"
         );
     }
 
@@ -431,7 +431,7 @@ mod tests {
     fn a_server_that_stops_mid_response_says_how_many_bytes_and_where() {
         assert_eq!(
             message_after(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"),
-            "incomplete response: the server sent 41 bytes, then nothing for 200 ms (replay's wait for each response: the transcript's `timeout` line, default 5000 ms); it stopped in the body: Content-Length 10, 2 bytes of it sent"
+            "incomplete response: the server sent 41 bytes, then nothing for 200 ms (replay's wait for each response: the transcript's `timeout` line, else --response-wait, default 5000 ms); it stopped in the body: Content-Length 10, 2 bytes of it sent"
         );
     }
 }

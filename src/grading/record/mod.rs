@@ -39,13 +39,15 @@ use crate::cli::record::RecordArgs;
 use crate::grading::target::local::LocalServer;
 use crate::trace;
 
-/// Runs `wordwire record`: 0 when the transcript was written, 2 if it could not run.
+/// Runs `wordwire record`: 0 when the transcript was written, 1 if it could not start or
+/// write (a taken port, a seed that is not a store, an output it cannot write), as `serve`
+/// exits 1 for what stops it; a flag clap refuses is clap's exit 2.
 pub fn run(args: RecordArgs) -> ExitCode {
     match run_record(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wordwire record: {e}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
@@ -211,7 +213,14 @@ fn record_session(args: &RecordArgs) -> Result<(String, usize), String> {
     }
     let sink = args.trace.then(trace::stderr_sink);
     let relay = Relay::start(listen, upstream, sink)
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        .map_err(|e| {
+            let hint = if e.kind() == io::ErrorKind::AddrInUse {
+                "; another process listens there: stop it, or choose another port (--listen 127.0.0.1:0 picks a free one and prints it)"
+            } else {
+                ""
+            };
+            format!("cannot listen on {listen}: {e}{hint}")
+        })?;
     let what = if local.is_some() {
         "an in-process wordwire server"
     } else {

@@ -61,7 +61,9 @@ pub fn start(
     let mut attempt = 1;
     loop {
         match start_once(setup, target, launch, &source) {
-            Err((_, true)) if attempt < PORT_ATTEMPTS => attempt += 1,
+            Err((_, true)) if attempt < PORT_ATTEMPTS && !super::unboxed::killed(launch) => {
+                attempt += 1
+            }
             Err((e, _)) => return Err(e),
             Ok(started) => return Ok(started),
         }

@@ -96,7 +96,8 @@ pub fn start(target: &CommandTarget, launch: Launch<'_>) -> Result<UnboxedTarget
     let mut attempt = 1;
     loop {
         match start_once(target, launch) {
-            Err((e, true)) if attempt < PORT_ATTEMPTS => {
+            // A target the watch killed (the time limit) is not started again.
+            Err((e, true)) if attempt < PORT_ATTEMPTS && !killed(launch) => {
                 drop(e);
                 attempt += 1;
             }
@@ -104,6 +105,11 @@ pub fn start(target: &CommandTarget, launch: Launch<'_>) -> Result<UnboxedTarget
             Ok(started) => return Ok(started),
         }
     }
+}
+
+/// Whether the launch's watch has killed its target: the time limit, not a taken port.
+pub(super) fn killed(launch: Launch<'_>) -> bool {
+    launch.watch.is_some_and(|w| w.killed())
 }
 
 /// One start; on failure, also whether another program listened on its port.
@@ -513,7 +519,44 @@ mod tests {
         other.kill().unwrap();
         other.wait().unwrap();
         drop(listener);
-        assert_eq!(listener_on(addr, ours), Listener::None);
+        // Another test may be given the port at once: it is no longer ours, at least.
+        assert!(!matches!(listener_on(addr, ours), Listener::Target(_)));
+    }
+
+    #[test]
+    fn a_target_the_time_limit_killed_is_not_started_again_as_on_a_taken_port() {
+        // Another process group listens on the port (as when another program took it),
+        // then the time limit kills the target: that is the limit, not a taken port.
+        let dir = tempfile::tempdir().unwrap();
+        let watch = Arc::new(Watch::default());
+        let cmd = "echo start >> attempts; setsid python3 -c 'import os,socket,sys,time; s=socket.socket(); s.bind((\"127.0.0.1\", int(sys.argv[1]))); s.listen(); open(\"listening\", \"w\").write(str(os.getpid())); time.sleep(5)' {port} & exec sleep 1000";
+        let killer = {
+            let watch = watch.clone();
+            let listening = dir.path().join("listening");
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(8);
+                while !listening.exists() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                // Time for the start to see the other group on its port.
+                std::thread::sleep(Duration::from_millis(300));
+                watch.kill();
+            })
+        };
+        let err = start(
+            &target(cmd, Some(dir.path().to_path_buf())),
+            launch(Some(&watch)),
+        )
+        .err()
+        .expect("a killed target cannot start");
+        killer.join().unwrap();
+        // The other group is ours to end (it would exit by itself after 5 s).
+        let other = std::fs::read_to_string(dir.path().join("listening")).unwrap();
+        if let Ok(pid) = other.trim().parse::<libc::pid_t>() {
+            process::signal_group(pid, libc::SIGKILL);
+        }
+        let attempts = std::fs::read_to_string(dir.path().join("attempts")).unwrap();
+        assert_eq!(attempts, "start\n", "{}", err.message);
     }
 
     #[test]

@@ -422,12 +422,13 @@ fn replay_filter_plays_the_subset_in_process_and_against_a_target_cmd() {
     );
     for args in [
         vec!["--filter", "methods/put-"],
-        vec!["--filter", "methods/put-", "--target-cmd", &cmd],
+        // Our binary lies outside any submission's directory, where a box cannot run it.
+        vec!["--filter", "methods/put-", "--no-box", "--target-cmd", &cmd],
     ] {
         let (code, stdout, _) = replay_builtin(&args);
         assert_eq!(code, Some(0), "{args:?}: {stdout}");
         assert!(
-            stdout.ends_with(&format!("\n{n} passed, 0 failed\n")),
+            stdout.contains(&format!("\n{n} passed, 0 failed\n")),
             "{args:?}: {stdout}"
         );
         for path in put.lines() {

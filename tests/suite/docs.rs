@@ -79,7 +79,10 @@ fn redact(text: &str) -> String {
     let ports = regex::Regex::new(r"127\.0\.0\.1:\d+").unwrap();
     // With the spaces before it: a table pads a duration to its column's width.
     let times = regex::Regex::new(r" +\d+(\.\d+)? (s|ms)\b").unwrap();
+    // The box's Landlock version is the kernel's.
+    let abi = regex::Regex::new(r"landlock ABI \d+").unwrap();
     let text = ports.replace_all(text, "127.0.0.1:[PORT]");
+    let text = abi.replace_all(&text, "landlock ABI [N]");
     times.replace_all(&text, " [TIME] $2").into_owned()
 }
 

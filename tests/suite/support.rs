@@ -179,6 +179,11 @@ pub fn binary() -> &'static str {
 pub fn python3() -> &'static str {
     static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PYTHON.get_or_init(|| {
+        // The system's interpreter first: a box (the grader's default) runs what the
+        // system directories hold, and pyenv's `python3` is a shell script elsewhere.
+        if Path::new("/usr/bin/python3").is_file() {
+            return "/usr/bin/python3 -S".to_owned();
+        }
         let executable = Command::new("python3")
             .args(["-c", "import sys; print(sys.executable)"])
             .output()

@@ -7,7 +7,8 @@
 //! - `play`: playing one transcript's steps on named connections, with its timing.
 //! - `judge`: judging one response, byte-exact or at contract level.
 //! - `target`: where a transcript plays: our server in-process, or a foreign
-//!   program started, watched and stopped (the only module that starts processes).
+//!   program started (in a box, `crate::sandbox`, or with `--no-box` as our own
+//!   child), watched and stopped (the only module of grading that starts processes).
 //! - `verdict`: the results every later stage reads (`StepFailure`, `Outcome`,
 //!   `TranscriptResult`).
 //! - `report`: presenting results, one module per format; reads, never re-runs.

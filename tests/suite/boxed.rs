@@ -658,3 +658,26 @@ time.sleep(float(sys.argv[1]))
         .collect();
     assert!(left.is_empty(), "still running after the run: {left:?}");
 }
+
+#[test]
+fn a_server_awaited_on_its_port_that_listens_elsewhere_is_told_where() {
+    // The command names {port}, so the server is awaited there; it binds its own.
+    let output = Command::new(binary())
+        .current_dir(impls())
+        .args(["replay", "--start-timeout", "1", "--target-cmd"])
+        .arg(format!(
+            "{BOX_PYTHON} wordserver.py --store {{store}} # {{port}}"
+        ))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("transcripts/methods/other-path-is-404.transcript"),
+        )
+        .output()
+        .expect("wordwire runs");
+    assert_eq!(output.status.code(), Some(1), "{}", said(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("did not listen within 1 s (--start-timeout) on port 8080 (it listens on 127.0.0.1:12345: without {port} and {addr} in the command it is found wherever it listens)"),
+        "{stdout}"
+    );
+}

@@ -108,6 +108,16 @@ fn start_once(
     let listener = match waited {
         Ok(listener) => listener,
         Err(e) => {
+            // Listening elsewhere than the {port} it was given: say where.
+            let elsewhere: Vec<String> = match (&e, port) {
+                (SandboxError::NotListening(_), Some(_)) => sandbox
+                    .listeners()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|l| l.addr.to_string())
+                    .collect(),
+                _ => Vec::new(),
+            };
             let root = sandbox
                 .work_dir()
                 .parent()
@@ -145,11 +155,19 @@ fn start_once(
                 }
                 SandboxError::NotListening(waited) => StartError {
                     message: format!(
-                        "`{command}` did not listen within {} s (--start-timeout){}",
+                        "`{command}` did not listen within {} s (--start-timeout){}{}",
                         waited.as_secs_f64(),
                         match port {
                             Some(port) => format!(" on port {port}"),
                             None => String::new(),
+                        },
+                        if elsewhere.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " (it listens on {}: without {{port}} and {{addr}} in the command it is found wherever it listens)",
+                                elsewhere.join(", ")
+                            )
                         }
                     ),
                     output: note,

@@ -86,7 +86,18 @@ fn helper(ctl: OwnedFd) -> Result<(), String> {
     let Request::Start(spec) = request else {
         return Err("the first request is not Start".into());
     };
-    let mut protections = Protections::default();
+    // The command runs as the caller, except a root caller's, which runs as nobody
+    // (mapped in a user namespace, or directly without one): root, even without
+    // capabilities, still owns and reads `/etc/shadow` under the readable `/etc`.
+    let caller = rustix::process::getuid();
+    let mut protections = Protections {
+        uid: if caller.is_root() {
+            super::NOBODY
+        } else {
+            caller.as_raw()
+        },
+        ..Protections::default()
+    };
     if spec.namespaces
         && let Err(message) = enter_namespaces(&mut protections)
     {
@@ -238,11 +249,6 @@ fn enter_namespaces(p: &mut Protections) -> Result<(), String> {
             }
             .map_err(|e| format!("user namespace maps: {e}"))?;
             p.user_ns = true;
-            if uid == 0 {
-                p.uid = super::NOBODY;
-            } else {
-                p.uid = uid;
-            }
         }
         Err(e) => p.notes.push(format!("no user namespace: {e}")),
     }
@@ -498,8 +504,7 @@ fn run_command(
         Ok(landlock) => report.landlock = landlock,
         Err(error) => notes.push(format!("no landlock: {error}")),
     }
-    if protections.user_ns
-        && protections.uid == super::NOBODY
+    if protections.uid == super::NOBODY
         && rustix::process::getuid().is_root()
         && let Err(error) = become_nobody()
     {

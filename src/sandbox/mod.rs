@@ -18,7 +18,8 @@
 //!   capabilities it gives stop at the box, and are dropped before the command runs.
 //!   A grader run as root also maps nobody (65534) and the command runs as nobody
 //!   in a copy chowned to it: root without capabilities would still own, and read,
-//!   `/etc/shadow` under the readable `/etc`. Without
+//!   `/etc/shadow` under the readable `/etc` (without a user namespace a root
+//!   grader's command becomes nobody directly). Without
 //!   it (Ubuntu 24.04's AppArmor default, `user.max_user_namespaces=0`) there are
 //!   no network, PID or mount namespaces either, unless the caller is root.
 //! - **Network namespace** with only `lo`, brought up with `SIOCSIFFLAGS`. Every
@@ -400,9 +401,17 @@ impl Sandbox {
     /// Which layers a box gets on this machine, as this user: found once per process by
     /// starting a box that runs `true`, and the same every call after.
     pub fn probe(init: &Path) -> &'static Result<Protections, String> {
-        static PROBE: OnceLock<Result<Protections, String>> = OnceLock::new();
-        PROBE.get_or_init(|| {
-            let spec = Spec::new(init, "true");
+        Sandbox::probe_with(init, true)
+    }
+
+    /// `probe` for boxes made with `Spec::namespaces` as given (`false`: what a
+    /// machine without user namespaces gives), once per process for each.
+    pub fn probe_with(init: &Path, namespaces: bool) -> &'static Result<Protections, String> {
+        static PROBE: [OnceLock<Result<Protections, String>>; 2] =
+            [OnceLock::new(), OnceLock::new()];
+        PROBE[usize::from(namespaces)].get_or_init(|| {
+            let mut spec = Spec::new(init, "true");
+            spec.namespaces = namespaces;
             let sandbox = Sandbox::spawn(&spec).map_err(|e| e.to_string())?;
             let protections = sandbox.protections().clone();
             sandbox.stop();
@@ -426,9 +435,9 @@ impl Sandbox {
             Some(seed) => Some(write_seed(&work, seed)?),
             None => None,
         };
-        if rustix::process::geteuid().is_root() && spec.namespaces {
-            // The box runs as nobody (init::write_maps): the copy is nobody's, and
-            // the box's root only traversable.
+        if rustix::process::geteuid().is_root() {
+            // The box runs as nobody (in a user namespace or not: `init`): the copy
+            // is nobody's, and the box's root only traversable.
             give_to_nobody(&work)?;
             give_to_nobody(&tmp)?;
             std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o711))?;

@@ -652,7 +652,8 @@ time.sleep(float(sys.argv[1]))
         .iter()
         .copied()
         .filter(|&pid| {
-            let still = crate::grading::processes_with(&format!(".{mark}"));
+            let mut still = crate::grading::processes_with(&format!("60.{mark}"));
+            still.extend(crate::grading::processes_with(&format!("61.{mark}")));
             still.contains(&pid)
         })
         .collect();
@@ -680,4 +681,65 @@ fn a_server_awaited_on_its_port_that_listens_elsewhere_is_told_where() {
         stdout.contains("did not listen within 1 s (--start-timeout) on port 8080 (it listens on 127.0.0.1:12345: without {port} and {addr} in the command it is found wherever it listens)"),
         "{stdout}"
     );
+}
+
+#[test]
+fn without_namespaces_the_box_says_what_is_missing_and_still_grades_and_cleans_up() {
+    // As on a machine without user namespaces (Ubuntu 24.04's default).
+    let work = open_work();
+    let class = work.path().join("class");
+    let mark = std::process::id();
+    // The contract's server on the {addr} it is given (ports are the host's now),
+    // leaving a detached sleep and a daemon behind.
+    for name in [HONEST, "leaver"] {
+        let leaves = if name == HONEST {
+            String::new()
+        } else {
+            format!("setsid sleep 62.{mark} & {BOX_PYTHON} daemon.py 63.{mark}; ")
+        };
+        let dir = submission(
+            &class,
+            name,
+            &[("wordserver.py", "wordserver.py")],
+            &format!("{leaves}exec {BOX_PYTHON} wordserver.py --addr {{addr}} --store {{store}}"),
+        );
+        write(
+            &dir,
+            "daemon.py",
+            "import os, sys, time\nif os.fork(): os._exit(0)\nos.setsid()\nif os.fork(): os._exit(0)\ntime.sleep(float(sys.argv[1]))\n",
+        );
+    }
+    let suite = cut_suite(work.path(), &TWO);
+    let out = work.path().join("grades");
+    let output = Command::new(binary())
+        .arg("grade")
+        .arg(&class)
+        .arg("--out")
+        .arg(&out)
+        .args(["--suite", suite.to_str().unwrap(), "--jobs", "4"])
+        .env("WORDWIRE_BOX_NAMESPACES", "0")
+        .output()
+        .expect("wordwire runs");
+    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    assert_eq!(
+        scores(&out),
+        [(HONEST, "100"), ("leaver", "100")].map(|(n, s)| (n.into(), s.into()))
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = "box: no namespaces; landlock ABI ";
+    assert!(stderr.starts_with(line), "{stderr}");
+    assert!(
+        stderr.contains("\n  incomplete box: no network namespace: each server shares this machine's network, must listen on the {port} it is given"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\n  incomplete box: no PID namespace: a server's processes are found and killed by ancestry"),
+        "{stderr}"
+    );
+    assert!(page(&out, HONEST).contains(&format!("<p class=\"box\">{line}")));
+    // Found and killed by ancestry: nothing of the leaver's is left.
+    for marker in [format!("62.{mark}"), format!("63.{mark}")] {
+        let left = crate::grading::processes_with(&marker);
+        assert!(left.is_empty(), "still running: {left:?}");
+    }
 }

@@ -87,6 +87,7 @@ fn start_once(
     };
     let command = foreign::with_args(foreign::expand(&target.template, addr, None), launch.args);
     let mut spec = Spec::new(&setup.init, command.clone());
+    spec.namespaces = setup.namespaces;
     spec.source = Some(source.to_path_buf());
     spec.seed = Some(Seed {
         name: STORE_NAME.into(),

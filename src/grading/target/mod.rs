@@ -92,11 +92,18 @@ pub enum Isolation {
     Unboxed,
 }
 
+/// Set to `0` or `off`: every box is made without namespaces, as on a machine
+/// without user namespaces (Ubuntu 24.04's default), to see and test what that
+/// machine gives (docs/GRADING.md, The box).
+pub const NAMESPACES_VAR: &str = "WORDWIRE_BOX_NAMESPACES";
+
 /// What every box of a run is made with.
 #[derive(Debug, Clone)]
 pub struct BoxSetup {
     /// The `wordwire` executable, run as each box's helper.
     pub init: PathBuf,
+    /// Whether to make the namespaces (`false`: `NAMESPACES_VAR`).
+    pub namespaces: bool,
     /// The layers a box gets on this machine (`Sandbox::probe`, once per run).
     pub protections: Protections,
 }
@@ -105,13 +112,14 @@ impl Isolation {
     /// A box for every start, with the layers this machine gives (probed once, with
     /// `init` as the helper), or none with `no_box`. An error: no box can be made at
     /// all (the kernel refuses even the helper's setup).
-    pub fn for_run(no_box: bool, init: &Path) -> Result<Isolation, String> {
+    pub fn for_run(no_box: bool, init: &Path, namespaces: bool) -> Result<Isolation, String> {
         if no_box {
             return Ok(Isolation::Unboxed);
         }
-        match Sandbox::probe(init) {
+        match Sandbox::probe_with(init, namespaces) {
             Ok(protections) => Ok(Isolation::Boxed(Arc::new(BoxSetup {
                 init: init.to_path_buf(),
+                namespaces,
                 protections: protections.clone(),
             }))),
             Err(e) => Err(format!(
@@ -120,11 +128,13 @@ impl Isolation {
         }
     }
 
-    /// `Isolation::for_run` with this program as the helper.
+    /// `Isolation::for_run` with this program as the helper, and namespaces unless
+    /// `NAMESPACES_VAR` says `0` or `off`.
     pub fn for_this_run(no_box: bool) -> Result<Isolation, String> {
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find the wordwire executable for the box: {e}"))?;
-        Isolation::for_run(no_box, &exe)
+        let namespaces = !std::env::var(NAMESPACES_VAR).is_ok_and(|v| v == "0" || v == "off");
+        Isolation::for_run(no_box, &exe, namespaces)
     }
 
     /// The line every report carries: `box: namespaces user, net, uts, pid, mount;
@@ -147,6 +157,9 @@ impl Isolation {
             Isolation::Boxed(setup) => {
                 let p = &setup.protections;
                 let mut missing = Vec::new();
+                if !setup.namespaces {
+                    lines.push(format!("  ({NAMESPACES_VAR}=0: boxes without namespaces, on purpose)"));
+                }
                 if !p.net_ns {
                     missing.push("no network namespace: each server shares this machine's network, must listen on the {port} it is given, and only TCP connects out are refused (Landlock ABI 4+)");
                 }

@@ -187,9 +187,9 @@ fn the_pages_show_what_a_running_target_prints() {
 /// GRADING.md's class (alice correct, bob without auth, carol never listening) is set up by
 /// the page's own commands, and what `grade` prints is what GRADING.md and README.md show,
 /// times redacted. It is graded in two runs at once: alice and bob with the page's flags
-/// (README.md's class is exactly these two), and carol alone with a 1 s limit and 16 jobs:
-/// her transcripts only wait out the limit (5 s on the page, 33 of them), and her counts do
-/// not depend on it. One run of all three with a short limit failed alice and bob under a
+/// (README.md's class is exactly these two), and carol alone with a 1 s start limit and 16
+/// jobs: her transcripts only wait out the start limit (5 s on the page, 33 of them), and her
+/// counts do not depend on it. One run of all three with a short limit failed alice and bob under a
 /// load average of 30, their Python servers starved past it. Alice's row is also the proof
 /// that a correct Python server passes every transcript but the read fault.
 #[test]
@@ -204,7 +204,8 @@ fn the_class_on_the_pages_grades_as_they_show() {
         .rsplit_once('\n')
         .expect("the setup, then the grade command");
     assert_eq!(
-        command, "wordwire grade /tmp/class --out /tmp/grades --transcript-timeout 5",
+        command,
+        "wordwire grade /tmp/class --out /tmp/grades --transcript-timeout 5 --start-timeout 5",
         "the command this test runs"
     );
     let setup = setup
@@ -256,10 +257,14 @@ fn the_class_on_the_pages_grades_as_they_show() {
                 grade(
                     &alone,
                     &carol_out,
-                    &["--transcript-timeout", "1", "--jobs", "16"],
+                    &["--start-timeout", "1", "--jobs", "16"],
                 )
             });
-            let two = grade(&class, &grades, &["--transcript-timeout", "5"]);
+            let two = grade(
+                &class,
+                &grades,
+                &["--transcript-timeout", "5", "--start-timeout", "5"],
+            );
             (two, carol.join().expect("carol's run"))
         });
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
@@ -296,7 +301,7 @@ fn the_class_on_the_pages_grades_as_they_show() {
     );
     assert_eq!(
         format!("{csv}\n"),
-        block_after(&grading, "(no `wordwire-cmd`):"),
+        block_after(&grading, "start that could not work, reported once):"),
         "docs/GRADING.md's summary.csv"
     );
     // The same rows with the suite error's column, further down the page.

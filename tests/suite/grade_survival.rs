@@ -424,3 +424,49 @@ fn ctrl_c_kills_every_running_submission_keeps_the_finished_reports_and_resume_g
     );
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
 }
+
+#[test]
+fn record_max_bytes_stops_the_recording_and_says_so() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("capped.transcript");
+    let mut command = Command::new(binary());
+    command
+        .args(["record", "--listen", "127.0.0.1:0", "--max-bytes", "300"])
+        .arg("-o")
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut recorder = crate::support::ServerProcess::spawn(command);
+    let stream = std::net::TcpStream::connect(recorder.addr).unwrap();
+    let mut conn = wordwire::client::ResponseReader::new(stream);
+    conn.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // Each exchange is about 200 bytes: the second passes 300, and no Ctrl-C is needed.
+    for _ in 0..2 {
+        conn.get_mut()
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        // The relay passes every byte on, recorded or not.
+        let status = conn.read_response(false).unwrap().status;
+        assert!((200..500).contains(&status), "{status}");
+    }
+    assert_eq!(recorder.wait_exit(Duration::from_secs(10)), Some(0));
+    let said = recorder.wait_for_log_line("--max-bytes");
+    assert!(
+        said.starts_with("--max-bytes 300 reached: stopped recording after ")
+            && said.ends_with("bytes; the transcript holds what came before"),
+        "{said}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains(
+            "# The recording stopped at 300 bytes (--max-bytes): what came after is not here.\n"
+        ),
+        "{text}"
+    );
+    // Two answers were relayed; the second, past the limit, is not recorded.
+    assert_eq!(text.matches("\nexpect a\n").count(), 1, "{text}");
+}

@@ -37,6 +37,12 @@ pub struct GradeArgs {
     /// Transcript files or directories to play instead of the suite built into the binary.
     #[arg(long, value_name = "PATH")]
     pub suite: Vec<PathBuf>,
+
+    // What survives a run (issue 22, results that survive).
+    /// Grade only the submissions without a NAME.html in --out (after an interrupted
+    /// run); summary.csv keeps the earlier rows of the others.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 pub(crate) fn seconds(text: &str) -> Result<f64, String> {

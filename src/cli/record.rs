@@ -30,6 +30,10 @@ pub struct RecordArgs {
     /// Start the in-process server's temporary store as a copy of FILE (written as a `store` block).
     #[arg(long, value_name = "FILE", conflicts_with = "upstream")]
     pub seed: Option<PathBuf>,
+    /// Stop recording past N bytes (sent and received together): the transcript holds
+    /// what came before, and says that it stopped (default: no limit).
+    #[arg(long, value_name = "N")]
+    pub max_bytes: Option<u64>,
     /// `wordwire serve` flags for the in-process server (after `--`).
     #[arg(last = true, value_name = "SERVE-FLAGS")]
     pub server_flags: Vec<String>,

@@ -111,7 +111,7 @@ pub struct ResponseReader<R> {
     inner: R,
     buf: Vec<u8>,
     eof: bool,
-    /// The most bytes one response may take (`MAX_RESPONSE`, smaller in tests).
+    /// The most bytes one response may take (`MAX_RESPONSE`, or the caller's).
     max_response: usize,
 }
 
@@ -149,7 +149,8 @@ impl<R: Read> ResponseReader<R> {
         }
     }
 
-    /// As `new`, with another limit on the bytes of one response (for tests).
+    /// As `new`, with another limit on the bytes of one response: `grading::play` reads a
+    /// server under test with 1 MiB (`play::MAX_RESPONSE`), the tests with less.
     pub fn with_max_response(inner: R, max_response: usize) -> ResponseReader<R> {
         ResponseReader {
             max_response,

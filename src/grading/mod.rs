@@ -17,6 +17,7 @@
 //! - `class`: the `wordwire grade DIR` command: every submission of a class.
 //! - `clients`: client transcripts and `--client-cmd`.
 //! - `record`: the `wordwire record` command: a relay that writes a transcript.
+//! - `untrusted`: reading a file a submission controls (regular files only, capped).
 
 pub mod class;
 pub mod clients;
@@ -27,4 +28,5 @@ pub mod replay;
 pub mod report;
 pub mod suite;
 pub mod target;
+pub mod untrusted;
 pub mod verdict;

@@ -19,6 +19,9 @@ mod crash;
 mod docs;
 /// Keep-alive, pipelining, HTTP/1.0, chunked bodies, 100-continue, HEAD.
 mod framing;
+/// `grade` against hostile submissions (64 MiB answers, a store linked to /dev/zero, a FIFO
+/// command, escapes in names), links planted in --out, Ctrl-C mid-run and --resume.
+mod grade_survival;
 /// The grader against small Python implementations, correct and defective (`tests/impls/`).
 mod grading;
 /// Slow and greedy clients: slowloris, idle keep-alive, never-reading, half-closed, reset, over the cap.

@@ -4,17 +4,25 @@
 //! one work queue of (submission, transcript) played on `--jobs` threads, the
 //! per-transcript time limit (the submission's process group is killed past it),
 //! one HTML report per submission, `summary.csv`, the table on stdout and the
-//! progress (a bar on a terminal, a line per graded submission otherwise).
+//! progress (a bar on a terminal, a line per graded submission otherwise). A
+//! submission's name is its directory's name from the raw bytes (`escape::name_bytes`),
+//! made unique; each `NAME.html` and `summary.csv` is written as soon as that
+//! submission is graded (`output`); Ctrl-C or SIGTERM kills the running targets and
+//! ends the run with what is finished (`interrupt`); `--resume` grades only the
+//! submissions without a report.
 //! Elsewhere: the flags (`cli::grade`), the suite's files and playing one transcript
 //! (`grading::replay`), starting and killing the target (`grading::target::foreign`), the
 //! HTML page (`grading::report::html`).
 
-use std::collections::BTreeSet;
+pub mod interrupt;
+pub mod output;
+
+use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -23,8 +31,12 @@ use super::replay::{Options, RunEnd, SuitePaths, discover};
 use super::report::{self, Score};
 use super::suite::transcript::{Header, Level};
 use super::target::{CommandTarget, Isolation, Target, flags};
+use super::untrusted;
 use super::verdict::{Outcome, TranscriptResult};
 use crate::cli::grade::GradeArgs;
+use crate::escape::{self, Lines};
+use interrupt::Interrupt;
+use output::Summary;
 
 /// The file in each submission's directory that holds its start command.
 pub const COMMAND_FILE: &str = "wordwire-cmd";
@@ -32,10 +44,14 @@ pub const COMMAND_FILE: &str = "wordwire-cmd";
 pub const FLAGS_FILE: &str = "flags.toml";
 /// How long a timed-out transcript's play gets to wind down after the kill.
 const WIND_DOWN: Duration = Duration::from_secs(5);
+/// The largest `wordwire-cmd` or `flags.toml` read.
+const MAX_SETUP_FILE: u64 = 64 << 10;
 
 /// One submission: its name (the subdirectory's), directory and how to start it.
 #[derive(Debug, Clone)]
 pub struct Submission {
+    /// The directory's name as printable text (`escape::name_bytes`), unique in the
+    /// class: it names `NAME.html` and the submission everywhere it is shown.
     pub name: String,
     pub dir: PathBuf,
     /// The command and flag map, or why the submission cannot be played.
@@ -78,7 +94,10 @@ pub fn submissions(dir: &Path, out: &Path) -> Result<Vec<Submission>, String> {
     if dir.join(COMMAND_FILE).is_file() {
         let name = std::fs::canonicalize(dir)
             .ok()
-            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .and_then(|d| {
+                d.file_name()
+                    .map(|n| escape::name_bytes(n.as_encoded_bytes()))
+            })
             .unwrap_or_else(|| "submission".to_string());
         return Ok(vec![Submission {
             name,
@@ -92,7 +111,7 @@ pub fn submissions(dir: &Path, out: &Path) -> Result<Vec<Submission>, String> {
     let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = escape::name_bytes(entry.file_name().as_encoded_bytes());
         if name.starts_with('.') || !entry.path().is_dir() {
             continue;
         }
@@ -103,7 +122,8 @@ pub fn submissions(dir: &Path, out: &Path) -> Result<Vec<Submission>, String> {
         let setup = setup(&dir);
         found.push(Submission { name, dir, setup });
     }
-    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.dir.cmp(&b.dir)));
+    make_unique(&mut found);
     if found.is_empty() {
         return Err(format!(
             "{}: no submissions (one subdirectory each, holding {COMMAND_FILE}: {COMMAND_FILE_HOLDS})",
@@ -113,14 +133,44 @@ pub fn submissions(dir: &Path, out: &Path) -> Result<Vec<Submission>, String> {
     Ok(found)
 }
 
+/// Two directories whose names escape alike (`a\x01`, four characters, and `a` then
+/// byte 1) get `~2`, `~3`, ... after the second and later, so that no report
+/// overwrites another.
+fn make_unique(found: &mut [Submission]) {
+    let mut taken: HashSet<String> = found.iter().map(|s| s.name.clone()).collect();
+    let mut seen = HashSet::new();
+    for s in found.iter_mut() {
+        if seen.insert(s.name.clone()) {
+            continue;
+        }
+        let unique = (2..)
+            .map(|n| format!("{}~{n}", s.name))
+            .find(|candidate| !taken.contains(candidate))
+            .expect("some suffix is free");
+        taken.insert(unique.clone());
+        seen.insert(unique.clone());
+        s.name = unique;
+    }
+}
+
+/// A setup file's text, read as `untrusted::read_regular` does (no link, no FIFO, capped).
+fn read_setup_file(path: &Path) -> Result<String, untrusted::Refused> {
+    let bytes = untrusted::read_regular(path, MAX_SETUP_FILE)?;
+    String::from_utf8(bytes).map_err(|_| {
+        untrusted::Refused::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8 text",
+        ))
+    })
+}
+
 /// The command (the first line of `wordwire-cmd` that is neither blank nor `#`) and flag map.
 fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
     let path = dir.join(COMMAND_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = read_setup_file(&path).map_err(|e| {
         format!(
-            "cannot read {}: {}; it must hold {COMMAND_FILE_HOLDS}",
-            path.display(),
-            super::play::io_message(&e)
+            "cannot read {}: {e}; it must hold {COMMAND_FILE_HOLDS}",
+            path.display()
         )
     })?;
     let command = text
@@ -135,19 +185,27 @@ fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
         })?
         .to_string();
     let flags_path = dir.join(FLAGS_FILE);
-    let flags = flags_path
-        .is_file()
-        .then(|| flags::FlagMap::load(&flags_path))
-        .transpose()?;
+    let flags = match read_setup_file(&flags_path) {
+        Ok(text) => Some(
+            flags::FlagMap::parse(&text).map_err(|e| format!("{}: {e}", flags_path.display()))?,
+        ),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", flags_path.display())),
+    };
     Ok((command, flags))
 }
 
-/// Plays `path` with `options`, killing the target (every process of its box, or its
-/// process group with `--no-box`) if the play takes longer than `limit` from when the
-/// server listens. The start has its own limit (the target's `start_timeout`); this
-/// one stops a start that never returns too, `start_timeout + limit` from the beginning.
-pub fn play_limited(path: &Path, options: &Options, limit: Duration) -> TranscriptResult {
-    let watch = Arc::new(super::target::foreign::Watch::default());
+/// Plays `path` with `options` under `watch`, killing the target (every process of its
+/// box, or its process group with `--no-box`) if the play takes longer than `limit` from
+/// when the server listens (`watch` also lets an interrupt kill it). The start has its
+/// own limit (the target's `start_timeout`); this one stops a start that never returns
+/// too, `start_timeout + limit` from the beginning.
+pub fn play_limited(
+    path: &Path,
+    options: &Options,
+    limit: Duration,
+    watch: Arc<super::target::foreign::Watch>,
+) -> TranscriptResult {
     let mut options = options.clone();
     options.watch = Some(watch.clone());
     let (start_limit, killed) = match &options.target {
@@ -199,11 +257,16 @@ fn timed_out(path: &Path, limit: Duration, killed: &str, took: Duration) -> Tran
 }
 
 /// Plays every file against every submission, `jobs` transcripts at once, calling
-/// `on_graded` as each submission's last transcript ends.
+/// `on_progress` as each transcript ends (with the submission, when it was its last:
+/// a submission that cannot be set up is graded before anything is played). After
+/// a signal (`interrupt`) no transcript starts, the running ones' targets are killed,
+/// and what they return is dropped: the submissions graded in full are returned, in
+/// `subs` order, and no other.
 pub fn grade_all(
     subs: &[Submission],
     files: &[PathBuf],
     run: &Run,
+    interrupt: &Interrupt,
     on_progress: impl Fn(Progress<'_>) + Sync,
 ) -> Vec<Graded> {
     let jobs = run.jobs;
@@ -230,7 +293,6 @@ pub fn grade_all(
                 played: Mutex::new(PlayedSoFar {
                     results: vec![None; files.len()],
                     first: None,
-                    took: Duration::ZERO,
                 }),
             }
         })
@@ -241,83 +303,128 @@ pub fn grade_all(
         .filter(|(_, q)| q.options.is_some())
         .flat_map(|(s, _)| (0..files.len()).map(move |f| (s, f)))
         .collect();
+    let finished: Mutex<Vec<(usize, Graded)>> = Mutex::new(Vec::new());
+    let graded = AtomicUsize::new(0);
+    // Those that cannot be set up are graded now: their reports come first.
+    for (i, s) in subs.iter().enumerate() {
+        if let Err(why) = &s.setup {
+            let g = not_set_up(s, why);
+            on_progress(Progress {
+                done: 0,
+                total: tasks.len(),
+                submission: &s.name,
+                graded: Some((&g, graded.fetch_add(1, Ordering::SeqCst) + 1)),
+                submissions: subs.len(),
+            });
+            finished
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((i, g));
+        }
+    }
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let graded = AtomicUsize::new(0);
     let printing = Mutex::new(());
+    let workers_done = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, tasks.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let Some(&(s, f)) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        return;
-                    };
-                    let q = &queue[s];
-                    let began = Instant::now();
-                    q.lock().first.get_or_insert(began);
-                    let opts = q
-                        .options
-                        .as_ref()
-                        .expect("tasks only for set-up submissions");
-                    let result = play_limited(&files[f], opts, limit);
-                    q.lock().results[f] = Some(result);
-                    let _order = printing.lock().unwrap_or_else(|e| e.into_inner());
-                    let finished = q.left.fetch_sub(1, Ordering::SeqCst) == 1;
-                    let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                    let mut sub_done = None;
-                    if finished {
-                        let mut played = q.lock();
-                        let took = played.first.unwrap_or(began).elapsed();
-                        played.took = took;
-                        let results: Vec<TranscriptResult> =
-                            played.results.iter().flatten().cloned().collect();
-                        let g = graded.fetch_add(1, Ordering::SeqCst) + 1;
-                        sub_done = Some((results, took, g));
-                    }
-                    on_progress(Progress {
-                        done: n,
-                        total: tasks.len(),
-                        submission: &subs[s].name,
-                        graded: sub_done
+        let workers: Vec<_> = (0..jobs.clamp(1, tasks.len().max(1)))
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        if interrupt.signal().is_some() {
+                            return;
+                        }
+                        let Some(&(s, f)) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                            return;
+                        };
+                        let q = &queue[s];
+                        let began = Instant::now();
+                        q.lock().first.get_or_insert(began);
+                        let opts = q
+                            .options
                             .as_ref()
-                            .map(|(r, took, g)| (r.as_slice(), *took, *g)),
-                        submissions: subs.len(),
-                    });
+                            .expect("tasks only for set-up submissions");
+                        let watch = interrupt.watch();
+                        let result = play_limited(&files[f], opts, limit, watch.clone());
+                        interrupt.release(&watch);
+                        if interrupt.signal().is_some() {
+                            // Its target may have been killed by the interrupt, not by its fault.
+                            return;
+                        }
+                        q.lock().results[f] = Some(result);
+                        let _order = printing.lock().unwrap_or_else(|e| e.into_inner());
+                        let last = q.left.fetch_sub(1, Ordering::SeqCst) == 1;
+                        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                        let whole = last.then(|| {
+                            let played = q.lock();
+                            // A start that could not work was reported once; the rest were not run.
+                            let error = match q.options.as_ref().map(|o| &o.target) {
+                                Some(Target::Command(command)) => {
+                                    command.gate.closed().map(|c| c.summary())
+                                }
+                                _ => None,
+                            };
+                            Graded {
+                                name: subs[s].name.clone(),
+                                results: played.results.iter().flatten().cloned().collect(),
+                                error,
+                                duration: played.first.unwrap_or(began).elapsed(),
+                            }
+                        });
+                        let count = whole
+                            .as_ref()
+                            .map(|_| graded.fetch_add(1, Ordering::SeqCst) + 1);
+                        on_progress(Progress {
+                            done: n,
+                            total: tasks.len(),
+                            submission: &subs[s].name,
+                            graded: whole.as_ref().zip(count),
+                            submissions: subs.len(),
+                        });
+                        if let Some(g) = whole {
+                            finished
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push((s, g));
+                        }
+                    }
+                })
+            })
+            .collect();
+        // The monitor: on a signal, kills what is running (the workers start nothing more).
+        scope.spawn(|| {
+            while !workers_done.load(Ordering::SeqCst) {
+                if interrupt.signal().is_some() {
+                    interrupt.kill_running();
+                    return;
                 }
-            });
-        }
-    });
-    subs.iter()
-        .zip(queue)
-        .map(|(s, q)| match &s.setup {
-            Ok(_) => {
-                // A start that could not work was reported once; the rest were not run.
-                let error = match q.options.as_ref().map(|o| &o.target) {
-                    Some(Target::Command(command)) => command.gate.closed().map(|c| c.summary()),
-                    _ => None,
-                };
-                let played = q.played.into_inner().unwrap_or_else(|e| e.into_inner());
-                Graded {
-                    name: s.name.clone(),
-                    results: played.results.into_iter().flatten().collect(),
-                    error,
-                    duration: played.took,
-                }
+                std::thread::sleep(Duration::from_millis(20));
             }
-            Err(why) => Graded {
-                name: s.name.clone(),
-                results: vec![
-                    TranscriptResult::new(&s.dir.join(COMMAND_FILE), Outcome::Broken(why.clone()))
-                        .placed(Level::Must, "submission".to_string())
-                        .hinted(Some(format!(
-                            "{COMMAND_FILE} holds one line: the command that starts the server, e.g. `python3 server.py --port {{port}} --store {{store}}`"
-                        ))),
-                ],
-                error: Some(why.clone()),
-                duration: Duration::ZERO,
-            },
-        })
-        .collect()
+        });
+        for worker in workers {
+            let _ = worker.join();
+        }
+        workers_done.store(true, Ordering::SeqCst);
+    });
+    let mut finished = finished.into_inner().unwrap_or_else(|e| e.into_inner());
+    finished.sort_by_key(|(i, _)| *i);
+    finished.into_iter().map(|(_, g)| g).collect()
+}
+
+/// The grading of a submission that cannot be played: one `Broken` result that says why.
+fn not_set_up(s: &Submission, why: &str) -> Graded {
+    Graded {
+        name: s.name.clone(),
+        results: vec![
+            TranscriptResult::new(&s.dir.join(COMMAND_FILE), Outcome::Broken(why.to_string()))
+                .placed(Level::Must, "submission".to_string())
+                .hinted(Some(format!(
+                    "{COMMAND_FILE} holds one line: the command that starts the server, e.g. `python3 server.py --port {{port}} --store {{store}}`"
+                ))),
+        ],
+        error: Some(why.to_string()),
+        duration: Duration::ZERO,
+    }
 }
 
 /// How a class is graded: transcripts at once, the limits, and the box.
@@ -361,8 +468,6 @@ struct PlayedSoFar {
     results: Vec<Option<TranscriptResult>>,
     /// When its first transcript started.
     first: Option<Instant>,
-    /// From its first transcript's start to its last's end, once that has ended.
-    took: Duration,
 }
 
 impl Queued {
@@ -371,13 +476,14 @@ impl Queued {
     }
 }
 
-/// One finished transcript, for the progress display.
+/// One finished transcript, or a submission that could not be set up, for the
+/// progress display and the reports.
 pub struct Progress<'a> {
     pub done: usize,
     pub total: usize,
     pub submission: &'a str,
-    /// When this was the submission's last transcript: its results, time and how many are graded.
-    pub graded: Option<(&'a [TranscriptResult], Duration, usize)>,
+    /// When the submission is graded: what it came to, and how many are graded so far.
+    pub graded: Option<(&'a Graded, usize)>,
     pub submissions: usize,
 }
 
@@ -412,13 +518,21 @@ fn graded_line(name: &str, results: &[TranscriptResult], took: Duration) -> Stri
 /// (`suite_errors` transcripts that could not be read, played by no submission) a
 /// last column, `suite_errors`, holds that number on every row, so that a reader of
 /// the file alone sees that the scores are of an incomplete suite; without suite
-/// errors there is no such column, and the file is what it always was.
+/// errors there is no such column, and the file is what it always was. Cells are
+/// written by `output::csv_row` (no formula, no line break in a cell).
 pub fn summary_csv(
     graded: &[Graded],
     categories: &BTreeSet<String>,
     suite_errors: usize,
 ) -> String {
-    let mut out = String::new();
+    let mut summary = Summary::new(&summary_header(categories, suite_errors));
+    for g in graded {
+        summary.set(&g.name, &summary_row(g, categories, suite_errors));
+    }
+    summary.text()
+}
+
+fn summary_header(categories: &BTreeSet<String>, suite_errors: usize) -> Vec<String> {
     let mut header = vec!["submission".to_string()];
     header.extend(categories.iter().cloned());
     header.extend(
@@ -434,41 +548,25 @@ pub fn summary_csv(
     if suite_errors > 0 {
         header.push("suite_errors".to_string());
     }
-    push_row(&mut out, &header);
-    for g in graded {
-        let score = Score::of(&g.results);
-        let mut row = vec![g.name.clone()];
-        for c in categories {
-            let t = score.categories.get(c).cloned().unwrap_or_default();
-            row.push(format!("{}/{}", t.passed, t.passed + t.failed + t.warnings));
-        }
-        row.push(score.percent.to_string());
-        row.push(score.total.failed.to_string());
-        row.push(score.total.warnings.to_string());
-        row.push(score.total.skipped.to_string());
-        row.push(g.error.clone().unwrap_or_default());
-        if suite_errors > 0 {
-            row.push(suite_errors.to_string());
-        }
-        push_row(&mut out, &row);
-    }
-    out
+    header
 }
 
-/// One CSV record (RFC 4180): a field with a comma, quote or line break is quoted.
-fn push_row(out: &mut String, fields: &[String]) {
-    let quoted: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            if f.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f.clone()
-            }
-        })
-        .collect();
-    out.push_str(&quoted.join(","));
-    out.push_str("\r\n");
+fn summary_row(g: &Graded, categories: &BTreeSet<String>, suite_errors: usize) -> Vec<String> {
+    let score = Score::of(&g.results);
+    let mut row = vec![g.name.clone()];
+    for c in categories {
+        let t = score.categories.get(c).cloned().unwrap_or_default();
+        row.push(format!("{}/{}", t.passed, t.passed + t.failed + t.warnings));
+    }
+    row.push(score.percent.to_string());
+    row.push(score.total.failed.to_string());
+    row.push(score.total.warnings.to_string());
+    row.push(score.total.skipped.to_string());
+    row.push(g.error.clone().unwrap_or_default());
+    if suite_errors > 0 {
+        row.push(suite_errors.to_string());
+    }
+    row
 }
 
 /// The table on stdout: submission, score, MUST failures, time; and, when any
@@ -477,7 +575,7 @@ fn push_row(out: &mut String, fields: &[String]) {
 fn table(graded: &[Graded]) -> String {
     let width = graded
         .iter()
-        .map(|g| g.name.len())
+        .map(|g| g.name.chars().count())
         .max()
         .unwrap_or(0)
         .max(10);
@@ -502,7 +600,7 @@ fn table(graded: &[Graded]) -> String {
         }
         let _ = write!(out, " {:>6.1} s", g.duration.as_secs_f64());
         if let Some(why) = &g.error {
-            let _ = write!(out, "  ({why})");
+            let _ = write!(out, "  ({})", escape::for_terminal(why, Lines::Escape));
         }
         out.push('\n');
     }
@@ -514,18 +612,32 @@ fn table(graded: &[Graded]) -> String {
 
 /// Runs `wordwire grade`: exit 0 if every submission passed every MUST transcript,
 /// 1 if one did not, 2 if grading itself could not run, 3 if a transcript of the
-/// suite could not be read (`RunEnd`; the others are played and scored all the same).
+/// suite could not be read (`RunEnd`; the others are played and scored all the same),
+/// 130 or 143 when Ctrl-C or SIGTERM stopped it (`interrupt`).
 pub fn run(args: GradeArgs) -> ExitCode {
-    match run_grade(&args) {
-        Ok(end) => end.exit_code(),
+    let interrupt = match Interrupt::on_signals() {
+        Ok(interrupt) => interrupt,
         Err(e) => {
             eprintln!("wordwire grade: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run_grade(&args, &interrupt) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!(
+                "wordwire grade: {}",
+                escape::for_terminal(&e, Lines::Escape)
+            );
             ExitCode::from(2)
         }
     }
 }
 
-fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
+/// At most this many names in the line of submissions an interrupt left ungraded.
+const NAMES_SHOWN: usize = 20;
+
+fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String> {
     let mut subs = submissions(&args.submissions, &args.out)?;
     let suite = SuitePaths::or_builtin(&args.suite)?;
     let mut files = discover(&suite.paths)?;
@@ -545,7 +657,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         eprint!("{}", report::plain(block));
     }
     if files.is_empty() {
-        return Ok(RunEnd::SuiteError);
+        return Ok(RunEnd::SuiteError.exit_code());
     }
     let categories: BTreeSet<String> = files.iter().map(|p| Header::scan(p).category).collect();
     std::fs::create_dir_all(&args.out)
@@ -553,6 +665,30 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     let isolation = Isolation::for_this_run(args.no_box)?;
     // Once, before the grading: which protections every box has (or that there is none).
     eprint!("{}", isolation.announcement());
+    let mut summary = Summary::new(&summary_header(&categories, suite_errors.len()));
+    if args.resume {
+        let (done, left): (Vec<Submission>, Vec<Submission>) = subs
+            .into_iter()
+            .partition(|s| output::has_report(&args.out, &s.name));
+        let names: Vec<&str> = done.iter().map(|s| s.name.as_str()).collect();
+        summary.keep_earlier(&args.out, &names);
+        if !done.is_empty() {
+            eprintln!(
+                "--resume: {} submission{} with a report in {} already, not graded again",
+                done.len(),
+                if done.len() == 1 { "" } else { "s" },
+                args.out.display()
+            );
+        }
+        if left.is_empty() {
+            println!(
+                "nothing to grade: every submission has a report in {}",
+                args.out.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        subs = left;
+    }
     refuse_uncopyable(&mut subs, &isolation);
     let run = Run {
         jobs: usize::from(args.jobs),
@@ -572,12 +708,35 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         bar
     });
     let began = Instant::now();
-    let graded = grade_all(&subs, &files, &run, |p| {
-        let line = p.graded.map(|(results, took, g)| {
+    let summary = Mutex::new(summary);
+    let write_error: Mutex<Option<String>> = Mutex::new(None);
+    // Each submission's report and the summary, as soon as it is graded.
+    let save = |g: &Graded| -> Result<(), String> {
+        let mut results = g.results.clone();
+        for r in &mut results {
+            suite.show(&mut r.path);
+        }
+        let page = report::html(
+            &format!("wordwire grade: {}", g.name),
+            &results,
+            &suite_errors,
+            Some(&isolation_line),
+        );
+        output::replace_file(&args.out, &format!("{}.html", g.name), page.as_bytes())?;
+        let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner());
+        summary.set(&g.name, &summary_row(g, &categories, suite_errors.len()));
+        output::replace_file(&args.out, "summary.csv", summary.text().as_bytes())
+    };
+    let graded = grade_all(&subs, &files, &run, interrupt, |p| {
+        let line = p.graded.map(|(g, n)| {
+            if let Err(e) = save(g) {
+                let mut first = write_error.lock().unwrap_or_else(|e| e.into_inner());
+                first.get_or_insert(e);
+            }
             format!(
-                "[{g}/{}] {}",
+                "[{n}/{}] {}",
                 p.submissions,
-                graded_line(p.submission, results, took)
+                graded_line(&g.name, &g.results, g.duration)
             )
         });
         match &bar {
@@ -599,31 +758,14 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let shown = |mut r: TranscriptResult| {
-        suite.show(&mut r.path);
-        r
-    };
-    let graded: Vec<Graded> = graded
-        .into_iter()
-        .map(|mut g| {
-            g.results = g.results.into_iter().map(shown).collect();
-            g
-        })
-        .collect();
-    for g in &graded {
-        let path = args.out.join(format!("{}.html", g.name));
-        let page = report::html(
-            &format!("wordwire grade: {}", g.name),
-            &g.results,
-            &suite_errors,
-            Some(&isolation_line),
-        );
-        std::fs::write(&path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if let Some(e) = write_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
     }
-    let csv = args.out.join("summary.csv");
-    std::fs::write(&csv, summary_csv(&graded, &categories, suite_errors.len()))
-        .map_err(|e| format!("cannot write {}: {e}", csv.display()))?;
     print!("{}", table(&graded));
+    if let Some(signal) = interrupt.signal() {
+        eprintln!("{}", interrupted(signal, &subs, &graded, &args.out));
+        return Ok(ExitCode::from(interrupt::exit_status(signal)));
+    }
     println!(
         "{}",
         closing_line(graded.len(), files.len(), began.elapsed(), &args.out)
@@ -633,7 +775,35 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         print!("\n{}", report::plain(block));
     }
     let passed = graded.iter().all(|g| super::replay::passed_run(&g.results));
-    Ok(RunEnd::of(passed, &suite_errors))
+    Ok(RunEnd::of(passed, &suite_errors).exit_code())
+}
+
+/// What an interrupted run says: which signal, where the finished reports are, which
+/// submissions were not graded and how to grade them.
+fn interrupted(signal: i32, subs: &[Submission], graded: &[Graded], out: &Path) -> String {
+    let done: HashSet<&str> = graded.iter().map(|g| g.name.as_str()).collect();
+    let left: Vec<&str> = subs
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|n| !done.contains(n))
+        .collect();
+    let mut text = format!(
+        "wordwire grade: stopped by {}: the running submissions were killed; {} of {} graded, their reports and summary.csv are in {}",
+        interrupt::signal_name(signal),
+        graded.len(),
+        subs.len(),
+        out.display()
+    );
+    if !left.is_empty() {
+        let shown = left[..left.len().min(NAMES_SHOWN)].join(", ");
+        let more = left.len().saturating_sub(NAMES_SHOWN);
+        let _ = write!(text, "\nnot graded: {shown}");
+        if more > 0 {
+            let _ = write!(text, " and {more} more");
+        }
+        text.push_str("\nto grade them: the same command with --resume");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -845,6 +1015,58 @@ mod tests {
         // An output directory elsewhere hides nothing.
         let elsewhere = tempfile::tempdir().unwrap();
         assert_eq!(submissions(dir.path(), elsewhere.path()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn names_come_from_the_raw_bytes_escaped_and_unique() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        // `a` then byte 1, and the four characters `a\x01`: they escape alike.
+        for raw in [
+            &b"a\x01"[..],
+            b"a\\x01",
+            b"bob\xff",
+            b"eve\x1b[32mALL PASSED",
+        ] {
+            let sub = dir.path().join(std::ffi::OsStr::from_bytes(raw));
+            std::fs::create_dir(&sub).unwrap();
+            std::fs::write(sub.join(COMMAND_FILE), "srv {port}\n").unwrap();
+        }
+        let subs = submissions(dir.path(), &dir.path().join("grades")).unwrap();
+        let names: Vec<&str> = subs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["a\\x01", "a\\x01~2", "bob\\xFF", "eve\\x1B[32mALL PASSED"]
+        );
+        let unique: HashSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), 4);
+    }
+
+    #[test]
+    fn a_fifo_or_a_link_as_the_command_file_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        std::fs::create_dir(&fifo).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(fifo.join(COMMAND_FILE))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let link = dir.path().join("link");
+        std::fs::create_dir(&link).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", link.join(COMMAND_FILE)).unwrap();
+        let subs = submissions(dir.path(), &dir.path().join("grades")).unwrap();
+        let why = |i: usize| subs[i].setup.as_ref().unwrap_err().clone();
+        assert!(
+            why(0).ends_with("wordwire-cmd: it is not a regular file (a FIFO)"),
+            "{}",
+            why(0)
+        );
+        assert!(
+            why(1).ends_with("wordwire-cmd: it is a symbolic link (not followed)"),
+            "{}",
+            why(1)
+        );
     }
 
     #[test]

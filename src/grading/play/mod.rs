@@ -4,7 +4,9 @@
 //! server inside a box), connections by name, sending, waiting (the transcript's `wait` and
 //! `timeout`, the grace for a close), reading responses with `client` and handing
 //! each to `grading::judge`, collecting what `--bless` would rewrite, and reading
-//! the store file for `expect-store`.
+//! the store file for `expect-store`; the caps on what a server can make the
+//! grader hold (`MAX_RESPONSE` a response, `MAX_STORE` the store, `KEPT_PER_FAILURE`
+//! of received text per failure).
 //! Elsewhere: the format (`grading::suite::transcript`), which server (`grading::target::local`,
 //! `grading::target::foreign` or `--target`), presenting the result (`grading::report`).
 
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::judge::{self, Judge};
 use super::suite::transcript::{self, StepKind, Transcript};
+use super::untrusted;
 use super::verdict::StepFailure;
 use crate::client::{ReadError, ResponseReader, is_timeout};
 use crate::escape;
@@ -74,13 +77,13 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
     let mut must_close: HashSet<String> = HashSet::new();
     for step in &t.steps {
         let mut fail = |message: String, expected: Vec<String>, actual: Vec<String>| {
-            played.failures.push(StepFailure {
+            played.failures.push(bounded(StepFailure {
                 line: step.line,
                 step: t.lines[step.line - 1].trim().to_string(),
                 message,
                 expected,
                 actual,
-            });
+            }));
         };
         let conn = step.kind.conn().map(str::to_string).unwrap_or_default();
         if must_close.remove(&conn)
@@ -101,7 +104,8 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                 Ok(stream) => {
                     // Each send step should leave as its own segment, so that pauses mean something.
                     let _ = stream.set_nodelay(true);
-                    conns.insert(name.clone(), ResponseReader::new(stream));
+                    let reader = ResponseReader::with_max_response(stream, MAX_RESPONSE);
+                    conns.insert(name.clone(), reader);
                 }
                 Err(e) => {
                     fail(
@@ -200,7 +204,8 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                     lines.sort_unstable();
                     lines.concat()
                 };
-                match std::fs::read(path) {
+                // The server's file: a link to /dev/zero or a FIFO must not hang or fill the grader.
+                match untrusted::read_regular(path, MAX_STORE) {
                     Ok(got) if got == *want || (*any_order && sorted(&got) == sorted(want)) => {}
                     Ok(got) => {
                         fail(
@@ -255,17 +260,66 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
             if let Some(reader) = conns.get_mut(&conn)
                 && let Some(failure) = check_closed(reader, CLOSE_GRACE)
             {
-                played.failures.push(StepFailure {
+                played.failures.push(bounded(StepFailure {
                     line: t.steps.last().map_or(0, |s| s.line),
                     step: format!("(the close of {conn})"),
                     message: format!("{NO_CLOSE}: {}", failure.0),
                     expected: vec!["! connection closed".to_string()],
                     actual: failure.1,
-                });
+                }));
             }
         }
     }
     played
+}
+
+/// The most bytes one response may take: the contract's answers are under 1 KiB and a
+/// transcript's stores are small, so a server that sends more (an endless body, a
+/// 64 MiB answer) is cut off here instead of growing the grader (`client::MAX_RESPONSE`
+/// is the client's own, larger limit).
+pub const MAX_RESPONSE: usize = 1 << 20;
+/// The largest store file `expect-store` reads.
+pub const MAX_STORE: u64 = 1 << 20;
+/// How much received text one failure keeps (its `actual` lines), and how much of its
+/// message: a report grows with the number of transcripts, never with what a server sends.
+pub const KEPT_PER_FAILURE: usize = 4096;
+
+/// `failure` with its received lines cut to `KEPT_PER_FAILURE` bytes in all (a last
+/// line says how many more there were) and its message to as many.
+pub fn bounded(mut failure: StepFailure) -> StepFailure {
+    let mut kept = 0;
+    let mut cut = None;
+    for (i, line) in failure.actual.iter_mut().enumerate() {
+        if kept + line.len() > KEPT_PER_FAILURE {
+            let room = KEPT_PER_FAILURE.saturating_sub(kept);
+            let end = (0..=room)
+                .rev()
+                .find(|&e| line.is_char_boundary(e))
+                .unwrap_or(0);
+            line.truncate(end);
+            cut = Some(i + 1);
+            break;
+        }
+        kept += line.len();
+    }
+    if let Some(keep) = cut {
+        failure.actual.truncate(keep);
+        failure.actual.push(format!(
+            "! ... the rest is not shown: a report keeps {KEPT_PER_FAILURE} bytes of what was received"
+        ));
+    }
+    if failure.message.len() > KEPT_PER_FAILURE {
+        let end = (0..=KEPT_PER_FAILURE)
+            .rev()
+            .find(|&e| failure.message.is_char_boundary(e))
+            .unwrap_or(0);
+        let more = failure.message.len() - end;
+        failure.message.truncate(end);
+        failure
+            .message
+            .push_str(&format!(" ... ({more} more bytes not shown)"));
+    }
+    failure
 }
 
 const NO_CLOSE: &str =
@@ -391,6 +445,33 @@ pub fn io_message(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_keeps_a_few_kib_of_what_was_received() {
+        let big = StepFailure {
+            line: 3,
+            step: "expect a".to_string(),
+            message: "é".repeat(10_000),
+            expected: vec!["< HTTP/1.1 200 OK\\r\\n".to_string()],
+            actual: vec!["< ".to_string() + &"x".repeat(3000); 40],
+        };
+        let kept = bounded(big);
+        let text: usize = kept.actual.iter().map(String::len).sum();
+        assert!(text < KEPT_PER_FAILURE + 200, "{text}");
+        assert_eq!(kept.actual.len(), 3);
+        assert!(kept.actual[2].starts_with("! ... the rest is not shown"));
+        assert!(kept.message.len() < KEPT_PER_FAILURE + 100);
+        assert!(kept.message.ends_with("more bytes not shown)"));
+        // A small failure is left as it is.
+        let small = StepFailure {
+            line: 1,
+            step: "s".into(),
+            message: "m".into(),
+            expected: vec![],
+            actual: vec!["< a".into()],
+        };
+        assert_eq!(bounded(small.clone()).actual, small.actual);
+    }
     use std::io::Read;
     use std::net::TcpListener;
 

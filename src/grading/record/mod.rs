@@ -221,6 +221,9 @@ fn record_session(args: &RecordArgs) -> Result<(String, usize), String> {
             };
             format!("cannot listen on {listen}: {e}{hint}")
         })?;
+    if let Some(n) = args.max_bytes {
+        relay.set_max_bytes(n);
+    }
     let what = if local.is_some() {
         "an in-process wordwire server"
     } else {
@@ -237,10 +240,20 @@ fn record_session(args: &RecordArgs) -> Result<(String, usize), String> {
     );
     let _ = io::stderr().flush();
     let done = || {
-        stop.load(Ordering::SeqCst) || (args.once && relay.accepted() > 0 && relay.finished() > 0)
+        stop.load(Ordering::SeqCst)
+            || relay.full()
+            || (args.once && relay.accepted() > 0 && relay.finished() > 0)
     };
     while !done() {
         std::thread::sleep(Duration::from_millis(20));
+    }
+    if relay.full() {
+        state.cut_at = args.max_bytes;
+        eprintln!(
+            "--max-bytes {} reached: stopped recording after {} bytes; the transcript holds what came before",
+            args.max_bytes.unwrap_or(0),
+            relay.recorded()
+        );
     }
     let events = relay.finish();
     if let Some(server) = local {

@@ -3,12 +3,13 @@
 //!
 //! Here: accepting, two plain threads per connection (client → server and back),
 //! each read recorded as an `Event` before it is forwarded, half-closes and
-//! resets passed on, the optional `--trace` lines, stopping.
+//! resets passed on, the optional `--trace` lines, stopping; `--max-bytes` (past
+//! it nothing more is recorded, and `full` says so).
 //! Elsewhere: turning the timeline into a transcript (`grading::record::render`).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -48,17 +49,32 @@ struct Shared {
     trace: Option<trace::Sink>,
     /// Connections whose both directions have ended.
     finished: AtomicUsize,
+    /// The most bytes (sent and received) recorded; `u64::MAX`: no limit.
+    max_bytes: AtomicU64,
+    /// Bytes recorded so far (under the event lock).
+    recorded: AtomicU64,
+    /// Set when an event would have passed `max_bytes`: nothing more is recorded.
+    full: AtomicBool,
 }
 
 impl Shared {
     fn push(&self, conn: usize, kind: EventKind) {
-        if self.stopping.load(Ordering::SeqCst) {
+        if self.stopping.load(Ordering::SeqCst) || self.full.load(Ordering::SeqCst) {
             return;
         }
         let mut events = self
             .events
             .lock()
             .expect("no thread panics while holding the event lock");
+        if let EventKind::Sent(bytes) | EventKind::Received(bytes) = &kind {
+            let total = self.recorded.load(Ordering::SeqCst) + bytes.len() as u64;
+            if total > self.max_bytes.load(Ordering::SeqCst) {
+                // Nothing after this, so that no later event follows a missing one.
+                self.full.store(true, Ordering::SeqCst);
+                return;
+            }
+            self.recorded.store(total, Ordering::SeqCst);
+        }
         events.push(Event {
             conn,
             at: self.start.elapsed(),
@@ -95,6 +111,9 @@ impl Relay {
             stopping: AtomicBool::new(false),
             trace,
             finished: AtomicUsize::new(0),
+            max_bytes: AtomicU64::new(u64::MAX),
+            recorded: AtomicU64::new(0),
+            full: AtomicBool::new(false),
         });
         let accepted = Arc::new(AtomicUsize::new(0));
         let sockets = Arc::new(Mutex::new(Vec::new()));
@@ -121,6 +140,22 @@ impl Relay {
     /// The address clients connect to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Records no more than `n` bytes (both directions together): the event that would
+    /// pass it, and every event after it, are relayed but not recorded (`full`).
+    pub fn set_max_bytes(&self, n: u64) {
+        self.shared.max_bytes.store(n, Ordering::SeqCst);
+    }
+
+    /// True once `--max-bytes` stopped the recording.
+    pub fn full(&self) -> bool {
+        self.shared.full.load(Ordering::SeqCst)
+    }
+
+    /// Bytes recorded so far.
+    pub fn recorded(&self) -> u64 {
+        self.shared.recorded.load(Ordering::SeqCst)
     }
 
     /// Connections accepted so far.

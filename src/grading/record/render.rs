@@ -28,6 +28,8 @@ pub struct StartingState {
     pub server_flags: Vec<String>,
     /// Starting store of the in-process server, if it had one.
     pub store: Option<Vec<u8>>,
+    /// `Some(n)`: the recording stopped at `--max-bytes n`; what came after is not in it.
+    pub cut_at: Option<u64>,
 }
 
 /// One response framed out of a connection's received bytes.
@@ -335,6 +337,12 @@ fn header(state: &StartingState, conns: usize) -> String {
             );
         }
     }
+    if let Some(n) = state.cut_at {
+        let _ = writeln!(
+            out,
+            "# The recording stopped at {n} bytes (--max-bytes): what came after is not here."
+        );
+    }
     if !state.server_flags.is_empty() {
         let _ = writeln!(out, "server {}", state.server_flags.join(" "));
     }
@@ -465,6 +473,7 @@ mod tests {
             upstream: None,
             server_flags: vec!["--auth-all".into()],
             store: Some(b"alpha\nbeta\n".to_vec()),
+            cut_at: None,
         };
         let text = render(&events, &state, Duration::from_millis(200));
         assert!(

@@ -9,6 +9,7 @@ use quick_xml::escape::escape;
 
 use super::score::{Score, Skips};
 use super::{outcome_word, suite_error_heading};
+use crate::escape::{Lines, for_terminal};
 use crate::grading::suite::transcript::FormatError;
 use crate::grading::verdict::{Outcome, TranscriptResult};
 
@@ -23,7 +24,9 @@ pub fn html(
     isolation: Option<&str>,
 ) -> String {
     let score = Score::of(results);
-    let e = |t: &str| escape(t).to_string();
+    // A submission's text (its output, what it sent, its name) with its control
+    // characters shown as escapes, then escaped for HTML: `cat NAME.html` is safe too.
+    let e = |t: &str| escape(for_terminal(t, Lines::Keep)).to_string();
     let mut out = String::new();
     let _ = write!(
         out,

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::score::Skips;
 use super::suite_error_heading;
+use crate::escape::{Lines, for_terminal};
 use crate::grading::suite::transcript::{FormatError, Level};
 use crate::grading::verdict::{Outcome, TranscriptResult};
 
@@ -17,12 +18,14 @@ pub fn tap(results: &[TranscriptResult], errors: &[FormatError]) -> String {
     let mut out = format!("TAP version 14\n1..{}\n", results.len());
     for (i, r) in results.iter().enumerate() {
         let n = i + 1;
-        let path = r.path.display();
+        let path = r.path.display().to_string();
+        let path = for_terminal(&path, Lines::Escape);
         match (&r.outcome, r.level) {
             (Outcome::Passed | Outcome::Blessed, _) => {
                 let _ = writeln!(out, "ok {n} - {path}");
             }
             (Outcome::Skipped(why), _) => {
+                let why = for_terminal(why, Lines::Escape);
                 let _ = writeln!(out, "ok {n} - {path} # SKIP {why}");
             }
             (outcome, level) => {
@@ -33,7 +36,10 @@ pub fn tap(results: &[TranscriptResult], errors: &[FormatError]) -> String {
                 };
                 let _ = writeln!(out, "not ok {n} - {path}{todo}");
                 // JSON strings are valid YAML scalars: no hand-written quoting.
-                let scalar = |t: &str| serde_json::Value::from(t).to_string();
+                // Controls as escapes first: JSON leaves DEL and the C1 controls as they are.
+                let scalar = |t: &str| {
+                    serde_json::Value::from(for_terminal(t, Lines::Keep).as_ref()).to_string()
+                };
                 let _ = writeln!(out, "  ---");
                 let _ = writeln!(out, "  level: {}", level.as_str());
                 let _ = writeln!(out, "  category: {}", scalar(&r.category));

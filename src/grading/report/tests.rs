@@ -434,3 +434,33 @@ fn diff_marks_expected_and_received_lines() {
     assert!(text.contains("    + < HTTP/1.1 200 OK\\r\\n\n"), "{text}");
     assert!(text.contains("      < \\r\\n\n"), "{text}");
 }
+
+/// What a hostile server's output can hold: a carriage return and ESC sequences that
+/// redraw the line as a pass, and an OSC 52 write to the clipboard.
+const FAKE_PASS: &str =
+    "exit 1; its output ends:\n      \r\x1b[2K\x1b[32mALL PASSED\x1b[0m\x1b]52;c;cm0gLXJmIH4K\x07";
+
+#[test]
+fn a_servers_escape_sequences_reach_no_format_raw() {
+    let mut broken = result(
+        "eve\x1b[31m/wordwire-cmd",
+        Outcome::Broken(FAKE_PASS.into()),
+        Level::Must,
+    );
+    broken.failures[0].message = FAKE_PASS.into();
+    let results = vec![broken];
+    let text = format!(
+        "{}\n{}",
+        result_line(&results[0]),
+        failure_details(&results[0])
+    );
+    let page = html("wordwire grade: eve", &results, &[], None);
+    let tap = tap(&results, &[]);
+    for (format, out) in [("text", plain(&text)), ("html", page), ("tap", tap)] {
+        for raw in ['\x1b', '\r', '\x07'] {
+            assert!(!out.contains(raw), "{format} holds {raw:?}: {out}");
+        }
+        assert!(out.contains("\\x1B[32mALL PASSED"), "{format}: {out}");
+        assert!(out.contains("\\x1B]52;c;"), "{format}: {out}");
+    }
+}

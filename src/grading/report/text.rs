@@ -12,6 +12,7 @@ use similar::{ChangeTag, TextDiff};
 
 use super::score::{Score, Skips};
 use super::{BOLD, DIM, GREEN, RED, YELLOW, suite_error_heading};
+use crate::escape::{Lines, for_terminal};
 use crate::grading::suite::transcript::FormatError;
 use crate::grading::verdict::{Outcome, StepFailure, TranscriptResult};
 
@@ -26,12 +27,12 @@ pub fn result_line(result: &TranscriptResult) -> String {
     };
     let mut line = format!(
         "{style}{word:<7}{style:#} {} {DIM}({} ms){DIM:#}",
-        result.path.display(),
+        shown(&result.path.display().to_string()),
         result.duration.as_millis()
     );
     match &result.outcome {
         Outcome::Skipped(why) | Outcome::Broken(why) => {
-            let _ = write!(line, ": {why}");
+            let _ = write!(line, ": {}", for_terminal(why, Lines::Keep));
         }
         _ => {}
     }
@@ -41,17 +42,22 @@ pub fn result_line(result: &TranscriptResult) -> String {
 /// Every failure of a transcript with a diff of expected (`-`) and received (`+`) lines.
 pub fn failure_details(result: &TranscriptResult) -> String {
     let mut out = String::new();
+    let path = result.path.display().to_string();
+    let path = shown(&path);
     if let Outcome::Broken(why) = &result.outcome {
-        let _ = writeln!(out, "{BOLD}{}{BOLD:#}: {why}", result.path.display());
+        let _ = writeln!(
+            out,
+            "{BOLD}{path}{BOLD:#}: {}",
+            for_terminal(why, Lines::Keep)
+        );
     }
     for failure in &result.failures {
         let _ = writeln!(
             out,
-            "{BOLD}{}:{}{BOLD:#}: `{}`: {}",
-            result.path.display(),
+            "{BOLD}{path}:{}{BOLD:#}: `{}`: {}",
             failure.line,
-            failure.step,
-            failure.message
+            shown(&failure.step),
+            for_terminal(&failure.message, Lines::Keep)
         );
         out.push_str(&diff(failure));
     }
@@ -62,6 +68,13 @@ pub fn failure_details(result: &TranscriptResult) -> String {
         let _ = writeln!(out, "    {YELLOW}try{YELLOW:#}:  {repro}");
     }
     out
+}
+
+/// One line of text that may come from a submission (a path with its directory's name,
+/// a line received), its control characters shown as escapes: no `\r` or ESC sequence
+/// from a server reaches the terminal.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    for_terminal(text, Lines::Escape)
 }
 
 /// A unified diff of one failure's expected and received text, `-` expected, `+` received.
@@ -88,7 +101,7 @@ pub fn diff(failure: &StepFailure) -> String {
                     ChangeTag::Insert => (GREEN, '+'),
                     ChangeTag::Equal => (DIM, ' '),
                 };
-                let _ = writeln!(out, "    {style}{sign} {}{style:#}", change.value());
+                let _ = writeln!(out, "    {style}{sign} {}{style:#}", shown(change.value()));
             }
         }
     }

@@ -219,8 +219,8 @@ fn hostile_submissions_are_capped_refused_and_escaped_and_the_honest_one_keeps_i
     assert!(rows[2].starts_with("b-devzero,1/2,50,1,"), "{csv}");
     assert!(rows[3].starts_with("c-huge,0/2,0,2,"), "{csv}");
     assert!(
-        rows[4].starts_with("d-fifo,0/0,0,1,0,0,cannot read ")
-            && rows[4].ends_with("wordwire-cmd: it is not a regular file (a FIFO)"),
+        rows[4].starts_with("d-fifo,0/0,0,1,0,0,")
+            && rows[4].contains("wordwire-cmd: it is not a regular file (a FIFO); it must hold"),
         "{csv}"
     );
     assert!(rows[5].starts_with("e-\\xFF\\xFE,"), "{csv}");
@@ -317,6 +317,10 @@ fn ctrl_c_kills_every_running_submission_keeps_the_finished_reports_and_resume_g
         // waits for a job), so that b-hang starts only once a-honest is graded and is
         // interrupted long before its start times out, however loaded the machine.
         .args(["--jobs", "2", "--transcript-timeout", "120"])
+        // Without the box: the PIDs the submissions write are the host's, in their own
+        // directory, and only process groups stand between them and a leak (the box's
+        // own kill at Ctrl-C is the same `Watch::kill`, tested in boxed.rs and sandbox.rs).
+        .arg("--no-box")
         .env("TMPDIR", &tmp)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -470,4 +474,94 @@ fn record_max_bytes_stops_the_recording_and_says_so() {
     );
     // Two answers were relayed; the second, past the limit, is not recorded.
     assert_eq!(text.matches("\nexpect a\n").count(), 1, "{text}");
+}
+
+/// The host PIDs of the processes whose command line holds `marker` (a box's processes
+/// are in a PID namespace of their own, but the host's /proc shows them).
+fn pids_running(marker: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.to_string();
+            pid.bytes().all(|b| b.is_ascii_digit()).then_some(pid)
+        })
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == marker.as_bytes()))
+                && alive(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_in_a_box_leaves_no_process_of_the_submissions_and_no_temporary_directory() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = cut_suite(work.path(), &SUITE);
+    let subs = work.path().join("subs");
+    let out = work.path().join("grades");
+    // A number no other process on the machine sleeps for: how its processes are found.
+    let marker = format!("{}.{}", 1000 + std::process::id() % 1000, 7);
+    let hang = format!("sleep {marker} & setsid sleep {marker} & exec sleep {marker}");
+    submission(&subs, b"b-hang", Some(&hang), &[]);
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut grader = Command::new(binary())
+        .arg("grade")
+        .arg(&subs)
+        .arg("--suite")
+        .arg(&suite)
+        .arg("--out")
+        .arg(&out)
+        .args(["--jobs", "2", "--transcript-timeout", "120"])
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wordwire runs");
+    // Both transcripts' boxes hold their three sleeps.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pids_running(&marker).len() < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "the boxes did not start: {:?}",
+            pids_running(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on our own child, still running (not waited for).
+    unsafe { libc::kill(grader.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = grader.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = grader.kill();
+            panic!("wordwire grade did not end within 30 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    grader
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("\nnot graded: b-hang\n"), "{stderr}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pids_running(&marker).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(pids_running(&marker), Vec::<String>::new(), "still running");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_dir(&tmp).unwrap().next().is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let temps: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(temps.is_empty(), "{temps:?}");
 }

@@ -1058,12 +1058,15 @@ mod tests {
         let subs = submissions(dir.path(), &dir.path().join("grades")).unwrap();
         let why = |i: usize| subs[i].setup.as_ref().unwrap_err().clone();
         assert!(
-            why(0).ends_with("wordwire-cmd: it is not a regular file (a FIFO)"),
+            why(0)
+                .contains("wordwire-cmd: it is not a regular file (a FIFO); it must hold one line"),
             "{}",
             why(0)
         );
         assert!(
-            why(1).ends_with("wordwire-cmd: it is a symbolic link (not followed)"),
+            why(1).contains(
+                "wordwire-cmd: it is a symbolic link (not followed); it must hold one line"
+            ),
             "{}",
             why(1)
         );

@@ -320,7 +320,7 @@ const TWO: [&str; 2] = [
 /// that what refuses a box's access to it is the box (Landlock), not the file modes
 /// (a root grader's box runs as nobody).
 fn open_work() -> tempfile::TempDir {
-    let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let work = tempfile::tempdir_in(crate::support::outside_tmp()).unwrap();
     open_to_all(work.path());
     work
 }

@@ -203,9 +203,12 @@ fn hostile_submissions_are_capped_refused_and_escaped_and_the_honest_one_keeps_i
     let ran = run_measured(command, Duration::from_secs(240));
     let all = format!("{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(ran.code, Some(1), "{all}");
-    // A 64 MiB answer was cut at 1 MiB: the grader (and what it waited for) stayed small.
+    // A 64 MiB answer was cut at 1 MiB (c-huge's report says so, below): the grader
+    // stayed far from the 700 MB an uncut answer took it to. The figure is the largest of
+    // the grader and every process it waited for (the boxes' helpers among them), which
+    // under a loaded machine was seen at 130 MB, so the bound is loose.
     assert!(
-        ran.max_rss_kib < 48 * 1024,
+        ran.max_rss_kib < 256 * 1024,
         "peak {} KiB: {all}",
         ran.max_rss_kib
     );

@@ -275,8 +275,8 @@ fn the_callers_environment_and_files_are_not_visible() {
 #[test]
 fn writing_outside_the_copy_fails_and_inside_works() {
     // Outside /tmp, which the box sees as its own: Landlock, not the mount, refuses these.
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let sibling = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = tempfile::tempdir_in(crate::support::outside_tmp()).unwrap();
+    let sibling = tempfile::tempdir_in(crate::support::outside_tmp()).unwrap();
     std::fs::write(sibling.path().join("secret.txt"), "sibling's").unwrap();
     // Open to everyone, so that the file modes refuse nothing (a root grader's box
     // runs as nobody): what refuses is Landlock.

@@ -367,3 +367,15 @@ pub fn suite_files_in(root: &Path, part: &str) -> Vec<PathBuf> {
         .filter(|path| path.starts_with(&under))
         .collect()
 }
+
+/// A directory for test files that a box must not reach, outside `/tmp` (which a box sees
+/// as its own, so a path under it is hidden rather than refused): cargo's test directory,
+/// or `/var/tmp` when the checkout itself lies under `/tmp`.
+pub fn outside_tmp() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    if !target.starts_with("/tmp") {
+        return target;
+    }
+    let var = PathBuf::from("/var/tmp");
+    if var.is_dir() { var } else { target }
+}

@@ -27,8 +27,10 @@ use super::report;
 use super::suite::builtin;
 use super::suite::transcript::{self, Fault, Level, Transcript};
 use super::target::{self, Target, flags, local};
+use super::suite::transcript::Header;
 use super::verdict::{Outcome, StepFailure, TranscriptResult};
 use crate::cli::replay::{Format, ReplayArgs};
+use crate::course::{Course, Occurrences, Profile};
 
 /// The extension of transcript files; other files in a directory are ignored.
 pub const EXTENSION: &str = "transcript";
@@ -50,16 +52,62 @@ pub struct Options {
     pub client_cmd: Option<String>,
     /// Lets another thread kill a `--target-cmd` target (`wordwire grade`'s time limit).
     pub watch: Option<Arc<target::foreign::Watch>>,
+    /// The course file (`--course`): the assignment as the TA set it; `None`: the
+    /// contract, with the lab pair.
+    pub course: Option<Arc<Course>>,
 }
 
 impl Options {
-    /// The comparison in force.
+    /// The comparison in force: a course's assignment profile judges by the assignment.
     pub fn judge(&self) -> Judge {
-        self.judge.unwrap_or(match self.target {
+        if let Some(judge) = self.judge {
+            return judge;
+        }
+        if self
+            .course
+            .as_ref()
+            .is_some_and(|c| c.profile == Profile::Assignment)
+        {
+            return Judge::Assignment;
+        }
+        match self.target {
             Target::InProcess => Judge::Exact,
             _ => Judge::Contract,
-        })
+        }
     }
+}
+
+/// The skip reason of a transcript outside the assignment profile (its sources are in
+/// `docs/LEVELS.md` and in each report).
+pub const CONTRACT_ONLY: &str = "contract only, not scored: the assignment does not ask this";
+
+/// Why a transcript is not played under `course`, if it is not: outside the assignment
+/// profile ("contract only, not scored"), or it depends on a course key whose reading
+/// the course changed (`[rules] put = "every"` under `put = "first"`).
+pub fn course_skip(header: &Header, course: &Course) -> Option<String> {
+    if course.profile == Profile::Assignment && !header.in_assignment() {
+        return Some(CONTRACT_ONLY.to_string());
+    }
+    for source in &header.sources {
+        let Some((key, Some(wanted))) = source.course_key() else {
+            continue;
+        };
+        let reading = |o: Occurrences| match o {
+            Occurrences::Every => "every",
+            Occurrences::First => "first",
+        };
+        let actual = match key.as_str() {
+            "[rules] put" => reading(course.put),
+            "[rules] delete" => reading(course.delete),
+            _ => continue,
+        };
+        if actual != wanted {
+            return Some(format!(
+                "not scored under this course: it depends on {key} = \"{wanted}\", and the course's reading is {key} = \"{actual}\""
+            ));
+        }
+    }
+    None
 }
 
 /// The transcript files named by `paths`: files as given, directories searched
@@ -239,6 +287,10 @@ fn play_client_transcript(
 
 fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailure>) {
     let judge = options.judge();
+    let course = options.course.as_deref();
+    if let Some(why) = course.and_then(|c| course_skip(&t.header, c)) {
+        return (Outcome::Skipped(why), vec![]);
+    }
     if t.fault == Some(Fault::Reads) && !matches!(options.target, Target::InProcess) {
         let why = "fault reads: no mechanism makes a read fail in any server (root reads any file, and a server may serve from memory); in-process only";
         return (Outcome::Skipped(why.to_string()), vec![]);
@@ -249,7 +301,11 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 let why = "sets server flags, a starting store or a fault, which a server already running cannot be given: play it with --target-cmd 'YOUR-SERVER --addr {addr} --store {store}', which starts the server per transcript";
                 return (Outcome::Skipped(why.to_string()), vec![]);
             }
-            let setting = Setting { judge, store: None };
+            let setting = Setting {
+                judge,
+                store: None,
+                course,
+            };
             play::play(t, *addr, setting)
         }
         Target::InProcess => {
@@ -260,6 +316,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             let setting = Setting {
                 judge,
                 store: Some(server.store_path()),
+                course,
             };
             let played = play::play(t, server.addr(), setting);
             if let Err(e) = server.stop() {
@@ -277,6 +334,8 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
         } => {
             let ours = t.server_flags.clone().unwrap_or_default();
             let args = match flags {
+                // The assignment profile passes no flags: the course says what they would.
+                _ if judge == Judge::Assignment => vec![],
                 Some(map) => match map.translate(&ours) {
                     Ok(args) => args,
                     Err(why) => return (Outcome::Skipped(why), vec![]),
@@ -291,6 +350,9 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             let place = target::foreign::Place {
                 dir: dir.clone(),
                 watch: options.watch.clone(),
+                port: course.and_then(|c| c.port),
+                data_file: course.map(|c| c.store_file.clone()),
+                start_timeout: course.map(|c| c.start_timeout),
             };
             let mut started = match target::foreign::Started::start(
                 template,
@@ -305,6 +367,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             let setting = Setting {
                 judge,
                 store: Some(started.store()),
+                course,
             };
             let mut played = play::play(t, started.addr(), setting);
             let grace = if played.failures.is_empty() {
@@ -452,7 +515,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     if args.client_cmd.is_some() {
         // A client transcript, or a file that cannot be read (to be a suite error).
         files.retain(|p| std::fs::read_to_string(p).map_or(true, |t| clients::is_client_text(&t)));
-    } else if args.target.is_some() || args.target_cmd.is_some() {
+    } else if args.target.is_some() || args.target_cmd.is_some() || args.course.is_some() {
         files.retain(|p| !clients::is_client_transcript(p));
     }
     if files.is_empty() {
@@ -469,7 +532,21 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     }
     let (files, suite_errors) = readable(files);
     let suite_errors = shown_errors(suite_errors);
-    let target = match (&args.target, &args.target_cmd) {
+    let course = args
+        .course
+        .as_deref()
+        .map(Course::load)
+        .transpose()?
+        .map(Arc::new);
+    // A course's start command plays when no target is given; our own server never
+    // follows a course (its auth, statuses and store are the contract's).
+    let course_start = match (&course, &args.target, &args.target_cmd) {
+        (Some(c), None, None) => Some(c.start.clone().ok_or_else(|| {
+            "--course without --target or --target-cmd needs the course's [server] start".to_string()
+        })?),
+        _ => None,
+    };
+    let target = match (&args.target, args.target_cmd.as_ref().or(course_start.as_ref())) {
         (Some(addr), _) => {
             let resolved = addr
                 .to_socket_addrs()
@@ -517,6 +594,13 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             None => own_client_command(),
         },
         watch: None,
+        course: course.clone(),
+    };
+    // A course's fixed port takes one server at a time.
+    let jobs = if course.as_ref().is_some_and(|c| c.port.is_some()) {
+        1
+    } else {
+        jobs
     };
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;
@@ -529,6 +613,8 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             anstream::eprintln!("{line}");
         }
     });
+    let mut results = results;
+    super::verdict::apply_twins(&mut results);
     let results: Vec<TranscriptResult> = results.into_iter().map(shown).collect();
     let mut failed: Vec<_> = results
         .iter()
@@ -568,6 +654,10 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             &mut out,
             &report::html("wordwire replay", &results, &suite_errors),
         )?,
+        Format::Gradescope => {
+            let weights = course.as_deref().cloned().unwrap_or_default();
+            write(&mut out, &report::gradescope(&results, &suite_errors, &weights))?
+        }
     }
     // The report is on stdout, perhaps to a file: a person at the terminal sees it too.
     if args.format != Format::Text

@@ -51,6 +51,11 @@ pub struct TranscriptResult {
     pub hint: Option<String>,
     /// A shell line that sends the transcript's first connection's bytes with `nc`.
     pub reproduction: Option<String>,
+    /// What requires the behaviour (`source` lines, as `KIND TEXT`).
+    pub sources: Vec<String>,
+    /// The positive twin's path (resolved against the transcript's directory): a
+    /// rejection earns its points only when the twin passed in the same run.
+    pub twin: Option<PathBuf>,
 }
 
 impl TranscriptResult {
@@ -67,6 +72,8 @@ impl TranscriptResult {
             category: String::new(),
             hint: None,
             reproduction: None,
+            sources: vec![],
+            twin: None,
         }
     }
 
@@ -79,7 +86,16 @@ impl TranscriptResult {
     }
 
     /// The same, with the level, category and hint of a transcript's `header`.
-    pub fn described_by(self, header: &Header) -> TranscriptResult {
+    pub fn described_by(mut self, header: &Header) -> TranscriptResult {
+        self.sources = header
+            .sources
+            .iter()
+            .map(|s| format!("{} {}", s.kind.as_str(), s.text))
+            .collect();
+        self.twin = header.twin.as_ref().map(|twin| {
+            let dir = self.path.parent().unwrap_or(Path::new(""));
+            lexical(&dir.join(twin))
+        });
         self.placed(header.level, header.category.clone())
             .hinted(header.hint.clone())
     }
@@ -101,5 +117,54 @@ impl TranscriptResult {
     pub fn taking(mut self, duration: Duration) -> TranscriptResult {
         self.duration = duration;
         self
+    }
+}
+
+/// `path` with `.` and `name/..` taken out, without touching the file system.
+pub fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// No credit without the positive twin: a passed rejection whose twin was played in
+/// the same run (`results`, one submission's) and did not pass becomes a failure that
+/// says so. A twin not in the run, or skipped (not played), leaves it as it is.
+pub fn apply_twins(results: &mut [TranscriptResult]) {
+    let passed: std::collections::HashMap<PathBuf, bool> = results
+        .iter()
+        .filter(|r| !matches!(r.outcome, Outcome::Skipped(_)))
+        .map(|r| (lexical(&r.path), r.outcome == Outcome::Passed))
+        .collect();
+    for r in results.iter_mut() {
+        let Some(twin) = &r.twin else { continue };
+        if r.outcome != Outcome::Passed || passed.get(twin) != Some(&false) {
+            continue;
+        }
+        let name = twin
+            .file_stem()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        r.outcome = Outcome::Failed;
+        r.failures.push(StepFailure {
+            line: 0,
+            step: "(the positive twin)".to_string(),
+            message: format!(
+                "no credit for this rejection: its valid twin {name} did not pass, so the refusal need not come from checking the request (a server that refuses everything passes every rejection)"
+            ),
+            expected: vec![],
+            actual: vec![],
+        });
     }
 }

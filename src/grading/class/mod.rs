@@ -24,7 +24,8 @@ use super::report::{self, Score};
 use super::suite::transcript::{Header, Level};
 use super::target::{Target, flags};
 use super::verdict::{Outcome, TranscriptResult};
-use crate::cli::grade::GradeArgs;
+use crate::cli::grade::{GradeArgs, GradeFormat};
+use crate::course::Course;
 
 /// The file in each submission's directory that holds its start command.
 pub const COMMAND_FILE: &str = "wordwire-cmd";
@@ -161,6 +162,7 @@ pub fn grade_all(
     files: &[PathBuf],
     jobs: usize,
     limit: Duration,
+    course: Option<Arc<Course>>,
     on_progress: impl Fn(Progress<'_>) + Sync,
 ) -> Vec<Graded> {
     let queue: Vec<Queued> = subs
@@ -172,6 +174,7 @@ pub fn grade_all(
                     flags: flags.clone(),
                     dir: Some(s.dir.clone()),
                 },
+                course: course.clone(),
                 ..Options::default()
             });
             Queued {
@@ -446,7 +449,32 @@ pub fn run(args: GradeArgs) -> ExitCode {
 }
 
 fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
-    let subs = submissions(&args.submissions, &args.out)?;
+    let mut subs = submissions(&args.submissions, &args.out)?;
+    let course = args
+        .course
+        .as_deref()
+        .map(Course::load)
+        .transpose()?
+        .map(Arc::new);
+    // The course's `[server] start` is the command of a submission without `wordwire-cmd`.
+    if let Some(start) = course.as_ref().and_then(|c| c.start.clone()) {
+        for sub in &mut subs {
+            if !sub.dir.join(COMMAND_FILE).exists() {
+                let flags_path = sub.dir.join(FLAGS_FILE);
+                sub.setup = flags_path
+                    .is_file()
+                    .then(|| flags::FlagMap::load(&flags_path))
+                    .transpose()
+                    .map(|flags| (start.clone(), flags));
+            }
+        }
+    }
+    // A course's fixed port takes one server at a time.
+    let jobs = if course.as_ref().is_some_and(|c| c.port.is_some()) {
+        1
+    } else {
+        usize::from(args.jobs)
+    };
     let suite = SuitePaths::or_builtin(&args.suite)?;
     let mut files = discover(&suite.paths)?;
     // Submissions are servers: the client transcripts test clients.
@@ -482,7 +510,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         bar
     });
     let began = Instant::now();
-    let graded = grade_all(&subs, &files, usize::from(args.jobs), limit, |p| {
+    let graded = grade_all(&subs, &files, jobs, limit, course.clone(), |p| {
         let line = p.graded.map(|(results, took, g)| {
             format!(
                 "[{g}/{}] {}",
@@ -516,6 +544,7 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     let graded: Vec<Graded> = graded
         .into_iter()
         .map(|mut g| {
+            super::verdict::apply_twins(&mut g.results);
             g.results = g.results.into_iter().map(shown).collect();
             g
         })
@@ -528,6 +557,19 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
             &suite_errors,
         );
         std::fs::write(&path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if args.format == GradeFormat::Gradescope {
+            let dir = args.out.join(&g.name);
+            let path = dir.join("results.json");
+            let weights = course.as_deref().cloned().unwrap_or_default();
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| {
+                    std::fs::write(
+                        &path,
+                        report::gradescope(&g.results, &suite_errors, &weights),
+                    )
+                })
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
     }
     let csv = args.out.join("summary.csv");
     std::fs::write(&csv, summary_csv(&graded, &categories, suite_errors.len()))

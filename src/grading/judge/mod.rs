@@ -8,6 +8,7 @@
 //! `~` lines a transcript gives (`grading::suite::rooms`), the rendering and
 //! normalisation both judges compare (`grading::suite::transcript`).
 
+pub mod assignment;
 pub mod contract;
 pub mod exact;
 
@@ -22,6 +23,9 @@ pub enum Judge {
     Exact,
     /// What the contract requires (`grading::judge`); foreign targets by default.
     Contract,
+    /// What the assignment asks (`judge::assignment`): the status, the body by meaning,
+    /// no field, no framing detail; a course file's `profile = "assignment"`.
+    Assignment,
 }
 
 /// The expectation of one `expect` step, as the transcript gives it.
@@ -37,6 +41,12 @@ pub struct Expected<'a> {
     pub after_head: bool,
     /// The block's text as rendered (`transcript::render_expect`), shown as "expected".
     pub rendered: &'a [String],
+    /// Statuses a course file also accepts for the expected one (`[statuses]`), with
+    /// the key that says so.
+    pub also: Option<(&'a [u16], &'a str)>,
+    /// The data file holds words separated by any whitespace (`[store] format =
+    /// "words"`): a body that is the data is compared word for word.
+    pub words: bool,
 }
 
 /// What judging one response found.
@@ -75,7 +85,13 @@ pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged 
             }
         }
         Judge::Contract => {
-            let verdict = contract::judge(expected.bytes, expected.rooms, got, expected.after_head);
+            let verdict = contract::judge(
+                expected.bytes,
+                expected.rooms,
+                got,
+                expected.after_head,
+                expected.also,
+            );
             Judged {
                 problem: (!verdict.problems.is_empty()).then(|| verdict.problems.join("; ")),
                 received: full,
@@ -83,6 +99,12 @@ pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged 
                 needs_close: verdict.needs_close,
             }
         }
+        Judge::Assignment => Judged {
+            problem: assignment::judge(expected, got),
+            received: full,
+            rewrite: None,
+            needs_close: false,
+        },
     }
 }
 
@@ -90,5 +112,5 @@ pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged 
 /// `expect` with these `rooms`: only at contract level, where a `~ status ... close`
 /// room allows it.
 pub fn close_allowed(judge: Judge, rooms: &[Room]) -> bool {
-    judge == Judge::Contract && contract::allows_close(rooms)
+    judge != Judge::Exact && contract::allows_close(rooms)
 }

@@ -18,6 +18,7 @@ use super::judge::{self, Judge};
 use super::suite::transcript::{self, StepKind, Transcript};
 use super::verdict::StepFailure;
 use crate::client::{ReadError, ResponseReader, is_timeout};
+use crate::course::{AuthHeader, Course, StoreFormat};
 use crate::escape;
 
 /// How one play is judged and where the store file is, if replay knows it.
@@ -26,6 +27,10 @@ pub struct Setting<'a> {
     pub judge: Judge,
     /// The store file, for `expect-store`; `None` skips those steps (a shared `--target`).
     pub store: Option<&'a Path>,
+    /// The course file in force (`--course`): its auth header replaces the lab pair's,
+    /// its statuses are accepted, its `timeout-after` is the wait for a stalled request's
+    /// answer and its store format says how the data file is compared.
+    pub course: Option<&'a Course>,
 }
 
 /// How long a connection that dropped `Connection: close` has to really close.
@@ -52,7 +57,16 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
     let mut conns: HashMap<String, ResponseReader<TcpStream>> = HashMap::new();
     // Connections whose response dropped `Connection: close`: they must really close.
     let mut must_close: HashSet<String> = HashSet::new();
+    // The assignment profile: a server may close after every response, and the next
+    // `send` on that connection name opens a new one.
+    let assignment = setting.judge == Judge::Assignment;
+    // Set when a step's failure leaves the conversation in doubt: the steps after it
+    // are not played, but the data file is still checked (`expect-store`).
+    let mut stopped = false;
     for step in &t.steps {
+        if stopped && !matches!(step.kind, StepKind::ExpectStore { .. }) {
+            continue;
+        }
         let mut fail = |message: String, expected: Vec<String>, actual: Vec<String>| {
             played.failures.push(StepFailure {
                 line: step.line,
@@ -74,14 +88,13 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                 failure.1,
             );
             played.blessable = false;
-            break;
+            stopped = true;
+            continue;
         }
         match &step.kind {
-            StepKind::Open(name) => match TcpStream::connect_timeout(&addr, t.timeout) {
-                Ok(stream) => {
-                    // Each send step should leave as its own segment, so that pauses mean something.
-                    let _ = stream.set_nodelay(true);
-                    conns.insert(name.clone(), ResponseReader::new(stream));
+            StepKind::Open(name) => match connect(addr, t.timeout) {
+                Ok(reader) => {
+                    conns.insert(name.clone(), reader);
                 }
                 Err(e) => {
                     fail(
@@ -90,19 +103,48 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                         vec![],
                     );
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 }
             },
             StepKind::Send { bytes, .. } => {
+                let bytes = match setting.course {
+                    Some(course) => with_course_auth(bytes, &course.auth_header),
+                    None => bytes.clone(),
+                };
+                let bytes = &bytes;
+                if assignment && conns.get_mut(&conn).is_none_or(peer_closed) {
+                    // An announced close, or a close after a complete response: never a
+                    // failure in the assignment profile; this request goes on a new one.
+                    match connect(addr, t.timeout) {
+                        Ok(reader) => {
+                            conns.insert(conn.clone(), reader);
+                        }
+                        Err(e) => {
+                            fail(
+                                format!(
+                                    "cannot connect again to {addr} after the server closed {conn}: {}",
+                                    io_message(&e)
+                                ),
+                                vec![],
+                                vec![],
+                            );
+                            stopped = true;
+                            continue;
+                        }
+                    }
+                }
                 let Some(reader) = conns.get_mut(&conn) else {
                     fail(format!("connection {conn} is closed"), vec![], vec![]);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 };
                 if let Err(e) = reader.get_mut().write_all(bytes) {
                     fail(format!("send failed: {e}"), vec![], vec![]);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 }
             }
             StepKind::Wait(d) => std::thread::sleep(*d),
@@ -126,9 +168,17 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                 let Some(reader) = conns.get_mut(&conn) else {
                     fail(format!("connection {conn} is closed"), expected, vec![]);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 };
-                let _ = reader.get_ref().set_read_timeout(Some(t.timeout));
+                let expected_status = transcript::status_of(bytes);
+                let also = setting.course.and_then(|c| course_statuses(c, expected_status?));
+                // A stalled request's answer: the course's `timeout-after` says how long.
+                let wait = match (setting.course, expected_status) {
+                    (Some(c), Some(504 | 408)) => c.timeout_after + Duration::from_millis(500),
+                    _ => t.timeout,
+                };
+                let _ = reader.get_ref().set_read_timeout(Some(wait));
                 match reader.read_response(*after_head) {
                     Ok(response) => {
                         let wanted = judge::Expected {
@@ -137,8 +187,15 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                             rooms,
                             after_head: *after_head,
                             rendered: &expected,
+                            also,
+                            words: setting
+                                .course
+                                .is_some_and(|c| c.store_format == StoreFormat::Words),
                         };
                         let judged = judge::response(setting.judge, wanted, &response);
+                        if assignment && response_closes(&response) {
+                            conns.remove(&conn);
+                        }
                         if judged.needs_close {
                             must_close.insert(conn.clone());
                         }
@@ -163,10 +220,11 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     Err(e) => {
                         let mut actual =
                             escape::render_lines(&transcript::normalise(e.partial()), '<');
-                        actual.push(format!("! {}", describe(&e, t.timeout)));
-                        fail(unanswered(&e, t.timeout, *after_head), expected, actual);
+                        actual.push(format!("! {}", describe(&e, wait)));
+                        fail(unanswered(&e, wait, *after_head), expected, actual);
                         played.blessable = false;
-                        break;
+                        stopped = true;
+                        continue;
                     }
                 }
             }
@@ -180,12 +238,38 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     lines.sort_unstable();
                     lines.concat()
                 };
+                let by_words = setting
+                    .course
+                    .is_some_and(|c| c.store_format == StoreFormat::Words);
+                let same = |got: &[u8]| {
+                    if by_words {
+                        let mut a = judge::assignment::words(got);
+                        let mut b = judge::assignment::words(want);
+                        if *any_order {
+                            a.sort_unstable();
+                            b.sort_unstable();
+                        }
+                        a == b
+                    } else {
+                        got == want.as_slice() || (*any_order && sorted(got) == sorted(want))
+                    }
+                };
                 match std::fs::read(path) {
-                    Ok(got) if got == *want || (*any_order && sorted(&got) == sorted(want)) => {}
+                    Ok(got) if same(&got) => {}
                     Ok(got) => {
+                        let message = match setting.course {
+                            Some(c) if by_words => format!(
+                                "the data file {} does not hold the expected words after the write (the course's [store] format = \"words\")",
+                                c.store_file.display()
+                            ),
+                            Some(c) => format!(
+                                "the data file {} differs after the write (the course's [store] format = \"lines\": one word per line, each ending in LF)",
+                                c.store_file.display()
+                            ),
+                            None => "the store file differs (CONTRACT: one word per line, each ending in LF)".to_string(),
+                        };
                         fail(
-                            "the store file differs (CONTRACT: one word per line, each ending in LF)"
-                                .to_string(),
+                            message,
                             escape::render_lines(want, '|'),
                             escape::render_lines(&got, '|'),
                         );
@@ -201,6 +285,8 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     }
                 }
             }
+            // Keep-alive and closes are not the assignment's: not judged in its profile.
+            StepKind::ExpectClose(_) | StepKind::ExpectSilence(..) if assignment => {}
             StepKind::ExpectClose(_) => {
                 let Some(reader) = conns.get_mut(&conn) else {
                     continue;
@@ -212,20 +298,23 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                         failure.1,
                     );
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 }
             }
             StepKind::ExpectSilence(_, quiet) => {
                 let Some(reader) = conns.get_mut(&conn) else {
                     fail(format!("connection {conn} is closed"), vec![], vec![]);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 };
                 if let Some(failure) = check_silent(reader, *quiet) {
                     let expected = vec![format!("! nothing for {} ms", quiet.as_millis())];
                     fail(failure.0, expected, failure.1);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 }
             }
         }
@@ -246,6 +335,79 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
         }
     }
     played
+}
+
+/// A new connection to `addr`, each send step leaving as its own segment (so that
+/// pauses mean something).
+fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<ResponseReader<TcpStream>> {
+    let stream = TcpStream::connect_timeout(&addr, timeout)?;
+    let _ = stream.set_nodelay(true);
+    Ok(ResponseReader::new(stream))
+}
+
+/// True if the server has closed the connection (an end of input or a reset is
+/// waiting, and nothing else is): the next request needs a new one.
+fn peer_closed(reader: &mut ResponseReader<TcpStream>) -> bool {
+    if !reader.buffered().is_empty() {
+        return false;
+    }
+    let stream = reader.get_ref();
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let closed = match stream.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => is_reset(&e),
+    };
+    let _ = stream.set_nonblocking(false);
+    closed
+}
+
+/// The response says `Connection: close`.
+fn response_closes(response: &crate::client::Response) -> bool {
+    response.header("connection").is_some_and(|v| {
+        String::from_utf8_lossy(v)
+            .split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("close"))
+    })
+}
+
+/// The lab pair's credentials in a request, as the transcripts write them.
+fn lab_pair_line() -> Vec<u8> {
+    AuthHeader::lab_pair().to_string().into_bytes()
+}
+
+/// `bytes` with every lab-pair `Authorization` line replaced by the course's `[auth]
+/// header`; nothing is added to a request that had none.
+fn with_course_auth(bytes: &[u8], header: &AuthHeader) -> Vec<u8> {
+    let lab = lab_pair_line();
+    let ours = header.to_string().into_bytes();
+    if lab == ours {
+        return bytes.to_vec();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(lab.len()).position(|w| w.eq_ignore_ascii_case(&lab)) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(&ours);
+        rest = &rest[at + lab.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The statuses a course accepts for an expected `status`, and the key that says so:
+/// `[statuses] server-error` for 500, `timeout` for 504 (and 408, its other form),
+/// `unknown-method` for 501.
+fn course_statuses(course: &Course, status: u16) -> Option<(&[u16], &'static str)> {
+    match status {
+        500 => Some((&course.server_error, "[statuses] server-error")),
+        504 | 408 => Some((&course.timeout, "[statuses] timeout")),
+        501 => Some((&course.unknown_method, "[statuses] unknown-method")),
+        _ => None,
+    }
 }
 
 const NO_CLOSE: &str =
@@ -392,6 +554,7 @@ mod tests {
         let setting = Setting {
             judge: Judge::Contract,
             store: None,
+            course: None,
         };
         let played = play(&t, addr, setting);
         server.join().unwrap();

@@ -36,6 +36,7 @@ fn result(path: &str, outcome: Outcome, level: Level) -> TranscriptResult {
         category: "methods".into(),
         hint: Some("CONTRACT <Methods>".into()),
         reproduction: Some("printf 'x' | nc 127.0.0.1 PORT".into()),
+        ..TranscriptResult::new(std::path::Path::new(path), Outcome::Passed)
     }
 }
 

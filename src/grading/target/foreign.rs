@@ -82,6 +82,13 @@ pub struct Place {
     pub dir: Option<PathBuf>,
     /// Lets another thread kill the target (a transcript time limit).
     pub watch: Option<Arc<Watch>>,
+    /// A course's `[server] port`: where a command without `{port}` or `{addr}` listens.
+    pub port: Option<u16>,
+    /// A course's `[store] file`, relative to `dir`: the data file the command uses
+    /// itself, seeded before the start and given its old bytes back after the stop.
+    pub data_file: Option<PathBuf>,
+    /// A course's `[server] start-timeout`; `None`: `START_TIMEOUT`.
+    pub start_timeout: Option<Duration>,
 }
 
 /// One started target: its process group, address and store file.
@@ -94,6 +101,8 @@ pub struct Started {
     tail: Arc<Mutex<Tail>>,
     drains: Vec<JoinHandle<()>>,
     watch: Option<Arc<Watch>>,
+    /// A course's data file and what it held before the start (`None`: it did not exist).
+    restore: Option<(PathBuf, Option<Vec<u8>>)>,
     /// Holds the store directory until the target has stopped.
     _dir: tempfile::TempDir,
 }
@@ -170,10 +179,42 @@ impl Started {
         place: &Place,
     ) -> Result<Started, Failure> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        let store_path = dir.path().join("words.txt");
-        std::fs::write(&store_path, store.unwrap_or_default())
-            .map_err(|e| format!("writing the starting store: {e}"))?;
-        let addr = free_port()?;
+        let (store_path, restore) = match &place.data_file {
+            Some(rel) => {
+                let base = match &place.dir {
+                    Some(d) => d.clone(),
+                    None => std::env::current_dir()
+                        .map_err(|e| format!("the current directory: {e}"))?,
+                };
+                let path = base.join(rel);
+                let before = std::fs::read(&path).ok();
+                (path.clone(), Some((path, before)))
+            }
+            None => (dir.path().join("words.txt"), None),
+        };
+        std::fs::write(&store_path, store.unwrap_or_default()).map_err(|e| {
+            format!(
+                "writing the starting store {}: {e}",
+                store_path.display()
+            )
+        })?;
+        let fixed = place
+            .port
+            .filter(|_| !template.contains("{port}") && !template.contains("{addr}"));
+        let addr = match fixed {
+            Some(port) => {
+                let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                // The last transcript's server may still be dying with the port.
+                let deadline = Instant::now() + STOP_GRACE;
+                while listening_sockets().is_some_and(|s| s.iter().any(|l| l.port == port))
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                addr
+            }
+            None => free_port()?,
+        };
         let mut command = expand(template, addr, &store_path);
         for arg in extra_args {
             command.push(' ');
@@ -203,9 +244,10 @@ impl Started {
             tail,
             drains,
             watch: place.watch.clone(),
+            restore,
             _dir: dir,
         };
-        started.wait_listening(START_TIMEOUT)?;
+        started.wait_listening(place.start_timeout.unwrap_or(START_TIMEOUT))?;
         Ok(started)
     }
 
@@ -326,6 +368,18 @@ impl Started {
         for drain in self.drains.drain(..) {
             let _ = drain.join();
         }
+        self.restore_data_file();
+    }
+
+    /// Gives a course's data file the bytes it had before the start (removes it if
+    /// there was none), so grading leaves a submission's directory as it found it.
+    fn restore_data_file(&mut self) {
+        if let Some((path, before)) = self.restore.take() {
+            let _ = match before {
+                Some(bytes) => std::fs::write(&path, bytes),
+                None => std::fs::remove_file(&path),
+            };
+        }
     }
 }
 
@@ -334,6 +388,7 @@ impl Drop for Started {
         if self.exited().is_none() {
             self.stop_group();
         }
+        self.restore_data_file();
     }
 }
 
@@ -548,6 +603,7 @@ mod tests {
         let place = Place {
             dir: None,
             watch: Some(watch.clone()),
+            ..Place::default()
         };
         let killer = {
             let watch = watch.clone();
@@ -570,7 +626,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let place = Place {
             dir: Some(dir.path().to_path_buf()),
-            watch: None,
+            ..Place::default()
         };
         let err = Started::start("pwd; exit 1", &[], None, Limits::default(), &place)
             .err()

@@ -260,7 +260,7 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
         Err(e) => return TranscriptResult::unloadable(path, &e),
     };
     let mut result = result.described_by(&t.header);
-    let (outcome, failures) = play_transcript(&t, options);
+    let (outcome, failures) = play_transcript(&t, options, &mut result.checks);
     result.reproduction = (!failures.is_empty())
         .then(|| report::reproduction(&t, &options.target))
         .flatten();
@@ -285,7 +285,12 @@ fn play_client_transcript(
     }
 }
 
-fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailure>) {
+/// Plays `t` as `options` say; `checks` gets the checks of the play, if it happened.
+fn play_transcript(
+    t: &Transcript,
+    options: &Options,
+    checks: &mut super::verdict::Checks,
+) -> (Outcome, Vec<StepFailure>) {
     let judge = options.judge();
     let course = options.course.as_deref();
     if let Some(why) = course.and_then(|c| course_skip(&t.header, c)) {
@@ -388,6 +393,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             played
         }
     };
+    *checks = played.checks;
     if played.failures.is_empty() {
         return (Outcome::Passed, vec![]);
     }

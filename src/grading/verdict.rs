@@ -56,6 +56,32 @@ pub struct TranscriptResult {
     /// The positive twin's path (resolved against the transcript's directory): a
     /// rejection earns its points only when the twin passed in the same run.
     pub twin: Option<PathBuf>,
+    /// The checks inside the transcript (status, the rest of each response, the data
+    /// file after each write) and how many passed: partial credit.
+    pub checks: Checks,
+}
+
+/// The checks of one played transcript: each `expect` is two (its status; the rest of
+/// the response: the body, and the fields at contract level), each `expect-store` one.
+/// A step never reached (the play stopped at a close) counts as failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checks {
+    pub passed: u32,
+    pub total: u32,
+}
+
+impl TranscriptResult {
+    /// The share of the transcript's points it earns: 1 when it passed, nothing when it
+    /// was not played or its twin revoked it, else the share of its checks that passed.
+    pub fn credit(&self) -> f64 {
+        match self.outcome {
+            Outcome::Passed | Outcome::Blessed => 1.0,
+            Outcome::Failed if self.checks.total > 0 => {
+                f64::from(self.checks.passed) / f64::from(self.checks.total)
+            }
+            _ => 0.0,
+        }
+    }
 }
 
 impl TranscriptResult {
@@ -74,6 +100,7 @@ impl TranscriptResult {
             reproduction: None,
             sources: vec![],
             twin: None,
+            checks: Checks::default(),
         }
     }
 
@@ -138,9 +165,10 @@ pub fn lexical(path: &Path) -> PathBuf {
     out
 }
 
-/// No credit without the positive twin: a passed rejection whose twin was played in
-/// the same run (`results`, one submission's) and did not pass becomes a failure that
-/// says so. A twin not in the run, or skipped (not played), leaves it as it is.
+/// No credit without the positive twin: a rejection whose twin was played in the same
+/// run (`results`, one submission's) and did not pass earns nothing, its partial credit
+/// included; one that passed becomes a failure that says why. A twin not in the run, or
+/// skipped (not played), leaves it as it is.
 pub fn apply_twins(results: &mut [TranscriptResult]) {
     let passed: std::collections::HashMap<PathBuf, bool> = results
         .iter()
@@ -149,7 +177,9 @@ pub fn apply_twins(results: &mut [TranscriptResult]) {
         .collect();
     for r in results.iter_mut() {
         let Some(twin) = &r.twin else { continue };
-        if r.outcome != Outcome::Passed || passed.get(twin) != Some(&false) {
+        if !matches!(r.outcome, Outcome::Passed | Outcome::Failed)
+            || passed.get(twin) != Some(&false)
+        {
             continue;
         }
         let name = twin
@@ -157,6 +187,7 @@ pub fn apply_twins(results: &mut [TranscriptResult]) {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         r.outcome = Outcome::Failed;
+        r.checks.passed = 0;
         r.failures.push(StepFailure {
             line: 0,
             step: "(the positive twin)".to_string(),

@@ -336,10 +336,14 @@ fn graded_line(name: &str, results: &[TranscriptResult], took: Duration) -> Stri
 /// last column, `suite_errors`, holds that number on every row, so that a reader of
 /// the file alone sees that the scores are of an incomplete suite; without suite
 /// errors there is no such column, and the file is what it always was.
+/// With a `course`, last come the points: `points_CATEGORY` per category, then
+/// `points`, each `earned/max` (the course's `[grading.weights]`, partial credit per
+/// check: `TranscriptResult::credit`; skipped transcripts are worth nothing).
 pub fn summary_csv(
     graded: &[Graded],
     categories: &BTreeSet<String>,
     suite_errors: usize,
+    course: Option<&Course>,
 ) -> String {
     let mut out = String::new();
     let mut header = vec!["submission".to_string()];
@@ -357,6 +361,10 @@ pub fn summary_csv(
     if suite_errors > 0 {
         header.push("suite_errors".to_string());
     }
+    if course.is_some() {
+        header.extend(categories.iter().map(|c| format!("points_{c}")));
+        header.push("points".to_string());
+    }
     push_row(&mut out, &header);
     for g in graded {
         let score = Score::of(&g.results);
@@ -373,9 +381,32 @@ pub fn summary_csv(
         if suite_errors > 0 {
             row.push(suite_errors.to_string());
         }
+        if let Some(course) = course {
+            let points = |in_category: &dyn Fn(&str) -> bool| {
+                let (mut earned, mut max) = (0.0, 0.0);
+                for r in &g.results {
+                    if in_category(&r.category) && !matches!(r.outcome, Outcome::Skipped(_)) {
+                        let weight = course.weight(&r.category);
+                        max += weight;
+                        earned += weight * r.credit();
+                    }
+                }
+                format!("{}/{}", round2(earned), round2(max))
+            };
+            for c in categories {
+                row.push(points(&|cat| cat == c));
+            }
+            row.push(points(&|_| true));
+        }
         push_row(&mut out, &row);
     }
     out
+}
+
+/// `x` to two decimals, without trailing zeros: `2`, `1.5`, `0.33`.
+fn round2(x: f64) -> String {
+    let s = format!("{:.2}", (x * 100.0).round() / 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// One CSV record (RFC 4180): a field with a comma, quote or line break is quoted.
@@ -572,7 +603,12 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         }
     }
     let csv = args.out.join("summary.csv");
-    std::fs::write(&csv, summary_csv(&graded, &categories, suite_errors.len()))
+    std::fs::write(&csv, summary_csv(
+            &graded,
+            &categories,
+            suite_errors.len(),
+            course.as_deref(),
+        ))
         .map_err(|e| format!("cannot write {}: {e}", csv.display()))?;
     print!("{}", table(&graded));
     println!(
@@ -625,7 +661,7 @@ mod tests {
         ];
         let categories: BTreeSet<String> = ["auth", "limits"].map(String::from).into();
         assert_eq!(
-            summary_csv(&graded, &categories, 0),
+            summary_csv(&graded, &categories, 0, None),
             "submission,auth,limits,score,must_failures,should_failures,skipped,error\r\n\
              alice,1/2,0/0,50,1,0,1,\r\n\
              \"bob, jr\",0/0,0/0,0,1,0,0,\"no \"\"cmd\"\"\"\r\n"
@@ -654,14 +690,14 @@ mod tests {
         ];
         let categories: BTreeSet<String> = ["auth"].map(String::from).into();
         assert_eq!(
-            summary_csv(&graded, &categories, 2),
+            summary_csv(&graded, &categories, 2, None),
             "submission,auth,score,must_failures,should_failures,skipped,error,suite_errors\r\n\
              alice,1/1,100,0,0,0,,2\r\n\
              bob,0/0,0,1,0,0,no cmd,2\r\n"
         );
         // Without suite errors, the columns are those of every earlier version.
         assert_eq!(
-            summary_csv(&graded, &categories, 0),
+            summary_csv(&graded, &categories, 0, None),
             "submission,auth,score,must_failures,should_failures,skipped,error\r\n\
              alice,1/1,100,0,0,0,\r\n\
              bob,0/0,0,1,0,0,no cmd\r\n"
@@ -707,7 +743,7 @@ mod tests {
              skipped: not played, not in the score; each NAME.html says why\n"
         );
         let categories: BTreeSet<String> = ["auth", "faults"].map(String::from).into();
-        let csv = summary_csv(&graded, &categories, 0);
+        let csv = summary_csv(&graded, &categories, 0, None);
         assert!(csv.contains("\r\nalice,1/1,0/0,100,0,0,1,\r\n"), "{csv}");
     }
 

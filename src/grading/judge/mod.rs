@@ -62,10 +62,25 @@ pub struct Judged {
     /// The expected response closes the connection and the received one does not
     /// say so: the connection must really close (RFC 9112 §9.6 allows either signal).
     pub needs_close: bool,
+    /// The status is the expected one or one the transcript or the course allows (the
+    /// first of a response's two checks; the second is `problem` being `None`).
+    pub status_ok: bool,
+}
+
+/// Whether `got`'s status is one `expected` allows: its own, a `~ status`
+/// alternative, or one the course accepts for it.
+fn status_allowed(expected: &Expected<'_>, got: u16) -> bool {
+    transcript::status_of(expected.bytes) == Some(got)
+        || expected.also.is_some_and(|(codes, _)| codes.contains(&got))
+        || expected
+            .rooms
+            .iter()
+            .any(|r| matches!(r, Room::Status { codes, .. } if codes.contains(&got)))
 }
 
 /// Judges `got` against `expected` with `judge`.
 pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged {
+    let status_ok = status_allowed(&expected, got.status);
     let normalised = transcript::normalise(&got.raw);
     let stated = transcript::body_line(got);
     let full = transcript::render_expect(&normalised, Some(&stated));
@@ -82,6 +97,7 @@ pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged 
                 problem,
                 received: compared,
                 needs_close: false,
+                status_ok,
             }
         }
         Judge::Contract => {
@@ -97,6 +113,7 @@ pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged 
                 received: full,
                 rewrite: None,
                 needs_close: verdict.needs_close,
+                status_ok,
             }
         }
         Judge::Assignment => Judged {
@@ -104,6 +121,7 @@ pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged 
             received: full,
             rewrite: None,
             needs_close: false,
+            status_ok,
         },
     }
 }

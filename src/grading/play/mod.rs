@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::judge::{self, Judge};
 use super::suite::transcript::{self, StepKind, Transcript};
-use super::verdict::StepFailure;
+use super::verdict::{Checks, StepFailure};
 use crate::client::{ReadError, ResponseReader, is_timeout};
 use crate::course::{AuthHeader, Course, StoreFormat};
 use crate::escape;
@@ -44,6 +44,8 @@ pub struct Played {
     pub rewrites: Vec<(Range<usize>, Vec<String>)>,
     /// True if every failure is a mismatched response that `rewrites` can fix.
     pub blessable: bool,
+    /// The transcript's checks and how many passed (partial credit).
+    pub checks: Checks,
 }
 
 /// Plays `t` against `addr`. Stops at the first step whose failure leaves the
@@ -54,6 +56,15 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
         blessable: true,
         ..Played::default()
     };
+    // Every check counts, those never reached included.
+    for step in &t.steps {
+        played.checks.total += match step.kind {
+            StepKind::Expect { .. } => 2,
+            StepKind::ExpectStore { .. } if setting.store.is_some() => 1,
+            _ => 0,
+        };
+    }
+    let mut passed = 0;
     let mut conns: HashMap<String, ResponseReader<TcpStream>> = HashMap::new();
     // Connections whose response dropped `Connection: close`: they must really close.
     let mut must_close: HashSet<String> = HashSet::new();
@@ -63,6 +74,11 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
     // Set when a step's failure leaves the conversation in doubt: the steps after it
     // are not played, but the data file is still checked (`expect-store`).
     let mut stopped = false;
+    // Assignment profile: what was sent on each connection since its last response, and
+    // the connections that have had a response: a request sent on one the server was
+    // just closing is sent again on a new one.
+    let mut unanswered_bytes: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut answered: HashSet<String> = HashSet::new();
     for step in &t.steps {
         if stopped && !matches!(step.kind, StepKind::ExpectStore { .. }) {
             continue;
@@ -140,7 +156,16 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     stopped = true;
                     continue;
                 };
-                if let Err(e) = reader.get_mut().write_all(bytes) {
+                let sent = reader.get_mut().write_all(bytes);
+                if assignment {
+                    unanswered_bytes
+                        .entry(conn.clone())
+                        .or_default()
+                        .extend_from_slice(bytes);
+                }
+                if let Err(e) = sent
+                    && !(assignment && answered.contains(&conn))
+                {
                     fail(format!("send failed: {e}"), vec![], vec![]);
                     played.blessable = false;
                     stopped = true;
@@ -179,7 +204,27 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     _ => t.timeout,
                 };
                 let _ = reader.get_ref().set_read_timeout(Some(wait));
-                match reader.read_response(*after_head) {
+                let mut read = reader.read_response(*after_head);
+                // The server closed after its last response as this request left: not a
+                // failure in the assignment profile; the request goes again on a new one.
+                if assignment
+                    && answered.contains(&conn)
+                    && matches!(&read, Err(ReadError::Closed) | Err(ReadError::Io { .. }))
+                    && read.as_ref().err().is_some_and(|e| e.partial().is_empty())
+                    && let Ok(mut fresh) = connect(addr, t.timeout)
+                {
+                    let again = unanswered_bytes.get(&conn).cloned().unwrap_or_default();
+                    if fresh.get_mut().write_all(&again).is_ok() {
+                        let _ = fresh.get_ref().set_read_timeout(Some(wait));
+                        read = fresh.read_response(*after_head);
+                        conns.insert(conn.clone(), fresh);
+                    }
+                }
+                if read.is_ok() {
+                    unanswered_bytes.remove(&conn);
+                    answered.insert(conn.clone());
+                }
+                match read {
                     Ok(response) => {
                         let wanted = judge::Expected {
                             bytes,
@@ -193,6 +238,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                                 .is_some_and(|c| c.store_format == StoreFormat::Words),
                         };
                         let judged = judge::response(setting.judge, wanted, &response);
+                        passed += u32::from(judged.status_ok) + u32::from(judged.problem.is_none());
                         if assignment && response_closes(&response) {
                             conns.remove(&conn);
                         }
@@ -208,6 +254,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                         }
                     }
                     Err(ReadError::Closed) if judge::close_allowed(setting.judge, rooms) => {
+                        passed += 2;
                         conns.remove(&conn);
                     }
                     Err(ReadError::Io { source, partial })
@@ -215,6 +262,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                             && partial.is_empty()
                             && is_reset(&source) =>
                     {
+                        passed += 2;
                         conns.remove(&conn);
                     }
                     Err(e) => {
@@ -255,7 +303,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     }
                 };
                 match std::fs::read(path) {
-                    Ok(got) if same(&got) => {}
+                    Ok(got) if same(&got) => passed += 1,
                     Ok(got) => {
                         let message = match setting.course {
                             Some(c) if by_words => format!(
@@ -319,6 +367,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
             }
         }
     }
+    played.checks.passed = passed;
     if played.failures.is_empty() {
         for conn in must_close {
             if let Some(reader) = conns.get_mut(&conn)
@@ -560,6 +609,76 @@ mod tests {
         server.join().unwrap();
         assert_eq!(played.failures.len(), 1, "{:?}", played.failures);
         played.failures[0].message.clone()
+    }
+
+    /// A server that answers every request on its own connection with `answer`, then
+    /// closes it, for `connections` connections.
+    fn closing_server(answer: &'static [u8], connections: usize) -> (SocketAddr, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            for _ in 0..connections {
+                let Ok((mut conn, _)) = listener.accept() else { return };
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf);
+                let _ = conn.write_all(answer);
+            }
+        });
+        (addr, server)
+    }
+
+    /// Two GETs on one connection, then the data file.
+    const TWO_GETS: &str = "timeout 2000\nopen a\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< Content-Length: 3\\r\\n\n< \\r\\n\n< ok\\n\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< Content-Length: 3\\r\\n\n< \\r\\n\n< ok\\n\nexpect-store\n| alpha\n";
+
+    fn play_two_gets(judge: Judge, store: &Path, answer: &'static [u8]) -> Played {
+        let (addr, server) = closing_server(answer, 2);
+        let t = Transcript::parse(Path::new("t.transcript"), TWO_GETS).unwrap();
+        let setting = Setting {
+            judge,
+            store: Some(store),
+            course: None,
+        };
+        let played = play(&t, addr, setting);
+        drop(server);
+        played
+    }
+
+    #[test]
+    fn a_transcript_stopped_at_a_close_still_checks_the_data_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("words.txt");
+        std::fs::write(&store, "alpha omega\n").unwrap();
+        // No `Connection: close`, then a close: at contract level the second GET finds
+        // the connection closed and the play stops; the data file is checked all the same.
+        let played = play_two_gets(
+            Judge::Contract,
+            &store,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n",
+        );
+        let messages: Vec<&str> = played.failures.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages[1].starts_with("the store file differs"),
+            "{messages:?}"
+        );
+        assert_eq!(played.checks, Checks { passed: 2, total: 5 });
+    }
+
+    #[test]
+    fn an_announced_close_reconnects_in_the_assignment_profile_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("words.txt");
+        std::fs::write(&store, "alpha\n").unwrap();
+        let closing = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+        let played = play_two_gets(Judge::Assignment, &store, closing);
+        assert!(played.failures.is_empty(), "{:?}", played.failures);
+        assert_eq!(played.checks, Checks { passed: 5, total: 5 });
+        // A close after a complete response, announced by nothing but the close itself.
+        let silent = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+        let played = play_two_gets(Judge::Assignment, &store, silent);
+        assert!(played.failures.is_empty(), "{:?}", played.failures);
+        let played = play_two_gets(Judge::Contract, &store, closing);
+        assert!(!played.failures.is_empty());
     }
 
     #[test]

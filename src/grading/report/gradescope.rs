@@ -44,19 +44,28 @@ pub fn gradescope(results: &[TranscriptResult], errors: &[FormatError], course: 
     for r in results {
         let scored = !matches!(r.outcome, Outcome::Skipped(_));
         let max = if scored { course.weight(&r.category) } else { 0.0 };
-        let score = if r.outcome == Outcome::Passed {
-            max
-        } else {
-            0.0
-        };
+        // Partial credit: the share of the transcript's checks that passed.
+        let score = max * r.credit();
         total += score;
         let (word, reason) = outcome_word(&r.outcome);
         let mut output = format!("{word} ({} {})", r.level.as_str(), r.category);
+        if r.checks.total > 0 && r.outcome == Outcome::Failed {
+            output.push_str(&format!(
+                ", {} of {} checks passed",
+                r.checks.passed, r.checks.total
+            ));
+        }
         if let Some(reason) = reason {
             output.push_str(&format!(": {reason}"));
         }
         for f in &r.failures {
-            output.push_str(&format!("\n\n{}", plain(&diff(f))));
+            output.push_str(&format!(
+                "\n\nline {}, `{}`: {}\n{}",
+                f.line,
+                f.step,
+                f.message,
+                plain(&diff(f))
+            ));
         }
         if !r.failures.is_empty() {
             if let Some(hint) = &r.hint {

@@ -134,6 +134,30 @@ impl AuthHeader {
     }
 }
 
+impl AuthHeader {
+    /// `bytes` (requests as a transcript sends them) with every lab-pair credentials
+    /// line replaced by this header; nothing is added to a request that had none.
+    pub fn replacing_lab_pair(&self, bytes: &[u8]) -> Vec<u8> {
+        let lab = AuthHeader::lab_pair().to_string().into_bytes();
+        let ours = self.to_string().into_bytes();
+        if lab == ours {
+            return bytes.to_vec();
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = bytes;
+        while let Some(at) = rest
+            .windows(lab.len())
+            .position(|w| w.eq_ignore_ascii_case(&lab))
+        {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(&ours);
+            rest = &rest[at + lab.len()..];
+        }
+        out.extend_from_slice(rest);
+        out
+    }
+}
+
 impl fmt::Display for AuthHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.value)

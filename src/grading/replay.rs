@@ -262,7 +262,7 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     let mut result = result.described_by(&t.header);
     let (outcome, failures) = play_transcript(&t, options, &mut result.checks);
     result.reproduction = (!failures.is_empty())
-        .then(|| report::reproduction(&t, &options.target))
+        .then(|| report::reproduction(&t, &options.target, options.course.as_deref()))
         .flatten();
     result.outcome = outcome;
     result.failures = failures;

@@ -18,7 +18,7 @@ use super::judge::{self, Judge};
 use super::suite::transcript::{self, StepKind, Transcript};
 use super::verdict::{Checks, StepFailure};
 use crate::client::{ReadError, ResponseReader, is_timeout};
-use crate::course::{AuthHeader, Course, StoreFormat};
+use crate::course::{Course, StoreFormat};
 use crate::escape;
 
 /// How one play is judged and where the store file is, if replay knows it.
@@ -125,7 +125,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
             },
             StepKind::Send { bytes, .. } => {
                 let bytes = match setting.course {
-                    Some(course) => with_course_auth(bytes, &course.auth_header),
+                    Some(course) => course.auth_header.replacing_lab_pair(bytes),
                     None => bytes.clone(),
                 };
                 let bytes = &bytes;
@@ -421,30 +421,6 @@ fn response_closes(response: &crate::client::Response) -> bool {
             .split(',')
             .any(|t| t.trim().eq_ignore_ascii_case("close"))
     })
-}
-
-/// The lab pair's credentials in a request, as the transcripts write them.
-fn lab_pair_line() -> Vec<u8> {
-    AuthHeader::lab_pair().to_string().into_bytes()
-}
-
-/// `bytes` with every lab-pair `Authorization` line replaced by the course's `[auth]
-/// header`; nothing is added to a request that had none.
-fn with_course_auth(bytes: &[u8], header: &AuthHeader) -> Vec<u8> {
-    let lab = lab_pair_line();
-    let ours = header.to_string().into_bytes();
-    if lab == ours {
-        return bytes.to_vec();
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while let Some(at) = rest.windows(lab.len()).position(|w| w.eq_ignore_ascii_case(&lab)) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(&ours);
-        rest = &rest[at + lab.len()..];
-    }
-    out.extend_from_slice(rest);
-    out
 }
 
 /// The statuses a course accepts for an expected `status`, and the key that says so:

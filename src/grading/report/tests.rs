@@ -435,3 +435,58 @@ fn diff_marks_expected_and_received_lines() {
     assert!(text.contains("    + < HTTP/1.1 200 OK\\r\\n\n"), "{text}");
     assert!(text.contains("      < \\r\\n\n"), "{text}");
 }
+
+#[test]
+fn a_transcript_on_two_connections_reproduces_as_a_script_that_plays_both() {
+    use std::io::{Read, Write};
+    let text = "open a\nopen b\nsend b\n> GET /b HTTP/1.1\\r\\n\\r\\n\nexpect b\n< HTTP/1.1 200 OK\\r\\n\nsend a\n> GET /a HTTP/1.1\\r\\nAuthorization: Basic d29yZHdpcmU6d29yZHdpcmU=\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n";
+    let t = crate::grading::suite::transcript::Transcript::parse(
+        std::path::Path::new("t.transcript"),
+        text,
+    )
+    .unwrap();
+    let course =
+        crate::course::Course::parse("[auth]\nheader = \"X-Token: abc\"\n[server]\nport = 1\n")
+            .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = reproduction(
+        &t,
+        &crate::grading::target::Target::InProcess,
+        Some(&course),
+    )
+    .unwrap()
+    .replace("/127.0.0.1/1 ", &format!("/127.0.0.1/{port} "));
+    assert!(script.starts_with("# a bash script"), "{script}");
+    assert!(script.contains("exec 4<>/dev/tcp/127.0.0.1/"), "{script}");
+    assert!(script.contains("X-Token: abc"), "{script}");
+    // Each connection gets back what it asked for: the script keeps them apart.
+    let server = std::thread::spawn(move || {
+        let mut conns: Vec<std::net::TcpStream> =
+            (0..2).map(|_| listener.accept().unwrap().0).collect();
+        let mut answered = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while answered < 2 && std::time::Instant::now() < deadline {
+            for conn in &mut conns {
+                conn.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+                    .unwrap();
+                let mut buf = [0u8; 256];
+                if let Ok(n) = conn.read(&mut buf)
+                    && n > 0
+                {
+                    let path = String::from_utf8_lossy(&buf[..n]).split(' ').nth(1).unwrap().to_string();
+                    conn.write_all(format!("got {path}\n").as_bytes()).unwrap();
+                    answered += 1;
+                }
+            }
+        }
+    });
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    server.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, "== b:\ngot /b\n== a:\ngot /a\n", "{script}");
+}

@@ -98,7 +98,9 @@ pub struct Started {
     store: PathBuf,
     /// The command line as run, for messages.
     command: String,
+    /// The ends of its stdout and its stderr, kept apart.
     tail: Arc<Mutex<Tail>>,
+    tail_err: Arc<Mutex<Tail>>,
     drains: Vec<JoinHandle<()>>,
     watch: Option<Arc<Watch>>,
     /// A course's data file and what it held before the start (`None`: it did not exist).
@@ -229,12 +231,13 @@ impl Started {
             }
         }
         let tail = Arc::new(Mutex::new(Tail::default()));
+        let tail_err = Arc::new(Mutex::new(Tail::default()));
         let mut drains = Vec::new();
         if let Some(out) = child.stdout.take() {
             drains.push(drain(out, push_to(&tail)));
         }
         if let Some(err) = child.stderr.take() {
-            drains.push(drain(err, push_to(&tail)));
+            drains.push(drain(err, push_to(&tail_err)));
         }
         let mut started = Started {
             child,
@@ -242,6 +245,7 @@ impl Started {
             store: store_path,
             command,
             tail,
+            tail_err,
             drains,
             watch: place.watch.clone(),
             restore,
@@ -323,27 +327,34 @@ impl Started {
         ))
     }
 
-    /// `; output ends: ...` with the last lines the target printed, or nothing.
-    /// Once the target is gone, waits (up to 500 ms) for the drains to reach the
-    /// end of the pipes, so that its last words are in.
+    /// `; its stderr ends: ...` and `; its stdout ends: ...`, each with the last lines
+    /// the target wrote there (a traceback is on stderr: up to 20 of its lines are kept),
+    /// or nothing. Once the target is gone, waits (up to 500 ms) for the drains to reach
+    /// the end of the pipes, so that its last words are in.
     fn tail_note(&self) -> String {
         let deadline = Instant::now() + Duration::from_millis(500);
         while self.drains.iter().any(|d| !d.is_finished()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        let tail: Vec<u8> = self
-            .tail
-            .lock()
-            .map(|t| t.0.iter().copied().collect())
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&tail);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let last = &lines[lines.len().saturating_sub(5)..];
-        if last.is_empty() {
-            String::new()
-        } else {
-            format!("; its output ends:\n      {}", last.join("\n      "))
+        let last = |tail: &Arc<Mutex<Tail>>, keep: usize| {
+            let bytes: Vec<u8> = tail
+                .lock()
+                .map(|t| t.0.iter().copied().collect())
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            lines[lines.len().saturating_sub(keep)..].join("\n      ")
+        };
+        let mut note = String::new();
+        for (name, text) in [
+            ("stderr", last(&self.tail_err, 20)),
+            ("stdout", last(&self.tail, 5)),
+        ] {
+            if !text.is_empty() {
+                note.push_str(&format!("; its {name} ends:\n      {text}"));
+            }
         }
+        note
     }
 
     fn stop_group(&mut self) {
@@ -595,6 +606,22 @@ mod tests {
         assert!(err.contains("exited before listening"), "{err}");
         assert!(err.contains("exit status 3"), "{err}");
         assert!(err.contains("oops"), "{err}");
+    }
+
+    #[test]
+    fn stdout_and_stderr_are_shown_apart_and_a_traceback_is_kept_whole() {
+        // Twelve lines of traceback after eight lines of stdout, interleaved in time.
+        let cmd = "for i in 1 2 3 4 5 6 7 8; do echo out$i; done; echo Traceback >&2; for i in 1 2 3 4 5 6 7 8 9 10; do echo \"  frame $i\" >&2; echo more$i; done; echo 'OSError: port in use' >&2; exit 1";
+        let err = Started::start(cmd, &[], None, Limits::default(), &Place::default())
+            .err()
+            .expect("a target that exits cannot start");
+        let (_, after) = err.split_once("; its stderr ends:").expect(&err);
+        let (stderr, stdout) = after.split_once("; its stdout ends:").expect(&err);
+        assert!(stderr.contains("Traceback"), "{err}");
+        assert!(stderr.trim_end().ends_with("OSError: port in use"), "{err}");
+        assert!(!stderr.contains("more"), "{err}");
+        assert!(stdout.trim_end().ends_with("more10"), "{err}");
+        assert!(!stdout.contains("frame"), "{err}");
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
     // just closing is sent again on a new one.
     let mut unanswered_bytes: HashMap<String, Vec<u8>> = HashMap::new();
     let mut answered: HashSet<String> = HashSet::new();
+    // Connections the server accepted so far, for a message when the next one fails.
+    let mut accepted = 0usize;
     for step in &t.steps {
         if stopped && !matches!(step.kind, StepKind::ExpectStore { .. }) {
             continue;
@@ -110,14 +112,11 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
         match &step.kind {
             StepKind::Open(name) => match connect(addr, t.timeout) {
                 Ok(reader) => {
+                    accepted += 1;
                     conns.insert(name.clone(), reader);
                 }
                 Err(e) => {
-                    fail(
-                        format!("cannot connect to {addr}: {}", io_message(&e)),
-                        vec![],
-                        vec![],
-                    );
+                    fail(cannot_connect(addr, &e, accepted, conns.len()), vec![], vec![]);
                     played.blessable = false;
                     stopped = true;
                     continue;
@@ -166,7 +165,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                 if let Err(e) = sent
                     && !(assignment && answered.contains(&conn))
                 {
-                    fail(format!("send failed: {e}"), vec![], vec![]);
+                    fail(send_failed(&e, answered.contains(&conn)), vec![], vec![]);
                     played.blessable = false;
                     stopped = true;
                     continue;
@@ -384,6 +383,45 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
         }
     }
     played
+}
+
+/// Why a connection could not be opened, in words that say what the server did:
+/// after `accepted` connections (`open` of them still open), a refusal or a timeout
+/// means it stopped accepting.
+fn cannot_connect(addr: SocketAddr, e: &io::Error, accepted: usize, open: usize) -> String {
+    let why = io_message(e);
+    if accepted == 0 {
+        return match e.kind() {
+            io::ErrorKind::ConnectionRefused => format!(
+                "cannot connect to {addr}: connection refused: nothing listens there (did the server stop, or listen on another port?)"
+            ),
+            _ => format!("cannot connect to {addr}: {why}"),
+        };
+    }
+    let s = if accepted == 1 { "" } else { "s" };
+    format!(
+        "your server accepted {accepted} connection{s} and then stopped accepting ({why}){}",
+        if open > 0 {
+            ": is it still reading the first one? A server that serves one connection at a time makes every other client wait"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Why a send failed, in words: a broken pipe or a reset is the server having closed the
+/// connection (`after_response`: after its last response, without `Connection: close`).
+fn send_failed(e: &io::Error, after_response: bool) -> String {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
+            if after_response {
+                "the server had closed the connection after its last response without saying `Connection: close`, so this request could not be sent on it (RFC 9112 §9.6: a server that closes announces it)".to_string()
+            } else {
+                "the server closed the connection before the request was sent".to_string()
+            }
+        }
+        _ => format!("send failed: {}", io_message(e)),
+    }
 }
 
 /// A new connection to `addr`, each send step leaving as its own segment (so that
@@ -655,6 +693,35 @@ mod tests {
         assert!(played.failures.is_empty(), "{:?}", played.failures);
         let played = play_two_gets(Judge::Contract, &store, closing);
         assert!(!played.failures.is_empty());
+    }
+
+    #[test]
+    fn a_server_that_stops_accepting_is_said_to_in_words() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            drop(listener);
+            let mut buf = [0u8; 256];
+            let _ = conn.read(&mut buf);
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+        });
+        let text = "timeout 300\nopen a\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< \\r\\n\nopen b\n";
+        let t = Transcript::parse(Path::new("t.transcript"), text).unwrap();
+        let setting = Setting {
+            judge: Judge::Assignment,
+            store: None,
+            course: None,
+        };
+        let played = play(&t, addr, setting);
+        server.join().unwrap();
+        assert_eq!(
+            played.failures[0].message,
+            "your server accepted 1 connection and then stopped accepting (connection refused): is it still reading the first one? A server that serves one connection at a time makes every other client wait"
+        );
+        let pipe = io::Error::from(io::ErrorKind::BrokenPipe);
+        assert!(send_failed(&pipe, true).contains("without saying `Connection: close`"));
     }
 
     #[test]

@@ -199,11 +199,14 @@ impl Header {
     }
 
     /// True if the assignment (a line of it, or a course key) asks for this behaviour:
-    /// what the assignment profile judges. Other transcripts are contract only.
+    /// what the assignment profile judges. Other transcripts are contract only; one
+    /// that cites nothing (a TA's own, a recording) is the TA's to judge, so it plays.
     pub fn in_assignment(&self) -> bool {
-        self.sources
-            .iter()
-            .any(|s| matches!(s.kind, SourceKind::Assignment | SourceKind::Course))
+        self.sources.is_empty()
+            || self
+                .sources
+                .iter()
+                .any(|s| matches!(s.kind, SourceKind::Assignment | SourceKind::Course))
     }
 }
 

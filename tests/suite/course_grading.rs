@@ -169,7 +169,11 @@ fn a_class_graded_by_its_course_file_right_ones_full_marks_each_defect_named() {
             .find(|l| l.starts_with(&format!("{name},")))
             .unwrap();
         assert!(row.contains(",100,0,0,"), "{row}");
+        // The points come last: earned/max over every played transcript.
+        let (earned, max) = row.rsplit(',').next().unwrap().split_once('/').unwrap();
+        assert_eq!(earned, max, "{row}");
     }
+    assert!(graded.csv.lines().next().unwrap().ends_with(",points_timeouts,points"));
     // Each defect: the transcript about it loses points and its output names what
     // the server did.
     let defects = [

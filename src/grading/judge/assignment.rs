@@ -96,7 +96,7 @@ fn what_it_meant(got: u16, expected: u16, body: &[u8]) -> Option<String> {
     };
     match (got, expected) {
         (400, 200 | 401 | 404) => Some(format!(
-            "it refused a request the assignment treats as valid{quoted}; check which fields or body your server requires beyond the assignment's"
+            "it refused a request the assignment treats as valid{quoted}"
         )),
         (200, 401) => Some(format!(
             "it served the request without the credentials the assignment requires{quoted}"

@@ -156,12 +156,10 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     continue;
                 };
                 let sent = reader.get_mut().write_all(bytes);
-                if assignment {
-                    unanswered_bytes
-                        .entry(conn.clone())
-                        .or_default()
-                        .extend_from_slice(bytes);
-                }
+                unanswered_bytes
+                    .entry(conn.clone())
+                    .or_default()
+                    .extend_from_slice(bytes);
                 if let Err(e) = sent
                     && !(assignment && answered.contains(&conn))
                 {
@@ -219,8 +217,10 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                         conns.insert(conn.clone(), fresh);
                     }
                 }
+                // The request bytes this response answers (all sent since the last one).
+                let mut request = None;
                 if read.is_ok() {
-                    unanswered_bytes.remove(&conn);
+                    request = unanswered_bytes.remove(&conn);
                     answered.insert(conn.clone());
                 }
                 match read {
@@ -244,7 +244,12 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                         if judged.needs_close {
                             must_close.insert(conn.clone());
                         }
-                        if let Some(problem) = judged.problem {
+                        if let Some(mut problem) = judged.problem {
+                            if let Some(why) = request.as_deref().and_then(|r| {
+                                refusal_cause(r, response.status, expected_status)
+                            }) {
+                                problem.push_str(&format!("; {why}"));
+                            }
                             fail(problem, expected, judged.received);
                             match judged.rewrite {
                                 Some(text) => played.rewrites.push((block.clone(), text)),
@@ -383,6 +388,43 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
         }
     }
     played
+}
+
+/// What a 400 to a valid request probably means, from the request that drew it: a field
+/// the request did not carry, which the assignment does not ask for.
+fn refusal_cause(request: &[u8], got: u16, expected: Option<u16>) -> Option<String> {
+    if got != 400 || expected == Some(400) {
+        return None;
+    }
+    let head_end = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(request.len());
+    let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+    let has = |name: &str| head.lines().skip(1).any(|l| l.starts_with(name));
+    let method = head.split(' ').next().unwrap_or("");
+    let missing: Vec<&str> = [
+        ("content-type:", "Content-Type"),
+        ("accept:", "Accept"),
+        ("user-agent:", "User-Agent"),
+    ]
+    .into_iter()
+    .filter(|(field, _)| !has(field))
+    .map(|(_, name)| name)
+    .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let body = if ["post", "put", "delete"].contains(&method) && !has("content-type:") {
+        "the request had no Content-Type header, which the assignment does not ask for: does your server require one?"
+            .to_string()
+    } else {
+        format!(
+            "the request had no {} field, which the assignment does not ask for: does your server require one?",
+            missing.join(" or ")
+        )
+    };
+    Some(body)
 }
 
 /// Why a connection could not be opened, in words that say what the server did:
@@ -693,6 +735,27 @@ mod tests {
         assert!(played.failures.is_empty(), "{:?}", played.failures);
         let played = play_two_gets(Judge::Contract, &store, closing);
         assert!(!played.failures.is_empty());
+    }
+
+    #[test]
+    fn a_400_to_a_valid_post_without_content_type_says_so() {
+        let (addr, server) = closing_server(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 12\r\n\r\nbad request\n",
+            1,
+        );
+        let text = "timeout 2000\nopen a\nsend a\n> POST / HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 5\\r\\n\\r\\nhello\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< Content-Length: 3\\r\\n\n< \\r\\n\n< ok\\n\n~ body message\n";
+        let t = Transcript::parse(Path::new("t.transcript"), text).unwrap();
+        let setting = Setting {
+            judge: Judge::Assignment,
+            store: None,
+            course: None,
+        };
+        let played = play(&t, addr, setting);
+        server.join().unwrap();
+        assert_eq!(
+            played.failures[0].message,
+            "your server answered 400, the assignment asks 200: it refused a request the assignment treats as valid (it said \"bad request\"); the request had no Content-Type header, which the assignment does not ask for: does your server require one?"
+        );
     }
 
     #[test]

@@ -25,9 +25,9 @@ pub use super::judge::Judge;
 use super::play::{self, Setting, io_message};
 use super::report;
 use super::suite::builtin;
+use super::suite::transcript::Header;
 use super::suite::transcript::{self, Fault, Level, Transcript};
 use super::target::{self, Target, flags, local};
-use super::suite::transcript::Header;
 use super::verdict::{Outcome, StepFailure, TranscriptResult};
 use crate::cli::replay::{Format, ReplayArgs};
 use crate::course::{Course, Occurrences, Profile};
@@ -548,11 +548,15 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     // follows a course (its auth, statuses and store are the contract's).
     let course_start = match (&course, &args.target, &args.target_cmd) {
         (Some(c), None, None) => Some(c.start.clone().ok_or_else(|| {
-            "--course without --target or --target-cmd needs the course's [server] start".to_string()
+            "--course without --target or --target-cmd needs the course's [server] start"
+                .to_string()
         })?),
         _ => None,
     };
-    let target = match (&args.target, args.target_cmd.as_ref().or(course_start.as_ref())) {
+    let target = match (
+        &args.target,
+        args.target_cmd.as_ref().or(course_start.as_ref()),
+    ) {
         (Some(addr), _) => {
             let resolved = addr
                 .to_socket_addrs()
@@ -662,7 +666,10 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         )?,
         Format::Gradescope => {
             let weights = course.as_deref().cloned().unwrap_or_default();
-            write(&mut out, &report::gradescope(&results, &suite_errors, &weights))?
+            write(
+                &mut out,
+                &report::gradescope(&results, &suite_errors, &weights),
+            )?
         }
     }
     // The report is on stdout, perhaps to a file: a person at the terminal sees it too.

@@ -173,7 +173,14 @@ fn a_class_graded_by_its_course_file_right_ones_full_marks_each_defect_named() {
         let (earned, max) = row.rsplit(',').next().unwrap().split_once('/').unwrap();
         assert_eq!(earned, max, "{row}");
     }
-    assert!(graded.csv.lines().next().unwrap().ends_with(",points_timeouts,points"));
+    assert!(
+        graded
+            .csv
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",points_timeouts,points")
+    );
     // Each defect: the transcript about it loses points and its output names what
     // the server did.
     let defects = [

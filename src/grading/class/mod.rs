@@ -603,13 +603,11 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
         }
     }
     let csv = args.out.join("summary.csv");
-    std::fs::write(&csv, summary_csv(
-            &graded,
-            &categories,
-            suite_errors.len(),
-            course.as_deref(),
-        ))
-        .map_err(|e| format!("cannot write {}: {e}", csv.display()))?;
+    std::fs::write(
+        &csv,
+        summary_csv(&graded, &categories, suite_errors.len(), course.as_deref()),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", csv.display()))?;
     print!("{}", table(&graded));
     println!(
         "{}",

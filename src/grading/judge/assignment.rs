@@ -149,9 +149,13 @@ mod tests {
         let e500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\nx\n";
         let got501 = b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 5\r\n\r\noops\n";
         assert_eq!(judged(e500, &[], false, got501), None);
-        let got400 = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 26\r\n\r\nContent-Type is required\n\n";
+        let got400 =
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 26\r\n\r\nContent-Type is required\n\n";
         let p = judged(GET, &[], false, got400).unwrap();
-        assert!(p.starts_with("your server answered 400, the assignment asks 200"), "{p}");
+        assert!(
+            p.starts_with("your server answered 400, the assignment asks 200"),
+            "{p}"
+        );
         assert!(p.contains("Content-Type is required"), "{p}");
     }
 }

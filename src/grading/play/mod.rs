@@ -116,7 +116,11 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     conns.insert(name.clone(), reader);
                 }
                 Err(e) => {
-                    fail(cannot_connect(addr, &e, accepted, conns.len()), vec![], vec![]);
+                    fail(
+                        cannot_connect(addr, &e, accepted, conns.len()),
+                        vec![],
+                        vec![],
+                    );
                     played.blessable = false;
                     stopped = true;
                     continue;
@@ -194,7 +198,9 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                     continue;
                 };
                 let expected_status = transcript::status_of(bytes);
-                let also = setting.course.and_then(|c| course_statuses(c, expected_status?));
+                let also = setting
+                    .course
+                    .and_then(|c| course_statuses(c, expected_status?));
                 // A stalled request's answer: the course's `timeout-after` says how long.
                 let wait = match (setting.course, expected_status) {
                     (Some(c), Some(504 | 408)) => c.timeout_after + Duration::from_millis(500),
@@ -245,9 +251,10 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                             must_close.insert(conn.clone());
                         }
                         if let Some(mut problem) = judged.problem {
-                            if let Some(why) = request.as_deref().and_then(|r| {
-                                refusal_cause(r, response.status, expected_status)
-                            }) {
+                            if let Some(why) = request
+                                .as_deref()
+                                .and_then(|r| refusal_cause(r, response.status, expected_status))
+                            {
                                 problem.push_str(&format!("; {why}"));
                             }
                             fail(problem, expected, judged.received);
@@ -669,12 +676,17 @@ mod tests {
 
     /// A server that answers every request on its own connection with `answer`, then
     /// closes it, for `connections` connections.
-    fn closing_server(answer: &'static [u8], connections: usize) -> (SocketAddr, std::thread::JoinHandle<()>) {
+    fn closing_server(
+        answer: &'static [u8],
+        connections: usize,
+    ) -> (SocketAddr, std::thread::JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             for _ in 0..connections {
-                let Ok((mut conn, _)) = listener.accept() else { return };
+                let Ok((mut conn, _)) = listener.accept() else {
+                    return;
+                };
                 let mut buf = [0u8; 1024];
                 let _ = conn.read(&mut buf);
                 let _ = conn.write_all(answer);
@@ -717,7 +729,13 @@ mod tests {
             messages[1].starts_with("the store file differs"),
             "{messages:?}"
         );
-        assert_eq!(played.checks, Checks { passed: 2, total: 5 });
+        assert_eq!(
+            played.checks,
+            Checks {
+                passed: 2,
+                total: 5
+            }
+        );
     }
 
     #[test]
@@ -728,7 +746,13 @@ mod tests {
         let closing = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
         let played = play_two_gets(Judge::Assignment, &store, closing);
         assert!(played.failures.is_empty(), "{:?}", played.failures);
-        assert_eq!(played.checks, Checks { passed: 5, total: 5 });
+        assert_eq!(
+            played.checks,
+            Checks {
+                passed: 5,
+                total: 5
+            }
+        );
         // A close after a complete response, announced by nothing but the close itself.
         let silent = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
         let played = play_two_gets(Judge::Assignment, &store, silent);
@@ -767,7 +791,8 @@ mod tests {
             drop(listener);
             let mut buf = [0u8; 256];
             let _ = conn.read(&mut buf);
-            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
             std::thread::sleep(Duration::from_millis(500));
         });
         let text = "timeout 300\nopen a\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< \\r\\n\nopen b\n";

@@ -250,7 +250,8 @@ pub fn render(events: &[Event], state: &StartingState, pause: Duration) -> Strin
             // A message in any wording, so the recording replays against another server
             // at contract or assignment level (the bytes stay for byte-exact replay).
             let r = &framed.response;
-            if !(framed.reads_data && r.status == 200)
+            let data = framed.reads_data && r.status == 200;
+            if !data
                 && !r.body.is_empty()
                 && check_body(&BodyRule::Message(None), &r.body).is_none()
             {
@@ -437,11 +438,27 @@ mod tests {
         let events = [
             at(0, 0, EventKind::Open),
             at(1, 0, EventKind::Sent(get.clone())),
-            at(2, 0, EventKind::Received(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nalpha\n".to_vec())),
+            at(
+                2,
+                0,
+                EventKind::Received(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nalpha\n".to_vec(),
+                ),
+            ),
             at(3, 0, EventKind::Sent(get)),
-            at(4, 0, EventKind::Received(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n\r\nlogin\n".to_vec())),
+            at(
+                4,
+                0,
+                EventKind::Received(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n\r\nlogin\n".to_vec(),
+                ),
+            ),
         ];
-        let text = render(&events, &StartingState::default(), Duration::from_millis(200));
+        let text = render(
+            &events,
+            &StartingState::default(),
+            Duration::from_millis(200),
+        );
         let rooms: Vec<usize> = text
             .lines()
             .enumerate()

@@ -43,7 +43,11 @@ pub fn gradescope(results: &[TranscriptResult], errors: &[FormatError], course: 
     let mut tests = Vec::new();
     for r in results {
         let scored = !matches!(r.outcome, Outcome::Skipped(_));
-        let max = if scored { course.weight(&r.category) } else { 0.0 };
+        let max = if scored {
+            course.weight(&r.category)
+        } else {
+            0.0
+        };
         // Partial credit: the share of the transcript's checks that passed.
         let score = max * r.credit();
         total += score;

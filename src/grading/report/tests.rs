@@ -474,7 +474,11 @@ fn a_transcript_on_two_connections_reproduces_as_a_script_that_plays_both() {
                 if let Ok(n) = conn.read(&mut buf)
                     && n > 0
                 {
-                    let path = String::from_utf8_lossy(&buf[..n]).split(' ').nth(1).unwrap().to_string();
+                    let path = String::from_utf8_lossy(&buf[..n])
+                        .split(' ')
+                        .nth(1)
+                        .unwrap()
+                        .to_string();
                     conn.write_all(format!("got {path}\n").as_bytes()).unwrap();
                     answered += 1;
                 }
@@ -494,9 +498,20 @@ fn a_transcript_on_two_connections_reproduces_as_a_script_that_plays_both() {
 #[test]
 fn gradescope_results_carry_weighted_partial_scores_tags_and_no_points_for_skips() {
     let course = crate::course::Course::parse("[grading.weights]\nmethods = 2\n").unwrap();
-    let mut failed = result("transcripts/methods/a.transcript", Outcome::Failed, Level::Must);
-    failed.checks = crate::grading::verdict::Checks { passed: 3, total: 4 };
-    let mut passed = result("transcripts/auth/b.transcript", Outcome::Passed, Level::Should);
+    let mut failed = result(
+        "transcripts/methods/a.transcript",
+        Outcome::Failed,
+        Level::Must,
+    );
+    failed.checks = crate::grading::verdict::Checks {
+        passed: 3,
+        total: 4,
+    };
+    let mut passed = result(
+        "transcripts/auth/b.transcript",
+        Outcome::Passed,
+        Level::Should,
+    );
     passed.category = "auth".into();
     let skipped = result(
         "transcripts/framing/c.transcript",
@@ -510,8 +525,18 @@ fn gradescope_results_carry_weighted_partial_scores_tags_and_no_points_for_skips
     assert_eq!(tests[0]["max_score"], 2.0);
     assert_eq!(tests[0]["score"], 1.5);
     assert_eq!(tests[0]["tags"], serde_json::json!(["MUST", "methods"]));
-    assert!(tests[0]["output"].as_str().unwrap().contains("3 of 4 checks passed"));
-    assert!(tests[0]["output"].as_str().unwrap().contains("status <200>"));
+    assert!(
+        tests[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("3 of 4 checks passed")
+    );
+    assert!(
+        tests[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("status <200>")
+    );
     assert_eq!(tests[1]["score"], 1.0);
     assert_eq!(tests[1]["tags"], serde_json::json!(["SHOULD", "auth"]));
     assert_eq!(tests[2]["max_score"], 0.0);

@@ -97,12 +97,19 @@ mod tests {
                 .iter()
                 .any(|s| s.kind == SourceKind::Rfc && s.keyword().is_none())
             {
-                wrong.push(format!("{}: an rfc source without a keyword", path.display()));
+                wrong.push(format!(
+                    "{}: an rfc source without a keyword",
+                    path.display()
+                ));
             }
             if let Some(twin) = &header.twin
                 && !path.parent().unwrap().join(twin).is_file()
             {
-                wrong.push(format!("{}: twin {} is not a file", path.display(), twin.display()));
+                wrong.push(format!(
+                    "{}: twin {} is not a file",
+                    path.display(),
+                    twin.display()
+                ));
             }
         }
         assert!(files.len() > 40);
@@ -127,8 +134,14 @@ mod tests {
             kind: SourceKind::Rfc,
             text: text.to_string(),
         };
-        assert_eq!(rfc("§2.2: a server SHOULD ignore").level(), Some(Level::Should));
-        assert_eq!(rfc("MAY process ... but MUST send").level(), Some(Level::Must));
+        assert_eq!(
+            rfc("§2.2: a server SHOULD ignore").level(),
+            Some(Level::Should)
+        );
+        assert_eq!(
+            rfc("MAY process ... but MUST send").level(),
+            Some(Level::Must)
+        );
         assert_eq!(rfc("can reject (read as MAY)").level(), Some(Level::Should));
         assert_eq!(rfc("the server can reject").level(), None);
         let contract = Source {

@@ -194,12 +194,8 @@ impl Started {
             }
             None => (dir.path().join("words.txt"), None),
         };
-        std::fs::write(&store_path, store.unwrap_or_default()).map_err(|e| {
-            format!(
-                "writing the starting store {}: {e}",
-                store_path.display()
-            )
-        })?;
+        std::fs::write(&store_path, store.unwrap_or_default())
+            .map_err(|e| format!("writing the starting store {}: {e}", store_path.display()))?;
         let fixed = place
             .port
             .filter(|_| !template.contains("{port}") && !template.contains("{addr}"));

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use crate::course::Course;
+use crate::course::{Course, Profile};
 use crate::grading::suite::transcript::{StepKind, Transcript};
 use crate::grading::target::Target;
 
@@ -58,6 +58,15 @@ pub fn reproduction(t: &Transcript, target: &Target, course: Option<&Course>) ->
         return None;
     }
     let addr = format!("{host} {port}");
+    // The assignment profile lets a server close after every response: each request on a
+    // connection of its own (when no pause splits one), as the grader sent them.
+    let one_each = course.is_some_and(|c| c.profile == Profile::Assignment)
+        && parts.len() > 1
+        && parts.iter().all(|p| p.starts_with("printf"));
+    if one_each {
+        let lines: Vec<String> = parts.iter().map(|p| format!("{p} | nc {addr}")).collect();
+        return Some(format!("{}{}", lines.join("; "), setup_note(t)));
+    }
     let input = if parts.len() == 1 {
         parts.remove(0)
     } else {

@@ -543,3 +543,24 @@ fn gradescope_results_carry_weighted_partial_scores_tags_and_no_points_for_skips
     assert_eq!(tests[2]["visibility"], "visible");
     assert_eq!(json["score"], 2.5);
 }
+
+#[test]
+fn in_the_assignment_profile_each_request_reproduces_on_a_connection_of_its_own() {
+    let text = "open a\nsend a\n> POST / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n";
+    let t = crate::grading::suite::transcript::Transcript::parse(
+        std::path::Path::new("t.transcript"),
+        text,
+    )
+    .unwrap();
+    let target = crate::grading::target::Target::InProcess;
+    let course = crate::course::Course::parse("[server]\nport = 12345\n").unwrap();
+    assert_eq!(
+        reproduction(&t, &target, Some(&course)).unwrap(),
+        "printf 'POST / HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 12345; printf 'GET / HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 12345"
+    );
+    // The contract keeps the connection: one nc.
+    assert_eq!(
+        reproduction(&t, &target, None).unwrap(),
+        "{ printf 'POST / HTTP/1.1\\r\\n\\r\\n'; printf 'GET / HTTP/1.1\\r\\n\\r\\n'; } | nc 127.0.0.1 PORT"
+    );
+}

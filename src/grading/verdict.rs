@@ -165,6 +165,9 @@ pub fn lexical(path: &Path) -> PathBuf {
     out
 }
 
+/// The step a twin's failure is reported under.
+const TWIN_STEP: &str = "(the positive twin)";
+
 /// No credit without the positive twin: a rejection whose twin was played in the same
 /// run (`results`, one submission's) and did not pass earns nothing, its partial credit
 /// included; one that passed becomes a failure that says why. A twin not in the run, or
@@ -179,6 +182,7 @@ pub fn apply_twins(results: &mut [TranscriptResult]) {
         let Some(twin) = &r.twin else { continue };
         if !matches!(r.outcome, Outcome::Passed | Outcome::Failed)
             || passed.get(twin) != Some(&false)
+            || r.failures.iter().any(|f| f.step == TWIN_STEP)
         {
             continue;
         }
@@ -190,12 +194,45 @@ pub fn apply_twins(results: &mut [TranscriptResult]) {
         r.checks.passed = 0;
         r.failures.push(StepFailure {
             line: 0,
-            step: "(the positive twin)".to_string(),
+            step: TWIN_STEP.to_string(),
             message: format!(
                 "no credit for this rejection: its valid twin {name} did not pass, so the refusal need not come from checking the request (a server that refuses everything passes every rejection)"
             ),
             expected: vec![],
             actual: vec![],
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejection(twin_outcome: Outcome) -> Vec<TranscriptResult> {
+        let twin = TranscriptResult::new(Path::new("t/methods/post.transcript"), twin_outcome);
+        let mut rejection =
+            TranscriptResult::new(Path::new("t/methods/post-400.transcript"), Outcome::Passed);
+        rejection.twin = Some(lexical(Path::new("t/methods/../methods/post.transcript")));
+        rejection.checks = Checks {
+            passed: 2,
+            total: 2,
+        };
+        vec![twin, rejection]
+    }
+
+    #[test]
+    fn a_rejection_earns_nothing_when_its_twin_failed_and_is_left_alone_otherwise() {
+        let mut failed = rejection(Outcome::Failed);
+        apply_twins(&mut failed);
+        apply_twins(&mut failed);
+        assert_eq!(failed[1].outcome, Outcome::Failed);
+        assert_eq!(failed[1].credit(), 0.0);
+        assert_eq!(failed[1].failures.len(), 1, "applied once");
+        for outcome in [Outcome::Passed, Outcome::Skipped("contract only".into())] {
+            let mut results = rejection(outcome);
+            apply_twins(&mut results);
+            assert_eq!(results[1].outcome, Outcome::Passed);
+            assert_eq!(results[1].credit(), 1.0);
+        }
     }
 }

@@ -222,8 +222,9 @@ pub fn grade_all(
                         let mut played = q.lock();
                         let took = played.first.unwrap_or(began).elapsed();
                         played.took = took;
-                        let results: Vec<TranscriptResult> =
+                        let mut results: Vec<TranscriptResult> =
                             played.results.iter().flatten().cloned().collect();
+                        super::verdict::apply_twins(&mut results);
                         let g = graded.fetch_add(1, Ordering::SeqCst) + 1;
                         sub_done = Some((results, took, g));
                     }
@@ -245,9 +246,12 @@ pub fn grade_all(
         .map(|(s, q)| match &s.setup {
             Ok(_) => {
                 let played = q.played.into_inner().unwrap_or_else(|e| e.into_inner());
+                let mut results: Vec<TranscriptResult> =
+                    played.results.into_iter().flatten().collect();
+                super::verdict::apply_twins(&mut results);
                 Graded {
                     name: s.name.clone(),
-                    results: played.results.into_iter().flatten().collect(),
+                    results,
                     error: None,
                     duration: played.took,
                 }
@@ -575,7 +579,6 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
     let graded: Vec<Graded> = graded
         .into_iter()
         .map(|mut g| {
-            super::verdict::apply_twins(&mut g.results);
             g.results = g.results.into_iter().map(shown).collect();
             g
         })

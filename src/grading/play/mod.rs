@@ -74,6 +74,8 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
     // Set when a step's failure leaves the conversation in doubt: the steps after it
     // are not played, but the data file is still checked (`expect-store`).
     let mut stopped = false;
+    // A transcript that expects a 401 decides its credentials itself.
+    let about_auth = t.expected_statuses().contains(&401);
     // Assignment profile: what was sent on each connection since its last response, and
     // the connections that have had a response: a request sent on one the server was
     // just closing is sent again on a new one.
@@ -128,7 +130,7 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
             },
             StepKind::Send { bytes, .. } => {
                 let bytes = match setting.course {
-                    Some(course) => course.auth_header.replacing_lab_pair(bytes),
+                    Some(course) => course.request_bytes(bytes, about_auth),
                     None => bytes.clone(),
                 };
                 let bytes = &bytes;

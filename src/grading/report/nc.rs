@@ -31,8 +31,9 @@ pub fn reproduction(t: &Transcript, target: &Target, course: Option<&Course>) ->
         (_, Some(port)) => ("127.0.0.1".to_string(), port.to_string()),
         _ => ("127.0.0.1".to_string(), "PORT".to_string()),
     };
+    let about_auth = t.expected_statuses().contains(&401);
     let sent = |bytes: &[u8]| match course {
-        Some(c) => c.auth_header.replacing_lab_pair(bytes),
+        Some(c) => c.request_bytes(bytes, about_auth),
         None => bytes.to_vec(),
     };
     if opened > 1 {

@@ -556,8 +556,9 @@ fn in_the_assignment_profile_each_request_reproduces_on_a_connection_of_its_own(
     let course = crate::course::Course::parse("[server]\nport = 12345\n").unwrap();
     assert_eq!(
         reproduction(&t, &target, Some(&course)).unwrap(),
-        "printf 'POST / HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 12345; printf 'GET / HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 12345"
+        "printf 'POST / HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 12345; printf 'GET / HTTP/1.1\\r\\nAuthorization: Basic d29yZHdpcmU6d29yZHdpcmU=\\r\\n\\r\\n' | nc 127.0.0.1 12345"
     );
+    // (the GET got the course's credentials: GET is in its `[auth] methods`.)
     // The contract keeps the connection: one nc.
     assert_eq!(
         reproduction(&t, &target, None).unwrap(),

@@ -77,6 +77,27 @@ pub fn judge(expected: Expected<'_>, got: &Response) -> Option<String> {
     })
 }
 
+/// What the assignment expects of a response, as shown beside what arrived: the
+/// status line, then the data the body must be, or that any message will do; fields are
+/// not shown, since none is judged.
+pub fn shown(expected: &[u8], rooms: &[Room]) -> Vec<String> {
+    let Some(exp) = split_expected(expected) else {
+        return crate::escape::render_lines(expected, '<');
+    };
+    let status_line = expected
+        .split_inclusive(|&b| b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let mut lines = crate::escape::render_lines(status_line, '<');
+    lines.push("! any fields (the assignment asks for none)".to_string());
+    if rooms.iter().any(|r| matches!(r, Room::Body { .. })) {
+        lines.push("! any body (a message in any wording)".to_string());
+    } else if !exp.body.is_empty() {
+        lines.extend(crate::escape::render_lines(exp.body, '<'));
+    }
+    lines
+}
+
 /// The words of `bytes`, split on any whitespace.
 pub fn words(bytes: &[u8]) -> Vec<&[u8]> {
     bytes

@@ -192,7 +192,11 @@ pub fn play(t: &Transcript, addr: SocketAddr, setting: Setting<'_>) -> Played {
                 rooms,
                 ..
             } => {
-                let expected = transcript::render_expect(bytes, body_line.as_deref());
+                let expected = if assignment {
+                    judge::assignment::shown(bytes, rooms)
+                } else {
+                    transcript::render_expect(bytes, body_line.as_deref())
+                };
                 let Some(reader) = conns.get_mut(&conn) else {
                     fail(format!("connection {conn} is closed"), expected, vec![]);
                     played.blessable = false;

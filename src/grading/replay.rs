@@ -606,11 +606,16 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         watch: None,
         course: course.clone(),
     };
-    // A course's fixed port takes one server at a time.
-    let jobs = if course.as_ref().is_some_and(|c| c.port.is_some()) {
-        1
-    } else {
-        jobs
+    // A course's fixed port, or its data file in the submission's directory (a command
+    // without `{store}`), takes one server at a time.
+    let shared = |template: &str| {
+        course
+            .as_ref()
+            .is_some_and(|c| c.port.is_some() || !template.contains("{store}"))
+    };
+    let jobs = match &options.target {
+        Target::Command { template, .. } if shared(template) => 1,
+        _ => jobs,
     };
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;

@@ -261,3 +261,55 @@ fn replay_with_the_course_starts_the_course_command_and_passes_the_student() {
         "kept\n"
     );
 }
+
+#[test]
+fn replay_prints_gradescope_results_for_our_own_server() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(binary())
+        .args(["replay", "--format", "gradescope"])
+        .arg(root.join("transcripts/methods/post-appends-word.transcript"))
+        .arg(root.join("transcripts/failures/read-fault-is-500.transcript"))
+        .output()
+        .expect("wordwire runs");
+    assert_eq!(output.status.code(), Some(0));
+    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results["score"], 2.0, "{results:#}");
+    let tests = results["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2);
+    assert!(tests.iter().all(|t| t["score"] == t["max_score"]));
+    assert_eq!(tests[1]["tags"], serde_json::json!(["MUST", "methods"]));
+}
+
+#[test]
+fn a_course_in_the_contract_profile_keeps_our_own_server_at_full_marks() {
+    // A course file that keeps the contract's reading (the lab pair, our statuses)
+    // and asks for the contract profile: our server, started per transcript, passes all.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[grading]\nprofile = \"contract\"\n",
+    )
+    .unwrap();
+    let cmd = format!("'{}' serve --addr {{addr}} --store {{store}}", binary());
+    let output = Command::new(binary())
+        .args([
+            "replay",
+            "--format",
+            "json",
+            "--course",
+            "c.toml",
+            "--target-cmd",
+        ])
+        .arg(&cmd)
+        .current_dir(dir.path())
+        .output()
+        .expect("wordwire runs");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&output.stderr));
+    });
+    assert_eq!(output.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["warnings"], 0, "{report:#}");
+    // Only the read fault (in-process only) is not played: nothing is "contract only".
+    assert_eq!(report["skipped"], 1, "{report:#}");
+}

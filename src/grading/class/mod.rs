@@ -504,12 +504,17 @@ fn run_grade(args: &GradeArgs) -> Result<RunEnd, String> {
             }
         }
     }
-    // A course's fixed port takes one server at a time.
-    let jobs = if course.as_ref().is_some_and(|c| c.port.is_some()) {
-        1
-    } else {
-        usize::from(args.jobs)
-    };
+    // A course's fixed port, or its data file in a submission's directory (a command
+    // without `{store}`), takes one server at a time.
+    let shared = course.as_ref().is_some_and(|c| {
+        c.port.is_some()
+            || subs.iter().any(|s| {
+                s.setup
+                    .as_ref()
+                    .is_ok_and(|(template, _)| !template.contains("{store}"))
+            })
+    });
+    let jobs = if shared { 1 } else { usize::from(args.jobs) };
     let suite = SuitePaths::or_builtin(&args.suite)?;
     let mut files = discover(&suite.paths)?;
     // Submissions are servers: the client transcripts test clients.

@@ -84,8 +84,9 @@ pub struct Place {
     pub watch: Option<Arc<Watch>>,
     /// A course's `[server] port`: where a command without `{port}` or `{addr}` listens.
     pub port: Option<u16>,
-    /// A course's `[store] file`, relative to `dir`: the data file the command uses
-    /// itself, seeded before the start and given its old bytes back after the stop.
+    /// A course's `[store] file`, relative to `dir`: the data file a command without
+    /// `{store}` uses itself, seeded before the start and given its old bytes back after
+    /// the stop.
     pub data_file: Option<PathBuf>,
     /// A course's `[server] start-timeout`; `None`: `START_TIMEOUT`.
     pub start_timeout: Option<Duration>,
@@ -181,7 +182,12 @@ impl Started {
         place: &Place,
     ) -> Result<Started, Failure> {
         let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-        let (store_path, restore) = match &place.data_file {
+        // `{store}` in the command: the grader's fresh store; else the course's data file.
+        let data_file = place
+            .data_file
+            .as_ref()
+            .filter(|_| !template.contains("{store}"));
+        let (store_path, restore) = match data_file {
             Some(rel) => {
                 let base = match &place.dir {
                     Some(d) => d.clone(),

@@ -736,6 +736,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_course_skips_contract_only_transcripts_and_those_of_another_reading_naming_the_key() {
+        let header = |lines: &[&str]| {
+            let mut h = Header::of(Path::new("methods/t.transcript"));
+            for line in lines {
+                assert!(h.take(line), "{line}");
+            }
+            h
+        };
+        let first = Course::parse("[rules]\nput = \"first\"\n").unwrap();
+        let every = header(&[
+            "source assignment PUT 200 (Success)",
+            "source course [rules] put = \"every\"",
+        ]);
+        assert_eq!(
+            course_skip(&every, &first).unwrap(),
+            "not scored under this course: it depends on [rules] put = \"every\", and the course's reading is [rules] put = \"first\""
+        );
+        assert_eq!(course_skip(&every, &Course::parse("").unwrap()), None);
+        let contract = header(&["source contract Methods: OPTIONS"]);
+        assert_eq!(
+            course_skip(&contract, &first).as_deref(),
+            Some(CONTRACT_ONLY)
+        );
+        let contract_profile = Course::parse("[grading]\nprofile = \"contract\"\n").unwrap();
+        assert_eq!(course_skip(&contract, &contract_profile), None);
+        // A transcript that cites nothing (a TA's own, a recording) plays.
+        assert_eq!(course_skip(&header(&[]), &first), None);
+    }
+
+    #[test]
     fn a_path_that_is_neither_file_nor_directory_is_named_as_such() {
         assert_eq!(
             discover(&[PathBuf::from("/dev/null")]),

@@ -134,6 +134,30 @@ impl AuthHeader {
     }
 }
 
+impl AuthHeader {
+    /// `bytes` (requests as a transcript sends them) with every lab-pair credentials
+    /// line replaced by this header; nothing is added to a request that had none.
+    pub fn replacing_lab_pair(&self, bytes: &[u8]) -> Vec<u8> {
+        let lab = AuthHeader::lab_pair().to_string().into_bytes();
+        let ours = self.to_string().into_bytes();
+        if lab == ours {
+            return bytes.to_vec();
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = bytes;
+        while let Some(at) = rest
+            .windows(lab.len())
+            .position(|w| w.eq_ignore_ascii_case(&lab))
+        {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(&ours);
+            rest = &rest[at + lab.len()..];
+        }
+        out.extend_from_slice(rest);
+        out
+    }
+}
+
 impl fmt::Display for AuthHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.value)
@@ -342,6 +366,40 @@ impl Course {
         Ok(course)
     }
 
+    /// `bytes` (what a transcript sends) as a request of this course: the lab pair's
+    /// credentials replaced by the `[auth] header`, and, unless `about_auth` (a transcript
+    /// that expects a 401, which decides its credentials itself), the header added to a
+    /// request head at the start of `bytes` whose method needs it and which carries none.
+    /// Nothing is added to a request of a method not in `[auth] methods`.
+    pub fn request_bytes(&self, bytes: &[u8], about_auth: bool) -> Vec<u8> {
+        let replaced = self.auth_header.replacing_lab_pair(bytes);
+        if about_auth {
+            return replaced;
+        }
+        let Some(line_end) = replaced.windows(2).position(|w| w == b"\r\n") else {
+            return replaced;
+        };
+        let method = replaced[..line_end]
+            .split(|&b| b == b' ')
+            .next()
+            .map(|m| String::from_utf8_lossy(m).to_string())
+            .unwrap_or_default();
+        let head_end = replaced
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(replaced.len(), |i| i + 2);
+        let name = format!("\r\n{}:", self.auth_header.name.to_ascii_lowercase());
+        let head = replaced[..head_end].to_ascii_lowercase();
+        let carries = head.windows(name.len()).any(|w| w == name.as_bytes());
+        if !self.needs_auth(&method) || carries || head_end == replaced.len() {
+            return replaced;
+        }
+        let mut out = replaced[..line_end + 2].to_vec();
+        out.extend_from_slice(format!("{}\r\n", self.auth_header).as_bytes());
+        out.extend_from_slice(&replaced[line_end + 2..]);
+        out
+    }
+
     /// Whether `method` needs the `[auth] header`.
     pub fn needs_auth(&self, method: &str) -> bool {
         self.auth_methods.iter().any(|m| m == method)
@@ -496,6 +554,33 @@ fn one_line(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_carry_the_course_s_credentials_where_its_methods_need_them() {
+        let course =
+            Course::parse("[auth]\nheader = \"X-Token: abc\"\nmethods = [\"GET\", \"POST\"]\n")
+                .unwrap();
+        let lab = AuthHeader::lab_pair();
+        let get = format!("GET / HTTP/1.1\r\nHost: x\r\n{lab}\r\n\r\n");
+        assert_eq!(
+            course.request_bytes(get.as_bytes(), false),
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Token: abc\r\n\r\n"
+        );
+        let post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na";
+        assert_eq!(
+            course.request_bytes(post, false),
+            b"POST / HTTP/1.1\r\nX-Token: abc\r\nHost: x\r\nContent-Length: 1\r\n\r\na"
+        );
+        // A transcript about auth sends what it sends; PUT needs nothing here.
+        assert_eq!(course.request_bytes(post, true), post);
+        let put = b"PUT / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(course.request_bytes(put, false), put);
+        // A head still arriving in pieces is left as it is.
+        assert_eq!(
+            course.request_bytes(b"POST / HTTP/1.1\r\nHo", false),
+            b"POST / HTTP/1.1\r\nHo"
+        );
+    }
 
     #[test]
     fn an_empty_course_file_is_the_contract_graded_by_the_assignment() {

@@ -43,6 +43,23 @@ pub struct GradeArgs {
     /// run); summary.csv keeps the earlier rows of the others.
     #[arg(long)]
     pub resume: bool,
+    /// A course file (`wordwire course init`): the assignment as the TA set it; its
+    /// [server] start is the command of a submission without `wordwire-cmd`.
+    #[arg(long, value_name = "FILE")]
+    pub course: Option<PathBuf>,
+    /// What is written per submission besides NAME.html: `gradescope` adds
+    /// OUT/NAME/results.json in Gradescope's format.
+    #[arg(long, value_enum, default_value_t = GradeFormat::Html)]
+    pub format: GradeFormat,
+}
+
+/// `wordwire grade --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GradeFormat {
+    /// NAME.html per submission and summary.csv.
+    Html,
+    /// The same, and OUT/NAME/results.json (Gradescope's results format).
+    Gradescope,
 }
 
 pub(crate) fn seconds(text: &str) -> Result<f64, String> {

@@ -18,6 +18,8 @@ pub enum Format {
     Tap,
     /// One self-contained HTML page on stdout (score, failures side by side); progress on stderr.
     Html,
+    /// Gradescope's results.json on stdout (per-test score, max_score, tags); progress on stderr.
+    Gradescope,
 }
 
 /// `wordwire replay`: replay golden transcripts.
@@ -96,6 +98,12 @@ pub struct ReplayArgs {
     /// PATTERN, as `cargo test PATTERN` filters; repeat it for several (any one matches).
     #[arg(long, value_name = "PATTERN", conflicts_with = "export")]
     pub filter: Vec<String>,
+    /// A course file (`wordwire course init`): the assignment as the TA set it. Its
+    /// [auth] header replaces the lab pair's, [statuses] are accepted, [store] names the
+    /// data file, [server] start is the command when there is no --target-cmd, and
+    /// [grading] profile = "assignment" (its default) judges only what the assignment asks.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["bless", "coverage", "export", "client_cmd"])]
+    pub course: Option<PathBuf>,
     /// Transcript files or directories (searched for *.transcript); without any,
     /// the suite built into the binary (with --bless: ./transcripts).
     pub paths: Vec<PathBuf>,

@@ -26,10 +26,12 @@ pub use super::judge::Judge;
 use super::play::{self, Setting, io_message};
 use super::report;
 use super::suite::builtin;
+use super::suite::transcript::Header;
 use super::suite::transcript::{self, Fault, Level, Transcript};
 use super::target::{self, Target, flags, local};
 use super::verdict::{Outcome, StepFailure, TranscriptResult};
 use crate::cli::replay::{Format, ReplayArgs};
+use crate::course::{Course, Occurrences, Profile};
 
 /// The extension of transcript files; other files in a directory are ignored.
 pub const EXTENSION: &str = "transcript";
@@ -54,6 +56,9 @@ pub struct Options {
     /// `--response-wait`: the wait of a transcript without a `timeout` line, instead of
     /// the default (`transcript::DEFAULT_TIMEOUT`).
     pub response_wait: Option<Duration>,
+    /// The course file (`--course`): the assignment as the TA set it; `None`: the
+    /// contract, with the lab pair.
+    pub course: Option<Arc<Course>>,
 }
 
 impl Options {
@@ -69,13 +74,56 @@ impl Options {
         }
     }
 
-    /// The comparison in force.
+    /// The comparison in force: a course's assignment profile judges by the assignment.
     pub fn judge(&self) -> Judge {
-        self.judge.unwrap_or(match self.target {
+        if let Some(judge) = self.judge {
+            return judge;
+        }
+        if self
+            .course
+            .as_ref()
+            .is_some_and(|c| c.profile == Profile::Assignment)
+        {
+            return Judge::Assignment;
+        }
+        match self.target {
             Target::InProcess => Judge::Exact,
             _ => Judge::Contract,
-        })
+        }
     }
+}
+
+/// The skip reason of a transcript outside the assignment profile (its sources are in
+/// `docs/LEVELS.md` and in each report).
+pub const CONTRACT_ONLY: &str = "contract only, not scored: the assignment does not ask this";
+
+/// Why a transcript is not played under `course`, if it is not: outside the assignment
+/// profile ("contract only, not scored"), or it depends on a course key whose reading
+/// the course changed (`[rules] put = "every"` under `put = "first"`).
+pub fn course_skip(header: &Header, course: &Course) -> Option<String> {
+    if course.profile == Profile::Assignment && !header.in_assignment() {
+        return Some(CONTRACT_ONLY.to_string());
+    }
+    for source in &header.sources {
+        let Some((key, Some(wanted))) = source.course_key() else {
+            continue;
+        };
+        let reading = |o: Occurrences| match o {
+            Occurrences::Every => "every",
+            Occurrences::First => "first",
+        };
+        let actual = match key.as_str() {
+            "[rules] put" => reading(course.put),
+            "[rules] delete" => reading(course.delete),
+            _ => continue,
+        };
+        if actual != wanted {
+            return Some(format!(
+                "not scored under this course: it depends on {key} = \"{wanted}\", and the course's reading is {key} = \"{actual}\""
+            ));
+        }
+    }
+    None
 }
 
 /// The transcript files named by `paths`: files as given, directories searched
@@ -232,9 +280,9 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
         Err(e) => return TranscriptResult::unloadable(path, &e),
     };
     let mut result = result.described_by(&t.header);
-    let (outcome, failures) = play_transcript(&t, options);
+    let (outcome, failures) = play_transcript(&t, options, &mut result.checks);
     result.reproduction = (!failures.is_empty())
-        .then(|| report::reproduction(&t, &options.target))
+        .then(|| report::reproduction(&t, &options.target, options.course.as_deref()))
         .flatten();
     result.outcome = outcome;
     result.failures = failures;
@@ -257,8 +305,17 @@ fn play_client_transcript(
     }
 }
 
-fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailure>) {
+/// Plays `t` as `options` say; `checks` gets the checks of the play, if it happened.
+fn play_transcript(
+    t: &Transcript,
+    options: &Options,
+    checks: &mut super::verdict::Checks,
+) -> (Outcome, Vec<StepFailure>) {
     let judge = options.judge();
+    let course = options.course.as_deref();
+    if let Some(why) = course.and_then(|c| course_skip(&t.header, c)) {
+        return (Outcome::Skipped(why), vec![]);
+    }
     if t.fault == Some(Fault::Reads) && !matches!(options.target, Target::InProcess) {
         let why = "fault reads: no mechanism makes a read fail in any server (root reads any file, and a server may serve from memory); in-process only";
         return (Outcome::Skipped(why.to_string()), vec![]);
@@ -269,7 +326,11 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
                 let why = "sets server flags, a starting store or a fault, which a server already running cannot be given: play it with --target-cmd 'YOUR-SERVER --addr {addr} --store {store}', which starts the server per transcript";
                 return (Outcome::Skipped(why.to_string()), vec![]);
             }
-            let setting = Setting { judge, store: None };
+            let setting = Setting {
+                judge,
+                store: None,
+                course,
+            };
             play::play(t, addr, setting)
         }
         Target::InProcess => {
@@ -280,6 +341,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             let setting = Setting {
                 judge,
                 store: Some(server.store_path()),
+                course,
             };
             let played = play::play(t, &server.addr(), setting);
             if let Err(e) = server.stop() {
@@ -293,6 +355,8 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
         Target::Command(command) => {
             let ours = t.server_flags.clone().unwrap_or_default();
             let args = match &command.flags {
+                // The assignment profile passes no flags: the course says what they would.
+                _ if judge == Judge::Assignment => vec![],
                 Some(map) => match map.translate(&ours) {
                     Ok(args) => args,
                     Err(why) => return (Outcome::Skipped(why), vec![]),
@@ -316,6 +380,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             let setting = Setting {
                 judge,
                 store: Some(started.store()),
+                course,
             };
             let mut played = play::play(t, started.connector(), setting);
             let grace = if played.failures.is_empty() {
@@ -335,6 +400,7 @@ fn play_transcript(t: &Transcript, options: &Options) -> (Outcome, Vec<StepFailu
             played
         }
     };
+    *checks = played.checks;
     if played.failures.is_empty() {
         return (Outcome::Passed, vec![]);
     }
@@ -463,7 +529,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     if args.client_cmd.is_some() {
         // A client transcript, or a file that cannot be read (to be a suite error).
         files.retain(|p| std::fs::read_to_string(p).map_or(true, |t| clients::is_client_text(&t)));
-    } else if args.target.is_some() || args.target_cmd.is_some() {
+    } else if args.target.is_some() || args.target_cmd.is_some() || args.course.is_some() {
         files.retain(|p| !clients::is_client_transcript(p));
     }
     if files.is_empty() {
@@ -505,7 +571,25 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     }
     let (files, suite_errors) = readable(files);
     let suite_errors = shown_errors(suite_errors);
-    let target = match (&args.target, &args.target_cmd) {
+    let course = args
+        .course
+        .as_deref()
+        .map(Course::load)
+        .transpose()?
+        .map(Arc::new);
+    // A course's start command plays when no target is given; our own server never
+    // follows a course (its auth, statuses and store are the contract's).
+    let course_start = match (&course, &args.target, &args.target_cmd) {
+        (Some(c), None, None) => Some(c.start.clone().ok_or_else(|| {
+            "--course without --target or --target-cmd needs the course's [server] start"
+                .to_string()
+        })?),
+        _ => None,
+    };
+    let target = match (
+        &args.target,
+        args.target_cmd.as_ref().or(course_start.as_ref()),
+    ) {
         (Some(addr), _) => {
             let resolved = addr
                 .to_socket_addrs()
@@ -538,6 +622,10 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             anstream::eprint!("{}", isolation.announcement());
             let mut command = target::CommandTarget::new(template.clone(), flags, None, isolation);
             command.start_timeout = Duration::from_secs_f64(args.start_timeout);
+            if let Some(course) = &course {
+                command.start_timeout = course.start_timeout;
+                command.data_file = Some(course.store_file.clone());
+            }
             Target::Command(command)
         }
         (None, None) => Target::InProcess,
@@ -571,6 +659,19 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         },
         watch: None,
         response_wait: args.response_wait.map(Duration::from_millis),
+        course: course.clone(),
+    };
+    // Without a box, a course's fixed port or its data file in the current directory (a
+    // command without `{store}`) takes one server at a time; each box has its own.
+    let shared = |command: &target::CommandTarget| {
+        matches!(command.isolation, target::Isolation::Unboxed)
+            && course
+                .as_ref()
+                .is_some_and(|c| c.port.is_some() || !command.template.contains("{store}"))
+    };
+    let jobs = match &options.target {
+        Target::Command(command) if shared(command) => 1,
+        _ => jobs,
     };
     let width = files.len().to_string().len();
     let text = args.format == Format::Text;
@@ -593,6 +694,8 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             anstream::eprintln!("{line}");
         }
     });
+    let mut results = results;
+    super::verdict::apply_twins(&mut results);
     let results: Vec<TranscriptResult> = results.into_iter().map(shown).collect();
     let mut failed: Vec<_> = results
         .iter()
@@ -646,6 +749,13 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
                 isolation.as_deref(),
             ),
         )?,
+        Format::Gradescope => {
+            let weights = course.as_deref().cloned().unwrap_or_default();
+            write(
+                &mut out,
+                &report::gradescope(&results, &suite_errors, &weights),
+            )?
+        }
     }
     // The report is on stdout, perhaps to a file: a person at the terminal sees it too.
     if args.format != Format::Text {
@@ -790,6 +900,36 @@ fn print_coverage(counts: &BTreeMap<u16, usize>, transcripts: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_course_skips_contract_only_transcripts_and_those_of_another_reading_naming_the_key() {
+        let header = |lines: &[&str]| {
+            let mut h = Header::of(Path::new("methods/t.transcript"));
+            for line in lines {
+                assert!(h.take(line), "{line}");
+            }
+            h
+        };
+        let first = Course::parse("[rules]\nput = \"first\"\n").unwrap();
+        let every = header(&[
+            "source assignment PUT 200 (Success)",
+            "source course [rules] put = \"every\"",
+        ]);
+        assert_eq!(
+            course_skip(&every, &first).unwrap(),
+            "not scored under this course: it depends on [rules] put = \"every\", and the course's reading is [rules] put = \"first\""
+        );
+        assert_eq!(course_skip(&every, &Course::parse("").unwrap()), None);
+        let contract = header(&["source contract Methods: OPTIONS"]);
+        assert_eq!(
+            course_skip(&contract, &first).as_deref(),
+            Some(CONTRACT_ONLY)
+        );
+        let contract_profile = Course::parse("[grading]\nprofile = \"contract\"\n").unwrap();
+        assert_eq!(course_skip(&contract, &contract_profile), None);
+        // A transcript that cites nothing (a TA's own, a recording) plays.
+        assert_eq!(course_skip(&header(&[]), &first), None);
+    }
 
     #[test]
     fn a_path_that_is_neither_file_nor_directory_is_named_as_such() {

@@ -123,7 +123,7 @@ fn a_correct_but_different_server_passes_through_its_flag_map() {
     assert_passes(&report);
     // Byte for byte it is another server: --exact fails every transcript of a category
     // (the contract level passes them all, above).
-    assert_eq!(exact["played"], 17, "{exact:#}");
+    assert_eq!(exact["played"], 19, "{exact:#}");
     assert_eq!(exact["passed"], 0, "{exact:#}");
 }
 
@@ -968,4 +968,24 @@ fn a_running_target_is_scored_on_what_it_played_and_every_format_says_what_was_s
         )),
         "{page}"
     );
+}
+
+#[test]
+fn a_server_that_serves_an_empty_host_fails_a_should_not_a_must() {
+    // RFC 9112 §3.3: a server "can reject" an empty authority; wordwire does, a server
+    // that serves it is not wrong: the transcript is a SHOULD (a warning, exit 0).
+    let cmd = format!(
+        "{} {} --addr {{addr}} --store {{store}}",
+        python3(),
+        impls().join("lenient_empty_host.py").display()
+    );
+    let report = grade_part(
+        &cmd,
+        &[],
+        "transcripts/syntax/empty-host-is-400.transcript",
+        1,
+    );
+    assert_eq!(report["warnings"], 1, "{report:#}");
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["transcripts"][0]["level"], "SHOULD", "{report:#}");
 }

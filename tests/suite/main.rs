@@ -13,6 +13,8 @@ mod clients;
 mod conformance;
 /// `course init` and `course check`: the template, the defaults, one-line errors.
 mod course;
+/// Grading by a course file: the student servers of `tests/impls/course/`, right and wrong.
+mod course_grading;
 /// SIGKILL at random instants under write load, recovery at start, SIGTERM under load.
 mod crash;
 /// The pages (README.md, docs/): their walks work as written, their outputs are what the binary prints.

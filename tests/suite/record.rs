@@ -390,3 +390,36 @@ fn a_start_that_fails_leaves_the_output_as_it_was() {
     );
     assert!(!dir.path().join("new.transcript").exists());
 }
+
+#[test]
+fn an_upstream_that_cannot_be_reached_is_said_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port just released: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let upstream = format!("127.0.0.1:{port}");
+    let (code, stderr) = run_binary_within(
+        &[
+            "record",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream,
+            "-o",
+            "t.transcript",
+        ],
+        dir.path(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the upstream {upstream}: connection refused"
+        )),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("t.transcript").exists());
+}

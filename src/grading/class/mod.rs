@@ -33,7 +33,8 @@ use super::suite::transcript::{Header, Level};
 use super::target::{CommandTarget, Isolation, Target, flags};
 use super::untrusted;
 use super::verdict::{Outcome, TranscriptResult};
-use crate::cli::grade::GradeArgs;
+use crate::cli::grade::{GradeArgs, GradeFormat};
+use crate::course::Course;
 use crate::escape::{self, Lines};
 use interrupt::Interrupt;
 use output::Summary;
@@ -282,8 +283,13 @@ pub fn grade_all(
                     run.isolation.clone(),
                 );
                 command.start_timeout = run.start_timeout;
+                if let Some(course) = &run.course {
+                    command.start_timeout = course.start_timeout;
+                    command.data_file = Some(course.store_file.clone());
+                }
                 Options {
                     target: Target::Command(command),
+                    course: run.course.clone(),
                     ..Options::default()
                 }
             });
@@ -364,9 +370,13 @@ pub fn grade_all(
                                 }
                                 _ => None,
                             };
+                            let mut results: Vec<TranscriptResult> =
+                                played.results.iter().flatten().cloned().collect();
+                            // No credit for a rejection whose positive twin failed.
+                            super::verdict::apply_twins(&mut results);
                             Graded {
                                 name: subs[s].name.clone(),
-                                results: played.results.iter().flatten().cloned().collect(),
+                                results,
                                 error,
                                 duration: played.first.unwrap_or(began).elapsed(),
                             }
@@ -436,6 +446,8 @@ pub struct Run {
     /// How long each start has to listen.
     pub start_timeout: Duration,
     pub isolation: Isolation,
+    /// The course file (`--course`), for every submission's transcripts.
+    pub course: Option<Arc<Course>>,
 }
 
 /// Sets apart, with the reason, each submission that no box could hold (over the
@@ -520,19 +532,23 @@ fn graded_line(name: &str, results: &[TranscriptResult], took: Duration) -> Stri
 /// the file alone sees that the scores are of an incomplete suite; without suite
 /// errors there is no such column, and the file is what it always was. Cells are
 /// written by `output::csv_row` (no formula, no line break in a cell).
+/// With a `course`, last come the points: `points_CATEGORY` per category, then
+/// `points`, each `earned/max` (the course's `[grading.weights]`, partial credit per
+/// check: `TranscriptResult::credit`; skipped transcripts are worth nothing).
 pub fn summary_csv(
     graded: &[Graded],
     categories: &BTreeSet<String>,
     suite_errors: usize,
+    course: Option<&Course>,
 ) -> String {
-    let mut summary = Summary::new(&summary_header(categories, suite_errors));
+    let mut summary = Summary::new(&summary_header(categories, suite_errors, course.is_some()));
     for g in graded {
-        summary.set(&g.name, &summary_row(g, categories, suite_errors));
+        summary.set(&g.name, &summary_row(g, categories, suite_errors, course));
     }
     summary.text()
 }
 
-fn summary_header(categories: &BTreeSet<String>, suite_errors: usize) -> Vec<String> {
+fn summary_header(categories: &BTreeSet<String>, suite_errors: usize, course: bool) -> Vec<String> {
     let mut header = vec!["submission".to_string()];
     header.extend(categories.iter().cloned());
     header.extend(
@@ -548,10 +564,19 @@ fn summary_header(categories: &BTreeSet<String>, suite_errors: usize) -> Vec<Str
     if suite_errors > 0 {
         header.push("suite_errors".to_string());
     }
+    if course {
+        header.extend(categories.iter().map(|c| format!("points_{c}")));
+        header.push("points".to_string());
+    }
     header
 }
 
-fn summary_row(g: &Graded, categories: &BTreeSet<String>, suite_errors: usize) -> Vec<String> {
+fn summary_row(
+    g: &Graded,
+    categories: &BTreeSet<String>,
+    suite_errors: usize,
+    course: Option<&Course>,
+) -> Vec<String> {
     let score = Score::of(&g.results);
     let mut row = vec![g.name.clone()];
     for c in categories {
@@ -566,7 +591,30 @@ fn summary_row(g: &Graded, categories: &BTreeSet<String>, suite_errors: usize) -
     if suite_errors > 0 {
         row.push(suite_errors.to_string());
     }
+    if let Some(course) = course {
+        let points = |in_category: &dyn Fn(&str) -> bool| {
+            let (mut earned, mut max) = (0.0, 0.0);
+            for r in &g.results {
+                if in_category(&r.category) && !matches!(r.outcome, Outcome::Skipped(_)) {
+                    let weight = course.weight(&r.category);
+                    max += weight;
+                    earned += weight * r.credit();
+                }
+            }
+            format!("{}/{}", round2(earned), round2(max))
+        };
+        for c in categories {
+            row.push(points(&|cat| cat == c));
+        }
+        row.push(points(&|_| true));
+    }
     row
+}
+
+/// `x` to two decimals, without trailing zeros: `2`, `1.5`, `0.33`.
+fn round2(x: f64) -> String {
+    let s = format!("{:.2}", (x * 100.0).round() / 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The table on stdout: submission, score, MUST failures, time; and, when any
@@ -639,6 +687,32 @@ const NAMES_SHOWN: usize = 20;
 
 fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String> {
     let mut subs = submissions(&args.submissions, &args.out)?;
+    let course = args
+        .course
+        .as_deref()
+        .map(Course::load)
+        .transpose()?
+        .map(Arc::new);
+    // The course's `[server] start` is the command of a submission without `wordwire-cmd`.
+    if let Some(start) = course.as_ref().and_then(|c| c.start.clone()) {
+        for sub in &mut subs {
+            if !sub.dir.join(COMMAND_FILE).exists() {
+                let flags_path = sub.dir.join(FLAGS_FILE);
+                sub.setup = flags_path
+                    .is_file()
+                    .then(|| {
+                        read_setup_file(&flags_path)
+                            .map_err(|e| format!("cannot read {}: {e}", flags_path.display()))
+                            .and_then(|text| {
+                                flags::FlagMap::parse(&text)
+                                    .map_err(|e| format!("{}: {e}", flags_path.display()))
+                            })
+                    })
+                    .transpose()
+                    .map(|flags| (start.clone(), flags));
+            }
+        }
+    }
     let suite = SuitePaths::or_builtin(&args.suite)?;
     let mut files = discover(&suite.paths)?;
     // Submissions are servers: the client transcripts test clients.
@@ -665,7 +739,11 @@ fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String
     let isolation = Isolation::for_this_run(args.no_box)?;
     // Once, before the grading: which protections every box has (or that there is none).
     eprint!("{}", isolation.announcement());
-    let mut summary = Summary::new(&summary_header(&categories, suite_errors.len()));
+    let mut summary = Summary::new(&summary_header(
+        &categories,
+        suite_errors.len(),
+        course.is_some(),
+    ));
     if args.resume {
         let (done, left): (Vec<Submission>, Vec<Submission>) = subs
             .into_iter()
@@ -690,11 +768,23 @@ fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String
         subs = left;
     }
     refuse_uncopyable(&mut subs, &isolation);
+    // Without a box, a course's fixed port or a data file in a submission's directory (a
+    // command without `{store}`) takes one server at a time; each box has its own.
+    let shared = matches!(isolation, Isolation::Unboxed)
+        && course.as_ref().is_some_and(|c| {
+            c.port.is_some()
+                || subs.iter().any(|s| {
+                    s.setup
+                        .as_ref()
+                        .is_ok_and(|(template, _)| !template.contains("{store}"))
+                })
+        });
     let run = Run {
-        jobs: usize::from(args.jobs),
+        jobs: if shared { 1 } else { usize::from(args.jobs) },
         limit: Duration::from_secs_f64(args.transcript_timeout),
         start_timeout: Duration::from_secs_f64(args.start_timeout),
         isolation,
+        course: course.clone(),
     };
     let isolation_line = run.isolation.report_line();
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -723,8 +813,19 @@ fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String
             Some(&isolation_line),
         );
         output::replace_file(&args.out, &format!("{}.html", g.name), page.as_bytes())?;
+        if args.format == GradeFormat::Gradescope {
+            let dir = args.out.join(&g.name);
+            let weights = course.as_deref().cloned().unwrap_or_default();
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let json = report::gradescope(&results, &suite_errors, &weights);
+            output::replace_file(&dir, "results.json", json.as_bytes())?;
+        }
         let mut summary = summary.lock().unwrap_or_else(|e| e.into_inner());
-        summary.set(&g.name, &summary_row(g, &categories, suite_errors.len()));
+        summary.set(
+            &g.name,
+            &summary_row(g, &categories, suite_errors.len(), course.as_deref()),
+        );
         output::replace_file(&args.out, "summary.csv", summary.text().as_bytes())
     };
     let graded = grade_all(&subs, &files, &run, interrupt, |p| {
@@ -845,7 +946,7 @@ mod tests {
         ];
         let categories: BTreeSet<String> = ["auth", "limits"].map(String::from).into();
         assert_eq!(
-            summary_csv(&graded, &categories, 0),
+            summary_csv(&graded, &categories, 0, None),
             "submission,auth,limits,score,must_failures,should_failures,skipped,error\r\n\
              alice,1/2,0/0,50,1,0,1,\r\n\
              \"bob, jr\",0/0,0/0,0,1,0,0,\"no \"\"cmd\"\"\"\r\n"
@@ -874,14 +975,14 @@ mod tests {
         ];
         let categories: BTreeSet<String> = ["auth"].map(String::from).into();
         assert_eq!(
-            summary_csv(&graded, &categories, 2),
+            summary_csv(&graded, &categories, 2, None),
             "submission,auth,score,must_failures,should_failures,skipped,error,suite_errors\r\n\
              alice,1/1,100,0,0,0,,2\r\n\
              bob,0/0,0,1,0,0,no cmd,2\r\n"
         );
         // Without suite errors, the columns are those of every earlier version.
         assert_eq!(
-            summary_csv(&graded, &categories, 0),
+            summary_csv(&graded, &categories, 0, None),
             "submission,auth,score,must_failures,should_failures,skipped,error\r\n\
              alice,1/1,100,0,0,0,\r\n\
              bob,0/0,0,1,0,0,no cmd\r\n"
@@ -927,7 +1028,7 @@ mod tests {
              skipped: not played, not in the score; each NAME.html says why\n"
         );
         let categories: BTreeSet<String> = ["auth", "faults"].map(String::from).into();
-        let csv = summary_csv(&graded, &categories, 0);
+        let csv = summary_csv(&graded, &categories, 0, None);
         assert!(csv.contains("\r\nalice,1/1,0/0,100,0,0,1,\r\n"), "{csv}");
     }
 

@@ -16,13 +16,13 @@ use crate::grading::suite::rooms::{BodyRule, Room, ValueRule};
 
 /// The expected response of an `expect` block, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Expected<'a> {
-    status: u16,
-    fields: Vec<(&'a str, &'a str)>,
-    body: &'a [u8],
+pub(super) struct Expected<'a> {
+    pub status: u16,
+    pub fields: Vec<(&'a str, &'a str)>,
+    pub body: &'a [u8],
 }
 
-fn split_expected(bytes: &[u8]) -> Option<Expected<'_>> {
+pub(super) fn split_expected(bytes: &[u8]) -> Option<Expected<'_>> {
     let head_end = find(bytes, b"\r\n\r\n").map(|i| (i, i + 4));
     let (head, body) = match head_end {
         Some((end, body_start)) => (&bytes[..end], &bytes[body_start..]),
@@ -65,7 +65,14 @@ pub fn allows_close(rooms: &[Room]) -> bool {
 
 /// Judges `got` against the expected bytes (normalised form) and the rooms of its block.
 /// `after_head`: the request was HEAD.
-pub fn judge(expected: &[u8], rooms: &[Room], got: &Response, after_head: bool) -> Verdict {
+/// `also`: statuses a course file accepts besides, and the key that says so.
+pub fn judge(
+    expected: &[u8],
+    rooms: &[Room],
+    got: &Response,
+    after_head: bool,
+    also: Option<(&[u16], &str)>,
+) -> Verdict {
     let mut v = Verdict::default();
     let Some(exp) = split_expected(expected) else {
         v.problems
@@ -80,6 +87,12 @@ pub fn judge(expected: &[u8], rooms: &[Room], got: &Response, after_head: bool) 
             allowed.extend(codes);
             why = Some(w.as_str());
         }
+    }
+    if let Some((codes, key)) = also
+        && !allowed.contains(&got.status)
+    {
+        allowed.extend(codes);
+        why = Some(key);
     }
     if !allowed.contains(&got.status) {
         let list: Vec<String> = allowed.iter().map(u16::to_string).collect();
@@ -352,7 +365,7 @@ mod tests {
     }
 
     fn problems(expected: &[u8], rooms: &[Room], raw: &[u8]) -> Vec<String> {
-        judge(expected, rooms, &response(raw, false), false).problems
+        judge(expected, rooms, &response(raw, false), false, None).problems
     }
 
     #[test]
@@ -447,12 +460,12 @@ mod tests {
     fn connection_close_may_be_a_field_or_a_real_close() {
         let exp = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
         let said = response(b"HTTP/1.1 400 Bad Request\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", false);
-        assert_eq!(judge(exp, &[], &said, false), Verdict::default());
+        assert_eq!(judge(exp, &[], &said, false, None), Verdict::default());
         let silent = response(
             b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
             false,
         );
-        let v = judge(exp, &[], &silent, false);
+        let v = judge(exp, &[], &silent, false, None);
         assert!(v.problems.is_empty() && v.needs_close);
     }
 
@@ -460,9 +473,9 @@ mod tests {
     fn head_content_length_is_gets_not_zero() {
         let exp = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n";
         let ok = response(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n", true);
-        assert!(judge(exp, &[], &ok, true).problems.is_empty());
+        assert!(judge(exp, &[], &ok, true, None).problems.is_empty());
         let zero = response(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true);
-        assert_eq!(judge(exp, &[], &zero, true).problems.len(), 1);
+        assert_eq!(judge(exp, &[], &zero, true, None).problems.len(), 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `~` lines a transcript gives (`grading::suite::rooms`), the rendering and
 //! normalisation both judges compare (`grading::suite::transcript`).
 
+pub mod assignment;
 pub mod contract;
 pub mod exact;
 
@@ -22,6 +23,9 @@ pub enum Judge {
     Exact,
     /// What the contract requires (`grading::judge`); foreign targets by default.
     Contract,
+    /// What the assignment asks (`judge::assignment`): the status, the body by meaning,
+    /// no field, no framing detail; a course file's `profile = "assignment"`.
+    Assignment,
 }
 
 /// The expectation of one `expect` step, as the transcript gives it.
@@ -37,6 +41,12 @@ pub struct Expected<'a> {
     pub after_head: bool,
     /// The block's text as rendered (`transcript::render_expect`), shown as "expected".
     pub rendered: &'a [String],
+    /// Statuses a course file also accepts for the expected one (`[statuses]`), with
+    /// the key that says so.
+    pub also: Option<(&'a [u16], &'a str)>,
+    /// The data file holds words separated by any whitespace (`[store] format =
+    /// "words"`): a body that is the data is compared word for word.
+    pub words: bool,
 }
 
 /// What judging one response found.
@@ -52,10 +62,25 @@ pub struct Judged {
     /// The expected response closes the connection and the received one does not
     /// say so: the connection must really close (RFC 9112 §9.6 allows either signal).
     pub needs_close: bool,
+    /// The status is the expected one or one the transcript or the course allows (the
+    /// first of a response's two checks; the second is `problem` being `None`).
+    pub status_ok: bool,
+}
+
+/// Whether `got`'s status is one `expected` allows: its own, a `~ status`
+/// alternative, or one the course accepts for it.
+fn status_allowed(expected: &Expected<'_>, got: u16) -> bool {
+    transcript::status_of(expected.bytes) == Some(got)
+        || expected.also.is_some_and(|(codes, _)| codes.contains(&got))
+        || expected
+            .rooms
+            .iter()
+            .any(|r| matches!(r, Room::Status { codes, .. } if codes.contains(&got)))
 }
 
 /// Judges `got` against `expected` with `judge`.
 pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged {
+    let status_ok = status_allowed(&expected, got.status);
     let normalised = transcript::normalise(&got.raw);
     let stated = transcript::body_line(got);
     let full = transcript::render_expect(&normalised, Some(&stated));
@@ -72,17 +97,32 @@ pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged 
                 problem,
                 received: compared,
                 needs_close: false,
+                status_ok,
             }
         }
         Judge::Contract => {
-            let verdict = contract::judge(expected.bytes, expected.rooms, got, expected.after_head);
+            let verdict = contract::judge(
+                expected.bytes,
+                expected.rooms,
+                got,
+                expected.after_head,
+                expected.also,
+            );
             Judged {
                 problem: (!verdict.problems.is_empty()).then(|| verdict.problems.join("; ")),
                 received: full,
                 rewrite: None,
                 needs_close: verdict.needs_close,
+                status_ok,
             }
         }
+        Judge::Assignment => Judged {
+            problem: assignment::judge(expected, got),
+            received: full,
+            rewrite: None,
+            needs_close: false,
+            status_ok,
+        },
     }
 }
 
@@ -90,5 +130,5 @@ pub fn response(judge: Judge, expected: Expected<'_>, got: &Response) -> Judged 
 /// `expect` with these `rooms`: only at contract level, where a `~ status ... close`
 /// room allows it.
 pub fn close_allowed(judge: Judge, rooms: &[Room]) -> bool {
-    judge == Judge::Contract && contract::allows_close(rooms)
+    judge != Judge::Exact && contract::allows_close(rooms)
 }

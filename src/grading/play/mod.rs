@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 use super::judge::{self, Judge};
 use super::suite::transcript::{self, StepKind, Transcript};
 use super::untrusted;
-use super::verdict::StepFailure;
+use super::verdict::{Checks, StepFailure};
 use crate::client::{ReadError, ResponseReader, is_timeout};
+use crate::course::{Course, StoreFormat};
 use crate::escape;
 
 /// How one play is judged and where the store file is, if replay knows it.
@@ -30,6 +31,10 @@ pub struct Setting<'a> {
     pub judge: Judge,
     /// The store file, for `expect-store`; `None` skips those steps (a shared `--target`).
     pub store: Option<&'a Path>,
+    /// The course file in force (`--course`): its auth header replaces the lab pair's,
+    /// its statuses are accepted, its `timeout-after` is the wait for a stalled request's
+    /// answer and its store format says how the data file is compared.
+    pub course: Option<&'a Course>,
 }
 
 /// Where a play opens its connections: an address on this host (`SocketAddr`), or a
@@ -62,6 +67,8 @@ pub struct Played {
     pub rewrites: Vec<(Range<usize>, Vec<String>)>,
     /// True if every failure is a mismatched response that `rewrites` can fix.
     pub blessable: bool,
+    /// The transcript's checks and how many passed (partial credit).
+    pub checks: Checks,
 }
 
 /// Plays `t` against the server `to` connects to. Stops at the first step whose failure leaves the
@@ -72,10 +79,37 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
         blessable: true,
         ..Played::default()
     };
+    // Every check counts, those never reached included.
+    for step in &t.steps {
+        played.checks.total += match step.kind {
+            StepKind::Expect { .. } => 2,
+            StepKind::ExpectStore { .. } if setting.store.is_some() => 1,
+            _ => 0,
+        };
+    }
+    let mut passed = 0;
     let mut conns: HashMap<String, ResponseReader<TcpStream>> = HashMap::new();
     // Connections whose response dropped `Connection: close`: they must really close.
     let mut must_close: HashSet<String> = HashSet::new();
+    // The assignment profile: a server may close after every response, and the next
+    // `send` on that connection name opens a new one.
+    let assignment = setting.judge == Judge::Assignment;
+    // Set when a step's failure leaves the conversation in doubt: the steps after it
+    // are not played, but the data file is still checked (`expect-store`).
+    let mut stopped = false;
+    // A transcript that expects a 401 decides its credentials itself.
+    let about_auth = t.expected_statuses().contains(&401);
+    // Assignment profile: what was sent on each connection since its last response, and
+    // the connections that have had a response: a request sent on one the server was
+    // just closing is sent again on a new one.
+    let mut unanswered_bytes: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut answered: HashSet<String> = HashSet::new();
+    // Connections the server accepted so far, for a message when the next one fails.
+    let mut accepted = 0usize;
     for step in &t.steps {
+        if stopped && !matches!(step.kind, StepKind::ExpectStore { .. }) {
+            continue;
+        }
         let mut fail = |message: String, expected: Vec<String>, actual: Vec<String>| {
             played.failures.push(bounded(StepFailure {
                 line: step.line,
@@ -97,36 +131,72 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                 failure.1,
             );
             played.blessable = false;
-            break;
+            stopped = true;
+            continue;
         }
         match &step.kind {
-            StepKind::Open(name) => match to.connect(t.timeout) {
-                Ok(stream) => {
-                    // Each send step should leave as its own segment, so that pauses mean something.
-                    let _ = stream.set_nodelay(true);
-                    let reader = ResponseReader::with_max_response(stream, MAX_RESPONSE);
+            StepKind::Open(name) => match connect(to, t.timeout) {
+                Ok(reader) => {
+                    accepted += 1;
                     conns.insert(name.clone(), reader);
                 }
                 Err(e) => {
                     fail(
-                        format!("cannot connect to {}: {}", to.addr(), io_message(&e)),
+                        cannot_connect(to.addr(), &e, accepted, conns.len()),
                         vec![],
                         vec![],
                     );
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 }
             },
             StepKind::Send { bytes, .. } => {
+                let bytes = match setting.course {
+                    Some(course) => course.request_bytes(bytes, about_auth),
+                    None => bytes.clone(),
+                };
+                let bytes = &bytes;
+                if assignment && conns.get_mut(&conn).is_none_or(peer_closed) {
+                    // An announced close, or a close after a complete response: never a
+                    // failure in the assignment profile; this request goes on a new one.
+                    match connect(to, t.timeout) {
+                        Ok(reader) => {
+                            conns.insert(conn.clone(), reader);
+                        }
+                        Err(e) => {
+                            fail(
+                                format!(
+                                    "cannot connect again to {} after the server closed {conn}: {}",
+                                    to.addr(),
+                                    io_message(&e)
+                                ),
+                                vec![],
+                                vec![],
+                            );
+                            stopped = true;
+                            continue;
+                        }
+                    }
+                }
                 let Some(reader) = conns.get_mut(&conn) else {
                     fail(format!("connection {conn} is closed"), vec![], vec![]);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 };
-                if let Err(e) = reader.get_mut().write_all(bytes) {
-                    fail(format!("send failed: {e}"), vec![], vec![]);
+                let sent = reader.get_mut().write_all(bytes);
+                unanswered_bytes
+                    .entry(conn.clone())
+                    .or_default()
+                    .extend_from_slice(bytes);
+                if let Err(e) = sent
+                    && !(assignment && answered.contains(&conn))
+                {
+                    fail(send_failed(&e, answered.contains(&conn)), vec![], vec![]);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 }
             }
             StepKind::Wait(d) => std::thread::sleep(*d),
@@ -146,14 +216,50 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                 rooms,
                 ..
             } => {
-                let expected = transcript::render_expect(bytes, body_line.as_deref());
+                let expected = if assignment {
+                    judge::assignment::shown(bytes, rooms)
+                } else {
+                    transcript::render_expect(bytes, body_line.as_deref())
+                };
                 let Some(reader) = conns.get_mut(&conn) else {
                     fail(format!("connection {conn} is closed"), expected, vec![]);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 };
-                let _ = reader.get_ref().set_read_timeout(Some(t.timeout));
-                match reader.read_response(*after_head) {
+                let expected_status = transcript::status_of(bytes);
+                let also = setting
+                    .course
+                    .and_then(|c| course_statuses(c, expected_status?));
+                // A stalled request's answer: the course's `timeout-after` says how long.
+                let wait = match (setting.course, expected_status) {
+                    (Some(c), Some(504 | 408)) => c.timeout_after + Duration::from_millis(500),
+                    _ => t.timeout,
+                };
+                let _ = reader.get_ref().set_read_timeout(Some(wait));
+                let mut read = reader.read_response(*after_head);
+                // The server closed after its last response as this request left: not a
+                // failure in the assignment profile; the request goes again on a new one.
+                if assignment
+                    && answered.contains(&conn)
+                    && matches!(&read, Err(ReadError::Closed) | Err(ReadError::Io { .. }))
+                    && read.as_ref().err().is_some_and(|e| e.partial().is_empty())
+                    && let Ok(mut fresh) = connect(to, t.timeout)
+                {
+                    let again = unanswered_bytes.get(&conn).cloned().unwrap_or_default();
+                    if fresh.get_mut().write_all(&again).is_ok() {
+                        let _ = fresh.get_ref().set_read_timeout(Some(wait));
+                        read = fresh.read_response(*after_head);
+                        conns.insert(conn.clone(), fresh);
+                    }
+                }
+                // The request bytes this response answers (all sent since the last one).
+                let mut request = None;
+                if read.is_ok() {
+                    request = unanswered_bytes.remove(&conn);
+                    answered.insert(conn.clone());
+                }
+                match read {
                     Ok(response) => {
                         let wanted = judge::Expected {
                             bytes,
@@ -161,12 +267,26 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                             rooms,
                             after_head: *after_head,
                             rendered: &expected,
+                            also,
+                            words: setting
+                                .course
+                                .is_some_and(|c| c.store_format == StoreFormat::Words),
                         };
                         let judged = judge::response(setting.judge, wanted, &response);
+                        passed += u32::from(judged.status_ok) + u32::from(judged.problem.is_none());
+                        if assignment && response_closes(&response) {
+                            conns.remove(&conn);
+                        }
                         if judged.needs_close {
                             must_close.insert(conn.clone());
                         }
-                        if let Some(problem) = judged.problem {
+                        if let Some(mut problem) = judged.problem {
+                            if let Some(why) = request
+                                .as_deref()
+                                .and_then(|r| refusal_cause(r, response.status, expected_status))
+                            {
+                                problem.push_str(&format!("; {why}"));
+                            }
                             fail(problem, expected, judged.received);
                             match judged.rewrite {
                                 Some(text) => played.rewrites.push((block.clone(), text)),
@@ -175,6 +295,7 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                         }
                     }
                     Err(ReadError::Closed) if judge::close_allowed(setting.judge, rooms) => {
+                        passed += 2;
                         conns.remove(&conn);
                     }
                     Err(ReadError::Io { source, partial })
@@ -182,15 +303,17 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                             && partial.is_empty()
                             && is_reset(&source) =>
                     {
+                        passed += 2;
                         conns.remove(&conn);
                     }
                     Err(e) => {
                         let mut actual =
                             escape::render_lines(&transcript::normalise(e.partial()), '<');
-                        actual.push(format!("! {}", describe(&e, t.timeout)));
-                        fail(unanswered(&e, t.timeout, *after_head), expected, actual);
+                        actual.push(format!("! {}", describe(&e, wait)));
+                        fail(unanswered(&e, wait, *after_head), expected, actual);
                         played.blessable = false;
-                        break;
+                        stopped = true;
+                        continue;
                     }
                 }
             }
@@ -204,13 +327,39 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                     lines.sort_unstable();
                     lines.concat()
                 };
+                let by_words = setting
+                    .course
+                    .is_some_and(|c| c.store_format == StoreFormat::Words);
+                let same = |got: &[u8]| {
+                    if by_words {
+                        let mut a = judge::assignment::words(got);
+                        let mut b = judge::assignment::words(want);
+                        if *any_order {
+                            a.sort_unstable();
+                            b.sort_unstable();
+                        }
+                        a == b
+                    } else {
+                        got == want.as_slice() || (*any_order && sorted(got) == sorted(want))
+                    }
+                };
                 // The server's file: a link to /dev/zero or a FIFO must not hang or fill the grader.
                 match untrusted::read_regular(path, MAX_STORE) {
-                    Ok(got) if got == *want || (*any_order && sorted(&got) == sorted(want)) => {}
+                    Ok(got) if same(&got) => passed += 1,
                     Ok(got) => {
+                        let message = match setting.course {
+                            Some(c) if by_words => format!(
+                                "the data file {} does not hold the expected words after the write (the course's [store] format = \"words\")",
+                                c.store_file.display()
+                            ),
+                            Some(c) => format!(
+                                "the data file {} differs after the write (the course's [store] format = \"lines\": one word per line, each ending in LF)",
+                                c.store_file.display()
+                            ),
+                            None => "the store file differs (CONTRACT: one word per line, each ending in LF)".to_string(),
+                        };
                         fail(
-                            "the store file differs (CONTRACT: one word per line, each ending in LF)"
-                                .to_string(),
+                            message,
                             escape::render_lines(want, '|'),
                             escape::render_lines(&got, '|'),
                         );
@@ -226,6 +375,8 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                     }
                 }
             }
+            // Keep-alive and closes are not the assignment's: not judged in its profile.
+            StepKind::ExpectClose(_) | StepKind::ExpectSilence(..) if assignment => {}
             StepKind::ExpectClose(_) => {
                 let Some(reader) = conns.get_mut(&conn) else {
                     continue;
@@ -237,24 +388,28 @@ pub fn play(t: &Transcript, to: &dyn Connector, setting: Setting<'_>) -> Played 
                         failure.1,
                     );
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 }
             }
             StepKind::ExpectSilence(_, quiet) => {
                 let Some(reader) = conns.get_mut(&conn) else {
                     fail(format!("connection {conn} is closed"), vec![], vec![]);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 };
                 if let Some(failure) = check_silent(reader, *quiet) {
                     let expected = vec![format!("! nothing for {} ms", quiet.as_millis())];
                     fail(failure.0, expected, failure.1);
                     played.blessable = false;
-                    break;
+                    stopped = true;
+                    continue;
                 }
             }
         }
     }
+    played.checks.passed = passed;
     if played.failures.is_empty() {
         for conn in must_close {
             if let Some(reader) = conns.get_mut(&conn)
@@ -320,6 +475,131 @@ pub fn bounded(mut failure: StepFailure) -> StepFailure {
             .push_str(&format!(" ... ({more} more bytes not shown)"));
     }
     failure
+}
+
+/// What a 400 to a valid request probably means, from the request that drew it: a field
+/// the request did not carry, which the assignment does not ask for.
+fn refusal_cause(request: &[u8], got: u16, expected: Option<u16>) -> Option<String> {
+    if got != 400 || expected == Some(400) {
+        return None;
+    }
+    let head_end = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(request.len());
+    let head = String::from_utf8_lossy(&request[..head_end]).to_ascii_lowercase();
+    let has = |name: &str| head.lines().skip(1).any(|l| l.starts_with(name));
+    let method = head.split(' ').next().unwrap_or("");
+    let missing: Vec<&str> = [
+        ("content-type:", "Content-Type"),
+        ("accept:", "Accept"),
+        ("user-agent:", "User-Agent"),
+    ]
+    .into_iter()
+    .filter(|(field, _)| !has(field))
+    .map(|(_, name)| name)
+    .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let body = if ["post", "put", "delete"].contains(&method) && !has("content-type:") {
+        "the request had no Content-Type header, which the assignment does not ask for: does your server require one?"
+            .to_string()
+    } else {
+        format!(
+            "the request had no {} field, which the assignment does not ask for: does your server require one?",
+            missing.join(" or ")
+        )
+    };
+    Some(body)
+}
+
+/// Why a connection could not be opened, in words that say what the server did:
+/// after `accepted` connections (`open` of them still open), a refusal or a timeout
+/// means it stopped accepting.
+fn cannot_connect(addr: SocketAddr, e: &io::Error, accepted: usize, open: usize) -> String {
+    let why = io_message(e);
+    if accepted == 0 {
+        return match e.kind() {
+            io::ErrorKind::ConnectionRefused => format!(
+                "cannot connect to {addr}: connection refused: nothing listens there (did the server stop, or listen on another port?)"
+            ),
+            _ => format!("cannot connect to {addr}: {why}"),
+        };
+    }
+    let s = if accepted == 1 { "" } else { "s" };
+    format!(
+        "your server accepted {accepted} connection{s} and then stopped accepting ({why}){}",
+        if open > 0 {
+            ": is it still reading the first one? A server that serves one connection at a time makes every other client wait"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Why a send failed, in words: a broken pipe or a reset is the server having closed the
+/// connection (`after_response`: after its last response, without `Connection: close`).
+fn send_failed(e: &io::Error, after_response: bool) -> String {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
+            if after_response {
+                "the server had closed the connection after its last response without saying `Connection: close`, so this request could not be sent on it (RFC 9112 §9.6: a server that closes announces it)".to_string()
+            } else {
+                "the server closed the connection before the request was sent".to_string()
+            }
+        }
+        _ => format!("send failed: {}", io_message(e)),
+    }
+}
+
+/// A new connection through `to`, each send step leaving as its own segment (so that
+/// pauses mean something), its responses cut at `MAX_RESPONSE`.
+fn connect(to: &dyn Connector, timeout: Duration) -> io::Result<ResponseReader<TcpStream>> {
+    let stream = to.connect(timeout)?;
+    let _ = stream.set_nodelay(true);
+    Ok(ResponseReader::with_max_response(stream, MAX_RESPONSE))
+}
+
+/// True if the server has closed the connection (an end of input or a reset is
+/// waiting, and nothing else is): the next request needs a new one.
+fn peer_closed(reader: &mut ResponseReader<TcpStream>) -> bool {
+    if !reader.buffered().is_empty() {
+        return false;
+    }
+    let stream = reader.get_ref();
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let closed = match stream.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => is_reset(&e),
+    };
+    let _ = stream.set_nonblocking(false);
+    closed
+}
+
+/// The response says `Connection: close`.
+fn response_closes(response: &crate::client::Response) -> bool {
+    response.header("connection").is_some_and(|v| {
+        String::from_utf8_lossy(v)
+            .split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("close"))
+    })
+}
+
+/// The statuses a course accepts for an expected `status`, and the key that says so:
+/// `[statuses] server-error` for 500, `timeout` for 504 (and 408, its other form),
+/// `unknown-method` for 501.
+fn course_statuses(course: &Course, status: u16) -> Option<(&[u16], &'static str)> {
+    match status {
+        500 => Some((&course.server_error, "[statuses] server-error")),
+        504 | 408 => Some((&course.timeout, "[statuses] timeout")),
+        501 => Some((&course.unknown_method, "[statuses] unknown-method")),
+        _ => None,
+    }
 }
 
 const NO_CLOSE: &str =
@@ -493,11 +773,150 @@ mod tests {
         let setting = Setting {
             judge: Judge::Contract,
             store: None,
+            course: None,
         };
         let played = play(&t, &addr, setting);
         server.join().unwrap();
         assert_eq!(played.failures.len(), 1, "{:?}", played.failures);
         played.failures[0].message.clone()
+    }
+
+    /// A server that answers every request on its own connection with `answer`, then
+    /// closes it, for `connections` connections.
+    fn closing_server(
+        answer: &'static [u8],
+        connections: usize,
+    ) -> (SocketAddr, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            for _ in 0..connections {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    return;
+                };
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf);
+                let _ = conn.write_all(answer);
+            }
+        });
+        (addr, server)
+    }
+
+    /// Two GETs on one connection, then the data file.
+    const TWO_GETS: &str = "timeout 2000\nopen a\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< Content-Length: 3\\r\\n\n< \\r\\n\n< ok\\n\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< Content-Length: 3\\r\\n\n< \\r\\n\n< ok\\n\nexpect-store\n| alpha\n";
+
+    fn play_two_gets(judge: Judge, store: &Path, answer: &'static [u8]) -> Played {
+        let (addr, server) = closing_server(answer, 2);
+        let t = Transcript::parse(Path::new("t.transcript"), TWO_GETS).unwrap();
+        let setting = Setting {
+            judge,
+            store: Some(store),
+            course: None,
+        };
+        let played = play(&t, &addr, setting);
+        drop(server);
+        played
+    }
+
+    #[test]
+    fn a_transcript_stopped_at_a_close_still_checks_the_data_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("words.txt");
+        std::fs::write(&store, "alpha omega\n").unwrap();
+        // No `Connection: close`, then a close: at contract level the second GET finds
+        // the connection closed and the play stops; the data file is checked all the same.
+        let played = play_two_gets(
+            Judge::Contract,
+            &store,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n",
+        );
+        let messages: Vec<&str> = played.failures.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages[1].starts_with("the store file differs"),
+            "{messages:?}"
+        );
+        assert_eq!(
+            played.checks,
+            Checks {
+                passed: 2,
+                total: 5
+            }
+        );
+    }
+
+    #[test]
+    fn an_announced_close_reconnects_in_the_assignment_profile_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("words.txt");
+        std::fs::write(&store, "alpha\n").unwrap();
+        let closing = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+        let played = play_two_gets(Judge::Assignment, &store, closing);
+        assert!(played.failures.is_empty(), "{:?}", played.failures);
+        assert_eq!(
+            played.checks,
+            Checks {
+                passed: 5,
+                total: 5
+            }
+        );
+        // A close after a complete response, announced by nothing but the close itself.
+        let silent = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+        let played = play_two_gets(Judge::Assignment, &store, silent);
+        assert!(played.failures.is_empty(), "{:?}", played.failures);
+        let played = play_two_gets(Judge::Contract, &store, closing);
+        assert!(!played.failures.is_empty());
+    }
+
+    #[test]
+    fn a_400_to_a_valid_post_without_content_type_says_so() {
+        let (addr, server) = closing_server(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 12\r\n\r\nbad request\n",
+            1,
+        );
+        let text = "timeout 2000\nopen a\nsend a\n> POST / HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 5\\r\\n\\r\\nhello\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< Content-Length: 3\\r\\n\n< \\r\\n\n< ok\\n\n~ body message\n";
+        let t = Transcript::parse(Path::new("t.transcript"), text).unwrap();
+        let setting = Setting {
+            judge: Judge::Assignment,
+            store: None,
+            course: None,
+        };
+        let played = play(&t, &addr, setting);
+        server.join().unwrap();
+        assert_eq!(
+            played.failures[0].message,
+            "your server answered 400, the assignment asks 200: it refused a request the assignment treats as valid (it said \"bad request\"); the request had no Content-Type header, which the assignment does not ask for: does your server require one?"
+        );
+    }
+
+    #[test]
+    fn a_server_that_stops_accepting_is_said_to_in_words() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            drop(listener);
+            let mut buf = [0u8; 256];
+            let _ = conn.read(&mut buf);
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+        });
+        let text = "timeout 300\nopen a\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< \\r\\n\nopen b\n";
+        let t = Transcript::parse(Path::new("t.transcript"), text).unwrap();
+        let setting = Setting {
+            judge: Judge::Assignment,
+            store: None,
+            course: None,
+        };
+        let played = play(&t, &addr, setting);
+        server.join().unwrap();
+        assert_eq!(
+            played.failures[0].message,
+            "your server accepted 1 connection and then stopped accepting (connection refused): is it still reading the first one? A server that serves one connection at a time makes every other client wait"
+        );
+        let pipe = io::Error::from(io::ErrorKind::BrokenPipe);
+        assert!(send_failed(&pipe, true).contains("without saying `Connection: close`"));
     }
 
     #[test]

@@ -177,7 +177,16 @@ fn record_session(args: &RecordArgs) -> Result<(String, usize), String> {
                 );
             }
             state.upstream = Some(addr.clone());
-            resolve(addr)?
+            let resolved = resolve(addr)?;
+            // Said now, not as a transcript without steps once the clients have tried.
+            if let Err(e) = std::net::TcpStream::connect_timeout(&resolved, Duration::from_secs(3))
+            {
+                return Err(format!(
+                    "cannot reach the upstream {addr}: {}: start that server first (or drop --upstream to record an in-process wordwire)",
+                    crate::grading::play::io_message(&e)
+                ));
+            }
+            resolved
         }
         None => {
             if let Some(flag) = args

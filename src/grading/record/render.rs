@@ -16,6 +16,8 @@ use std::time::Duration;
 use super::relay::{Event, EventKind, connection_name};
 use crate::client::{ReadError, Response, ResponseReader};
 use crate::escape;
+use crate::grading::judge::contract::check_body;
+use crate::grading::suite::rooms::BodyRule;
 use crate::grading::suite::transcript::{self, DEFAULT_TIMEOUT};
 use crate::http::{BodyDecoder, HeadLimits, Method, Progress, parse_head};
 
@@ -37,6 +39,8 @@ struct Framed {
     /// Index (into the timeline) of the event that completed it.
     at_event: usize,
     after_head: bool,
+    /// The request was GET or HEAD: its body is the data, not a message.
+    reads_data: bool,
     response: Response,
 }
 
@@ -79,9 +83,9 @@ impl Read for Chunks {
     }
 }
 
-/// For each request in the client's bytes, whether it was HEAD; stops at the first
-/// request the server's parser cannot walk past.
-fn head_requests(sent: &[u8]) -> Vec<bool> {
+/// For each request in the client's bytes, its method; stops at the first request the
+/// server's parser cannot walk past.
+fn request_methods(sent: &[u8]) -> Vec<Method> {
     let limits = HeadLimits {
         max_line: 1 << 20,
         max_header_bytes: 1 << 24,
@@ -93,7 +97,7 @@ fn head_requests(sent: &[u8]) -> Vec<bool> {
         let Ok(Progress::Done { value, consumed }) = parse_head(&sent[pos..], &limits) else {
             break;
         };
-        heads.push(value.method == Method::Head);
+        heads.push(value.method.clone());
         pos += consumed;
         let mut decoder = BodyDecoder::new(value.framing, &limits);
         match decoder.decode_into(&sent[pos..], &mut Vec::new()) {
@@ -116,7 +120,7 @@ fn frame_server_side(events: &[Event], conn: usize) -> ServerSide {
             _ => {}
         }
     }
-    let heads = head_requests(&sent);
+    let methods = request_methods(&sent);
     let last = Arc::new(AtomicUsize::new(0));
     let mut reader = ResponseReader::new(Chunks {
         chunks,
@@ -126,7 +130,9 @@ fn frame_server_side(events: &[Event], conn: usize) -> ServerSide {
     let mut side = ServerSide::default();
     let mut answered = 0;
     loop {
-        let after_head = heads.get(answered).copied().unwrap_or(false);
+        let method = methods.get(answered);
+        let after_head = method == Some(&Method::Head);
+        let reads_data = matches!(method, Some(Method::Get | Method::Head));
         match reader.read_response(after_head) {
             Ok(response) => {
                 if !response.is_interim() {
@@ -135,6 +141,7 @@ fn frame_server_side(events: &[Event], conn: usize) -> ServerSide {
                 side.responses.push_back(Framed {
                     at_event: last.load(Ordering::SeqCst),
                     after_head,
+                    reads_data,
                     response,
                 });
             }
@@ -241,6 +248,16 @@ pub fn render(events: &[Event], state: &StartingState, pause: Duration) -> Strin
             let stated = transcript::body_line(&framed.response);
             for line in transcript::render_expect(&normalised, Some(&stated)) {
                 let _ = writeln!(body, "  {line}");
+            }
+            // A message in any wording, so the recording replays against another server
+            // at contract or assignment level (the bytes stay for byte-exact replay).
+            let r = &framed.response;
+            let data = framed.reads_data && r.status == 200;
+            if !data
+                && !r.body.is_empty()
+                && check_body(&BodyRule::Message(None), &r.body).is_none()
+            {
+                let _ = writeln!(body, "  ~ body message");
             }
             wrote = true;
         }
@@ -415,10 +432,51 @@ mod tests {
                 "  < \\r\\n",
                 "  < ok\\n",
                 "  = body 3 bytes",
+                // POST's answer is a message: any wording replays at contract level.
+                "  ~ body message",
                 "half-close a",
                 "expect-close a",
             ]
         );
+    }
+
+    #[test]
+    fn a_message_gets_room_for_any_wording_and_the_data_does_not() {
+        let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+        let events = [
+            at(0, 0, EventKind::Open),
+            at(1, 0, EventKind::Sent(get.clone())),
+            at(
+                2,
+                0,
+                EventKind::Received(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nalpha\n".to_vec(),
+                ),
+            ),
+            at(3, 0, EventKind::Sent(get)),
+            at(
+                4,
+                0,
+                EventKind::Received(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n\r\nlogin\n".to_vec(),
+                ),
+            ),
+        ];
+        let text = render(
+            &events,
+            &StartingState::default(),
+            Duration::from_millis(200),
+        );
+        let rooms: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "~ body message")
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(rooms.len(), 1, "{text}");
+        let before: Vec<&str> = text.lines().take(rooms[0]).collect();
+        assert!(before.last().unwrap().contains("= body 6 bytes"), "{text}");
+        assert!(before.iter().any(|l| l.contains("401")), "{text}");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! Elsewhere: producing the results (`grading::replay`, `grading::class`), playing
 //! steps (`grading::play`), `summary.csv` (`grading::class`).
 
+pub mod gradescope;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -19,6 +20,7 @@ pub mod score;
 pub mod tap;
 pub mod text;
 
+pub use gradescope::gradescope;
 pub use html::html;
 pub use json::json;
 pub use junit::junit;

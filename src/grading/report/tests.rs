@@ -36,6 +36,7 @@ fn result(path: &str, outcome: Outcome, level: Level) -> TranscriptResult {
         category: "methods".into(),
         hint: Some("CONTRACT <Methods>".into()),
         reproduction: Some("printf 'x' | nc 127.0.0.1 PORT".into()),
+        ..TranscriptResult::new(std::path::Path::new(path), Outcome::Passed)
     }
 }
 
@@ -463,4 +464,134 @@ fn a_servers_escape_sequences_reach_no_format_raw() {
         assert!(out.contains("\\x1B[32mALL PASSED"), "{format}: {out}");
         assert!(out.contains("\\x1B]52;c;"), "{format}: {out}");
     }
+}
+
+#[test]
+fn a_transcript_on_two_connections_reproduces_as_a_script_that_plays_both() {
+    use std::io::{Read, Write};
+    let text = "open a\nopen b\nsend b\n> GET /b HTTP/1.1\\r\\n\\r\\n\nexpect b\n< HTTP/1.1 200 OK\\r\\n\nsend a\n> GET /a HTTP/1.1\\r\\nAuthorization: Basic d29yZHdpcmU6d29yZHdpcmU=\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n";
+    let t = crate::grading::suite::transcript::Transcript::parse(
+        std::path::Path::new("t.transcript"),
+        text,
+    )
+    .unwrap();
+    let course =
+        crate::course::Course::parse("[auth]\nheader = \"X-Token: abc\"\n[server]\nport = 1\n")
+            .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = reproduction(
+        &t,
+        &crate::grading::target::Target::InProcess,
+        Some(&course),
+    )
+    .unwrap()
+    .replace("/127.0.0.1/1 ", &format!("/127.0.0.1/{port} "));
+    assert!(script.starts_with("# a bash script"), "{script}");
+    assert!(script.contains("exec 4<>/dev/tcp/127.0.0.1/"), "{script}");
+    assert!(script.contains("X-Token: abc"), "{script}");
+    // Each connection gets back what it asked for: the script keeps them apart.
+    let server = std::thread::spawn(move || {
+        let mut conns: Vec<std::net::TcpStream> =
+            (0..2).map(|_| listener.accept().unwrap().0).collect();
+        let mut answered = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while answered < 2 && std::time::Instant::now() < deadline {
+            for conn in &mut conns {
+                conn.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+                    .unwrap();
+                let mut buf = [0u8; 256];
+                if let Ok(n) = conn.read(&mut buf)
+                    && n > 0
+                {
+                    let path = String::from_utf8_lossy(&buf[..n])
+                        .split(' ')
+                        .nth(1)
+                        .unwrap()
+                        .to_string();
+                    conn.write_all(format!("got {path}\n").as_bytes()).unwrap();
+                    answered += 1;
+                }
+            }
+        }
+    });
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    server.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, "== b:\ngot /b\n== a:\ngot /a\n", "{script}");
+}
+
+#[test]
+fn gradescope_results_carry_weighted_partial_scores_tags_and_no_points_for_skips() {
+    let course = crate::course::Course::parse("[grading.weights]\nmethods = 2\n").unwrap();
+    let mut failed = result(
+        "transcripts/methods/a.transcript",
+        Outcome::Failed,
+        Level::Must,
+    );
+    failed.checks = crate::grading::verdict::Checks {
+        passed: 3,
+        total: 4,
+    };
+    let mut passed = result(
+        "transcripts/auth/b.transcript",
+        Outcome::Passed,
+        Level::Should,
+    );
+    passed.category = "auth".into();
+    let skipped = result(
+        "transcripts/framing/c.transcript",
+        Outcome::Skipped("contract only, not scored".into()),
+        Level::Must,
+    );
+    let text = gradescope(&[failed, passed, skipped], &[], &course);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let tests = json["tests"].as_array().unwrap();
+    assert_eq!(tests[0]["name"], "methods/a");
+    assert_eq!(tests[0]["max_score"], 2.0);
+    assert_eq!(tests[0]["score"], 1.5);
+    assert_eq!(tests[0]["tags"], serde_json::json!(["MUST", "methods"]));
+    assert!(
+        tests[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("3 of 4 checks passed")
+    );
+    assert!(
+        tests[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("status <200>")
+    );
+    assert_eq!(tests[1]["score"], 1.0);
+    assert_eq!(tests[1]["tags"], serde_json::json!(["SHOULD", "auth"]));
+    assert_eq!(tests[2]["max_score"], 0.0);
+    assert_eq!(tests[2]["visibility"], "visible");
+    assert_eq!(json["score"], 2.5);
+}
+
+#[test]
+fn in_the_assignment_profile_each_request_reproduces_on_a_connection_of_its_own() {
+    let text = "open a\nsend a\n> POST / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n";
+    let t = crate::grading::suite::transcript::Transcript::parse(
+        std::path::Path::new("t.transcript"),
+        text,
+    )
+    .unwrap();
+    let target = crate::grading::target::Target::InProcess;
+    let course = crate::course::Course::parse("[server]\nport = 12345\n").unwrap();
+    assert_eq!(
+        reproduction(&t, &target, Some(&course)).unwrap(),
+        "printf 'POST / HTTP/1.1\\r\\n\\r\\n' | nc 127.0.0.1 12345; printf 'GET / HTTP/1.1\\r\\nAuthorization: Basic d29yZHdpcmU6d29yZHdpcmU=\\r\\n\\r\\n' | nc 127.0.0.1 12345"
+    );
+    // (the GET got the course's credentials: GET is in its `[auth] methods`.)
+    // The contract keeps the connection: one nc.
+    assert_eq!(
+        reproduction(&t, &target, None).unwrap(),
+        "{ printf 'POST / HTTP/1.1\\r\\n\\r\\n'; printf 'GET / HTTP/1.1\\r\\n\\r\\n'; } | nc 127.0.0.1 PORT"
+    );
 }

@@ -64,6 +64,12 @@ pub fn failure_details(result: &TranscriptResult) -> String {
     if let Some(hint) = &result.hint {
         let _ = writeln!(out, "    {YELLOW}hint{YELLOW:#}: {hint}");
     }
+    // What the failed behaviour breaks: the assignment line, course key or RFC sentence.
+    if !result.failures.is_empty() {
+        for source in &result.sources {
+            let _ = writeln!(out, "    {YELLOW}source{YELLOW:#}: {source}");
+        }
+    }
     if let Some(repro) = &result.reproduction {
         let _ = writeln!(out, "    {YELLOW}try{YELLOW:#}:  {repro}");
     }

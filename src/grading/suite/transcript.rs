@@ -102,6 +102,112 @@ pub struct Header {
     pub category: String,
     /// What the contract says, from `hint` lines.
     pub hint: Option<String>,
+    /// What requires the behaviour, from `source` lines (`Source`).
+    pub sources: Vec<Source>,
+    /// The positive twin of a rejection (`twin PATH`, relative to the transcript's
+    /// directory): its points count only when the twin passed in the same run.
+    pub twin: Option<PathBuf>,
+}
+
+/// What requires a transcript's behaviour: `source KIND TEXT`.
+///
+/// - `source assignment TEXT`: a line of the course's assignment (MUST);
+/// - `source course [TABLE] KEY ...`: a course-file key's reading (MUST);
+/// - `source contract SECTION`: a section of wordwire's CONTRACT.md (MUST);
+/// - `source rfc RFC N §X KEYWORD: "sentence"`: an RFC sentence, whose keyword
+///   (MUST, MUST NOT, REQUIRED, SHALL; SHOULD, SHOULD NOT, RECOMMENDED; MAY,
+///   OPTIONAL) gives the level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub kind: SourceKind,
+    /// The text after the kind, as written.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Assignment,
+    Course,
+    Contract,
+    Rfc,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Assignment => "assignment",
+            SourceKind::Course => "course",
+            SourceKind::Contract => "contract",
+            SourceKind::Rfc => "rfc",
+        }
+    }
+}
+
+impl Source {
+    /// The level the source's keyword gives: assignment lines, course keys and contract
+    /// sections are MUST; an RFC sentence is MUST for MUST/MUST NOT/REQUIRED/SHALL and
+    /// SHOULD (a warning) for SHOULD/RECOMMENDED/MAY/OPTIONAL; `None`: an RFC source
+    /// without a keyword.
+    pub fn level(&self) -> Option<Level> {
+        if self.kind != SourceKind::Rfc {
+            return Some(Level::Must);
+        }
+        self.keyword().map(|k| match k {
+            "MUST" | "REQUIRED" | "SHALL" => Level::Must,
+            _ => Level::Should,
+        })
+    }
+
+    /// The strongest BCP 14 keyword of an RFC source's text (a sentence may say "MAY
+    /// process ... but MUST send": the requirement is the MUST).
+    pub fn keyword(&self) -> Option<&'static str> {
+        const KEYWORDS: [&str; 7] = [
+            "MUST",
+            "REQUIRED",
+            "SHALL",
+            "SHOULD",
+            "RECOMMENDED",
+            "MAY",
+            "OPTIONAL",
+        ];
+        let words: Vec<&str> = self
+            .text
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .collect();
+        KEYWORDS.into_iter().find(|k| words.contains(k))
+    }
+
+    /// The course key a `source course` line names (`[rules] put`), and the value it
+    /// depends on if it says one (`= "every"`).
+    pub fn course_key(&self) -> Option<(String, Option<String>)> {
+        if self.kind != SourceKind::Course {
+            return None;
+        }
+        let (key, value) = match self.text.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim().trim_matches('"').to_string())),
+            None => (self.text.trim(), None),
+        };
+        Some((key.to_string(), value))
+    }
+}
+
+impl Header {
+    /// The level the sources give (MUST if any source is a MUST); `None` without sources.
+    pub fn source_level(&self) -> Option<Level> {
+        let levels: Vec<Level> = self.sources.iter().filter_map(Source::level).collect();
+        (!levels.is_empty()).then(|| levels.into_iter().min().unwrap_or_default())
+    }
+
+    /// True if the assignment (a line of it, or a course key) asks for this behaviour:
+    /// what the assignment profile judges. Other transcripts are contract only; one
+    /// that cites nothing (a TA's own, a recording) is the TA's to judge, so it plays.
+    pub fn in_assignment(&self) -> bool {
+        self.sources.is_empty()
+            || self
+                .sources
+                .iter()
+                .any(|s| matches!(s.kind, SourceKind::Assignment | SourceKind::Course))
+    }
 }
 
 impl Header {
@@ -116,6 +222,8 @@ impl Header {
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_else(|| "other".to_string()),
             hint: None,
+            sources: Vec::new(),
+            twin: None,
         }
     }
 
@@ -139,6 +247,21 @@ impl Header {
             ["level", "MUST"] => self.level = Level::Must,
             ["level", "SHOULD"] => self.level = Level::Should,
             ["category", name] => self.category = name.to_string(),
+            ["twin", path] => self.twin = Some(PathBuf::from(path)),
+            ["source", kind, _, ..] => {
+                let kind = match *kind {
+                    "assignment" => SourceKind::Assignment,
+                    "course" => SourceKind::Course,
+                    "contract" => SourceKind::Contract,
+                    "rfc" => SourceKind::Rfc,
+                    _ => return false,
+                };
+                let text = line["source".len()..].trim()[kind.as_str().len()..].trim();
+                self.sources.push(Source {
+                    kind,
+                    text: text.to_string(),
+                });
+            }
             ["hint", _, ..] => {
                 let text = line["hint".len()..].trim();
                 match &mut self.hint {
@@ -524,7 +647,7 @@ fn parse_room(data: &str) -> Result<Room, String> {
 }
 
 /// The status code of the status line at the start of `bytes`, if it is one.
-fn status_of(bytes: &[u8]) -> Option<u16> {
+pub fn status_of(bytes: &[u8]) -> Option<u16> {
     let code = bytes.split(|&b| b == b' ').nth(1)?;
     std::str::from_utf8(code).ok()?.parse().ok()
 }

@@ -90,7 +90,11 @@ fn start_once(
     spec.namespaces = setup.namespaces;
     spec.source = Some(source.to_path_buf());
     spec.seed = Some(Seed {
-        name: STORE_NAME.into(),
+        // A course's data file for a command that names no `{store}`.
+        name: match &target.data_file {
+            Some(file) if !target.template.contains("{store}") => file.clone(),
+            _ => STORE_NAME.into(),
+        },
         bytes: launch.store.unwrap_or_default().to_vec(),
     });
     spec.env = vec![

@@ -58,6 +58,9 @@ pub struct CommandTarget {
     pub isolation: Isolation,
     /// How long the command has to listen (a Java compile takes seconds).
     pub start_timeout: Duration,
+    /// A course's `[store] file`: the data file seeded in the box for a command that
+    /// names no `{store}` (`None`: `words.txt`).
+    pub data_file: Option<PathBuf>,
     /// Shared by every transcript of this target: stops starting it after a start that
     /// cannot work (`gate`).
     pub gate: Arc<gate::StartGate>,
@@ -77,6 +80,7 @@ impl CommandTarget {
             dir,
             isolation,
             start_timeout: START_TIMEOUT,
+            data_file: None,
             gate: Arc::default(),
         }
     }

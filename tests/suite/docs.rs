@@ -136,7 +136,7 @@ fn grading_shows_what_a_broken_suite_prints_in_a_replay_and_in_coverage() {
 
     let (code, stdout, _) = run_in(work.path(), &["replay", "suite/transcripts"]);
     assert_eq!(code, Some(3), "{stdout}");
-    let shown = block_after(&grading, "the 49 others play and the run ends (exit 3)");
+    let shown = block_after(&grading, "the 51 others play and the run ends (exit 3)");
     assert!(
         stdout.ends_with(&shown.replace("/tmp/suite", "suite")),
         "docs/GRADING.md shows\n{shown}\nthe command ends\n{stdout}"
@@ -315,7 +315,7 @@ fn the_class_on_the_pages_grades_as_they_show() {
 
     // Alice: every category whole, and the one transcript skipped is the read fault.
     assert!(
-        csv.contains("\nalice,3/3,2/2,7/7,1/1,9/9,3/3,14/14,3/3,100,0,0,1,\n"),
+        csv.contains("\nalice,3/3,2/2,7/7,1/1,9/9,3/3,16/16,3/3,100,0,0,1,\n"),
         "{csv}"
     );
     let alice = std::fs::read_to_string(grades.join("alice.html")).unwrap();

@@ -414,7 +414,8 @@ fn an_upstream_that_cannot_be_reached_is_said_at_once() {
         dir.path(),
         Duration::from_secs(10),
     );
-    assert_eq!(code, Some(2), "{stderr}");
+    // Exit 1, as for every start record cannot make (a taken port, a bad seed).
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "cannot reach the upstream {upstream}: connection refused"

@@ -274,6 +274,13 @@ impl Course {
         Course::parse(&text).map_err(|e| format!("{shown}:{e}"))
     }
 
+    /// `--course FILE` when given: the course, shared by every transcript of a run.
+    pub fn load_flag(path: Option<&Path>) -> Result<Option<std::sync::Arc<Course>>, String> {
+        path.map(Course::load)
+            .transpose()
+            .map(|c| c.map(std::sync::Arc::new))
+    }
+
     /// Parses a course file's text. An error is `LINE: message` (or `1: message`), one line.
     pub fn parse(text: &str) -> Result<Course, String> {
         let file: File = toml::from_str(text).map_err(|e| {

@@ -571,12 +571,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     }
     let (files, suite_errors) = readable(files);
     let suite_errors = shown_errors(suite_errors);
-    let course = args
-        .course
-        .as_deref()
-        .map(Course::load)
-        .transpose()?
-        .map(Arc::new);
+    let course = Course::load_flag(args.course.as_deref())?;
     // A course's start command plays when no target is given; our own server never
     // follows a course (its auth, statuses and store are the contract's).
     let course_start = match (&course, &args.target, &args.target_cmd) {
@@ -623,8 +618,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             let mut command = target::CommandTarget::new(template.clone(), flags, None, isolation);
             command.start_timeout = Duration::from_secs_f64(args.start_timeout);
             if let Some(course) = &course {
-                command.start_timeout = course.start_timeout;
-                command.data_file = Some(course.store_file.clone());
+                command.follow(course);
             }
             Target::Command(command)
         }
@@ -661,16 +655,8 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
         response_wait: args.response_wait.map(Duration::from_millis),
         course: course.clone(),
     };
-    // Without a box, a course's fixed port or its data file in the current directory (a
-    // command without `{store}`) takes one server at a time; each box has its own.
-    let shared = |command: &target::CommandTarget| {
-        matches!(command.isolation, target::Isolation::Unboxed)
-            && course
-                .as_ref()
-                .is_some_and(|c| c.port.is_some() || !command.template.contains("{store}"))
-    };
     let jobs = match &options.target {
-        Target::Command(command) if shared(command) => 1,
+        Target::Command(command) if command.shares_a_machine(course.as_deref()) => 1,
         _ => jobs,
     };
     let width = files.len().to_string().len();

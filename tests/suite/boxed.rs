@@ -12,9 +12,7 @@ use std::process::{Command, Output};
 use crate::grading::{BOX_PYTHON, cut_suite};
 use crate::support::binary;
 
-fn impls() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/impls")
-}
+use crate::support::impls;
 
 /// `DIR/NAME/` holding `files` (from tests/impls, each copied under the second name)
 /// and a `wordwire-cmd` of `command`.

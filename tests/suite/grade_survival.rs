@@ -11,37 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{binary, python3};
-
-fn impls() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/impls")
-}
-
-/// The built-in suite exported under `work`, cut to `keep`; returns its `transcripts/`.
-fn cut_suite(work: &Path, keep: &[&str]) -> PathBuf {
-    let exported = Command::new(binary())
-        .args(["replay", "--export"])
-        .arg(work)
-        .output()
-        .expect("wordwire runs");
-    assert!(exported.status.success());
-    let suite = work.join("transcripts");
-    let mut stack = vec![suite.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !keep
-                .iter()
-                .any(|n| suite.join(format!("{n}.transcript")) == path)
-            {
-                std::fs::remove_file(path).unwrap();
-            }
-        }
-    }
-    suite
-}
+use crate::grading::{cut_suite, processes_with};
+use crate::support::{binary, impls, python3};
 
 /// Two transcripts an honest server passes, one of them with `expect-store`.
 const SUITE: [&str; 2] = ["methods/post-appends-word", "methods/other-path-is-404"];
@@ -273,6 +244,32 @@ fn hostile_submissions_are_capped_refused_and_escaped_and_the_honest_one_keeps_i
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Sends SIGINT to a running `grader` (stdout and stderr piped) and waits for it, at
+/// most 30 s: its exit status, stdout and stderr.
+fn interrupt(grader: &mut std::process::Child) -> (std::process::ExitStatus, String, String) {
+    // SAFETY: kill(2) on our own child, still running (not waited for).
+    unsafe { libc::kill(grader.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = grader.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = grader.kill();
+            panic!("wordwire grade did not end within 30 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |pipe: Option<Box<dyn Read>>| {
+        let mut text = String::new();
+        pipe.expect("piped").read_to_string(&mut text).unwrap();
+        text
+    };
+    let stdout = read(grader.stdout.take().map(|p| Box::new(p) as Box<dyn Read>));
+    let stderr = read(grader.stderr.take().map(|p| Box::new(p) as Box<dyn Read>));
+    (status, stdout, stderr)
+}
+
 /// True while the process `pid` exists (a zombie not yet reaped counts as gone).
 fn alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
@@ -335,33 +332,7 @@ fn ctrl_c_kills_every_running_submission_keeps_the_finished_reports_and_resume_g
         assert!(Instant::now() < deadline, "the run did not get going");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // SAFETY: kill(2) on our own child, still running (not waited for).
-    unsafe { libc::kill(grader.id() as libc::pid_t, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = grader.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = grader.kill();
-            panic!("wordwire grade did not end within 30 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    grader
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let mut stdout = String::new();
-    grader
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let (status, stdout, stderr) = interrupt(&mut grader);
     assert_eq!(status.code(), Some(130), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("stopped by SIGINT (Ctrl-C): the running submissions were killed; 1 of 3 graded, their reports and summary.csv are in "),
@@ -479,26 +450,6 @@ fn record_max_bytes_stops_the_recording_and_says_so() {
     assert_eq!(text.matches("\nexpect a\n").count(), 1, "{text}");
 }
 
-/// The host PIDs of the processes whose command line holds `marker` (a box's processes
-/// are in a PID namespace of their own, but the host's /proc shows them).
-fn pids_running(marker: &str) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| {
-            let pid = e.file_name().to_str()?.to_string();
-            pid.bytes().all(|b| b.is_ascii_digit()).then_some(pid)
-        })
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == marker.as_bytes()))
-                && alive(pid)
-        })
-        .collect()
-}
-
 #[test]
 fn ctrl_c_in_a_box_leaves_no_process_of_the_submissions_and_no_temporary_directory() {
     let work = tempfile::tempdir().unwrap();
@@ -526,41 +477,22 @@ fn ctrl_c_in_a_box_leaves_no_process_of_the_submissions_and_no_temporary_directo
         .expect("wordwire runs");
     // Both transcripts' boxes hold their three sleeps.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while pids_running(&marker).len() < 6 {
+    while processes_with(&marker).len() < 6 {
         assert!(
             Instant::now() < deadline,
             "the boxes did not start: {:?}",
-            pids_running(&marker)
+            processes_with(&marker)
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // SAFETY: kill(2) on our own child, still running (not waited for).
-    unsafe { libc::kill(grader.id() as libc::pid_t, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = grader.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = grader.kill();
-            panic!("wordwire grade did not end within 30 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    grader
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, _, stderr) = interrupt(&mut grader);
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("\nnot graded: b-hang\n"), "{stderr}");
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !pids_running(&marker).is_empty() && Instant::now() < deadline {
+    while !processes_with(&marker).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(pids_running(&marker), Vec::<String>::new(), "still running");
+    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "still running");
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::fs::read_dir(&tmp).unwrap().next().is_some() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

@@ -22,9 +22,7 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn impls() -> PathBuf {
-    root().join("tests/impls")
-}
+use crate::support::impls;
 
 /// The JSON report of `wordwire replay --target-cmd CMD [extra...]` over the whole suite
 /// (`transcripts/SUITE`), run in `tests/impls/` (which each box copies), three

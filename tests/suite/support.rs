@@ -379,3 +379,8 @@ pub fn outside_tmp() -> PathBuf {
     let var = PathBuf::from("/var/tmp");
     if var.is_dir() { var } else { target }
 }
+
+/// `tests/impls/`: the small servers and clients the grading tests grade.
+pub fn impls() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/impls")
+}

@@ -284,8 +284,7 @@ pub fn grade_all(
                 );
                 command.start_timeout = run.start_timeout;
                 if let Some(course) = &run.course {
-                    command.start_timeout = course.start_timeout;
-                    command.data_file = Some(course.store_file.clone());
+                    command.follow(course);
                 }
                 Options {
                     target: Target::Command(command),
@@ -687,12 +686,7 @@ const NAMES_SHOWN: usize = 20;
 
 fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String> {
     let mut subs = submissions(&args.submissions, &args.out)?;
-    let course = args
-        .course
-        .as_deref()
-        .map(Course::load)
-        .transpose()?
-        .map(Arc::new);
+    let course = Course::load_flag(args.course.as_deref())?;
     // The course's `[server] start` is the command of a submission without `wordwire-cmd`.
     if let Some(start) = course.as_ref().and_then(|c| c.start.clone()) {
         for sub in &mut subs {
@@ -768,17 +762,13 @@ fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String
         subs = left;
     }
     refuse_uncopyable(&mut subs, &isolation);
-    // Without a box, a course's fixed port or a data file in a submission's directory (a
-    // command without `{store}`) takes one server at a time; each box has its own.
-    let shared = matches!(isolation, Isolation::Unboxed)
-        && course.as_ref().is_some_and(|c| {
-            c.port.is_some()
-                || subs.iter().any(|s| {
-                    s.setup
-                        .as_ref()
-                        .is_ok_and(|(template, _)| !template.contains("{store}"))
-                })
-        });
+    // One server at a time if any submission's starts would share the machine.
+    let shared = subs.iter().any(|s| {
+        s.setup.as_ref().is_ok_and(|(template, _)| {
+            CommandTarget::new(template.clone(), None, None, isolation.clone())
+                .shares_a_machine(course.as_deref())
+        })
+    });
     let run = Run {
         jobs: if shared { 1 } else { usize::from(args.jobs) },
         limit: Duration::from_secs_f64(args.transcript_timeout),

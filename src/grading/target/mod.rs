@@ -67,6 +67,21 @@ pub struct CommandTarget {
 }
 
 impl CommandTarget {
+    /// Takes a course's `[server] start-timeout` and `[store] file` (the data file a box
+    /// seeds for a command without `{store}`).
+    pub fn follow(&mut self, course: &crate::course::Course) {
+        self.start_timeout = course.start_timeout;
+        self.data_file = Some(course.store_file.clone());
+    }
+
+    /// Whether this target's starts must run one at a time under `course`: without a
+    /// box, a fixed port or a data file in a shared directory (a command without
+    /// `{store}`) is one for every start; each box has its own.
+    pub fn shares_a_machine(&self, course: Option<&crate::course::Course>) -> bool {
+        matches!(self.isolation, Isolation::Unboxed)
+            && course.is_some_and(|c| c.port.is_some() || !self.template.contains("{store}"))
+    }
+
     /// `template` run in `dir` (`None`: the current directory), the default start timeout.
     pub fn new(
         template: String,

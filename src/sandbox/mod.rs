@@ -87,6 +87,7 @@ pub mod capture;
 pub mod copy;
 pub mod init;
 pub mod proc;
+pub mod sockets;
 mod wire;
 
 use std::io;
@@ -649,7 +650,8 @@ impl Sandbox {
     }
 
     /// Waits until a process of the box listens (on `port` if given), polling often
-    /// at first and then every 50 ms; fails at once if the command exits first.
+    /// at first and then every `sockets::LISTEN_POLL`; fails at once if the command
+    /// exits first.
     pub fn wait_listener(
         &self,
         port: Option<u16>,
@@ -682,7 +684,7 @@ impl Sandbox {
                 return Err(SandboxError::NotListening(timeout));
             }
             std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
-            pause = (pause * 2).min(Duration::from_millis(50));
+            pause = (pause * 2).min(sockets::LISTEN_POLL);
         }
     }
 

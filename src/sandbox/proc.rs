@@ -1,7 +1,8 @@
 //! What `/proc` says about a box: its listening sockets and its process tree.
 //!
-//! Here: parsing `/proc/self/net/tcp{,6}` (read by the box's helper, which lives in the
-//! box's network namespace, so the tables are the box's own), the descendants of the
+//! Here: parsing `/proc/self/net/tcp{,6}` (`sandbox::sockets` asks netlink first; both
+//! are asked by the box's helper, which lives in the box's network namespace, so the
+//! sockets are the box's own), the descendants of the
 //! box's init (by parent links: ancestry, never process groups or sessions, which a
 //! process may leave), and which of them holds a socket.
 //! Elsewhere: asking for it over the control socket (`sandbox::wire`), choosing a
@@ -180,25 +181,24 @@ pub fn socket_inodes(pid: u32) -> Vec<u64> {
         .collect()
 }
 
-/// The LISTEN sockets of the calling process's network namespace that a process of
+/// The LISTEN sockets of the calling thread's network namespace that a process of
 /// `pids` holds.
 pub fn listeners_held_by(pids: &[u32]) -> Vec<Listener> {
-    let mut sockets = Vec::new();
-    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
-        if let Ok(text) = std::fs::read_to_string(table) {
-            sockets.extend(parse_tcp_table(&text));
-        }
-    }
+    let sockets = super::sockets::listening().unwrap_or_default();
     if sockets.is_empty() {
         return Vec::new();
     }
     let mut found = Vec::new();
     for &pid in pids {
         for inode in socket_inodes(pid) {
-            if let Some(&(addr, _)) = sockets.iter().find(|(_, i)| *i == inode)
+            if let Some(socket) = sockets.iter().find(|s| s.inode == inode)
                 && !found.iter().any(|l: &Listener| l.inode == inode)
             {
-                found.push(Listener { addr, pid, inode });
+                found.push(Listener {
+                    addr: socket.addr,
+                    pid,
+                    inode,
+                });
             }
         }
     }

@@ -138,7 +138,16 @@ pub fn recv<T: for<'de> Deserialize<'de>>(
     if let Some(deadline) = deadline {
         wait_readable(socket, deadline)?;
     }
-    let mut bytes = vec![0u8; MAX_MESSAGE];
+    // The message's length first (a peek that truncates), then a buffer that fits it:
+    // a buffer of MAX_MESSAGE for each message would be zeroed and faulted in again
+    // for every poll of a starting server.
+    let length = loop {
+        match rustix::net::recv(socket, &mut [0u8; 0], RecvFlags::PEEK | RecvFlags::TRUNC) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => break other?.1,
+        }
+    };
+    let mut bytes = vec![0u8; length.clamp(1, MAX_MESSAGE)];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let got = loop {

@@ -10,14 +10,14 @@
 //! Elsewhere: the start in a box (`grading::target::boxed`), what both share
 //! (`grading::target::foreign`).
 //!
-//! Readiness is a LISTEN socket on the port in `/proc/net/tcp{,6}`, held by a
-//! process of the target's group, not a probe connection: a probe would count
-//! against `--max-connections 1` until the target noticed its close. Where `/proc`
-//! is not readable a connect probe is used.
+//! Readiness is a LISTEN socket on the port (`sandbox::sockets`: netlink, or
+//! `/proc/net/tcp{,6}`), held by a process of the target's group, not a probe
+//! connection: a probe would count against `--max-connections 1` until the target
+//! noticed its close. Where neither answers a connect probe is used.
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,7 @@ use super::foreign::{self, Kill, Launch, STOP_GRACE, StartError, Watch};
 use super::gate::Signature;
 use super::process::{self, Limits, describe_status, drain};
 use crate::grading::play::Connector;
+use crate::sandbox::sockets::LISTEN_POLL;
 
 /// How much of the target's output is kept for messages.
 const TAIL_BYTES: usize = 2048;
@@ -209,9 +210,8 @@ impl UnboxedTarget {
         let deadline = Instant::now() + timeout;
         let group = self.child.id() as libc::pid_t;
         let mut someone_else = false;
-        // Reading /proc/net/tcp costs the kernel time per socket (tens of ms with
-        // tens of thousands in TIME_WAIT): poll often at first, then back off.
-        let mut pause = Duration::from_millis(5);
+        // Poll often at first, then back off a little (a Java compile takes seconds).
+        let mut pause = Duration::from_millis(2);
         loop {
             if let Some(status) = self.exited() {
                 self.stop_group();
@@ -259,7 +259,7 @@ impl UnboxedTarget {
                 return Err((error, false));
             }
             std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(80));
+            pause = (pause * 2).min(LISTEN_POLL);
         }
     }
 
@@ -359,7 +359,7 @@ enum Listener {
     None,
 }
 
-/// Who listens at `addr`'s port: a LISTEN socket in `/proc/net/tcp{,6}` held open by
+/// Who listens at `addr`'s port: a LISTEN socket (`sandbox::sockets`) held open by
 /// a process of `group` is the target's. Without `/proc`, a connection probe.
 fn listener_on(addr: SocketAddr, group: libc::pid_t) -> Listener {
     let probe = || {
@@ -430,46 +430,44 @@ fn held_by_group(inodes: &[u64], group: libc::pid_t) -> Option<(u32, u64)> {
     None
 }
 
-/// `/proc/net/tcp{,6}` addresses (hex, as the kernel writes them) that surely take a
-/// connection to 127.0.0.1: itself, 0.0.0.0 and `::ffff:127.0.0.1`. Another
-/// program's `[::1]:PORT` must not pass for the target.
-const LOOPBACK_V4: [&str; 3] = ["0100007F", "00000000", "0000000000000000FFFF00000100007F"];
-/// `::`, which takes 127.0.0.1 unless the socket is IPV6_V6ONLY.
-const ANY_V6: &str = "00000000000000000000000000000000";
-
 /// A LISTEN socket that 127.0.0.1 may reach.
 struct ListenSocket {
     port: u16,
     inode: u64,
-    /// 127.0.0.1 surely reaches it (not only maybe, as `::` does).
+    /// 127.0.0.1 surely reaches it (not only maybe, as `[::]` may when the kernel
+    /// does not say whether it is IPv6-only).
     sure: bool,
 }
 
-/// The LISTEN sockets that 127.0.0.1 may reach, or `None` without `/proc`.
+/// The LISTEN sockets that 127.0.0.1 may reach (127.0.0.1 itself, `0.0.0.0`, a
+/// dual-stack `[::]`; another program's `[::1]` must not pass for the target), or
+/// `None` without netlink and `/proc`.
 fn listening_sockets() -> Option<Vec<ListenSocket>> {
-    let mut sockets = Vec::new();
-    let mut any = false;
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        any = true;
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            // local_address is ADDR:PORT in hex; st 0A is LISTEN; column 9 is the inode.
-            if let (Some(local), Some(&"0A"), Some(inode)) = (cols.get(1), cols.get(3), cols.get(9))
-                && let Some((ip, port)) = local.rsplit_once(':')
-                && let Ok(port) = u16::from_str_radix(port, 16)
-                && let Ok(inode) = inode.parse::<u64>()
-            {
-                let sure = LOOPBACK_V4.contains(&ip);
-                if sure || ip == ANY_V6 {
-                    sockets.push(ListenSocket { port, inode, sure });
+    let sockets = crate::sandbox::sockets::listening()?;
+    Some(
+        sockets
+            .into_iter()
+            .filter_map(|s| {
+                let sure = match s.addr.ip() {
+                    IpAddr::V4(ip) => ip == Ipv4Addr::LOCALHOST || ip.is_unspecified(),
+                    IpAddr::V6(ip) if ip.is_unspecified() => match s.v6only {
+                        Some(true) => return None,
+                        Some(false) => true,
+                        None => false,
+                    },
+                    IpAddr::V6(_) => return None,
+                };
+                if !sure && !s.addr.ip().is_unspecified() {
+                    return None;
                 }
-            }
-        }
-    }
-    any.then_some(sockets)
+                Some(ListenSocket {
+                    port: s.addr.port(),
+                    inode: s.inode,
+                    sure,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// True if a program listens on `port` on this host's loopback (or every address):

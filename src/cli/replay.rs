@@ -46,6 +46,10 @@ pub struct ReplayArgs {
     /// How long each --target-cmd start has to listen (a compile step takes seconds).
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = super::grade::seconds, requires = "target_cmd")]
     pub start_timeout: f64,
+    /// Servers each job starts ahead of the transcript it plays, so that a start
+    /// overlaps the plays before it (0: each starts as its transcript plays).
+    #[arg(long, value_name = "N", default_value_t = crate::grading::target::AHEAD as u16, requires = "target_cmd")]
+    pub ahead: u16,
     /// A TOML file mapping our serve flags to the target's:
     /// `"--read-timeout" = "--timeout {}"`. Unmapped flags skip their transcript.
     #[arg(long, value_name = "FILE", requires = "target_cmd")]

@@ -19,6 +19,7 @@
 //! - `record`: the `wordwire record` command: a relay that writes a transcript.
 //! - `untrusted`: reading a file a submission controls (regular files only, capped).
 
+pub mod ahead;
 pub mod class;
 pub mod clients;
 pub mod judge;

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::ahead::{Lookahead, Ready};
 use super::clients;
 pub use super::judge::Judge;
 use super::play::{self, Setting, io_message};
@@ -28,6 +29,7 @@ use super::report;
 use super::suite::builtin;
 use super::suite::transcript::Header;
 use super::suite::transcript::{self, Fault, Level, Transcript};
+use super::target::foreign::{OwnedLaunch, Starting};
 use super::target::{self, Target, flags, local};
 use super::verdict::{Outcome, StepFailure, TranscriptResult};
 use crate::cli::replay::{Format, ReplayArgs};
@@ -263,15 +265,39 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// Plays one transcript file and, with `bless`, rewrites it if it failed only by
 /// differing responses.
 pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
+    replay_loaded(path, load_for_play(path, options), options, None)
+}
+
+/// `path` loaded for a play: its wait set as `options` say (`--response-wait`).
+pub(super) fn load_for_play(
+    path: &Path,
+    options: &Options,
+) -> Result<Loaded, transcript::FormatError> {
+    load_any(path).map(|loaded| match loaded {
+        Loaded::Server(mut t) => {
+            t.timeout = options.wait(&t.lines, t.timeout);
+            Loaded::Server(t)
+        }
+        Loaded::Client(mut t) => {
+            t.timeout = options.wait(&t.lines, t.timeout);
+            Loaded::Client(t)
+        }
+    })
+}
+
+/// Plays `loaded` (the file at `path`), against the server `ahead` started for it if
+/// one did (`grading::ahead`).
+pub(super) fn replay_loaded(
+    path: &Path,
+    loaded: Result<Loaded, transcript::FormatError>,
+    options: &Options,
+    ahead: Option<Starting>,
+) -> TranscriptResult {
     let started = Instant::now();
     let result = TranscriptResult::new(path, Outcome::Passed);
-    let t = match load_any(path) {
-        Ok(Loaded::Server(mut t)) => {
-            t.timeout = options.wait(&t.lines, t.timeout);
-            t
-        }
-        Ok(Loaded::Client(mut t)) => {
-            t.timeout = options.wait(&t.lines, t.timeout);
+    let t = match loaded {
+        Ok(Loaded::Server(t)) => t,
+        Ok(Loaded::Client(t)) => {
             let mut result = result.described_by(&t.header);
             (result.outcome, result.failures) = play_client_transcript(&t, options);
             result.duration = started.elapsed();
@@ -280,7 +306,7 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
         Err(e) => return TranscriptResult::unloadable(path, &e),
     };
     let mut result = result.described_by(&t.header);
-    let (outcome, failures) = play_transcript(&t, options, &mut result.checks);
+    let (outcome, failures) = play_transcript(&t, options, &mut result.checks, ahead);
     result.reproduction = (!failures.is_empty())
         .then(|| report::reproduction(&t, &options.target, options.course.as_deref()))
         .flatten();
@@ -288,6 +314,72 @@ pub fn replay_one(path: &Path, options: &Options) -> TranscriptResult {
     result.failures = failures;
     result.duration = started.elapsed();
     result
+}
+
+/// Starts the server `t` plays against on a thread of its own, under `watch`, if `t`
+/// is played against a command (`--target-cmd`, a submission): `None` for any other
+/// target, and for a transcript that is skipped.
+pub(super) fn start_ahead(
+    t: &Transcript,
+    options: &Options,
+    watch: Arc<target::foreign::Watch>,
+) -> Option<Starting> {
+    let Target::Command(command) = &options.target else {
+        return None;
+    };
+    if not_played(t, options).is_some() {
+        return None;
+    }
+    let args = command_args(t, options, command).ok()?;
+    let launch = OwnedLaunch {
+        transcript: t.path.clone(),
+        args,
+        store: t.store.clone(),
+        write_limit: write_limit(t),
+    };
+    Some(Starting::spawn(command.clone(), launch, watch))
+}
+
+/// Why `t` is not played against `options`' target, decided before anything starts.
+fn not_played(t: &Transcript, options: &Options) -> Option<String> {
+    if let Some(why) = options
+        .course
+        .as_deref()
+        .and_then(|c| course_skip(&t.header, c))
+    {
+        return Some(why);
+    }
+    if t.fault == Some(Fault::Reads) && !matches!(options.target, Target::InProcess) {
+        let why = "fault reads: no mechanism makes a read fail in any server (root reads any file, and a server may serve from memory); in-process only";
+        return Some(why.to_string());
+    }
+    if matches!(options.target, Target::Addr(_)) && t.needs_local_server() {
+        let why = "sets server flags, a starting store or a fault, which a server already running cannot be given: play it with --target-cmd 'YOUR-SERVER --addr {addr} --store {store}', which starts the server per transcript";
+        return Some(why.to_string());
+    }
+    None
+}
+
+/// The arguments appended to `command` for `t` (its serve flags, translated by the
+/// flag map), or why `t` is skipped.
+fn command_args(
+    t: &Transcript,
+    options: &Options,
+    command: &target::CommandTarget,
+) -> Result<Vec<String>, String> {
+    let ours = t.server_flags.clone().unwrap_or_default();
+    match &command.flags {
+        // The assignment profile passes no flags: the course says what they would.
+        _ if options.judge() == Judge::Assignment => Ok(vec![]),
+        Some(map) => map.translate(&ours),
+        None => Ok(ours),
+    }
+}
+
+/// `fault writes`: no write of the server's may grow a file past the starting store
+/// (set on the listening process only).
+fn write_limit(t: &Transcript) -> Option<u64> {
+    (t.fault == Some(Fault::Writes)).then(|| t.store.as_ref().map_or(0, |s| s.len() as u64))
 }
 
 fn play_client_transcript(
@@ -305,27 +397,21 @@ fn play_client_transcript(
     }
 }
 
-/// Plays `t` as `options` say; `checks` gets the checks of the play, if it happened.
+/// Plays `t` as `options` say, against the server `ahead` started for it if one did;
+/// `checks` gets the checks of the play, if it happened.
 fn play_transcript(
     t: &Transcript,
     options: &Options,
     checks: &mut super::verdict::Checks,
+    ahead: Option<Starting>,
 ) -> (Outcome, Vec<StepFailure>) {
     let judge = options.judge();
     let course = options.course.as_deref();
-    if let Some(why) = course.and_then(|c| course_skip(&t.header, c)) {
+    if let Some(why) = not_played(t, options) {
         return (Outcome::Skipped(why), vec![]);
-    }
-    if t.fault == Some(Fault::Reads) && !matches!(options.target, Target::InProcess) {
-        let why = "fault reads: no mechanism makes a read fail in any server (root reads any file, and a server may serve from memory); in-process only";
-        return (Outcome::Skipped(why.to_string()), vec![]);
     }
     let played = match &options.target {
         Target::Addr(addr) => {
-            if t.needs_local_server() {
-                let why = "sets server flags, a starting store or a fault, which a server already running cannot be given: play it with --target-cmd 'YOUR-SERVER --addr {addr} --store {store}', which starts the server per transcript";
-                return (Outcome::Skipped(why.to_string()), vec![]);
-            }
             let setting = Setting {
                 judge,
                 store: None,
@@ -353,27 +439,24 @@ fn play_transcript(
             played
         }
         Target::Command(command) => {
-            let ours = t.server_flags.clone().unwrap_or_default();
-            let args = match &command.flags {
-                // The assignment profile passes no flags: the course says what they would.
-                _ if judge == Judge::Assignment => vec![],
-                Some(map) => match map.translate(&ours) {
-                    Ok(args) => args,
-                    Err(why) => return (Outcome::Skipped(why), vec![]),
-                },
-                None => ours,
+            let started = match ahead {
+                Some(starting) => starting.wait(),
+                None => {
+                    let args = match command_args(t, options, command) {
+                        Ok(args) => args,
+                        Err(why) => return (Outcome::Skipped(why), vec![]),
+                    };
+                    let launch = target::foreign::Launch {
+                        transcript: &t.path,
+                        args: &args,
+                        store: t.store.as_deref(),
+                        write_limit: write_limit(t),
+                        watch: options.watch.as_ref(),
+                    };
+                    target::foreign::Started::start(command, launch)
+                }
             };
-            let launch = target::foreign::Launch {
-                transcript: &t.path,
-                args: &args,
-                store: t.store.as_deref(),
-                // `fault writes`: no write of the server's may grow a file past the
-                // starting store (set on the listening process only).
-                write_limit: (t.fault == Some(Fault::Writes))
-                    .then(|| t.store.as_ref().map_or(0, |s| s.len() as u64)),
-                watch: options.watch.as_ref(),
-            };
-            let started = match target::foreign::Started::start(command, launch) {
+            let started = match started {
                 Ok(started) => started,
                 Err(e) => return (Outcome::Broken(e), vec![]),
             };
@@ -418,7 +501,9 @@ fn play_transcript(
 }
 
 /// Plays every file on `jobs` threads, calling `on_done(result, done, total)` as each
-/// finishes; returns the results in path order.
+/// finishes; returns the results in path order. Against a command, each thread starts
+/// the next transcripts' servers while it plays one, and the long plays are spread
+/// among the short (`grading::ahead`).
 pub fn replay_all(
     paths: &[PathBuf],
     options: &Options,
@@ -429,13 +514,23 @@ pub fn replay_all(
     let done = AtomicUsize::new(0);
     let printing = Mutex::new(());
     let results: Mutex<Vec<Option<TranscriptResult>>> = Mutex::new(vec![None; paths.len()]);
+    let depth = super::ahead::depth(options);
+    let ahead = depth > 0;
+    let order = if ahead {
+        super::ahead::play_order(paths)
+    } else {
+        (0..paths.len()).collect()
+    };
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, paths.len().max(1)) {
             scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = paths.get(i) else { return };
-                    let result = replay_one(path, options);
+                let mut tasks = Lookahead::new(depth);
+                let take = || {
+                    let &i = order.get(next.fetch_add(1, Ordering::Relaxed))?;
+                    Some((i, Ready::begin(&paths[i], options, ahead)))
+                };
+                while let Some((i, ready)) = tasks.next(take) {
+                    let result = ready.play(options);
                     {
                         // Counting and printing under one lock numbers lines as they finish.
                         let _order = printing
@@ -452,6 +547,8 @@ pub fn replay_all(
             });
         }
     });
+    // Boxes of healthy servers are stopped on threads of their own: all of them now.
+    crate::sandbox::wait_for_stops();
     results
         .into_inner()
         .expect("no thread panics while holding the results lock")
@@ -617,6 +714,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             anstream::eprint!("{}", isolation.announcement());
             let mut command = target::CommandTarget::new(template.clone(), flags, None, isolation);
             command.start_timeout = Duration::from_secs_f64(args.start_timeout);
+            command.ahead = usize::from(args.ahead);
             if let Some(course) = &course {
                 command.follow(course);
             }

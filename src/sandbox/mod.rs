@@ -715,6 +715,17 @@ impl Sandbox {
         }
     }
 
+    /// Stops the box as `stop` does, on a thread of its own, its output unread: a
+    /// caller whose server is healthy need not wait for the kill, the reaping and the
+    /// removal of the copy. `wait_for_stops` waits for every such stop.
+    pub fn stop_later(self) {
+        let thread = std::thread::spawn(move || drop(self));
+        let mut stopping = STOPPING.lock().unwrap_or_else(|e| e.into_inner());
+        // A stop that has ended needs no join: its handle is let go.
+        stopping.retain(|t| !t.is_finished());
+        stopping.push(thread);
+    }
+
     fn shut(&mut self) {
         if self.stopped {
             return;
@@ -732,6 +743,18 @@ impl Sandbox {
         if let Some(root) = self.root.take() {
             let _ = root.close();
         }
+    }
+}
+
+/// The boxes being stopped on threads of their own (`Sandbox::stop_later`).
+static STOPPING: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Waits until every box given to `Sandbox::stop_later` is stopped, its processes
+/// reaped and its copy removed: a run calls it before it reports.
+pub fn wait_for_stops() {
+    let threads = std::mem::take(&mut *STOPPING.lock().unwrap_or_else(|e| e.into_inner()));
+    for thread in threads {
+        let _ = thread.join();
     }
 }
 

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use super::ahead::{Lookahead, Ready};
 use super::clients;
 use super::replay::{Options, RunEnd, SuitePaths, discover};
 use super::report::{self, Score};
@@ -196,17 +197,14 @@ fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
     Ok((command, flags))
 }
 
-/// Plays `path` with `options` under `watch`, killing the target (every process of its
-/// box, or its process group with `--no-box`) if the play takes longer than `limit` from
-/// when the server listens (`watch` also lets an interrupt kill it). The start has its
-/// own limit (the target's `start_timeout`); this one stops a start that never returns
+/// Plays `ready` with `options` under their watch, killing the target (every process
+/// of its box, or its process group with `--no-box`) if the play takes longer than
+/// `limit` from when the server listens, or from when the play begins for a server
+/// started ahead (the watch also lets an interrupt kill it). The start has its own
+/// limit (the target's `start_timeout`); this one stops a start that never returns
 /// too, `start_timeout + limit` from the beginning.
-pub fn play_limited(
-    path: &Path,
-    options: &Options,
-    limit: Duration,
-    watch: Arc<super::target::foreign::Watch>,
-) -> TranscriptResult {
+pub fn play_limited(ready: Ready, options: &Options, limit: Duration) -> TranscriptResult {
+    let watch = options.watch.clone().unwrap_or_default();
     let mut options = options.clone();
     options.watch = Some(watch.clone());
     let (start_limit, killed) = match &options.target {
@@ -220,10 +218,11 @@ pub fn play_limited(
         _ => (Duration::ZERO, "the play was abandoned"),
     };
     let (tx, rx) = mpsc::channel();
-    let owned = path.to_path_buf();
+    let path = ready.path().to_path_buf();
     let began = Instant::now();
+    watch.play_begins();
     std::thread::spawn(move || {
-        let _ = tx.send(super::replay::replay_one(&owned, &options));
+        let _ = tx.send(ready.play(&options));
     });
     loop {
         let deadline = match watch.listening_since() {
@@ -243,7 +242,7 @@ pub fn play_limited(
     watch.kill();
     // Once its target is dead the play ends; waiting lets it remove its files.
     let _ = rx.recv_timeout(WIND_DOWN);
-    timed_out(path, limit, killed, began.elapsed())
+    timed_out(&path, limit, killed, began.elapsed())
 }
 
 fn timed_out(path: &Path, limit: Duration, killed: &str, took: Duration) -> TranscriptResult {
@@ -283,6 +282,7 @@ pub fn grade_all(
                     run.isolation.clone(),
                 );
                 command.start_timeout = run.start_timeout;
+                command.ahead = run.ahead;
                 if let Some(course) = &run.course {
                     command.follow(course);
                 }
@@ -302,11 +302,22 @@ pub fn grade_all(
             }
         })
         .collect();
+    // Every submission's target is the same kind: one answer for all (`grading::ahead`).
+    let depth = queue
+        .iter()
+        .find_map(|q| q.options.as_ref())
+        .map_or(0, super::ahead::depth);
+    let ahead = depth > 0;
+    let order = if ahead {
+        super::ahead::play_order(files)
+    } else {
+        (0..files.len()).collect()
+    };
     let tasks: Vec<(usize, usize)> = queue
         .iter()
         .enumerate()
         .filter(|(_, q)| q.options.is_some())
-        .flat_map(|(s, _)| (0..files.len()).map(move |f| (s, f)))
+        .flat_map(|(s, _)| order.iter().map(move |&f| (s, f)))
         .collect();
     let finished: Mutex<Vec<(usize, Graded)>> = Mutex::new(Vec::new());
     let graded = AtomicUsize::new(0);
@@ -335,22 +346,32 @@ pub fn grade_all(
         let workers: Vec<_> = (0..jobs.clamp(1, tasks.len().max(1)))
             .map(|_| {
                 scope.spawn(|| {
-                    loop {
+                    // Each task's options carry its watch, taken as it is begun: an
+                    // interrupt kills a server started ahead as well.
+                    let take = || {
                         if interrupt.signal().is_some() {
+                            return None;
+                        }
+                        let &(s, f) = tasks.get(next.fetch_add(1, Ordering::Relaxed))?;
+                        let mut opts = queue[s]
+                            .options
+                            .clone()
+                            .expect("tasks only for set-up submissions");
+                        let watch = interrupt.watch();
+                        opts.watch = Some(watch.clone());
+                        let ready = Ready::begin(&files[f], &opts, ahead);
+                        Some(((s, f, opts, watch), ready))
+                    };
+                    let mut lookahead = Lookahead::new(depth);
+                    while let Some(((s, f, opts, watch), ready)) = lookahead.next(take) {
+                        if interrupt.signal().is_some() {
+                            interrupt.release(&watch);
                             return;
                         }
-                        let Some(&(s, f)) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                            return;
-                        };
                         let q = &queue[s];
                         let began = Instant::now();
                         q.lock().first.get_or_insert(began);
-                        let opts = q
-                            .options
-                            .as_ref()
-                            .expect("tasks only for set-up submissions");
-                        let watch = interrupt.watch();
-                        let result = play_limited(&files[f], opts, limit, watch.clone());
+                        let result = play_limited(ready, &opts, limit);
                         interrupt.release(&watch);
                         if interrupt.signal().is_some() {
                             // Its target may have been killed by the interrupt, not by its fault.
@@ -415,6 +436,8 @@ pub fn grade_all(
         }
         workers_done.store(true, Ordering::SeqCst);
     });
+    // Boxes of healthy servers are stopped on threads of their own: all of them now.
+    crate::sandbox::wait_for_stops();
     let mut finished = finished.into_inner().unwrap_or_else(|e| e.into_inner());
     finished.sort_by_key(|(i, _)| *i);
     finished.into_iter().map(|(_, g)| g).collect()
@@ -444,6 +467,8 @@ pub struct Run {
     pub limit: Duration,
     /// How long each start has to listen.
     pub start_timeout: Duration,
+    /// Servers each job starts ahead of its play (`--ahead`).
+    pub ahead: usize,
     pub isolation: Isolation,
     /// The course file (`--course`), for every submission's transcripts.
     pub course: Option<Arc<Course>>,
@@ -773,6 +798,7 @@ fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String
         jobs: if shared { 1 } else { usize::from(args.jobs) },
         limit: Duration::from_secs_f64(args.transcript_timeout),
         start_timeout: Duration::from_secs_f64(args.start_timeout),
+        ahead: usize::from(args.ahead),
         isolation,
         course: course.clone(),
     };

@@ -561,6 +561,31 @@ impl Transcript {
         Ok(t)
     }
 
+    /// About how long a play of it waits, whatever the server: its `wait` and
+    /// `expect-silence` lines, and the shortest server timeout it sets
+    /// (`--read-timeout`, `--idle-timeout`), which an `expect-close` then waits out. A
+    /// rough figure, to spread the long plays among the short (`grading::ahead`).
+    pub fn idle_estimate(&self) -> Duration {
+        let steps: Duration = self
+            .steps
+            .iter()
+            .map(|s| match s.kind {
+                StepKind::Wait(d) | StepKind::ExpectSilence(_, d) => d,
+                _ => Duration::ZERO,
+            })
+            .sum();
+        let flags = self.server_flags.as_deref().unwrap_or_default();
+        let timeout = flags
+            .windows(2)
+            .filter(|w| w[0] == "--read-timeout" || w[0] == "--idle-timeout")
+            .filter_map(|w| w[1].parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .min()
+            .unwrap_or_default();
+        steps + timeout
+    }
+
     /// True if the transcript needs the in-process server (flags, store or fault).
     pub fn needs_local_server(&self) -> bool {
         self.server_flags.is_some() || self.store.is_some() || self.fault.is_some()

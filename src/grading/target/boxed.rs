@@ -250,20 +250,23 @@ impl BoxedTarget {
             std::thread::sleep(Duration::from_millis(10));
             died = self.died(&sandbox);
         }
-        let output = sandbox.stop();
         if let Some(watch) = &self.watch {
             watch.set(None);
         }
-        died.map(|status| {
-            let how = match status {
-                Some(status) => describe_status(status),
-                None => "its listening socket closed".to_string(),
-            };
-            format!(
-                "the target died during the transcript ({how}){}",
-                foreign::output_note(&output)
-            )
-        })
+        let Some(status) = died else {
+            // A healthy server: the box is stopped while the next transcript plays.
+            sandbox.stop_later();
+            return None;
+        };
+        let output = sandbox.stop();
+        let how = match status {
+            Some(status) => describe_status(status),
+            None => "its listening socket closed".to_string(),
+        };
+        Some(format!(
+            "the target died during the transcript ({how}){}",
+            foreign::output_note(&output)
+        ))
     }
 
     /// `Some` once the server is gone: the command's status if it exited.

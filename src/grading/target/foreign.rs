@@ -89,6 +89,16 @@ impl Watch {
         }
     }
 
+    /// A play begins now: a target that listens already (started ahead, while the
+    /// transcript before played) is counted from now, one still starting from when it
+    /// listens.
+    pub fn play_begins(&self) {
+        let mut listening = self.listening.lock().unwrap_or_else(|e| e.into_inner());
+        if listening.is_some() {
+            *listening = Some(Instant::now());
+        }
+    }
+
     pub(super) fn mark_listening(&self) {
         *self.listening.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
@@ -184,6 +194,63 @@ impl Started {
         match self {
             Started::Boxed(b) => b.finish(grace),
             Started::Unboxed(u) => u.finish(grace),
+        }
+    }
+}
+
+/// A start on a thread of its own: the server of the next transcript, starting while
+/// the one before it plays (`grading::ahead`). Dropped unwaited, it kills what it
+/// started (its watch) and waits for the thread.
+pub struct Starting {
+    thread: Option<std::thread::JoinHandle<Result<Started, String>>>,
+    watch: Arc<Watch>,
+}
+
+/// What `Launch` borrows, owned by a `Starting`'s thread.
+pub struct OwnedLaunch {
+    pub transcript: std::path::PathBuf,
+    pub args: Vec<String>,
+    pub store: Option<Vec<u8>>,
+    pub write_limit: Option<u64>,
+}
+
+impl Starting {
+    /// Starts `target` as `launch` says on a new thread, under `watch`.
+    pub fn spawn(target: CommandTarget, launch: OwnedLaunch, watch: Arc<Watch>) -> Starting {
+        let thread_watch = watch.clone();
+        let thread = std::thread::spawn(move || {
+            Started::start(
+                &target,
+                Launch {
+                    transcript: &launch.transcript,
+                    args: &launch.args,
+                    store: launch.store.as_deref(),
+                    write_limit: launch.write_limit,
+                    watch: Some(&thread_watch),
+                },
+            )
+        });
+        Starting {
+            thread: Some(thread),
+            watch,
+        }
+    }
+
+    /// Waits for the start: the server listens, or why not.
+    pub fn wait(mut self) -> Result<Started, String> {
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(started)) => started,
+            _ => Err("the start's thread ended without an answer".to_string()),
+        }
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.watch.kill();
+            // A target that listened before the kill is stopped as it drops.
+            let _ = thread.join();
         }
     }
 }

@@ -89,6 +89,12 @@ impl StartGate {
         self.lock().closed.clone()
     }
 
+    /// True once a start has listened: a command that cannot start would have shown it
+    /// by then, so later starts may run ahead of their plays (`grading::ahead`).
+    pub fn proven(&self) -> bool {
+        self.lock().succeeded
+    }
+
     /// A start that listened.
     pub fn succeeded(&self) {
         self.lock().succeeded = true;

@@ -33,6 +33,10 @@ use crate::sandbox::{Protections, Sandbox};
 /// How long a target has to listen by default (`--start-timeout`).
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many servers each job starts ahead by default (`--ahead`): bench/SANDBOX.md
+/// has what each depth gave a class of Python servers.
+pub const AHEAD: usize = 4;
+
 /// Which server a transcript plays against.
 #[derive(Debug, Clone, Default)]
 pub enum Target {
@@ -64,6 +68,9 @@ pub struct CommandTarget {
     /// Shared by every transcript of this target: stops starting it after a start that
     /// cannot work (`gate`).
     pub gate: Arc<gate::StartGate>,
+    /// How many servers each job starts ahead of the transcript it plays (`--ahead`,
+    /// `grading::ahead`); 0: each starts as its transcript plays.
+    pub ahead: usize,
 }
 
 impl CommandTarget {
@@ -97,6 +104,7 @@ impl CommandTarget {
             start_timeout: START_TIMEOUT,
             data_file: None,
             gate: Arc::default(),
+            ahead: AHEAD,
         }
     }
 }

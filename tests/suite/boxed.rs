@@ -658,6 +658,65 @@ time.sleep(float(sys.argv[1]))
     assert!(left.is_empty(), "still running after the run: {left:?}");
 }
 
+/// A program the box cannot run (exit 126) is told why and what to do, whether it
+/// lacks the execute bit or lies outside the submission's copy; a server that runs
+/// is not given that note.
+#[test]
+fn a_start_the_box_cannot_run_is_told_why_exit_126() {
+    let work = tempfile::tempdir_in(crate::support::outside_tmp()).unwrap();
+    let dir = work.path().join("submission");
+    std::fs::create_dir(&dir).unwrap();
+    // No execute bit in the copy.
+    write(&dir, "server.sh", "exec python3 wordserver.py\n");
+    // A program outside the copy (not in a system directory).
+    let outside = work.path().join("prog");
+    std::fs::copy("/bin/sleep", &outside).unwrap();
+    let note = "(126: a command was found but could not be run: it has no execute bit, or it lies outside the box";
+    for command in [
+        "./server.sh".to_string(),
+        format!("{} 60", outside.display()),
+    ] {
+        let output = Command::new(binary())
+            .current_dir(&dir)
+            .args(["replay", "--start-timeout", "5", "--target-cmd", &command])
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("transcripts/methods/other-path-is-404.transcript"),
+            )
+            .output()
+            .expect("wordwire runs");
+        assert_eq!(output.status.code(), Some(1), "{}", said(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("exited before listening (exit status 126)"),
+            "{command}: {stdout}"
+        );
+        assert!(stdout.contains(note), "{command}: {stdout}");
+    }
+    // The same script run through `sh` needs no execute bit: no note, it listens.
+    std::fs::copy(impls().join("wordserver.py"), dir.join("wordserver.py")).unwrap();
+    write(
+        &dir,
+        "server.sh",
+        &format!("exec {BOX_PYTHON} wordserver.py --addr 127.0.0.1:8080 --store words.txt\n"),
+    );
+    let output = Command::new(binary())
+        .current_dir(&dir)
+        .args(["replay", "--target-cmd", "sh server.sh"])
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("transcripts/methods/other-path-is-404.transcript"),
+        )
+        .output()
+        .expect("wordwire runs");
+    assert_eq!(output.status.code(), Some(0), "{}", said(&output));
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("126"),
+        "{}",
+        said(&output)
+    );
+}
+
 #[test]
 fn a_server_awaited_on_its_port_that_listens_elsewhere_is_told_where() {
     // The command names {port}, so the server is awaited there; it binds its own.

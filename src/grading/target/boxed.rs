@@ -136,10 +136,14 @@ fn start_once(
             let note = foreign::output_note(&output);
             let error = match e {
                 SandboxError::ExitedBeforeListening(status) => {
-                    let not_found = if status.code() == Some(127) {
-                        " (127: a command was not found; the box's PATH is /usr/local/bin:/usr/bin:/bin)"
-                    } else {
-                        ""
+                    let not_found = match status.code() {
+                        Some(127) => {
+                            " (127: a command was not found; the box's PATH is /usr/local/bin:/usr/bin:/bin)"
+                        }
+                        Some(126) => {
+                            " (126: a command was found but could not be run: it has no execute bit, or it lies outside the box, which runs only the submission's copy and the system's directories such as /usr and /opt; `sh server.sh` needs no execute bit, and a program elsewhere must be copied into the submission or run with --no-box)"
+                        }
+                        _ => "",
                     };
                     StartError {
                         message: format!(

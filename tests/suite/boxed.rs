@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use crate::grading::{BOX_PYTHON, cut_suite};
 use crate::support::binary;
@@ -740,4 +741,72 @@ fn without_namespaces_the_box_says_what_is_missing_and_still_grades_and_cleans_u
         let left = crate::grading::processes_with(&marker);
         assert!(left.is_empty(), "still running: {left:?}");
     }
+}
+
+/// `grade --jobs 1 --ahead 2 --transcript-timeout 1.8`, boxed: servers started ahead
+/// listen while the transcripts before them play (the fourth one a good 2 s before its
+/// play), yet each has its whole limit from when its play begins, so four plays that
+/// each wait 1 s all pass; and the limit still bites a server started ahead: a play
+/// that waits 3 s fails over it, its neighbours pass.
+#[test]
+fn a_server_started_ahead_has_its_whole_time_limit_from_when_its_play_begins() {
+    use crate::grading::named_transcript;
+    let work = tempfile::tempdir().unwrap();
+    let run = |name: &str, waits: &[(&str, u64)]| {
+        let suite = work.path().join(name).join("transcripts");
+        std::fs::create_dir_all(suite.join("methods")).unwrap();
+        for (transcript, ms) in waits {
+            named_transcript(&suite.join("methods"), transcript, Some(*ms));
+        }
+        let class = work.path().join(name).join("class");
+        submission(
+            &class,
+            "honest",
+            &[("wordserver.py", "wordserver.py")],
+            &format!("{BOX_PYTHON} wordserver.py --addr {{addr}} --store {{store}}"),
+        );
+        let out = work.path().join(name).join("grades");
+        let mut command = Command::new(binary());
+        command
+            .arg("grade")
+            .arg(&class)
+            .arg("--out")
+            .arg(&out)
+            .arg("--suite")
+            .arg(&suite)
+            .args(["--jobs", "1", "--ahead", "2", "--transcript-timeout", "1.8"]);
+        let output = crate::support::output_within(&mut command, Duration::from_secs(60));
+        (output, out)
+    };
+    // Both at once: all plays are long, so in file order.
+    let ((within, within_out), (over, over_out)) = std::thread::scope(|s| {
+        let within = s.spawn(|| {
+            run(
+                "within",
+                &[("a1", 1000), ("a2", 1000), ("a3", 1000), ("a4", 1000)],
+            )
+        });
+        // b3 starts ahead, while b2 plays.
+        let over = s.spawn(|| run("over", &[("b1", 150), ("b2", 150), ("b3", 3000)]));
+        (within.join().unwrap(), over.join().unwrap())
+    });
+    assert_eq!(within.status.code(), Some(0), "{}", said(&within));
+    assert_eq!(
+        scores(&within_out),
+        [("honest".to_string(), "100".to_string())],
+        "{}",
+        said(&within)
+    );
+    assert_eq!(over.status.code(), Some(1), "{}", said(&over));
+    let page = page(&over_out, "honest");
+    assert!(
+        page.contains("methods/b3.transcript <small>(methods)</small></h3>\n<p class=\"message\">over the transcript time limit of 1.8 s (--transcript-timeout"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("over the transcript time limit of 1.8 s")
+            .count(),
+        2,
+        "once under Failures, once in the table: {page}"
+    );
 }

@@ -992,7 +992,7 @@ fn a_server_that_serves_an_empty_host_fails_a_should_not_a_must() {
 /// A transcript for `tests/impls/wordserver.py` whose starting store holds its `name`
 /// (the log of `logging_wordserver` names each start by it): a POST answered 200, then,
 /// for a long one, `wait_ms`.
-fn named_transcript(dir: &Path, name: &str, wait_ms: Option<u64>) {
+pub fn named_transcript(dir: &Path, name: &str, wait_ms: Option<u64>) {
     let mut text = format!(
         "# {name}\nstore\n  | {name}\nopen a\nsend a\n  > POST / HTTP/1.1\\r\\n\n  > Host: localhost\\r\\n\n  > Content-Length: 5\\r\\n\n  > \\r\\n\n  > hello\nexpect a\n  < HTTP/1.1 200 OK\\r\\n\n  < Date: [DATE]\\r\\n\n  < Server: [SERVER]\\r\\n\n  < Content-Type: text/plain; charset=utf-8\\r\\n\n  < Content-Length: 12\\r\\n\n  < \\r\\n\n  < added hello\\n\n  = body 12 bytes\n  ~ body message\n"
     );

@@ -247,8 +247,9 @@ fn a_start_that_cannot_work_is_reported_once_and_not_retried() {
     );
 }
 
-#[test]
-fn without_the_box_a_start_that_failed_alike_twice_is_not_started_a_third_time() {
+/// How many times `grade --no-box --jobs JOBS --ahead 4` starts a command that fails
+/// alike on every start, over the four transcripts of `FOUR`.
+fn starts_of_a_failing_command(jobs: &str) -> usize {
     let work = tempfile::tempdir().unwrap();
     let suite = cut_suite(work.path(), &FOUR);
     let class = work.path().join("class");
@@ -266,13 +267,35 @@ fn without_the_box_a_start_that_failed_alike_twice_is_not_started_a_third_time()
             "--suite",
             suite.to_str().unwrap(),
             "--jobs",
-            "1",
+            jobs,
+            // Explicit (it is the default): no server starts ahead of a command that
+            // has never listened.
+            "--ahead",
+            "4",
             "--no-box",
         ],
     );
     assert_eq!(output.status.code(), Some(1), "{}", said(&output));
     let starts = std::fs::read_to_string(class.join("uncompiled/starts")).unwrap();
-    assert_eq!(starts.lines().count(), 2, "{}", said(&output));
+    starts.lines().count()
+}
+
+/// A command that fails alike on two starts is not started again, with `--ahead 4`:
+/// one job starts it for the first two transcripts only (not four at once, as
+/// starting the next ones ahead before it had ever listened would).
+#[test]
+fn without_the_box_a_start_that_failed_alike_twice_is_not_started_a_third_time() {
+    assert_eq!(starts_of_a_failing_command("1"), 2);
+}
+
+/// As above with two jobs: each job has at most one start of it running, so the gate
+/// closes after two failed starts with at most one more already begun by the other
+/// job (the gate is asked before each start, not held during it) — never the four
+/// that starts ahead would make.
+#[test]
+fn with_two_jobs_and_ahead_a_start_that_failed_alike_twice_is_started_at_most_three_times() {
+    let starts = starts_of_a_failing_command("2");
+    assert!((2..=3).contains(&starts), "{starts} starts");
 }
 
 #[test]

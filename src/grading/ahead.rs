@@ -113,6 +113,12 @@ pub fn depth(options: &Options) -> usize {
     }
 }
 
+/// True if a server for `options` would start ahead now: its command has listened
+/// once (`StartGate::proven`).
+pub fn proven(options: &Options) -> bool {
+    matches!(&options.target, Target::Command(command) if command.gate.proven())
+}
+
 /// A play at least this long (`Transcript::idle_estimate`) hides the starts begun
 /// during it.
 const LONG: Duration = Duration::from_millis(100);
@@ -168,11 +174,17 @@ impl<T> Lookahead<T> {
     }
 
     /// The task to play now: the oldest one begun ahead, or a fresh one from `take`;
-    /// then tasks are taken and begun until `depth` are ahead. `None` when `take` has
-    /// no more.
-    pub fn next(&mut self, mut take: impl FnMut() -> Option<(T, Ready)>) -> Option<(T, Ready)> {
+    /// then, while `proven` says the next task's server would start now,
+    /// tasks are taken and begun until `depth` are ahead. `None` when `take` has no
+    /// more. Tasks whose servers cannot start yet are left to the other workers: held
+    /// here, they would wait for this worker's plays while another worker idles.
+    pub fn next(
+        &mut self,
+        mut take: impl FnMut() -> Option<(T, Ready)>,
+        proven: impl Fn() -> bool,
+    ) -> Option<(T, Ready)> {
         let now = self.pending.pop_front().or_else(&mut take)?;
-        while self.pending.len() < self.depth {
+        while self.pending.len() < self.depth && proven() {
             match take() {
                 Some(task) => self.pending.push_back(task),
                 None => break,
@@ -188,6 +200,36 @@ impl<T> Lookahead<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A worker takes tasks ahead only while their servers would start now: before
+    /// the command has listened once it takes one task at a time, leaving the rest to
+    /// the other workers (`grade --jobs 2` of a command that never listens played its
+    /// transcripts one at a time, all held by the first worker).
+    #[test]
+    fn tasks_are_taken_ahead_only_while_their_servers_would_start() {
+        let options = Options::default();
+        let taken = std::cell::Cell::new(0);
+        let mut take = || {
+            (taken.get() < 5).then(|| {
+                taken.set(taken.get() + 1);
+                (
+                    taken.get(),
+                    Ready::begin(Path::new("none"), &options, false),
+                )
+            })
+        };
+        let mut lookahead = Lookahead::new(2);
+        let mut next = |proven: bool| lookahead.next(&mut take, || proven).map(|(n, _)| n);
+        assert_eq!(next(false), Some(1));
+        assert_eq!(taken.get(), 1, "none taken ahead");
+        assert_eq!(next(true), Some(2));
+        assert_eq!(taken.get(), 4, "two taken ahead");
+        assert_eq!(next(false), Some(3));
+        assert_eq!(taken.get(), 4, "none more taken ahead");
+        assert_eq!(next(true), Some(4));
+        assert_eq!(next(true), Some(5));
+        assert_eq!(next(true), None);
+    }
 
     #[test]
     fn long_plays_are_spread_among_the_short_ones_in_their_order() {

@@ -529,7 +529,8 @@ pub fn replay_all(
                     let &i = order.get(next.fetch_add(1, Ordering::Relaxed))?;
                     Some((i, Ready::begin(&paths[i], options, ahead)))
                 };
-                while let Some((i, ready)) = tasks.next(take) {
+                let proven = || super::ahead::proven(options);
+                while let Some((i, ready)) = tasks.next(take, proven) {
                     let result = ready.play(options);
                     {
                         // Counting and printing under one lock numbers lines as they finish.

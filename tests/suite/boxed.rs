@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use crate::grading::{BOX_PYTHON, cut_suite};
 use crate::support::binary;
@@ -246,8 +247,9 @@ fn a_start_that_cannot_work_is_reported_once_and_not_retried() {
     );
 }
 
-#[test]
-fn without_the_box_a_start_that_failed_alike_twice_is_not_started_a_third_time() {
+/// How many times `grade --no-box --jobs JOBS --ahead 4` starts a command that fails
+/// alike on every start, over the four transcripts of `FOUR`.
+fn starts_of_a_failing_command(jobs: &str) -> usize {
     let work = tempfile::tempdir().unwrap();
     let suite = cut_suite(work.path(), &FOUR);
     let class = work.path().join("class");
@@ -265,13 +267,35 @@ fn without_the_box_a_start_that_failed_alike_twice_is_not_started_a_third_time()
             "--suite",
             suite.to_str().unwrap(),
             "--jobs",
-            "1",
+            jobs,
+            // Explicit (it is the default): no server starts ahead of a command that
+            // has never listened.
+            "--ahead",
+            "4",
             "--no-box",
         ],
     );
     assert_eq!(output.status.code(), Some(1), "{}", said(&output));
     let starts = std::fs::read_to_string(class.join("uncompiled/starts")).unwrap();
-    assert_eq!(starts.lines().count(), 2, "{}", said(&output));
+    starts.lines().count()
+}
+
+/// A command that fails alike on two starts is not started again, with `--ahead 4`:
+/// one job starts it for the first two transcripts only (not four at once, as
+/// starting the next ones ahead before it had ever listened would).
+#[test]
+fn without_the_box_a_start_that_failed_alike_twice_is_not_started_a_third_time() {
+    assert_eq!(starts_of_a_failing_command("1"), 2);
+}
+
+/// As above with two jobs: each job has at most one start of it running, so the gate
+/// closes after two failed starts with at most one more already begun by the other
+/// job (the gate is asked before each start, not held during it) — never the four
+/// that starts ahead would make.
+#[test]
+fn with_two_jobs_and_ahead_a_start_that_failed_alike_twice_is_started_at_most_three_times() {
+    let starts = starts_of_a_failing_command("2");
+    assert!((2..=3).contains(&starts), "{starts} starts");
 }
 
 #[test]
@@ -799,4 +823,72 @@ fn without_namespaces_the_box_says_what_is_missing_and_still_grades_and_cleans_u
         let left = crate::grading::processes_with(&marker);
         assert!(left.is_empty(), "still running: {left:?}");
     }
+}
+
+/// `grade --jobs 1 --ahead 2 --transcript-timeout 1.8`, boxed: servers started ahead
+/// listen while the transcripts before them play (the fourth one a good 2 s before its
+/// play), yet each has its whole limit from when its play begins, so four plays that
+/// each wait 1 s all pass; and the limit still bites a server started ahead: a play
+/// that waits 3 s fails over it, its neighbours pass.
+#[test]
+fn a_server_started_ahead_has_its_whole_time_limit_from_when_its_play_begins() {
+    use crate::grading::named_transcript;
+    let work = tempfile::tempdir().unwrap();
+    let run = |name: &str, waits: &[(&str, u64)]| {
+        let suite = work.path().join(name).join("transcripts");
+        std::fs::create_dir_all(suite.join("methods")).unwrap();
+        for (transcript, ms) in waits {
+            named_transcript(&suite.join("methods"), transcript, Some(*ms));
+        }
+        let class = work.path().join(name).join("class");
+        submission(
+            &class,
+            "honest",
+            &[("wordserver.py", "wordserver.py")],
+            &format!("{BOX_PYTHON} wordserver.py --addr {{addr}} --store {{store}}"),
+        );
+        let out = work.path().join(name).join("grades");
+        let mut command = Command::new(binary());
+        command
+            .arg("grade")
+            .arg(&class)
+            .arg("--out")
+            .arg(&out)
+            .arg("--suite")
+            .arg(&suite)
+            .args(["--jobs", "1", "--ahead", "2", "--transcript-timeout", "1.8"]);
+        let output = crate::support::output_within(&mut command, Duration::from_secs(60));
+        (output, out)
+    };
+    // Both at once: all plays are long, so in file order.
+    let ((within, within_out), (over, over_out)) = std::thread::scope(|s| {
+        let within = s.spawn(|| {
+            run(
+                "within",
+                &[("a1", 1000), ("a2", 1000), ("a3", 1000), ("a4", 1000)],
+            )
+        });
+        // b3 starts ahead, while b2 plays.
+        let over = s.spawn(|| run("over", &[("b1", 150), ("b2", 150), ("b3", 3000)]));
+        (within.join().unwrap(), over.join().unwrap())
+    });
+    assert_eq!(within.status.code(), Some(0), "{}", said(&within));
+    assert_eq!(
+        scores(&within_out),
+        [("honest".to_string(), "100".to_string())],
+        "{}",
+        said(&within)
+    );
+    assert_eq!(over.status.code(), Some(1), "{}", said(&over));
+    let page = page(&over_out, "honest");
+    assert!(
+        page.contains("methods/b3.transcript <small>(methods)</small></h3>\n<p class=\"message\">over the transcript time limit of 1.8 s (--transcript-timeout"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("over the transcript time limit of 1.8 s")
+            .count(),
+        2,
+        "once under Failures, once in the table: {page}"
+    );
 }

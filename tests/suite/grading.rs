@@ -11,8 +11,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use crate::support::{TestServer, binary, python3, suite_files};
+use crate::support::{TestServer, binary, output_within, python3, suite_files};
 
 /// Python as a box runs it: the system's, first on the box's PATH (`-S`: no site
 /// packages, a faster start).
@@ -986,4 +987,132 @@ fn a_server_that_serves_an_empty_host_fails_a_should_not_a_must() {
     assert_eq!(report["warnings"], 1, "{report:#}");
     assert_eq!(report["failed"], 0, "{report:#}");
     assert_eq!(report["transcripts"][0]["level"], "SHOULD", "{report:#}");
+}
+
+/// A transcript for `tests/impls/wordserver.py` whose starting store holds its `name`
+/// (the log of `logging_wordserver` names each start by it): a POST answered 200, then,
+/// for a long one, `wait_ms`.
+pub fn named_transcript(dir: &Path, name: &str, wait_ms: Option<u64>) {
+    let mut text = format!(
+        "# {name}\nstore\n  | {name}\nopen a\nsend a\n  > POST / HTTP/1.1\\r\\n\n  > Host: localhost\\r\\n\n  > Content-Length: 5\\r\\n\n  > \\r\\n\n  > hello\nexpect a\n  < HTTP/1.1 200 OK\\r\\n\n  < Date: [DATE]\\r\\n\n  < Server: [SERVER]\\r\\n\n  < Content-Type: text/plain; charset=utf-8\\r\\n\n  < Content-Length: 12\\r\\n\n  < \\r\\n\n  < added hello\\n\n  = body 12 bytes\n  ~ body message\n"
+    );
+    if let Some(ms) = wait_ms {
+        text.push_str(&format!("wait {ms}\n"));
+    }
+    std::fs::write(dir.join(format!("{name}.transcript")), text).unwrap();
+}
+
+/// A `--no-box` command that starts `tests/impls/wordserver.py` on `{addr}` and
+/// `{store}` and appends `start NAME` to `log` as it starts and `stop NAME` as its
+/// group is stopped (SIGTERM), NAME being the first line of its starting store.
+fn logging_wordserver(log: &Path) -> String {
+    let log = log.display();
+    let server = impls().join("wordserver.py");
+    format!(
+        "n=$(head -n 1 {{store}}); echo start $n >> {log}; trap 'echo stop $n >> {log}; exit 0' TERM; {} {} --addr {{addr}} --store {{store}} & wait",
+        python3(),
+        server.display()
+    )
+}
+
+/// `(event, name)` of each line of a `logging_wordserver` log.
+fn log_events(log: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (event, name) = l.split_once(' ').expect("EVENT NAME");
+            (event.to_string(), name.to_string())
+        })
+        .collect()
+}
+
+/// The most servers of `events` alive at once; panics on a stop without its start.
+fn most_alive(events: &[(String, String)]) -> usize {
+    let mut alive = BTreeSet::new();
+    let mut most = 0;
+    for (event, name) in events {
+        match event.as_str() {
+            "start" => assert!(
+                alive.insert(name.clone()),
+                "{name} started twice: {events:?}"
+            ),
+            "stop" => assert!(alive.remove(name), "{name} stopped unstarted: {events:?}"),
+            other => panic!("{other}: {events:?}"),
+        }
+        most = most.max(alive.len());
+    }
+    assert!(alive.is_empty(), "not stopped: {alive:?} in {events:?}");
+    most
+}
+
+/// `replay --target-cmd --no-box --jobs 1`: with `--ahead 2`, servers start while the
+/// transcript before them plays (two alive at once: the last short one starts ahead,
+/// before the long one before it has finished its 1 s wait), but only once the first
+/// start has listened (the first play, a long one by the spread, runs alone), each is
+/// started and stopped once, and every transcript passes; with `--ahead 0` each server
+/// starts at its play and is stopped before the next starts, in file order.
+#[test]
+fn replay_starts_servers_ahead_once_the_first_listened_and_with_ahead_0_one_at_a_time() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = work.path().join("transcripts");
+    std::fs::create_dir(&suite).unwrap();
+    // In file order the long ones come last; spread (`play_order`): l1 s1 s2 l2 s3.
+    for name in ["s1", "s2", "s3"] {
+        named_transcript(&suite, name, None);
+    }
+    for name in ["x-l1", "x-l2"] {
+        named_transcript(&suite, name, Some(1000));
+    }
+    let replay = |ahead: &str| {
+        let log = work.path().join(format!("ahead-{ahead}.log"));
+        let mut command = Command::new(binary());
+        command
+            .args(["replay", "--format", "json", "--jobs", "1", "--no-box"])
+            .args(["--ahead", ahead, "--target-cmd", &logging_wordserver(&log)])
+            .arg(&suite);
+        (output_within(&mut command, Duration::from_secs(60)), log)
+    };
+    // Both at once: the test takes as long as the slower of the two.
+    let runs = std::thread::scope(|s| {
+        let ahead = s.spawn(|| replay("2"));
+        let one_by_one = s.spawn(|| replay("0"));
+        [ahead.join().unwrap(), one_by_one.join().unwrap()]
+    });
+    let mut played = Vec::new();
+    for (output, log) in runs {
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+        assert_eq!(output.status.code(), Some(0), "{report:#}");
+        assert_eq!(
+            with_outcome(&report, "passed"),
+            names(&["s1", "s2", "s3", "x-l1", "x-l2"]),
+            "{report:#}"
+        );
+        played.push(log_events(&log));
+    }
+    let [ahead, one_by_one] = &played[..] else {
+        unreachable!()
+    };
+    let pair = |event: &str, name: &str| (event.to_string(), name.to_string());
+    // --ahead 2.
+    assert!(most_alive(ahead) >= 2, "{ahead:?}");
+    assert_eq!(ahead.len(), 10, "each started and stopped once: {ahead:?}");
+    assert_eq!(
+        ahead[..2],
+        [pair("start", "x-l1"), pair("stop", "x-l1")],
+        "the long one first, alone until it listened: {ahead:?}"
+    );
+    let at = |e: (String, String)| ahead.iter().position(|x| *x == e).unwrap();
+    assert!(
+        at(pair("start", "s3")) < at(pair("stop", "x-l2")),
+        "s3 starts ahead while x-l2 plays: {ahead:?}"
+    );
+    // --ahead 0.
+    assert_eq!(most_alive(one_by_one), 1, "{one_by_one:?}");
+    let expected: Vec<(String, String)> = ["s1", "s2", "s3", "x-l1", "x-l2"]
+        .into_iter()
+        .flat_map(|n| [pair("start", n), pair("stop", n)])
+        .collect();
+    assert_eq!(one_by_one, &expected);
 }

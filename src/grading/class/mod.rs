@@ -362,8 +362,15 @@ pub fn grade_all(
                         let ready = Ready::begin(&files[f], &opts, ahead);
                         Some(((s, f, opts, watch), ready))
                     };
+                    // Whether the next task's submission has listened once.
+                    let proven = || {
+                        tasks
+                            .get(next.load(Ordering::Relaxed))
+                            .and_then(|&(s, _)| queue[s].options.as_ref())
+                            .is_some_and(super::ahead::proven)
+                    };
                     let mut lookahead = Lookahead::new(depth);
-                    while let Some(((s, f, opts, watch), ready)) = lookahead.next(take) {
+                    while let Some(((s, f, opts, watch), ready)) = lookahead.next(take, proven) {
                         if interrupt.signal().is_some() {
                             interrupt.release(&watch);
                             return;

@@ -918,6 +918,40 @@ mod tests {
         assert_eq!(t.expected_statuses(), [200]);
     }
 
+    /// `idle_estimate` (how `grading::ahead::play_order` tells the long plays from the
+    /// short): the `wait` and `expect-silence` durations summed, plus the smallest
+    /// `--read-timeout` or `--idle-timeout` of the `server` flags; nothing of either: zero.
+    #[test]
+    fn the_idle_estimate_sums_waits_and_silences_and_adds_the_smallest_server_timeout() {
+        let estimate = |text: &str| {
+            Transcript::parse(Path::new("t.transcript"), text)
+                .unwrap()
+                .idle_estimate()
+        };
+        let ms = Duration::from_millis;
+        let steps =
+            "open a\nwait 300\nsend a\n  > x\nexpect-silence a 200\nwait 50\nexpect-close a\n";
+        assert_eq!(estimate(steps), ms(550));
+        // Other flags (and their values) count for nothing; the smaller timeout is added.
+        let flagged =
+            format!("server --max-connections 7 --read-timeout 2 --idle-timeout 0.8\n{steps}");
+        assert_eq!(estimate(&flagged), ms(550 + 800));
+        // Repeated `server` lines add up to one list of flags.
+        let repeated = format!("server --idle-timeout 3\nserver --read-timeout 0.25\n{steps}");
+        assert_eq!(estimate(&repeated), ms(550 + 250));
+        // A timeout alone.
+        assert_eq!(
+            estimate("server --idle-timeout 0.8\nopen a\nexpect-close a\n"),
+            ms(800)
+        );
+        // Nothing that waits: zero, with other flags or none.
+        assert_eq!(estimate("open a\nsend a\n  > x\nclose a\n"), Duration::ZERO);
+        assert_eq!(
+            estimate("server --max-connections 1\nopen a\nclose a\n"),
+            Duration::ZERO
+        );
+    }
+
     #[test]
     fn a_step_on_an_unopened_connection_is_an_error() {
         let err = Transcript::parse(Path::new("x"), "close b\n").unwrap_err();

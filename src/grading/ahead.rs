@@ -141,17 +141,19 @@ fn spread(long: &[bool]) -> Vec<usize> {
     if longs.is_empty() || shorts.is_empty() {
         return (0..long.len()).collect();
     }
-    // A long one first, then one after each `gap` short ones.
+    // A short one first: nothing starts ahead until a command has listened once,
+    // and a short play shows that soonest. Then a long one, and one after each
+    // `gap` short ones.
     let gap = shorts.len().div_ceil(longs.len());
     let mut order = Vec::with_capacity(long.len());
     let mut longs = longs.into_iter();
     for (n, short) in shorts.into_iter().enumerate() {
+        order.push(short);
         if n % gap == 0
             && let Some(l) = longs.next()
         {
             order.push(l);
         }
-        order.push(short);
     }
     order.extend(longs);
     order
@@ -235,14 +237,15 @@ mod tests {
     fn long_plays_are_spread_among_the_short_ones_in_their_order() {
         let l = true;
         let s = false;
-        // Two long ones at the end, six short ones: each long one leads three short.
+        // Two long ones at the end, six short ones: a short one first, then each
+        // long one before three short.
         assert_eq!(
             spread(&[s, s, s, s, s, s, l, l]),
-            vec![6, 0, 1, 2, 7, 3, 4, 5]
+            vec![0, 6, 1, 2, 3, 7, 4, 5]
         );
-        assert_eq!(spread(&[l, s, l, s, l]), vec![0, 1, 2, 3, 4]);
+        assert_eq!(spread(&[l, s, l, s, l]), vec![1, 0, 3, 2, 4]);
         // More long ones than gaps: the rest at the end.
-        assert_eq!(spread(&[l, l, l, s]), vec![0, 3, 1, 2]);
+        assert_eq!(spread(&[l, l, l, s]), vec![3, 0, 1, 2]);
         // One kind only: as given.
         assert_eq!(spread(&[s, s, s]), vec![0, 1, 2]);
         assert_eq!(spread(&[l, l]), vec![0, 1]);

@@ -575,10 +575,16 @@ impl Transcript {
             })
             .sum();
         let flags = self.server_flags.as_deref().unwrap_or_default();
-        let timeout = flags
-            .windows(2)
-            .filter(|w| w[0] == "--read-timeout" || w[0] == "--idle-timeout")
-            .filter_map(|w| w[1].parse::<f64>().ok())
+        // `--idle-timeout 0.8` and `--idle-timeout=0.8` alike.
+        let values = flags.iter().enumerate().filter_map(|(i, flag)| {
+            let (name, value) = match flag.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (flag.as_str(), flags.get(i + 1).map(String::as_str)),
+            };
+            matches!(name, "--read-timeout" | "--idle-timeout").then_some(value)?
+        });
+        let timeout = values
+            .filter_map(|v| v.parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64)
             .min()
@@ -939,10 +945,14 @@ mod tests {
         // Repeated `server` lines add up to one list of flags.
         let repeated = format!("server --idle-timeout 3\nserver --read-timeout 0.25\n{steps}");
         assert_eq!(estimate(&repeated), ms(550 + 250));
-        // A timeout alone.
+        // A timeout alone, in either form.
         assert_eq!(
             estimate("server --idle-timeout 0.8\nopen a\nexpect-close a\n"),
             ms(800)
+        );
+        assert_eq!(
+            estimate("server --read-timeout=0.3 --idle-timeout 5\nopen a\nexpect-close a\n"),
+            ms(300)
         );
         // Nothing that waits: zero, with other flags or none.
         assert_eq!(estimate("open a\nsend a\n  > x\nclose a\n"), Duration::ZERO);

@@ -29,10 +29,11 @@ pub struct GradeArgs {
     /// that exits the same way twice, or finds no command, is not tried again.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
     pub start_timeout: f64,
-    /// Servers each job starts ahead of the transcript it plays, so that a start
-    /// overlaps the plays before it; each is a live server while it waits (0: each
-    /// starts as its transcript plays, which suits a submission that needs much memory).
-    #[arg(long, value_name = "N", default_value_t = crate::grading::target::AHEAD as u16)]
+    /// Servers each job starts ahead of the transcript it plays (at most 16), so that
+    /// a start overlaps the plays before it; each is a live server, in a box of its
+    /// own, while it waits (0: each starts as its transcript plays, which suits a
+    /// submission that needs much memory).
+    #[arg(long, value_name = "N", default_value_t = crate::grading::target::AHEAD as u16, value_parser = clap::value_parser!(u16).range(0..=16))]
     pub ahead: u16,
     /// Run the submissions without a box: as your user, in their own directories,
     /// with your files, environment and network, and only their process groups

@@ -337,7 +337,7 @@ pub(super) fn start_ahead(
         store: t.store.clone(),
         write_limit: write_limit(t),
     };
-    Some(Starting::spawn(command.clone(), launch, watch))
+    Starting::spawn(command.clone(), launch, watch)
 }
 
 /// Why `t` is not played against `options`' target, decided before anything starts.

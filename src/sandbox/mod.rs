@@ -73,9 +73,10 @@
 //! 3. the helper stays in the box's network namespace, outside its PID namespace,
 //!    and answers the grader: it connects to `127.0.0.1:PORT` inside the box and
 //!    passes the connected socket back with `SCM_RIGHTS` (an unprivileged grader
-//!    cannot `setns` into a namespace owned by a child user namespace), reads its
-//!    own `/proc/self/net/tcp{,6}` for the box's listeners, and kills the init on
-//!    `Stop`.
+//!    cannot `setns` into a namespace owned by a child user namespace), lists the
+//!    box's listeners (`sockets`: a netlink dump of its network namespace's LISTEN
+//!    sockets, its own `/proc/self/net/tcp{,6}` as the fallback), and kills the init
+//!    on `Stop`.
 //!
 //! The helper is tied to the grader by the control socket, not by
 //! `PR_SET_PDEATHSIG`: the death signal fires when the *thread* that forked the child
@@ -718,12 +719,26 @@ impl Sandbox {
     /// Stops the box as `stop` does, on a thread of its own, its output unread: a
     /// caller whose server is healthy need not wait for the kill, the reaping and the
     /// removal of the copy. `wait_for_stops` waits for every such stop.
+    /// At most `MAX_STOPPING` run at once: past that (a server that fills its copy
+    /// with files slows each removal) the caller stops the box itself, as it does
+    /// when no thread can be made.
     pub fn stop_later(self) {
-        let thread = std::thread::spawn(move || drop(self));
         let mut stopping = STOPPING.lock().unwrap_or_else(|e| e.into_inner());
         // A stop that has ended needs no join: its handle is let go.
         stopping.retain(|t| !t.is_finished());
-        stopping.push(thread);
+        if stopping.len() >= MAX_STOPPING {
+            drop(stopping);
+            drop(self);
+            return;
+        }
+        let sandbox = self;
+        let thread = std::thread::Builder::new()
+            .name("box-stop".into())
+            .spawn(move || drop(sandbox));
+        // On an error the closure, and the box in it, were dropped: stopped here.
+        if let Ok(thread) = thread {
+            stopping.push(thread);
+        }
     }
 
     fn shut(&mut self) {
@@ -746,11 +761,14 @@ impl Sandbox {
     }
 }
 
+/// How many boxes may be stopping on threads of their own at once.
+const MAX_STOPPING: usize = 8;
+
 /// The boxes being stopped on threads of their own (`Sandbox::stop_later`).
 static STOPPING: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
 
 /// Waits until every box given to `Sandbox::stop_later` is stopped, its processes
-/// reaped and its copy removed: a run calls it before it reports.
+/// reaped and its copy removed: a run calls it before it returns.
 pub fn wait_for_stops() {
     let threads = std::mem::take(&mut *STOPPING.lock().unwrap_or_else(|e| e.into_inner()));
     for thread in threads {

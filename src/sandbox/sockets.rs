@@ -30,8 +30,8 @@ use super::proc::parse_tcp_table;
 /// of a transcript's run.
 pub const LISTEN_POLL: Duration = Duration::from_millis(10);
 
-/// At most this many sockets are taken from one dump: a box's process and file
-/// limits keep it far below; past it the rest is not read.
+/// At most this many sockets are kept from one dump: a box's process and file
+/// limits keep it far below; past it the rest is read and dropped.
 const MAX_SOCKETS: usize = 4096;
 
 /// A LISTEN socket of this network namespace.
@@ -60,15 +60,29 @@ fn diag() -> io::Result<Vec<ListenSocket>> {
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+    // The kernel answers a dump at once; a reply that never comes must not hang the
+    // box's helper.
+    rustix::net::sockopt::set_socket_timeout(
+        &socket,
+        rustix::net::sockopt::Timeout::Recv,
+        Some(Duration::from_secs(1)),
+    )?;
     let mut found = Vec::new();
+    let mut buffer = vec![0u8; 32 * 1024];
     for family in [AF_INET, AF_INET6] {
-        dump(&socket, family, &mut found)?;
+        dump(&socket, family, &mut buffer, &mut found)?;
     }
     Ok(found)
 }
 
-/// One `inet_diag` dump of `family`'s TCP LISTEN sockets, appended to `found`.
-fn dump(socket: &Socket, family: u8, found: &mut Vec<ListenSocket>) -> io::Result<()> {
+/// One `inet_diag` dump of `family`'s TCP LISTEN sockets, appended to `found`, read
+/// through `buffer`.
+fn dump(
+    socket: &Socket,
+    family: u8,
+    buffer: &mut [u8],
+    found: &mut Vec<ListenSocket>,
+) -> io::Result<()> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     let socket_id = if family == AF_INET {
@@ -93,7 +107,6 @@ fn dump(socket: &Socket, family: u8, found: &mut Vec<ListenSocket>) -> io::Resul
     socket.send(&request, 0)?;
 
     let bad = |e: netlink_packet_core::DecodeError| io::Error::new(io::ErrorKind::InvalidData, e);
-    let mut buffer = vec![0u8; 32 * 1024];
     loop {
         let size = socket.recv(&mut &mut buffer[..], 0)?;
         if size == 0 {
@@ -123,17 +136,22 @@ fn dump(socket: &Socket, family: u8, found: &mut Vec<ListenSocket>) -> io::Resul
                         v6only,
                     });
                 }
+                // A dump cut short says so in its end: then `/proc` answers instead.
+                NetlinkPayload::Done(done) if done.code != 0 => {
+                    return Err(io::Error::other(format!(
+                        "sock_diag: the dump ended with error {}",
+                        done.code
+                    )));
+                }
                 NetlinkPayload::Done(_) => return Ok(()),
                 NetlinkPayload::Error(e) => {
                     return Err(io::Error::other(format!("sock_diag: {e}")));
                 }
                 _ => {}
             }
-            let length = message.header.length as usize;
-            if length == 0 {
-                break;
-            }
-            offset += length;
+            // Messages start on 4-byte boundaries (NLMSG_ALIGN); a length of zero
+            // is refused by `deserialize`.
+            offset += (message.header.length as usize).max(1).next_multiple_of(4);
         }
     }
 }
@@ -181,27 +199,28 @@ mod tests {
     #[test]
     fn netlink_and_proc_find_the_same_listeners_with_their_inodes() {
         let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let v6 = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).unwrap();
-        v6.set_only_v6(true).unwrap();
-        v6.bind(&"[::1]:0".parse::<SocketAddr>().unwrap().into())
-            .unwrap();
-        v6.listen(1).unwrap();
-        let v6_addr = v6.local_addr().unwrap().as_socket().unwrap();
-        let dual =
-            socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).unwrap();
-        dual.set_only_v6(false).unwrap();
-        dual.bind(&"[::]:0".parse::<SocketAddr>().unwrap().into())
-            .unwrap();
-        dual.listen(1).unwrap();
-        let dual_addr = dual.local_addr().unwrap().as_socket().unwrap();
+        let mut want = vec![(v4.local_addr().unwrap(), inode_of(&v4), None, None)];
+        // IPv6, where this machine has it (a container may not): an IPv6-only
+        // listener and a dual-stack one.
+        let listen_v6 = |addr: &str, only: bool| -> Option<socket2::Socket> {
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).ok()?;
+            s.set_only_v6(only).ok()?;
+            s.bind(&addr.parse::<SocketAddr>().unwrap().into()).ok()?;
+            s.listen(1).ok()?;
+            Some(s)
+        };
+        let v6 = listen_v6("[::1]:0", true);
+        let dual = listen_v6("[::]:0", false);
+        for (socket, only) in [(&v6, true), (&dual, false)] {
+            if let Some(s) = socket {
+                let addr = s.local_addr().unwrap().as_socket().unwrap();
+                want.push((addr, inode_of(s), Some(only), None));
+            }
+        }
 
         let diag = diag().expect("sock_diag answers on Linux");
         let proc = from_proc().expect("/proc/net/tcp reads");
-        let want = [
-            (v4.local_addr().unwrap(), inode_of(&v4), None, None),
-            (v6_addr, inode_of(&v6), Some(true), None),
-            (dual_addr, inode_of(&dual), Some(false), None),
-        ];
         for (addr, inode, by_diag, by_proc) in want {
             let one = |found: &[ListenSocket]| found.iter().find(|s| s.inode == inode).copied();
             assert_eq!(

@@ -825,9 +825,9 @@ fn without_namespaces_the_box_says_what_is_missing_and_still_grades_and_cleans_u
     }
 }
 
-/// `grade --jobs 1 --ahead 2 --transcript-timeout 1.8`, boxed: servers started ahead
+/// `grade --jobs 1 --ahead 2 --transcript-timeout 2.5`, boxed: servers started ahead
 /// listen while the transcripts before them play (the fourth one a good 2 s before its
-/// play), yet each has its whole limit from when its play begins, so four plays that
+/// play, past the limit had it counted from then), yet each has its whole limit from when its play begins, so four plays that
 /// each wait 1 s all pass; and the limit still bites a server started ahead: a play
 /// that waits 3 s fails over it, its neighbours pass.
 #[test]
@@ -856,7 +856,7 @@ fn a_server_started_ahead_has_its_whole_time_limit_from_when_its_play_begins() {
             .arg(&out)
             .arg("--suite")
             .arg(&suite)
-            .args(["--jobs", "1", "--ahead", "2", "--transcript-timeout", "1.8"]);
+            .args(["--jobs", "1", "--ahead", "2", "--transcript-timeout", "2.5"]);
         let output = crate::support::output_within(&mut command, Duration::from_secs(60));
         (output, out)
     };
@@ -882,11 +882,11 @@ fn a_server_started_ahead_has_its_whole_time_limit_from_when_its_play_begins() {
     assert_eq!(over.status.code(), Some(1), "{}", said(&over));
     let page = page(&over_out, "honest");
     assert!(
-        page.contains("methods/b3.transcript <small>(methods)</small></h3>\n<p class=\"message\">over the transcript time limit of 1.8 s (--transcript-timeout"),
+        page.contains("methods/b3.transcript <small>(methods)</small></h3>\n<p class=\"message\">over the transcript time limit of 2.5 s (--transcript-timeout"),
         "{page}"
     );
     assert_eq!(
-        page.matches("over the transcript time limit of 1.8 s")
+        page.matches("over the transcript time limit of 2.5 s")
             .count(),
         2,
         "once under Failures, once in the table: {page}"

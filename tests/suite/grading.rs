@@ -435,7 +435,7 @@ fn grade_scores_a_correct_a_defective_and_a_hanging_submission() {
     let hanging = std::fs::read_to_string(out.join("hanging.html")).unwrap();
     assert_eq!(
         hanging
-            .matches("over the transcript time limit of 4 s (--transcript-timeout, from when the server listened): every process of the submission&apos;s box was killed")
+            .matches("over the transcript time limit of 4 s (--transcript-timeout, from when the server listened or, if it was started ahead, its play began): every process of the submission&apos;s box was killed")
             .count(),
         // Once under Failures, once in the table of every transcript played.
         2 * GRADE_PLAYED,
@@ -1048,7 +1048,7 @@ fn most_alive(events: &[(String, String)]) -> usize {
 
 /// `replay --target-cmd --no-box --jobs 1`: with `--ahead 2`, servers start while the
 /// transcript before them plays (three alive at once: the two short ones after the
-/// first long one start ahead, before it has finished its 1 s wait), but only once
+/// first long one start ahead, before it has finished its 2 s wait), but only once
 /// the first start has listened (the first play, a short one by the spread, runs
 /// alone), each is started and stopped once, and every transcript passes; with
 /// `--ahead 0` each server starts at its play and is stopped before the next starts,
@@ -1063,7 +1063,7 @@ fn replay_starts_servers_ahead_once_the_first_listened_and_with_ahead_0_one_at_a
         named_transcript(&suite, name, None);
     }
     for name in ["x-l1", "x-l2"] {
-        named_transcript(&suite, name, Some(1000));
+        named_transcript(&suite, name, Some(2000));
     }
     let replay = |ahead: &str| {
         let log = work.path().join(format!("ahead-{ahead}.log"));

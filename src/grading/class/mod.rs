@@ -247,7 +247,7 @@ pub fn play_limited(ready: Ready, options: &Options, limit: Duration) -> Transcr
 
 fn timed_out(path: &Path, limit: Duration, killed: &str, took: Duration) -> TranscriptResult {
     let outcome = Outcome::Broken(format!(
-        "over the transcript time limit of {} s (--transcript-timeout, from when the server listened): {killed}",
+        "over the transcript time limit of {} s (--transcript-timeout, from when the server listened or, if it was started ahead, its play began): {killed}",
         limit.as_secs_f64()
     ));
     // Parsing gathers the header lines as `scan` does: one read, no parse.
@@ -302,11 +302,15 @@ pub fn grade_all(
             }
         })
         .collect();
-    // Every submission's target is the same kind: one answer for all (`grading::ahead`).
+    // The least of the submissions' depths: one whose starts share a machine (a
+    // course's data file without `{store}`, without a box) starts none ahead, and
+    // the run plays one transcript at a time (`run_grade`).
     let depth = queue
         .iter()
-        .find_map(|q| q.options.as_ref())
-        .map_or(0, super::ahead::depth);
+        .filter_map(|q| q.options.as_ref())
+        .map(super::ahead::depth)
+        .min()
+        .unwrap_or(0);
     let ahead = depth > 0;
     let order = if ahead {
         super::ahead::play_order(files)
@@ -803,9 +807,9 @@ fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String
     });
     let run = Run {
         jobs: if shared { 1 } else { usize::from(args.jobs) },
+        ahead: if shared { 0 } else { usize::from(args.ahead) },
         limit: Duration::from_secs_f64(args.transcript_timeout),
         start_timeout: Duration::from_secs_f64(args.start_timeout),
-        ahead: usize::from(args.ahead),
         isolation,
         course: course.clone(),
     };

@@ -215,25 +215,33 @@ pub struct OwnedLaunch {
 }
 
 impl Starting {
-    /// Starts `target` as `launch` says on a new thread, under `watch`.
-    pub fn spawn(target: CommandTarget, launch: OwnedLaunch, watch: Arc<Watch>) -> Starting {
+    /// Starts `target` as `launch` says on a new thread, under `watch`; `None` when
+    /// no thread can be made (the user's process limit reached): the start is left to
+    /// the play.
+    pub fn spawn(
+        target: CommandTarget,
+        launch: OwnedLaunch,
+        watch: Arc<Watch>,
+    ) -> Option<Starting> {
         let thread_watch = watch.clone();
-        let thread = std::thread::spawn(move || {
-            Started::start(
-                &target,
-                Launch {
-                    transcript: &launch.transcript,
-                    args: &launch.args,
-                    store: launch.store.as_deref(),
-                    write_limit: launch.write_limit,
-                    watch: Some(&thread_watch),
-                },
-            )
-        });
-        Starting {
+        let spawned = std::thread::Builder::new()
+            .name("start-ahead".into())
+            .spawn(move || {
+                Started::start(
+                    &target,
+                    Launch {
+                        transcript: &launch.transcript,
+                        args: &launch.args,
+                        store: launch.store.as_deref(),
+                        write_limit: launch.write_limit,
+                        watch: Some(&thread_watch),
+                    },
+                )
+            });
+        spawned.ok().map(|thread| Starting {
             thread: Some(thread),
             watch,
-        }
+        })
     }
 
     /// Waits for the start: the server listens, or why not.

@@ -35,7 +35,7 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many servers each job starts ahead by default (`--ahead`): bench/SANDBOX.md
 /// has what each depth gave a class of Python servers.
-pub const AHEAD: usize = 4;
+pub const AHEAD: usize = 2;
 
 /// Which server a transcript plays against.
 #[derive(Debug, Clone, Default)]

@@ -500,3 +500,66 @@ fn ctrl_c_in_a_box_leaves_no_process_of_the_submissions_and_no_temporary_directo
     let temps: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(temps.is_empty(), "{temps:?}");
 }
+
+/// Ctrl-C while servers started ahead are alive (`--jobs 1 --ahead 2`: after the
+/// first, short transcript, a long one plays while the two after it are started
+/// and wait) stops every box, theirs too, and leaves no temporary directory.
+#[test]
+fn ctrl_c_with_servers_started_ahead_leaves_no_process_and_no_temporary_directory() {
+    use crate::grading::{BOX_PYTHON, named_transcript};
+    let work = tempfile::tempdir().unwrap();
+    let suite = work.path().join("suite").join("methods");
+    std::fs::create_dir_all(&suite).unwrap();
+    // Played s1, l1, l2, l3 (a short one first, `grading::ahead::play_order`).
+    named_transcript(&suite, "s1", None);
+    for name in ["l1", "l2", "l3"] {
+        named_transcript(&suite, name, Some(30_000));
+    }
+    let subs = work.path().join("subs");
+    let out = work.path().join("grades");
+    // A number no other process on the machine sleeps for: how its processes are found.
+    let marker = format!("{}.{}", 1000 + std::process::id() % 1000, 9);
+    let command = format!(
+        "sleep {marker} & exec {BOX_PYTHON} wordserver.py --addr {{addr}} --store {{store}}"
+    );
+    submission(&subs, b"ahead", Some(&command), &["wordserver.py"]);
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut grader = Command::new(binary())
+        .arg("grade")
+        .arg(&subs)
+        .arg("--suite")
+        .arg(work.path().join("suite"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--jobs", "1", "--ahead", "2", "--transcript-timeout", "120"])
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wordwire runs");
+    // l1 plays; l2 and l3 were started ahead: three boxes alive at once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while processes_with(&marker).len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the servers were not started ahead: {:?}",
+            processes_with(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _, stderr) = interrupt(&mut grader);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("\nnot graded: ahead\n"), "{stderr}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(&marker).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "still running");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_dir(&tmp).unwrap().next().is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let temps: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}

@@ -682,6 +682,26 @@ time.sleep(float(sys.argv[1]))
     assert!(left.is_empty(), "still running after the run: {left:?}");
 }
 
+/// `wordwire replay --start-timeout SECS --target-cmd COMMAND` in `dir`, playing
+/// `methods/other-path-is-404`.
+fn replay_404(dir: &Path, start_timeout: &str, command: &str) -> Output {
+    Command::new(binary())
+        .current_dir(dir)
+        .args([
+            "replay",
+            "--start-timeout",
+            start_timeout,
+            "--target-cmd",
+            command,
+        ])
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("transcripts/methods/other-path-is-404.transcript"),
+        )
+        .output()
+        .expect("wordwire runs")
+}
+
 /// A program the box cannot run (exit 126) is told why and what to do, whether it
 /// lacks the execute bit or lies outside the submission's copy; a server that runs
 /// is not given that note.
@@ -700,15 +720,7 @@ fn a_start_the_box_cannot_run_is_told_why_exit_126() {
         "./server.sh".to_string(),
         format!("{} 60", outside.display()),
     ] {
-        let output = Command::new(binary())
-            .current_dir(&dir)
-            .args(["replay", "--start-timeout", "5", "--target-cmd", &command])
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("transcripts/methods/other-path-is-404.transcript"),
-            )
-            .output()
-            .expect("wordwire runs");
+        let output = replay_404(&dir, "5", &command);
         assert_eq!(output.status.code(), Some(1), "{}", said(&output));
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
@@ -724,15 +736,7 @@ fn a_start_the_box_cannot_run_is_told_why_exit_126() {
         "server.sh",
         &format!("exec {BOX_PYTHON} wordserver.py --addr 127.0.0.1:8080 --store words.txt\n"),
     );
-    let output = Command::new(binary())
-        .current_dir(&dir)
-        .args(["replay", "--target-cmd", "sh server.sh"])
-        .arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("transcripts/methods/other-path-is-404.transcript"),
-        )
-        .output()
-        .expect("wordwire runs");
+    let output = replay_404(&dir, "10", "sh server.sh");
     assert_eq!(output.status.code(), Some(0), "{}", said(&output));
     assert!(
         !String::from_utf8_lossy(&output.stdout).contains("126"),
@@ -744,18 +748,11 @@ fn a_start_the_box_cannot_run_is_told_why_exit_126() {
 #[test]
 fn a_server_awaited_on_its_port_that_listens_elsewhere_is_told_where() {
     // The command names {port}, so the server is awaited there; it binds its own.
-    let output = Command::new(binary())
-        .current_dir(impls())
-        .args(["replay", "--start-timeout", "1", "--target-cmd"])
-        .arg(format!(
-            "{BOX_PYTHON} wordserver.py --store {{store}} # {{port}}"
-        ))
-        .arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("transcripts/methods/other-path-is-404.transcript"),
-        )
-        .output()
-        .expect("wordwire runs");
+    let output = replay_404(
+        &impls(),
+        "1",
+        &format!("{BOX_PYTHON} wordserver.py --store {{store}} # {{port}}"),
+    );
     assert_eq!(output.status.code(), Some(1), "{}", said(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

@@ -485,19 +485,34 @@ fn ctrl_c_in_a_box_leaves_no_process_of_the_submissions_and_no_temporary_directo
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (status, _, stderr) = interrupt(&mut grader);
+    interrupted_leaving_nothing(&mut grader, "b-hang", &marker, &tmp);
+}
+
+/// Interrupts `grader` (Ctrl-C), which must exit 130 naming `name` not graded, and
+/// then leave no process whose command line holds `marker` and nothing in `tmp`
+/// (its TMPDIR), each within 5 s.
+fn interrupted_leaving_nothing(
+    grader: &mut std::process::Child,
+    name: &str,
+    marker: &str,
+    tmp: &Path,
+) {
+    let (status, _, stderr) = interrupt(grader);
     assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("\nnot graded: b-hang\n"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("\nnot graded: {name}\n")),
+        "{stderr}"
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_with(&marker).is_empty() && Instant::now() < deadline {
+    while !processes_with(marker).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "still running");
+    assert_eq!(processes_with(marker), Vec::<u32>::new(), "still running");
     let deadline = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_dir(&tmp).unwrap().next().is_some() && Instant::now() < deadline {
+    while std::fs::read_dir(tmp).unwrap().next().is_some() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let temps: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    let temps: Vec<_> = std::fs::read_dir(tmp).unwrap().collect();
     assert!(temps.is_empty(), "{temps:?}");
 }
 
@@ -548,18 +563,5 @@ fn ctrl_c_with_servers_started_ahead_leaves_no_process_and_no_temporary_director
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (status, _, stderr) = interrupt(&mut grader);
-    assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("\nnot graded: ahead\n"), "{stderr}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_with(&marker).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "still running");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_dir(&tmp).unwrap().next().is_some() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let temps: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
-    assert!(temps.is_empty(), "{temps:?}");
+    interrupted_leaving_nothing(&mut grader, "ahead", &marker, &tmp);
 }

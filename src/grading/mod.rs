@@ -22,6 +22,7 @@
 pub mod ahead;
 pub mod class;
 pub mod clients;
+pub mod interrupt;
 pub mod judge;
 pub mod play;
 pub mod record;

@@ -17,12 +17,13 @@ use std::io::Write;
 use std::net::ToSocketAddrs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::ahead::{Lookahead, Ready};
 use super::clients;
+use super::interrupt::Interrupt;
 pub use super::judge::Judge;
 use super::play::{self, Setting, io_message};
 use super::report;
@@ -229,6 +230,9 @@ pub enum RunEnd {
     /// A transcript of the suite could not be read (a suite error, whatever the
     /// server did with the others): exit 3. Exit 2 is a command that could not run.
     SuiteError,
+    /// Ctrl-C or SIGTERM (the signal's number) stopped a `--target-cmd` run and the
+    /// servers it had started: 130 or 143.
+    Interrupted(i32),
 }
 
 impl RunEnd {
@@ -246,6 +250,7 @@ impl RunEnd {
             RunEnd::Passed => ExitCode::SUCCESS,
             RunEnd::Failed => ExitCode::from(1),
             RunEnd::SuiteError => ExitCode::from(3),
+            RunEnd::Interrupted(signal) => ExitCode::from(super::interrupt::exit_status(signal)),
         }
     }
 }
@@ -508,6 +513,7 @@ pub fn replay_all(
     paths: &[PathBuf],
     options: &Options,
     jobs: usize,
+    interrupt: Option<&Interrupt>,
     on_done: impl Fn(&TranscriptResult, usize, usize) + Sync,
 ) -> Vec<TranscriptResult> {
     let next = AtomicUsize::new(0);
@@ -521,17 +527,33 @@ pub fn replay_all(
     } else {
         (0..paths.len()).collect()
     };
+    let workers_done = AtomicBool::new(false);
     std::thread::scope(|scope| {
+        let mut workers = Vec::new();
         for _ in 0..jobs.clamp(1, paths.len().max(1)) {
-            scope.spawn(|| {
+            workers.push(scope.spawn(|| {
                 let mut tasks = Lookahead::new(depth);
+                // With an interrupt, each task's target has a watch it kills.
                 let take = || {
+                    if interrupt.is_some_and(|i| i.signal().is_some()) {
+                        return None;
+                    }
                     let &i = order.get(next.fetch_add(1, Ordering::Relaxed))?;
-                    Some((i, Ready::begin(&paths[i], options, ahead)))
+                    let mut task_options = options.clone();
+                    task_options.watch = interrupt.map(Interrupt::watch);
+                    let ready = Ready::begin(&paths[i], &task_options, ahead);
+                    Some(((i, task_options), ready))
                 };
                 let proven = || super::ahead::proven(options);
-                while let Some((i, ready)) = tasks.next(take, proven) {
-                    let result = ready.play(options);
+                while let Some(((i, task_options), ready)) = tasks.next(take, proven) {
+                    let result = ready.play(&task_options);
+                    if let (Some(interrupt), Some(watch)) = (interrupt, &task_options.watch) {
+                        interrupt.release(watch);
+                        if interrupt.signal().is_some() {
+                            // Its target may have been killed by the interrupt.
+                            return;
+                        }
+                    }
                     {
                         // Counting and printing under one lock numbers lines as they finish.
                         let _order = printing
@@ -545,8 +567,24 @@ pub fn replay_all(
                         .expect("no thread panics while holding the results lock")[i] =
                         Some(result);
                 }
+            }));
+        }
+        // The monitor: on a signal, kills every started target (workers start no more).
+        if let Some(interrupt) = interrupt {
+            scope.spawn(|| {
+                while !workers_done.load(Ordering::SeqCst) {
+                    if interrupt.signal().is_some() {
+                        interrupt.kill_running();
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             });
         }
+        for worker in workers {
+            let _ = worker.join();
+        }
+        workers_done.store(true, Ordering::SeqCst);
     });
     // Boxes of healthy servers are stopped on threads of their own: all of them now.
     crate::sandbox::wait_for_stops();
@@ -762,23 +800,44 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
     let text = args.format == Format::Text;
     // A skip's reason in full once; the summary line counts each reason.
     let reasons_shown = Mutex::new(std::collections::BTreeSet::new());
-    let results = replay_all(&files, &options, jobs, |result, done, total| {
-        let mut result = shown(result.clone());
-        if let Outcome::Skipped(why) = &mut result.outcome {
-            let mut shown = reasons_shown
-                .lock()
-                .expect("no thread panics while holding the reasons lock");
-            if !shown.insert(why.clone()) {
-                *why = "the reason above".to_string();
+    // Ctrl-C and SIGTERM stop the servers a --target-cmd run started (a --no-box
+    // server leads a process group of its own, which the signal does not reach).
+    let interrupt = match &options.target {
+        Target::Command(_) => Some(Interrupt::on_signals()?),
+        _ => None,
+    };
+    let results = replay_all(
+        &files,
+        &options,
+        jobs,
+        interrupt.as_ref(),
+        |result, done, total| {
+            let mut result = shown(result.clone());
+            if let Outcome::Skipped(why) = &mut result.outcome {
+                let mut shown = reasons_shown
+                    .lock()
+                    .expect("no thread panics while holding the reasons lock");
+                if !shown.insert(why.clone()) {
+                    *why = "the reason above".to_string();
+                }
             }
-        }
-        let line = format!("[{done:>width$}/{total}] {}", report::result_line(&result));
-        if text {
-            anstream::println!("{line}");
-        } else {
-            anstream::eprintln!("{line}");
-        }
-    });
+            let line = format!("[{done:>width$}/{total}] {}", report::result_line(&result));
+            if text {
+                anstream::println!("{line}");
+            } else {
+                anstream::eprintln!("{line}");
+            }
+        },
+    );
+    if let Some(signal) = interrupt.as_ref().and_then(Interrupt::signal) {
+        eprintln!(
+            "wordwire replay: stopped by {} after {} of {} transcripts; every server it started was stopped",
+            super::interrupt::signal_name(signal),
+            results.len(),
+            files.len()
+        );
+        return Ok(RunEnd::Interrupted(signal));
+    }
     let mut results = results;
     super::verdict::apply_twins(&mut results);
     let results: Vec<TranscriptResult> = results.into_iter().map(shown).collect();

@@ -565,3 +565,56 @@ fn ctrl_c_with_servers_started_ahead_leaves_no_process_and_no_temporary_director
     }
     interrupted_leaving_nothing(&mut grader, "ahead", &marker, &tmp);
 }
+
+/// Ctrl-C stops `replay --target-cmd --no-box` and every server it started, the one
+/// playing and those started ahead: each leads a process group of its own, which the
+/// terminal's signal does not reach. Exit 130, and it says so.
+#[test]
+fn ctrl_c_stops_a_no_box_replay_and_every_server_it_started() {
+    use crate::grading::named_transcript;
+    let work = tempfile::tempdir().unwrap();
+    let suite = work.path().join("suite");
+    std::fs::create_dir_all(&suite).unwrap();
+    named_transcript(&suite, "s1", None);
+    for name in ["l1", "l2", "l3"] {
+        named_transcript(&suite, name, Some(30_000));
+    }
+    let marker = format!("{}.{}", 1000 + std::process::id() % 1000, 11);
+    let command = format!(
+        "sleep {marker} & exec {} {} --addr {{addr}} --store {{store}}",
+        python3(),
+        impls().join("wordserver.py").display()
+    );
+    let mut replay = Command::new(binary())
+        .current_dir(work.path())
+        .args(["replay", "--no-box", "--jobs", "1", "--ahead", "2"])
+        .args(["--target-cmd", &command])
+        .arg(&suite)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wordwire runs");
+    // l1 plays; l2 and l3 were started ahead.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while processes_with(&marker).len() < 3 {
+        if Instant::now() > deadline {
+            let _ = replay.kill();
+            panic!(
+                "the servers were not started: {:?}",
+                processes_with(&marker)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _, stderr) = interrupt(&mut replay);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("wordwire replay: stopped by SIGINT (Ctrl-C) after 1 of 4 transcripts; every server it started was stopped"),
+        "{stderr}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(&marker).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "still running");
+}

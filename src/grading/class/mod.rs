@@ -14,7 +14,6 @@
 //! (`grading::replay`), starting and killing the target (`grading::target::foreign`), the
 //! HTML page (`grading::report::html`).
 
-pub mod interrupt;
 pub mod output;
 
 use std::collections::{BTreeSet, HashSet};
@@ -28,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use super::ahead::{Lookahead, Ready};
 use super::clients;
+use super::interrupt::{self, Interrupt};
 use super::replay::{Options, RunEnd, SuitePaths, discover};
 use super::report::{self, Score};
 use super::suite::transcript::{Header, Level};
@@ -37,7 +37,6 @@ use super::verdict::{Outcome, TranscriptResult};
 use crate::cli::grade::{GradeArgs, GradeFormat};
 use crate::course::Course;
 use crate::escape::{self, Lines};
-use interrupt::Interrupt;
 use output::Summary;
 
 /// The file in each submission's directory that holds its start command.

@@ -1,5 +1,6 @@
-//! Ctrl-C and SIGTERM during `wordwire grade`: stop every running target, start no
-//! other, and let the run end with what is finished.
+//! Ctrl-C and SIGTERM during `wordwire grade` and `replay --target-cmd`: stop every
+//! running target (and those started ahead), start no other, and let the run end
+//! with what is finished.
 //!
 //! Here: `Interrupt`, the signal flag and the watches of the transcripts being
 //! played. A signal sets the flag; `grade_all`'s threads take no new transcript,

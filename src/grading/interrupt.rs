@@ -69,6 +69,19 @@ impl Interrupt {
         watch
     }
 
+    /// The monitor of a run's workers, on a thread of its own until `done`: on a
+    /// signal it kills every begun target (the workers take no more), checking every
+    /// 20 ms.
+    pub fn monitor(&self, done: &AtomicBool) {
+        while !done.load(Ordering::SeqCst) {
+            if self.signal().is_some() {
+                self.kill_running();
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Forgets `watch` once its transcript has ended.
     pub fn release(&self, watch: &Arc<Watch>) {
         self.lock().retain(|w| !Arc::ptr_eq(w, watch));

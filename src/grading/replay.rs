@@ -569,17 +569,8 @@ pub fn replay_all(
                 }
             }));
         }
-        // The monitor: on a signal, kills every started target (workers start no more).
         if let Some(interrupt) = interrupt {
-            scope.spawn(|| {
-                while !workers_done.load(Ordering::SeqCst) {
-                    if interrupt.signal().is_some() {
-                        interrupt.kill_running();
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            });
+            scope.spawn(|| interrupt.monitor(&workers_done));
         }
         for worker in workers {
             let _ = worker.join();

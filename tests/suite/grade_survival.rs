@@ -476,16 +476,24 @@ fn ctrl_c_in_a_box_leaves_no_process_of_the_submissions_and_no_temporary_directo
         .spawn()
         .expect("wordwire runs");
     // Both transcripts' boxes hold their three sleeps.
+    await_processes(&mut grader, &marker, 6);
+    interrupted_leaving_nothing(&mut grader, "b-hang", &marker, &tmp);
+}
+
+/// Waits (up to 60 s) until `count` processes have `marker` in their command line;
+/// past that kills `run` and fails.
+fn await_processes(run: &mut std::process::Child, marker: &str, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while processes_with(&marker).len() < 6 {
-        assert!(
-            Instant::now() < deadline,
-            "the boxes did not start: {:?}",
-            processes_with(&marker)
-        );
+    while processes_with(marker).len() < count {
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            panic!(
+                "not {count} processes with {marker} after 60 s: {:?}",
+                processes_with(marker)
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
-    interrupted_leaving_nothing(&mut grader, "b-hang", &marker, &tmp);
 }
 
 /// Interrupts `grader` (Ctrl-C), which must exit 130 naming `name` not graded, and
@@ -554,15 +562,7 @@ fn ctrl_c_with_servers_started_ahead_leaves_no_process_and_no_temporary_director
         .spawn()
         .expect("wordwire runs");
     // l1 plays; l2 and l3 were started ahead: three boxes alive at once.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while processes_with(&marker).len() < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "the servers were not started ahead: {:?}",
-            processes_with(&marker)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    await_processes(&mut grader, &marker, 3);
     interrupted_leaving_nothing(&mut grader, "ahead", &marker, &tmp);
 }
 
@@ -595,17 +595,7 @@ fn ctrl_c_stops_a_no_box_replay_and_every_server_it_started() {
         .spawn()
         .expect("wordwire runs");
     // l1 plays; l2 and l3 were started ahead.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while processes_with(&marker).len() < 3 {
-        if Instant::now() > deadline {
-            let _ = replay.kill();
-            panic!(
-                "the servers were not started: {:?}",
-                processes_with(&marker)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    await_processes(&mut replay, &marker, 3);
     let (status, _, stderr) = interrupt(&mut replay);
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(

@@ -431,16 +431,7 @@ pub fn grade_all(
                 })
             })
             .collect();
-        // The monitor: on a signal, kills what is running (the workers start nothing more).
-        scope.spawn(|| {
-            while !workers_done.load(Ordering::SeqCst) {
-                if interrupt.signal().is_some() {
-                    interrupt.kill_running();
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
+        scope.spawn(|| interrupt.monitor(&workers_done));
         for worker in workers {
             let _ = worker.join();
         }

@@ -461,23 +461,36 @@ fn ctrl_c_in_a_box_leaves_no_process_of_the_submissions_and_no_temporary_directo
     let hang = format!("sleep {marker} & setsid sleep {marker} & exec sleep {marker}");
     submission(&subs, b"b-hang", Some(&hang), &[]);
     let tmp = work.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let mut grader = Command::new(binary())
-        .arg("grade")
-        .arg(&subs)
-        .arg("--suite")
-        .arg(&suite)
-        .arg("--out")
-        .arg(&out)
-        .args(["--jobs", "2", "--transcript-timeout", "120"])
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wordwire runs");
+    let mut grader = grade_in_tmp(&subs, &suite, &out, &tmp, &["--jobs", "2"]);
     // Both transcripts' boxes hold their three sleeps.
     await_processes(&mut grader, &marker, 6);
     interrupted_leaving_nothing(&mut grader, "b-hang", &marker, &tmp);
+}
+
+/// `wordwire grade SUBS --suite SUITE --out OUT --transcript-timeout 120 ARGS...`
+/// started with `tmp` (made here) as its TMPDIR, its output piped.
+fn grade_in_tmp(
+    subs: &Path,
+    suite: &Path,
+    out: &Path,
+    tmp: &Path,
+    args: &[&str],
+) -> std::process::Child {
+    std::fs::create_dir_all(tmp).unwrap();
+    Command::new(binary())
+        .arg("grade")
+        .arg(subs)
+        .arg("--suite")
+        .arg(suite)
+        .arg("--out")
+        .arg(out)
+        .args(["--transcript-timeout", "120"])
+        .args(args)
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wordwire runs")
 }
 
 /// Waits (up to 60 s) until `count` processes have `marker` in their command line;
@@ -547,20 +560,8 @@ fn ctrl_c_with_servers_started_ahead_leaves_no_process_and_no_temporary_director
     );
     submission(&subs, b"ahead", Some(&command), &["wordserver.py"]);
     let tmp = work.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let mut grader = Command::new(binary())
-        .arg("grade")
-        .arg(&subs)
-        .arg("--suite")
-        .arg(work.path().join("suite"))
-        .arg("--out")
-        .arg(&out)
-        .args(["--jobs", "1", "--ahead", "2", "--transcript-timeout", "120"])
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wordwire runs");
+    let suite = work.path().join("suite");
+    let mut grader = grade_in_tmp(&subs, &suite, &out, &tmp, &["--jobs", "1", "--ahead", "2"]);
     // l1 plays; l2 and l3 were started ahead: three boxes alive at once.
     await_processes(&mut grader, &marker, 3);
     interrupted_leaving_nothing(&mut grader, "ahead", &marker, &tmp);

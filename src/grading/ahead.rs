@@ -3,7 +3,7 @@
 //! Here: `Ready` (a transcript loaded and, against a command, its server starting on
 //! a thread of its own), `Lookahead` (a worker's next task, and one more begun), and
 //! how many servers start ahead (`depth`) and in which order the plays go (`play_order`).
-//! Elsewhere: the play (`grading::replay`), the start on a thread
+//! Elsewhere: the play (`grading::run_one`), the start on a thread
 //! (`grading::target::foreign::Starting`), the workers (`replay::replay_all`,
 //! `class::grade_all`).
 //!
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::replay::{Loaded, Options, load_for_play, replay_loaded, start_ahead};
+use super::run_one::{Loaded, Options, load_for_play, replay_loaded, start_ahead};
 use super::suite::transcript::{FormatError, Transcript};
 use super::target::Target;
 use super::target::foreign::{Starting, Watch};

@@ -28,6 +28,7 @@ pub mod play;
 pub mod record;
 pub mod replay;
 pub mod report;
+pub mod run_one;
 pub mod suite;
 pub mod target;
 pub mod untrusted;

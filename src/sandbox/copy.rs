@@ -89,21 +89,39 @@ pub fn measure(from: &Path, limits: CopyLimits) -> Result<Copied, CopyError> {
     Ok(counted)
 }
 
+/// The error of an I/O call on `path`, for `map_err`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CopyError {
+    let path = path.to_path_buf();
+    move |source| CopyError::Io { path, source }
+}
+
+impl CopyLimits {
+    /// A directory `depth` levels down is within the limit.
+    fn check_depth(self, depth: usize) -> Result<(), CopyError> {
+        if depth > self.depth {
+            return Err(CopyError::TooDeep { limit: self.depth });
+        }
+        Ok(())
+    }
+
+    /// `entries` files and directories are within the limit.
+    fn check_entries(self, entries: u64) -> Result<(), CopyError> {
+        if entries > self.entries {
+            return Err(CopyError::TooManyEntries {
+                limit: self.entries,
+            });
+        }
+        Ok(())
+    }
+}
+
 fn measure_dir(
     from: &Path,
     limits: CopyLimits,
     depth: usize,
     counted: &mut Copied,
 ) -> Result<(), CopyError> {
-    if depth > limits.depth {
-        return Err(CopyError::TooDeep {
-            limit: limits.depth,
-        });
-    }
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| CopyError::Io { path, source }
-    };
+    limits.check_depth(depth)?;
     for entry in fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;
         let path = entry.path();
@@ -122,11 +140,7 @@ fn measure_dir(
             counted.skipped += 1;
             continue;
         }
-        if counted.files + counted.dirs > limits.entries {
-            return Err(CopyError::TooManyEntries {
-                limit: limits.entries,
-            });
-        }
+        limits.check_entries(counted.files + counted.dirs)?;
         if meta.is_dir() {
             measure_dir(&path, limits, depth + 1, counted)?;
         }
@@ -141,15 +155,7 @@ fn copy_dir(
     depth: usize,
     copied: &mut Copied,
 ) -> Result<(), CopyError> {
-    if depth > limits.depth {
-        return Err(CopyError::TooDeep {
-            limit: limits.depth,
-        });
-    }
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| CopyError::Io { path, source }
-    };
+    limits.check_depth(depth)?;
     let mut entries: Vec<_> = fs::read_dir(from)
         .map_err(io(from))?
         .collect::<Result<_, _>>()
@@ -162,11 +168,7 @@ fn copy_dir(
         let kind = entry.file_type().map_err(io(&source))?;
         if kind.is_dir() || kind.is_file() {
             copied.dirs += u64::from(kind.is_dir());
-            if copied.files + copied.dirs + u64::from(kind.is_file()) > limits.entries {
-                return Err(CopyError::TooManyEntries {
-                    limit: limits.entries,
-                });
-            }
+            limits.check_entries(copied.files + copied.dirs + u64::from(kind.is_file()))?;
         }
         if kind.is_dir() {
             let mode = entry.metadata().map_err(io(&source))?.permissions().mode();
@@ -191,10 +193,6 @@ fn copy_file(
     limits: CopyLimits,
     copied: &mut Copied,
 ) -> Result<(), CopyError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| CopyError::Io { path, source }
-    };
     // O_NOFOLLOW: a file swapped for a symlink since the listing is not followed;
     // O_NONBLOCK: one swapped for a FIFO does not hang the open. Then it must be regular.
     let mut file = File::options()

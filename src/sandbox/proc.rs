@@ -92,6 +92,17 @@ pub fn parse_ppid(stat: &str) -> Option<u32> {
         .ok()
 }
 
+/// Every process id `/proc` lists now (none if it cannot be read).
+pub fn pids() -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .collect()
+}
+
 /// Every process whose chain of parents reaches `root` (not `root` itself).
 /// Uses the `children` files (CONFIG_PROC_CHILDREN) when they exist, else one pass
 /// over every `/proc/PID/stat`.
@@ -111,20 +122,11 @@ pub fn descendants(root: u32) -> Vec<u32> {
         return found;
     }
     let mut parents: HashMap<u32, u32> = HashMap::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                && let Some(ppid) = parse_ppid(&stat)
-            {
-                parents.insert(pid, ppid);
-            }
+    for pid in pids() {
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            && let Some(ppid) = parse_ppid(&stat)
+        {
+            parents.insert(pid, ppid);
         }
     }
     let mut found: Vec<u32> = parents

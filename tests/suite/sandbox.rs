@@ -70,14 +70,7 @@ fn finished_stdout(sandbox: Sandbox) -> String {
 /// unprivileged user reads its own, which is every box's here).
 fn pids_with(marker: &str) -> Vec<u32> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for pid in wordwire::sandbox::proc::pids() {
         if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ"))
             && env.split(|&b| b == 0).any(|v| v == marker.as_bytes())
         {

@@ -726,6 +726,18 @@ pub fn io_message(e: &std::io::Error) -> String {
 mod tests {
     use super::*;
 
+    /// Plays the transcript `text` against `addr`, judged by `judge`, without a store
+    /// or a course.
+    fn play_text(text: &str, addr: &SocketAddr, judge: Judge) -> Played {
+        let t = Transcript::parse(Path::new("t.transcript"), text).unwrap();
+        let setting = Setting {
+            judge,
+            store: None,
+            course: None,
+        };
+        play(&t, addr, setting)
+    }
+
     #[test]
     fn a_failure_keeps_a_few_kib_of_what_was_received() {
         let big = StepFailure {
@@ -769,13 +781,7 @@ mod tests {
             let _ = conn.read(&mut buf);
         });
         let text = "timeout 200\nopen a\nsend a\n> GET / HTTP/1.1\\r\\n\n> \\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< \\r\\n\n";
-        let t = Transcript::parse(Path::new("t.transcript"), text).unwrap();
-        let setting = Setting {
-            judge: Judge::Contract,
-            store: None,
-            course: None,
-        };
-        let played = play(&t, &addr, setting);
+        let played = play_text(text, &addr, Judge::Contract);
         server.join().unwrap();
         assert_eq!(played.failures.len(), 1, "{:?}", played.failures);
         played.failures[0].message.clone()
@@ -875,13 +881,7 @@ mod tests {
             1,
         );
         let text = "timeout 2000\nopen a\nsend a\n> POST / HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 5\\r\\n\\r\\nhello\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< Content-Length: 3\\r\\n\n< \\r\\n\n< ok\\n\n~ body message\n";
-        let t = Transcript::parse(Path::new("t.transcript"), text).unwrap();
-        let setting = Setting {
-            judge: Judge::Assignment,
-            store: None,
-            course: None,
-        };
-        let played = play(&t, &addr, setting);
+        let played = play_text(text, &addr, Judge::Assignment);
         server.join().unwrap();
         assert_eq!(
             played.failures[0].message,
@@ -903,13 +903,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(500));
         });
         let text = "timeout 300\nopen a\nsend a\n> GET / HTTP/1.1\\r\\n\\r\\n\nexpect a\n< HTTP/1.1 200 OK\\r\\n\n< \\r\\n\nopen b\n";
-        let t = Transcript::parse(Path::new("t.transcript"), text).unwrap();
-        let setting = Setting {
-            judge: Judge::Assignment,
-            store: None,
-            course: None,
-        };
-        let played = play(&t, &addr, setting);
+        let played = play_text(text, &addr, Judge::Assignment);
         server.join().unwrap();
         assert_eq!(
             played.failures[0].message,

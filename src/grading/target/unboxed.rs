@@ -394,12 +394,7 @@ fn listener_on(addr: SocketAddr, group: libc::pid_t) -> Listener {
 /// The first process of `group` that holds one of `inodes` as a socket descriptor,
 /// and that inode.
 fn held_by_group(inodes: &[u64], group: libc::pid_t) -> Option<(u32, u64)> {
-    let procs = std::fs::read_dir("/proc").ok()?;
-    for entry in procs.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
+    for pid in crate::sandbox::proc::pids() {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };

@@ -52,6 +52,11 @@ pub struct ReplayArgs {
     /// transcript plays, in file order).
     #[arg(long, value_name = "N", default_value_t = crate::grading::target::AHEAD as u16, value_parser = clap::value_parser!(u16).range(0..=16), requires = "target_cmd")]
     pub ahead: u16,
+    /// Of the servers started ahead, how many start at once, over all jobs (default:
+    /// the machine's cores); the rest wait their turn, the one played soonest first,
+    /// so that a start is not slowed by those needed later.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), requires = "target_cmd")]
+    pub starts: Option<u16>,
     /// A TOML file mapping our serve flags to the target's:
     /// `"--read-timeout" = "--timeout {}"`. Unmapped flags skip their transcript.
     #[arg(long, value_name = "FILE", requires = "target_cmd")]

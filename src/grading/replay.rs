@@ -409,6 +409,7 @@ fn run_replay(args: &ReplayArgs) -> Result<RunEnd, String> {
             let mut command = target::CommandTarget::new(template.clone(), flags, None, isolation);
             command.start_timeout = Duration::from_secs_f64(args.start_timeout);
             command.ahead = usize::from(args.ahead);
+            command.starts = args.starts.map_or_else(target::queue::cores, usize::from);
             if let Some(course) = &course {
                 command.follow(course);
             }

@@ -997,15 +997,59 @@ pub fn named_transcript(dir: &Path, name: &str, wait_ms: Option<u64>) {
 
 /// A `--no-box` command that starts `tests/impls/wordserver.py` on `{addr}` and
 /// `{store}` and appends `start NAME` to `log` as it starts and `stop NAME` as its
-/// group is stopped (SIGTERM), NAME being the first line of its starting store.
-fn logging_wordserver(log: &Path) -> String {
+/// group is stopped (SIGTERM), NAME being the first line of its starting store. With
+/// `pause` (seconds), it sleeps that long after `start NAME` and appends `ready NAME`
+/// before the server starts: a start that takes at least `pause`.
+fn logging_wordserver(log: &Path, pause: Option<f64>) -> String {
     let log = log.display();
     let server = impls().join("wordserver.py");
+    let pause = pause.map_or(String::new(), |secs| {
+        format!("sleep {secs}; echo ready $n >> {log}; ")
+    });
     format!(
-        "n=$(head -n 1 {{store}}); echo start $n >> {log}; trap 'echo stop $n >> {log}; exit 0' TERM; {} {} --addr {{addr}} --store {{store}} & wait",
+        "n=$(head -n 1 {{store}}); echo start $n >> {log}; {pause}trap 'echo stop $n >> {log}; exit 0' TERM; {} {} --addr {{addr}} --store {{store}} & wait",
         python3(),
         server.display()
     )
+}
+
+/// `replay --format json --jobs 1 --no-box` of `WORK/transcripts` against a
+/// `logging_wordserver` (with `pause`), once with each of `runs`' extra flags, all at
+/// once: each exits 0 with exactly `passed` passing. Returns each run's log events.
+fn logged_replays(
+    work: &Path,
+    runs: &[&[&str]],
+    pause: Option<f64>,
+    passed: &[&str],
+) -> Vec<Vec<(String, String)>> {
+    let replay = |n: usize, flags: &[&str]| {
+        let log = work.join(format!("run-{n}.log"));
+        let mut command = Command::new(binary());
+        command
+            .args(["replay", "--format", "json", "--jobs", "1", "--no-box"])
+            .args(flags)
+            .args(["--target-cmd", &logging_wordserver(&log, pause)])
+            .arg(work.join("transcripts"));
+        (output_within(&mut command, Duration::from_secs(90)), log)
+    };
+    let outputs: Vec<_> = std::thread::scope(|s| {
+        let running: Vec<_> = runs
+            .iter()
+            .enumerate()
+            .map(|(n, flags)| s.spawn(move || replay(n, flags)))
+            .collect();
+        running.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    outputs
+        .into_iter()
+        .map(|(output, log)| {
+            let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+            assert_eq!(output.status.code(), Some(0), "{report:#}");
+            assert_eq!(with_outcome(&report, "passed"), names(passed), "{report:#}");
+            log_events(&log)
+        })
+        .collect()
 }
 
 /// `(event, name)` of each line of a `logging_wordserver` log.
@@ -1058,33 +1102,13 @@ fn replay_starts_servers_ahead_once_the_first_listened_and_with_ahead_0_one_at_a
     for name in ["x-l1", "x-l2"] {
         named_transcript(&suite, name, Some(2000));
     }
-    let replay = |ahead: &str| {
-        let log = work.path().join(format!("ahead-{ahead}.log"));
-        let mut command = Command::new(binary());
-        command
-            .args(["replay", "--format", "json", "--jobs", "1", "--no-box"])
-            .args(["--ahead", ahead, "--target-cmd", &logging_wordserver(&log)])
-            .arg(&suite);
-        (output_within(&mut command, Duration::from_secs(60)), log)
-    };
     // Both at once: the test takes as long as the slower of the two.
-    let runs = std::thread::scope(|s| {
-        let ahead = s.spawn(|| replay("2"));
-        let one_by_one = s.spawn(|| replay("0"));
-        [ahead.join().unwrap(), one_by_one.join().unwrap()]
-    });
-    let mut played = Vec::new();
-    for (output, log) in runs {
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
-        assert_eq!(output.status.code(), Some(0), "{report:#}");
-        assert_eq!(
-            with_outcome(&report, "passed"),
-            names(&["s1", "s2", "s3", "x-l1", "x-l2"]),
-            "{report:#}"
-        );
-        played.push(log_events(&log));
-    }
+    let played = logged_replays(
+        work.path(),
+        &[&["--ahead", "2"], &["--ahead", "0"]],
+        None,
+        &["s1", "s2", "s3", "x-l1", "x-l2"],
+    );
     let [ahead, one_by_one] = &played[..] else {
         unreachable!()
     };
@@ -1111,4 +1135,60 @@ fn replay_starts_servers_ahead_once_the_first_listened_and_with_ahead_0_one_at_a
         .flat_map(|n| [pair("start", n), pair("stop", n)])
         .collect();
     assert_eq!(one_by_one, &expected);
+}
+
+/// `replay --target-cmd --no-box --jobs 1 --ahead 4`: with `--starts 1` the servers
+/// started ahead start one at a time, in the order they play (each start, from
+/// `start NAME` to `ready NAME` half a second later, ends before the next begins),
+/// and every transcript passes; with `--starts 4` they start side by side during the
+/// long play (the check above can see an overlap).
+#[test]
+fn starts_ahead_wait_their_turn_in_play_order_with_starts_1() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = work.path().join("transcripts");
+    std::fs::create_dir(&suite).unwrap();
+    // Played (`play_order`) as s1 x-l1 s2 s3 s4 s5 s6: s2 to s5 start ahead during
+    // x-l1's 2 s wait.
+    for name in ["s1", "s2", "s3", "s4", "s5", "s6"] {
+        named_transcript(&suite, name, None);
+    }
+    named_transcript(&suite, "x-l1", Some(2000));
+    let starts: Vec<Vec<(String, String)>> = logged_replays(
+        work.path(),
+        &[
+            &["--ahead", "4", "--starts", "1"],
+            &["--ahead", "4", "--starts", "4"],
+        ],
+        Some(0.5),
+        &["s1", "s2", "s3", "s4", "s5", "s6", "x-l1"],
+    )
+    .into_iter()
+    // Each start's span, from `start` to `ready`.
+    .map(|events| {
+        events
+            .into_iter()
+            .filter(|(event, _)| event != "stop")
+            .collect()
+    })
+    .collect();
+    let [one, four] = &starts[..] else {
+        unreachable!()
+    };
+    let pair = |event: &str, name: &str| (event.to_string(), name.to_string());
+    let expected: Vec<(String, String)> = ["s1", "x-l1", "s2", "s3", "s4", "s5", "s6"]
+        .into_iter()
+        .flat_map(|n| [pair("start", n), pair("ready", n)])
+        .collect();
+    assert_eq!(one, &expected, "one start at a time, in play order");
+    let most_starting = four
+        .iter()
+        .scan(0i32, |starting, (event, _)| {
+            *starting += if event == "start" { 1 } else { -1 };
+            Some(*starting)
+        })
+        .max();
+    assert!(
+        most_starting >= Some(2),
+        "side by side with --starts 4: {four:?}"
+    );
 }

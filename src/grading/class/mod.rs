@@ -282,6 +282,7 @@ pub fn grade_all(
                 );
                 command.start_timeout = run.start_timeout;
                 command.ahead = run.ahead;
+                command.starts = run.starts;
                 if let Some(course) = &run.course {
                     command.follow(course);
                 }
@@ -470,6 +471,8 @@ pub struct Run {
     pub start_timeout: Duration,
     /// Servers each job starts ahead of its play (`--ahead`).
     pub ahead: usize,
+    /// Servers started ahead that start at once, over all jobs (`--starts`).
+    pub starts: usize,
     pub isolation: Isolation,
     /// The course file (`--course`), for every submission's transcripts.
     pub course: Option<Arc<Course>>,
@@ -798,6 +801,9 @@ fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String
     let run = Run {
         jobs: if shared { 1 } else { usize::from(args.jobs) },
         ahead: if shared { 0 } else { usize::from(args.ahead) },
+        starts: args
+            .starts
+            .map_or_else(crate::grading::target::queue::cores, usize::from),
         limit: Duration::from_secs_f64(args.transcript_timeout),
         start_timeout: Duration::from_secs_f64(args.start_timeout),
         isolation,

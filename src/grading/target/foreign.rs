@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::gate::Signature;
+use super::queue::{STARTS, Ticket};
 use super::{CommandTarget, Isolation, boxed, process, unboxed};
 use crate::grading::play::Connector;
 use crate::sandbox::{Killer, Output, shell_quote};
@@ -204,6 +205,8 @@ impl Started {
 pub struct Starting {
     thread: Option<std::thread::JoinHandle<Result<Started, String>>>,
     watch: Arc<Watch>,
+    /// Its place in the queue of starts (`queue::STARTS`).
+    ticket: Arc<Ticket>,
 }
 
 /// What `Launch` borrows, owned by a `Starting`'s thread.
@@ -224,9 +227,15 @@ impl Starting {
         watch: Arc<Watch>,
     ) -> Option<Starting> {
         let thread_watch = watch.clone();
+        let ticket = Arc::new(STARTS.ticket());
+        let thread_ticket = ticket.clone();
         let spawned = std::thread::Builder::new()
             .name("start-ahead".into())
             .spawn(move || {
+                let given_up = || thread_watch.killed();
+                let Some(_slot) = STARTS.wait(&thread_ticket, target.starts, given_up) else {
+                    return Err("stopped before it started".to_string());
+                };
                 Started::start(
                     &target,
                     Launch {
@@ -241,11 +250,13 @@ impl Starting {
         spawned.ok().map(|thread| Starting {
             thread: Some(thread),
             watch,
+            ticket,
         })
     }
 
     /// Waits for the start: the server listens, or why not.
     pub fn wait(mut self) -> Result<Started, String> {
+        STARTS.hurry(&self.ticket);
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(started)) => started,
             _ => Err("the start's thread ended without an answer".to_string()),
@@ -257,6 +268,7 @@ impl Drop for Starting {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
             self.watch.kill();
+            STARTS.nudge();
             // A target that listened before the kill is stopped as it drops.
             let _ = thread.join();
         }

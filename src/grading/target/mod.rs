@@ -21,6 +21,7 @@ pub mod foreign;
 pub mod gate;
 pub mod local;
 pub mod process;
+pub mod queue;
 pub mod unboxed;
 
 use std::net::SocketAddr;
@@ -35,7 +36,7 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many servers each job starts ahead by default (`--ahead`): bench/SANDBOX.md
 /// has what each depth gave a class of Python servers.
-pub const AHEAD: usize = 2;
+pub const AHEAD: usize = 6;
 
 /// Which server a transcript plays against.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +72,9 @@ pub struct CommandTarget {
     /// How many servers each job starts ahead of the transcript it plays (`--ahead`,
     /// `grading::ahead`); 0: each starts as its transcript plays.
     pub ahead: usize,
+    /// How many servers started ahead start at once, over all jobs (`--starts`,
+    /// `queue`): the rest wait, the one played soonest first.
+    pub starts: usize,
 }
 
 impl CommandTarget {
@@ -105,6 +109,7 @@ impl CommandTarget {
             data_file: None,
             gate: Arc::default(),
             ahead: AHEAD,
+            starts: queue::cores(),
         }
     }
 }

@@ -36,8 +36,9 @@ pub struct GradeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::grading::target::AHEAD as u16, value_parser = clap::value_parser!(u16).range(0..=16))]
     pub ahead: u16,
     /// Of the servers started ahead, how many start at once, over all jobs (default:
-    /// the machine's cores); the rest wait their turn, the one played soonest first,
-    /// so that a start is not slowed by those needed later.
+    /// the machine's cores); the rest wait their turn, one a play waits for first,
+    /// then the one begun first, so that a start is not slowed by those needed
+    /// later. A start that has not listened after 2 s no longer counts.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub starts: Option<u16>,
     /// Run the submissions without a box: as your user, in their own directories,

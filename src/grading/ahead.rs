@@ -9,8 +9,8 @@
 //!
 //! Why: a fresh Python server takes 40 to 60 ms to listen, while most transcripts
 //! play in a few milliseconds, and the long ones mostly wait (an idle timeout, a
-//! silence). One start ahead per worker overlaps each start with the play before
-//! it; `--jobs` still counts the transcripts played at once, and each job has up to
+//! silence). Starts ahead overlap each start with the plays before it (at most
+//! `--starts` at once: `grading::target::queue`); `--jobs` still counts the transcripts played at once, and each job has up to
 //! `--ahead` more servers started. bench/SANDBOX.md has the figures.
 
 use std::collections::VecDeque;

@@ -1139,7 +1139,8 @@ fn replay_starts_servers_ahead_once_the_first_listened_and_with_ahead_0_one_at_a
 
 /// `replay --target-cmd --no-box --jobs 1 --ahead 4`: with `--starts 1` the servers
 /// started ahead start one at a time, in the order they play (each start, from
-/// `start NAME` to `ready NAME` half a second later, ends before the next begins),
+/// `start NAME` to `ready NAME` 0.7 s later, well within a slot's 2 s lease, ends
+/// before the next begins),
 /// and every transcript passes; with `--starts 4` they start side by side during the
 /// long play (the check above can see an overlap).
 #[test]
@@ -1159,7 +1160,7 @@ fn starts_ahead_wait_their_turn_in_play_order_with_starts_1() {
             &["--ahead", "4", "--starts", "1"],
             &["--ahead", "4", "--starts", "4"],
         ],
-        Some(0.5),
+        Some(0.7),
         &["s1", "s2", "s3", "s4", "s5", "s6", "x-l1"],
     )
     .into_iter()

@@ -196,16 +196,21 @@ fn setup(dir: &Path) -> Result<(String, Option<flags::FlagMap>), String> {
     Ok((command, flags))
 }
 
+/// How often `play_limited` looks at its deadline, which moves once the server listens.
+const LOOK_AGAIN: Duration = Duration::from_millis(50);
+
 /// Plays `ready` with `options` under their watch, killing the target (every process
 /// of its box, or its process group with `--no-box`) if the play takes longer than
 /// `limit` from when the server listens, or from when the play begins for a server
 /// started ahead (the watch also lets an interrupt kill it). The start has its own
 /// limit (the target's `start_timeout`); this one stops a start that never returns
-/// too, `start_timeout + limit` from the beginning.
+/// too, `start_timeout + limit` from when the start began (or the play, if later),
+/// not counting a start ahead's wait for its turn (`target::queue`).
 pub fn play_limited(ready: Ready, options: &Options, limit: Duration) -> TranscriptResult {
     let watch = options.watch.clone().unwrap_or_default();
     let mut options = options.clone();
     options.watch = Some(watch.clone());
+    let command = matches!(options.target, Target::Command(_));
     let (start_limit, killed) = match &options.target {
         Target::Command(command) => (
             command.start_timeout,
@@ -224,17 +229,21 @@ pub fn play_limited(ready: Ready, options: &Options, limit: Duration) -> Transcr
         let _ = tx.send(ready.play(&options));
     });
     loop {
-        let deadline = match watch.listening_since() {
-            Some(listening) => listening + limit,
-            None => began + start_limit + limit,
+        let deadline = match (watch.listening_since(), watch.starting_since()) {
+            (Some(listening), _) => Some(listening + limit),
+            (None, Some(starting)) => Some(starting.max(began) + start_limit + limit),
+            // A start not yet begun waits its turn (`target::queue`, whose slots run
+            // out) or begins now: its time counts from when it begins.
+            (None, None) if command => None,
+            (None, None) => Some(began + limit),
         };
-        // The deadline moves once the server listens: look again at least every 50 ms.
-        let wait = deadline
-            .saturating_duration_since(Instant::now())
-            .min(Duration::from_millis(50));
+        let wait = deadline.map_or(LOOK_AGAIN, |d| {
+            d.saturating_duration_since(Instant::now()).min(LOOK_AGAIN)
+        });
         match rx.recv_timeout(wait) {
             Ok(result) => return result,
-            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+            Err(mpsc::RecvTimeoutError::Timeout) if deadline.is_none_or(|d| Instant::now() < d) => {
+            }
             Err(_) => break,
         }
     }

@@ -40,13 +40,15 @@ pub struct Launch<'a> {
 }
 
 /// A handle another thread holds on the target of one transcript: `kill` ends it (its
-/// box, or its process group without one) now, or as soon as it is started; and when
+/// box, or its process group without one) now, or as soon as it is started; when its
+/// start began (a start ahead may first wait its turn in `queue::STARTS`), and when
 /// the target listened, from which the transcript's time limit counts.
 #[derive(Debug, Default)]
 pub struct Watch {
     /// The running target, while it runs.
     target: Mutex<Option<Kill>>,
     killed: AtomicBool,
+    starting: Mutex<Option<Instant>>,
     listening: Mutex<Option<Instant>>,
 }
 
@@ -63,6 +65,8 @@ impl Watch {
     /// Kills the target, and any target started later under this watch.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
+        // A start ahead still waiting its turn gives up now.
+        STARTS.nudge();
         let target = self.target.lock().unwrap_or_else(|e| e.into_inner());
         match &*target {
             // The slot is cleared when the target stops, before its id could name an
@@ -76,6 +80,11 @@ impl Watch {
     /// True once `kill` was called.
     pub fn killed(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
+    }
+
+    /// When the target's start began, if it has.
+    pub fn starting_since(&self) -> Option<Instant> {
+        *self.starting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// When the target started listening, if it has.
@@ -139,6 +148,9 @@ impl Started {
     pub fn start(target: &CommandTarget, launch: Launch<'_>) -> Result<Started, String> {
         if let Some(closed) = target.gate.closed() {
             return Err(closed.not_started());
+        }
+        if let Some(watch) = launch.watch {
+            *watch.starting.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         }
         let started = match &target.isolation {
             Isolation::Boxed(setup) => {
@@ -268,7 +280,6 @@ impl Drop for Starting {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
             self.watch.kill();
-            STARTS.nudge();
             // A target that listened before the kill is stopped as it drops.
             let _ = thread.join();
         }

@@ -73,7 +73,7 @@ pub struct CommandTarget {
     /// `grading::ahead`); 0: each starts as its transcript plays.
     pub ahead: usize,
     /// How many servers started ahead start at once, over all jobs (`--starts`,
-    /// `queue`): the rest wait, the one played soonest first.
+    /// `queue`): the rest wait, one a play waits for first, then the one begun first.
     pub starts: usize,
 }
 

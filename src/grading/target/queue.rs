@@ -1,7 +1,8 @@
 //! The queue of starts ahead: at most as many servers start at once as the machine
-//! has cores, the one whose play is nearest first.
+//! has cores, a start a play already waits for first, then the one begun first.
 //!
-//! Here: `StartQueue` (slots, and the order waiting starts take them in), `Slot`.
+//! Here: `StartQueue` (slots, their leases, and the order waiting starts take them
+//! in), `Ticket` (a place in line), `Slot`.
 //! Elsewhere: the starts ahead that wait here (`grading::target::foreign::Starting`),
 //! the workers that begin them (`grading::ahead`).
 //!
@@ -9,16 +10,19 @@
 //! of it), and every start begun ahead is needed, but not at once: the one the next
 //! play waits for is needed first. Run side by side, eight starts on two cores
 //! share them evenly, and the nearest one is ready no sooner than the last; queued,
-//! the nearest is ready in a start's own time, and the others follow. bench/SANDBOX.md
-//! has what this gave a class.
+//! the nearest is ready in a start's own time, and the others follow.
+//!
+//! A slot is a lease of `LEASE`: a start that has not listened by then (a compile,
+//! or a submission that hangs before it listens) goes on outside the count, so no
+//! submission holds the others' starts back for longer than that per start.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The queue every start ahead of this process waits in.
-pub static STARTS: StartQueue = StartQueue::new();
+pub static STARTS: StartQueue = StartQueue::new(LEASE);
 
 /// How many starts run at once by default (`--starts`): the cores this process may
 /// run on.
@@ -26,14 +30,19 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// How often a waiting start looks whether it was given up (`Starting` dropped, the
-/// run interrupted) when nothing else woke it.
-const RECHECK: Duration = Duration::from_millis(20);
+/// How long a slot counts as taken: past it, its start runs on without holding back
+/// the queue. A Python or Node server listens well within it, a JVM about then.
+pub const LEASE: Duration = Duration::from_secs(2);
+
+/// How often a waiting start looks again when nothing woke it: whether it was given
+/// up, or a lease ran out.
+const RECHECK: Duration = Duration::from_millis(50);
 
 /// Slots for starts, given to waiting starts in order: a start whose play waits for it
-/// (`Ticket::hurry`) first, then the one begun first.
+/// (`hurry`) first, then the one begun first.
 #[derive(Debug)]
 pub struct StartQueue {
+    lease: Duration,
     state: Mutex<State>,
     changed: Condvar,
     next: AtomicU64,
@@ -41,7 +50,8 @@ pub struct StartQueue {
 
 #[derive(Debug)]
 struct State {
-    busy: usize,
+    /// The slots taken, by ticket number, with when each was taken.
+    held: BTreeMap<u64, Instant>,
     /// Waiting starts, in the order they take slots: hurried first (`false`), then
     /// by ticket number.
     waiting: BTreeSet<(bool, u64)>,
@@ -49,7 +59,7 @@ struct State {
 
 /// A place in the queue, held from when a start is begun (so that the order is the
 /// order the starts were begun in, however their threads are scheduled) until it
-/// takes a slot or is dropped.
+/// takes a slot, gives up, or is dropped.
 #[derive(Debug)]
 pub struct Ticket {
     queue: &'static StartQueue,
@@ -57,18 +67,19 @@ pub struct Ticket {
     hurried: AtomicBool,
 }
 
-/// A slot held: a start runs while it lives.
+/// A slot held: a start runs while it lives (counted for a lease at most).
 pub struct Slot<'a> {
     queue: &'a StartQueue,
+    number: u64,
 }
 
 impl StartQueue {
-    /// An empty queue.
-    #[allow(clippy::new_without_default)] // `STARTS` needs a `const fn`
-    pub const fn new() -> StartQueue {
+    /// An empty queue whose slots count for `lease` (`LEASE`).
+    pub const fn new(lease: Duration) -> StartQueue {
         StartQueue {
+            lease,
             state: Mutex::new(State {
-                busy: 0,
+                held: BTreeMap::new(),
                 waiting: BTreeSet::new(),
             }),
             changed: Condvar::new(),
@@ -88,15 +99,17 @@ impl StartQueue {
         ticket
     }
 
-    /// Waits until `ticket` may start: fewer than `slots` (at least one) starts run,
-    /// and no waiting start comes before it. `None` if `given_up` says so first
-    /// (checked at least every 20 ms).
+    /// Waits until `ticket` may start: fewer than `slots` (at least one) starts hold
+    /// a slot taken less than a lease ago, and no waiting start comes before it.
+    /// `None` if `given_up` says so first (looked at whenever the queue changes,
+    /// `nudge`, and at least every 50 ms).
     pub fn wait(
         &self,
         ticket: &Ticket,
         slots: usize,
         given_up: impl Fn() -> bool,
     ) -> Option<Slot<'_>> {
+        let slots = slots.max(1);
         let mut state = self.lock();
         loop {
             if given_up() {
@@ -107,14 +120,34 @@ impl StartQueue {
                 }
                 return None;
             }
-            if state.busy < slots.max(1) && state.waiting.first() == Some(&ticket.key()) {
-                state.busy += 1;
+            let now = Instant::now();
+            if state.counted(now, self.lease) < slots
+                && state.waiting.first() == Some(&ticket.key())
+            {
                 state.leave(ticket);
-                return Some(Slot { queue: self });
+                state.held.insert(ticket.number, now);
+                let more = state.counted(now, self.lease) < slots && !state.waiting.is_empty();
+                drop(state);
+                if more {
+                    // The next in line may be asleep: a slot is still free for it.
+                    self.changed.notify_all();
+                }
+                return Some(Slot {
+                    queue: self,
+                    number: ticket.number,
+                });
             }
+            // Until the oldest lease runs out, if sooner than `RECHECK`.
+            let wake = state
+                .held
+                .values()
+                .map(|taken| (*taken + self.lease).saturating_duration_since(now))
+                .filter(|left| !left.is_zero())
+                .min()
+                .map_or(RECHECK, |left| left.min(RECHECK));
             state = self
                 .changed
-                .wait_timeout(state, RECHECK)
+                .wait_timeout(state, wake)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
@@ -131,8 +164,11 @@ impl StartQueue {
         self.changed.notify_all();
     }
 
-    /// Wakes the waiting starts to look again (one was given up).
+    /// Wakes the waiting starts to look again (a watch was killed: some give up).
     pub fn nudge(&self) {
+        // Taken and let go first: a waiter between its look and its sleep holds the
+        // lock, so it is asleep, and woken, by the time this notifies.
+        drop(self.lock());
         self.changed.notify_all();
     }
 
@@ -146,6 +182,14 @@ impl State {
     fn leave(&mut self, ticket: &Ticket) -> bool {
         let plain = self.waiting.remove(&(true, ticket.number));
         self.waiting.remove(&(false, ticket.number)) || plain
+    }
+
+    /// The slots that count at `now`: taken less than `lease` ago.
+    fn counted(&self, now: Instant, lease: Duration) -> usize {
+        self.held
+            .values()
+            .filter(|taken| now.saturating_duration_since(**taken) < lease)
+            .count()
     }
 }
 
@@ -170,7 +214,7 @@ impl Drop for Ticket {
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.queue.lock().busy -= 1;
+        self.queue.lock().held.remove(&self.number);
         self.queue.changed.notify_all();
     }
 }
@@ -180,12 +224,15 @@ mod tests {
     use super::*;
     use std::sync::{Arc, mpsc};
 
+    const LONG: Duration = Duration::from_secs(600);
+    const PATIENCE: Duration = Duration::from_secs(20);
+
     /// Slots go to starts in the order their tickets were taken, whenever their
     /// threads come to wait, except that a hurried one goes first; one given up, or
     /// dropped without waiting, leaves the line.
     #[test]
     fn slots_go_to_the_hurried_then_the_first_begun() {
-        static QUEUE: StartQueue = StartQueue::new();
+        static QUEUE: StartQueue = StartQueue::new(LONG);
         let held = QUEUE
             .wait(&QUEUE.ticket(), 1, || false)
             .expect("a free slot");
@@ -208,27 +255,30 @@ mod tests {
         given_up.store(true, Ordering::SeqCst);
         QUEUE.nudge();
         // 1 gave up: 0, 2, 3 and 4 are in line.
+        let deadline = Instant::now() + PATIENCE;
         while QUEUE.lock().waiting.len() > 4 {
+            assert!(Instant::now() < deadline, "1 did not give up");
             std::thread::sleep(Duration::from_millis(1));
         }
         drop(held);
+        let next = || took.recv_timeout(PATIENCE).expect("a start took the slot");
         // 3 (hurried) runs; then 0 is first in line but not yet waiting: 2 must not
         // pass it.
-        assert_eq!(took.recv().unwrap(), 3);
+        assert_eq!(next(), 3);
         std::thread::sleep(Duration::from_millis(60));
         assert!(
             took.try_recv().is_err(),
             "2 went before 0, which was begun first"
         );
         waiters.push(waiter(0));
-        assert_eq!(took.recv().unwrap(), 0);
+        assert_eq!(next(), 0);
         // 2 is next, and 4, which never waits, is behind it.
-        assert_eq!(took.recv().unwrap(), 2);
+        assert_eq!(next(), 2);
         for w in waiters {
             w.join().unwrap();
         }
         drop(tickets);
-        assert_eq!(QUEUE.lock().busy, 0);
+        assert!(QUEUE.lock().held.is_empty());
         assert!(
             QUEUE.lock().waiting.is_empty(),
             "a dropped ticket leaves the line"
@@ -238,7 +288,7 @@ mod tests {
     /// Two slots: two starts run at once, and a third waits for one of them.
     #[test]
     fn as_many_run_at_once_as_there_are_slots() {
-        static QUEUE: StartQueue = StartQueue::new();
+        static QUEUE: StartQueue = StartQueue::new(LONG);
         let a = QUEUE.wait(&QUEUE.ticket(), 2, || false);
         let b = QUEUE.wait(&QUEUE.ticket(), 2, || false);
         assert!(a.is_some() && b.is_some());
@@ -252,5 +302,20 @@ mod tests {
         assert!(none.is_none());
         drop(a);
         assert!(QUEUE.wait(&QUEUE.ticket(), 2, || false).is_some());
+    }
+
+    /// A slot held past its lease no longer counts: the next start goes while the
+    /// first still runs, and it is not woken before the lease runs out.
+    #[test]
+    fn a_slot_held_past_its_lease_lets_the_next_start_go() {
+        static QUEUE: StartQueue = StartQueue::new(Duration::from_millis(300));
+        let taken = Instant::now();
+        let _first = QUEUE
+            .wait(&QUEUE.ticket(), 1, || false)
+            .expect("a free slot");
+        let second = QUEUE.wait(&QUEUE.ticket(), 1, || false);
+        assert!(second.is_some(), "the first lease ran out");
+        assert!(taken.elapsed() >= Duration::from_millis(300));
+        assert_eq!(QUEUE.lock().held.len(), 2, "the first still holds its slot");
     }
 }

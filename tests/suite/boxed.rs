@@ -63,6 +63,20 @@ fn grade(class: &Path, out: &Path, args: &[&str]) -> Output {
         .expect("wordwire runs")
 }
 
+/// `wordwire grade CLASS --out OUT --suite SUITE ARGS...`, killed past 90 s.
+fn grade_suite_within(class: &Path, out: &Path, suite: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(binary());
+    command
+        .arg("grade")
+        .arg(class)
+        .arg("--out")
+        .arg(out)
+        .arg("--suite")
+        .arg(suite)
+        .args(args);
+    crate::support::output_within(&mut command, Duration::from_secs(90))
+}
+
 /// `summary.csv`'s rows after the header, as (submission, score) and the whole row.
 fn scores(out: &Path) -> Vec<(String, String)> {
     let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
@@ -845,17 +859,8 @@ fn a_server_started_ahead_has_its_whole_time_limit_from_when_its_play_begins() {
             &format!("{BOX_PYTHON} wordserver.py --addr {{addr}} --store {{store}}"),
         );
         let out = work.path().join(name).join("grades");
-        let mut command = Command::new(binary());
-        command
-            .arg("grade")
-            .arg(&class)
-            .arg("--out")
-            .arg(&out)
-            .arg("--suite")
-            .arg(&suite)
-            .args(["--jobs", "1", "--ahead", "2", "--transcript-timeout", "2.5"]);
-        let output = crate::support::output_within(&mut command, Duration::from_secs(60));
-        (output, out)
+        let flags = ["--jobs", "1", "--ahead", "2", "--transcript-timeout", "2.5"];
+        (grade_suite_within(&class, &out, &suite, &flags), out)
     };
     // Both at once: all plays are long, so in file order.
     let ((within, within_out), (over, over_out)) = std::thread::scope(|s| {
@@ -914,17 +919,9 @@ fn the_wait_for_a_start_s_turn_is_not_counted_against_its_time_limit() {
         &format!("sleep 1; exec {BOX_PYTHON} wordserver.py --addr {{addr}} --store {{store}}"),
     );
     let out = work.path().join("grades");
-    let mut command = Command::new(binary());
-    command
-        .arg("grade")
-        .arg(&class)
-        .arg("--out")
-        .arg(&out)
-        .arg("--suite")
-        .arg(&suite)
-        .args(["--jobs", "4", "--ahead", "1", "--starts", "1"])
-        .args(["--start-timeout", "2", "--transcript-timeout", "1"]);
-    let output = crate::support::output_within(&mut command, Duration::from_secs(90));
+    let flags = ["--jobs", "4", "--ahead", "1", "--starts", "1"];
+    let limits = ["--start-timeout", "2", "--transcript-timeout", "1"];
+    let output = grade_suite_within(&class, &out, &suite, &[&flags[..], &limits].concat());
     assert_eq!(output.status.code(), Some(0), "{}", said(&output));
     assert_eq!(
         scores(&out),

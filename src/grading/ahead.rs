@@ -4,7 +4,7 @@
 //! a thread of its own), `Lookahead` (a worker's next task, and one more begun), and
 //! how many servers start ahead (`depth`) and in which order the plays go (`play_order`).
 //! Elsewhere: the play (`grading::run_one`), the start on a thread
-//! (`grading::target::foreign::Starting`), the workers (`replay::replay_all`,
+//! (`grading::target::start::Starting`), the workers (`replay::replay_all`,
 //! `class::grade_all`).
 //!
 //! Why: a fresh Python server takes 40 to 60 ms to listen, while most transcripts
@@ -21,7 +21,8 @@ use std::time::Duration;
 use super::run_one::{Loaded, Options, load_for_play, replay_loaded, start_ahead};
 use super::suite::transcript::{FormatError, Transcript};
 use super::target::Target;
-use super::target::foreign::{Starting, Watch};
+use super::target::foreign::Watch;
+use super::target::start::Starting;
 use super::verdict::TranscriptResult;
 
 /// One transcript to play: loaded, and its server perhaps starting already.

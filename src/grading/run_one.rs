@@ -16,7 +16,7 @@ use super::play::{self, Setting};
 use super::report;
 use super::suite::transcript::Header;
 use super::suite::transcript::{self, Fault, Transcript};
-use super::target::foreign::{OwnedLaunch, Starting};
+use super::target::start::{OwnedLaunch, Starting};
 use super::target::{self, Target, local};
 use super::verdict::{Outcome, StepFailure, TranscriptResult};
 use crate::course::{Course, Occurrences, Profile};
@@ -312,7 +312,7 @@ fn play_transcript(
                         write_limit: write_limit(t),
                         watch: options.watch.as_ref(),
                     };
-                    target::foreign::Started::start(command, launch)
+                    target::start::Started::start(command, launch)
                 }
             };
             let started = match started {

@@ -22,6 +22,7 @@ pub mod gate;
 pub mod local;
 pub mod process;
 pub mod queue;
+pub mod start;
 pub mod unboxed;
 
 use std::net::SocketAddr;

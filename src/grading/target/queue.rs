@@ -3,7 +3,7 @@
 //!
 //! Here: `StartQueue` (slots, their leases, and the order waiting starts take them
 //! in), `Ticket` (a place in line), `Slot`.
-//! Elsewhere: the starts ahead that wait here (`grading::target::foreign::Starting`),
+//! Elsewhere: the starts ahead that wait here (`grading::target::start::Starting`),
 //! the workers that begin them (`grading::ahead`).
 //!
 //! Why: a server's start is mostly CPU (a Python server's imports take 40 to 60 ms

@@ -151,8 +151,9 @@ fn the_write_fault_hits_the_server_and_not_the_build_step_before_it() {
         assert_eq!(
             output.status.code(),
             Some(0),
-            "{extra:?}: {}",
-            said(&output)
+            "{extra:?}: {}\n{}",
+            said(&output),
+            page(&out, "built")
         );
         assert_eq!(
             scores(&out),

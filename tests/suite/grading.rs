@@ -1193,3 +1193,31 @@ fn starts_ahead_wait_their_turn_in_play_order_with_starts_1() {
         "side by side with --starts 4: {four:?}"
     );
 }
+
+/// A `--no-box` start that exits saying its address was in use (another program's
+/// connection can hold a freshly freed port a moment, and no listener shows it) is
+/// started again on a fresh port, not judged: the second start serves and the
+/// transcript passes. Before, only a port another program listened on was retried.
+#[test]
+fn a_start_that_found_its_port_in_use_is_tried_again_on_another() {
+    let work = tempfile::tempdir().unwrap();
+    let marker = work.path().join("tried");
+    let cmd = format!(
+        "if mkdir {} 2>/dev/null; then echo 'OSError: [Errno 98] Address already in use' >&2; exit 1; fi; exec {} {} --addr {{addr}} --store {{store}}",
+        marker.display(),
+        python3(),
+        impls().join("wordserver.py").display()
+    );
+    let report = grade_part(
+        &cmd,
+        &["--no-box"],
+        "transcripts/methods/post-appends-word.transcript",
+        1,
+    );
+    assert!(marker.exists(), "the first start ran: {report:#}");
+    assert_eq!(
+        with_outcome(&report, "passed"),
+        names(&["methods/post-appends-word"]),
+        "{report:#}"
+    );
+}

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::foreign::{self, Kill, Launch, StartError, Watch};
 use super::gate::Signature;
-use super::unboxed::{PORT_ATTEMPTS, free_port, port_is_taken};
+use super::unboxed::{PORT_ATTEMPTS, free_port, port_is_taken, says_address_in_use};
 use super::{BoxSetup, CommandTarget};
 use crate::auth::{DEFAULT_PASSWORD, DEFAULT_USER};
 use crate::grading::play::Connector;
@@ -188,7 +188,10 @@ fn start_once(
                     signature: None,
                 },
             };
-            let taken = !own_network && port.is_some_and(port_is_taken);
+            let said_in_use = [&output.stdout, &output.stderr]
+                .iter()
+                .any(|o| says_address_in_use(&o.text()));
+            let taken = !own_network && port.is_some_and(|p| port_is_taken(p) || said_in_use);
             return Err((error, taken));
         }
     };

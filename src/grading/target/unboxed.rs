@@ -91,8 +91,10 @@ pub(super) const PORT_ATTEMPTS: usize = 3;
 
 /// Starts `sh -c TEMPLATE` (placeholders expanded, the launch's flags appended) on a
 /// fresh port with a fresh store, and waits until it listens. A start whose port
-/// another program took first (it failed to bind while that program listened there)
-/// is tried again on a fresh port rather than judging the wrong program.
+/// another program took first (it failed to bind while that program listened there,
+/// or it said the address was in use: another program's connection may hold the
+/// port a moment, which no listener shows) is tried again on a fresh port rather
+/// than judging the wrong program.
 pub fn start(target: &CommandTarget, launch: Launch<'_>) -> Result<UnboxedTarget, StartError> {
     let mut attempt = 1;
     loop {
@@ -216,6 +218,7 @@ impl UnboxedTarget {
             if let Some(status) = self.exited() {
                 self.stop_group();
                 let output = self.tail_text();
+                let taken = someone_else || says_address_in_use(&output);
                 let error = StartError {
                     message: format!(
                         "`{}` exited before listening on {} ({})",
@@ -237,7 +240,7 @@ impl UnboxedTarget {
                         ),
                     }),
                 };
-                return Err((error, someone_else));
+                return Err((error, taken));
             }
             match listener_on(self.addr, group) {
                 Listener::Target(pid) => return Ok(pid),
@@ -326,6 +329,14 @@ impl Drop for UnboxedTarget {
             self.stop_group();
         }
     }
+}
+
+/// True if `output` says a bind failed on an address in use (EADDRINUSE, whose
+/// text every runtime prints alike: Python's `[Errno 98] Address already in use`,
+/// Java's `BindException: Address already in use`, Go's `bind: address already in
+/// use`, C's `perror`).
+pub(super) fn says_address_in_use(output: &str) -> bool {
+    output.to_lowercase().contains("address already in use")
 }
 
 /// `; its output ends:\n      ...` with the last lines of `text`, or nothing.

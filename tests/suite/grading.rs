@@ -1221,3 +1221,68 @@ fn a_start_that_found_its_port_in_use_is_tried_again_on_another() {
         "{report:#}"
     );
 }
+
+/// `grade --no-box --course` of a mixed class: b's command names no `{store}`, so
+/// its starts share the course's data file in b's directory and must run one at a
+/// time; then no submission starts servers ahead, a's neither (its starts alternate
+/// with its stops, in file order), though a alone starts them ahead (the control:
+/// two of a's servers alive at once during the long play).
+#[test]
+fn a_class_with_one_submission_that_shares_a_machine_starts_none_ahead() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = work.path().join("transcripts");
+    std::fs::create_dir(&suite).unwrap();
+    for name in ["s1", "s2", "s3"] {
+        named_transcript(&suite, name, None);
+    }
+    named_transcript(&suite, "x-l1", Some(1000));
+    let course = work.path().join("course.toml");
+    std::fs::write(
+        &course,
+        "[store]\nfile = \"words.txt\"\n\n[grading]\nprofile = \"contract\"\n",
+    )
+    .unwrap();
+    let run = |name: &str, with_b: bool| {
+        let class = work.path().join(name);
+        let log = work.path().join(format!("{name}.log"));
+        std::fs::create_dir_all(class.join("a")).unwrap();
+        std::fs::write(class.join("a/wordwire-cmd"), logging_wordserver(&log, None)).unwrap();
+        if with_b {
+            std::fs::create_dir_all(class.join("b")).unwrap();
+            let b = format!(
+                "{} {} --addr {{addr}} --store words.txt",
+                python3(),
+                impls().join("wordserver.py").display()
+            );
+            std::fs::write(class.join("b/wordwire-cmd"), b).unwrap();
+        }
+        let mut command = Command::new(binary());
+        command
+            .arg("grade")
+            .arg(&class)
+            .args(["--no-box", "--jobs", "2", "--ahead", "2", "--course"])
+            .arg(&course)
+            .arg("--suite")
+            .arg(&suite)
+            .arg("--out")
+            .arg(work.path().join(format!("{name}-grades")));
+        let output = output_within(&mut command, Duration::from_secs(90));
+        let said = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{said}");
+        (log_events(&log), said)
+    };
+    let ((mixed, mixed_said), (alone, alone_said)) = std::thread::scope(|s| {
+        let mixed = s.spawn(|| run("mixed", true));
+        let alone = s.spawn(|| run("alone", false));
+        (mixed.join().unwrap(), alone.join().unwrap())
+    });
+    assert!(mixed_said.contains("b            100%"), "{mixed_said}");
+    let pair = |event: &str, name: &str| (event.to_string(), name.to_string());
+    let one_by_one: Vec<(String, String)> = ["s1", "s2", "s3", "x-l1"]
+        .into_iter()
+        .flat_map(|n| [pair("start", n), pair("stop", n)])
+        .collect();
+    assert_eq!(mixed, one_by_one, "{mixed_said}");
+    assert!(most_alive(&alone) >= 2, "{alone:?}\n{alone_said}");
+}

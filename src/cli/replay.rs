@@ -55,7 +55,8 @@ pub struct ReplayArgs {
     /// Of the servers started ahead, how many start at once, over all jobs (default:
     /// the machine's cores); the rest wait their turn, one a play waits for first,
     /// then the one begun first, so that a start is not slowed by those needed
-    /// later. A start that has not listened after 2 s no longer counts.
+    /// later. For a start a play waits for, one that has not listened after 2 s no
+    /// longer counts.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), requires = "target_cmd")]
     pub starts: Option<u16>,
     /// A TOML file mapping our serve flags to the target's:

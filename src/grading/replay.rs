@@ -10,7 +10,7 @@
 //! re-exported here), the starts ahead (`grading::ahead`), the file format
 //! (`grading::suite::transcript`), playing steps
 //! (`grading::play`), contract-level judging (`grading::judge`), the in-process
-//! server (`grading::target::local`), starting a foreign one (`grading::target::foreign`,
+//! server (`grading::target::local`), starting a foreign one (`grading::target::start`,
 //! `grading::target::flags`), client transcripts and `--client-cmd` (`grading::clients`),
 //! output (`grading::report`), and the HTTP client (`client`).
 

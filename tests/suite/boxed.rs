@@ -897,19 +897,19 @@ fn a_server_started_ahead_has_its_whole_time_limit_from_when_its_play_begins() {
 }
 
 /// A start ahead's wait for its turn (`--starts 1`) does not count against the
-/// transcript's time limits: four jobs' plays wait together for their servers, each
-/// start takes a good second (a `sleep 1` before the server), so the fourth begins
-/// some 3 s after its play did, past `--start-timeout 2` plus `--transcript-timeout
-/// 1` had they counted from the play; each passes, its start within its own 2 s.
+/// transcript's time limits: six jobs' plays wait together for their servers, each
+/// start takes a good second (a `sleep 1` before the server), so the sixth begins
+/// some 5 s after its play did, past `--start-timeout 3` plus `--transcript-timeout
+/// 1` had they counted from the play; each passes, its start within its own 3 s.
 #[test]
 fn the_wait_for_a_start_s_turn_is_not_counted_against_its_time_limit() {
     use crate::grading::named_transcript;
     let work = tempfile::tempdir().unwrap();
     let suite = work.path().join("transcripts");
     std::fs::create_dir_all(suite.join("methods")).unwrap();
-    // Four start at their plays (none has listened yet), then each job plays one
-    // and starts one ahead: eight starts, one at a time.
-    for n in 1..=12 {
+    // Six start at their plays (none has listened yet), then each job plays one
+    // and starts one ahead: twelve starts, one at a time.
+    for n in 1..=18 {
         named_transcript(&suite.join("methods"), &format!("a{n:02}"), None);
     }
     let class = work.path().join("class");
@@ -920,8 +920,8 @@ fn the_wait_for_a_start_s_turn_is_not_counted_against_its_time_limit() {
         &format!("sleep 1; exec {BOX_PYTHON} wordserver.py --addr {{addr}} --store {{store}}"),
     );
     let out = work.path().join("grades");
-    let flags = ["--jobs", "4", "--ahead", "1", "--starts", "1"];
-    let limits = ["--start-timeout", "2", "--transcript-timeout", "1"];
+    let flags = ["--jobs", "6", "--ahead", "1", "--starts", "1"];
+    let limits = ["--start-timeout", "3", "--transcript-timeout", "1"];
     let output = grade_suite_within(&class, &out, &suite, &[&flags[..], &limits].concat());
     assert_eq!(output.status.code(), Some(0), "{}", said(&output));
     assert_eq!(

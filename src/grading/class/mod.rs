@@ -11,7 +11,7 @@
 //! ends the run with what is finished (`interrupt`); `--resume` grades only the
 //! submissions without a report.
 //! Elsewhere: the flags (`cli::grade`), the suite's files and playing one transcript
-//! (`grading::replay`), starting and killing the target (`grading::target::foreign`), the
+//! (`grading::replay`), starting and killing the target (`grading::target::start`), the
 //! HTML page (`grading::report::html`).
 
 pub mod output;

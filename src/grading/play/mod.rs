@@ -8,7 +8,7 @@
 //! grader hold (`MAX_RESPONSE` a response, `MAX_STORE` the store, `KEPT_PER_FAILURE`
 //! of received text per failure).
 //! Elsewhere: the format (`grading::suite::transcript`), which server (`grading::target::local`,
-//! `grading::target::foreign` or `--target`), presenting the result (`grading::report`).
+//! `grading::target::start` or `--target`), presenting the result (`grading::report`).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};

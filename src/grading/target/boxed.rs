@@ -134,6 +134,8 @@ fn start_once(
                 watch.set(None);
             }
             let note = foreign::output_note(&output);
+            // Only a start that exited is tried again on another port, never one that hung.
+            let exited = matches!(e, SandboxError::ExitedBeforeListening(_));
             let error = match e {
                 SandboxError::ExitedBeforeListening(status) => {
                     let not_found = match status.code() {
@@ -188,9 +190,10 @@ fn start_once(
                     signature: None,
                 },
             };
-            let said_in_use = [&output.stdout, &output.stderr]
-                .iter()
-                .any(|o| says_address_in_use(&o.text()));
+            let said_in_use = exited
+                && [&output.stdout, &output.stderr]
+                    .iter()
+                    .any(|o| says_address_in_use(&o.text()));
             let taken = !own_network && port.is_some_and(|p| port_is_taken(p) || said_in_use);
             return Err((error, taken));
         }

@@ -3,7 +3,7 @@
 //! Here: reading the TOML map (`"--read-timeout" = "--timeout {}"`, `{}` is the
 //! value; a flag without a value maps to words without `{}`) and translating a
 //! transcript's `server` flags, or saying which flag has no mapping.
-//! Elsewhere: starting the target with them (`grading::target::foreign`).
+//! Elsewhere: starting the target with them (`grading::target::start`).
 
 use std::collections::BTreeMap;
 use std::path::Path;

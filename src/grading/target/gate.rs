@@ -14,7 +14,7 @@
 //! failure after it is that transcript's alone. Only the first `CONSIDERED` failed
 //! starts are compared; starts that fail differently each time go on failing one
 //! by one.
-//! Elsewhere: the start and its failure (`grading::target::foreign`), the outcome of
+//! Elsewhere: the start and its failure (`grading::target::start`), the outcome of
 //! a transcript not started (`grading::replay`), the submission's error line
 //! (`grading::class`).
 

@@ -2,12 +2,14 @@
 //!
 //! Here: `Target` (in-process, a running `--target`, or a `--target-cmd` started
 //! per transcript: `CommandTarget`), `Isolation` (each start in a box, or `--no-box`,
-//! and the one line every report carries about it); `foreign`, starting, watching
-//! and stopping a foreign program whichever way it runs (placeholders, the store,
-//! the lab pair, the LISTEN wait and port discovery, the write fault on the server's
-//! process only, its death, its stop, `Watch` for the time limit); `boxed`, the
-//! start in a box (`crate::sandbox`); `unboxed`, the start without one (its own
-//! process group); `gate`, failing fast on a start that cannot work; `process`,
+//! and the one line every report carries about it); `start`, starting a foreign
+//! program whichever way it runs, now (`Started`) or ahead on a thread
+//! (`Starting`), and stopping it; `queue`, the turns of the starts ahead
+//! (`--starts`); `foreign`, what both ways share (`Launch`, the placeholders, a
+//! failed start's message, `Watch` for the time limit); `boxed`, the start in a box
+//! (`crate::sandbox`: the store, the lab pair, port discovery, the write fault on
+//! the server's process only); `unboxed`, the start without one (its own process
+//! group, the LISTEN wait); `gate`, failing fast on a start that cannot work; `process`,
 //! the one `spawn` of an unboxed program (a server or a client under test) and its
 //! group's signals; `flags`, the `--target-flags` map; `local`, our own server
 //! in-process for one transcript.

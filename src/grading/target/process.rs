@@ -7,7 +7,7 @@
 //! Shell quoting and naming how a process ended are the box's (`crate::sandbox`),
 //! re-exported here. Outside the unit tests and the box nothing else in the crate
 //! calls `Command::new`.
-//! Elsewhere: a server under test (`grading::target::foreign`) and a client under
+//! Elsewhere: a server under test (`grading::target::unboxed`) and a client under
 //! test (`grading::clients`), which call these.
 
 use std::io::Read;

@@ -12,9 +12,11 @@
 //! share them evenly, and the nearest one is ready no sooner than the last; queued,
 //! the nearest is ready in a start's own time, and the others follow.
 //!
-//! A slot is a lease of `LEASE`: a start that has not listened by then (a compile,
-//! or a submission that hangs before it listens) goes on outside the count, so no
-//! submission holds the others' starts back for longer than that per start.
+//! For a start a play waits for, a slot taken more than `LEASE` ago no longer
+//! counts: a start that has not listened by then (a compile, or a submission that
+//! hangs before it listens) goes on, and no play waits longer than that behind it.
+//! For the other starts ahead every slot held counts, so they never run more than
+//! the slots at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,8 +32,9 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// How long a slot counts as taken: past it, its start runs on without holding back
-/// the queue. A Python or Node server listens well within it, a JVM about then.
+/// How long a slot counts as taken for a start a play waits for: past it, that start
+/// goes before the slot is given back. A Python or Node server listens well within
+/// it, a JVM about then.
 pub const LEASE: Duration = Duration::from_secs(2);
 
 /// How often a waiting start looks again when nothing woke it: whether it was given
@@ -67,7 +70,7 @@ pub struct Ticket {
     hurried: AtomicBool,
 }
 
-/// A slot held: a start runs while it lives (counted for a lease at most).
+/// A slot held: a start runs while it lives.
 pub struct Slot<'a> {
     queue: &'a StartQueue,
     number: u64,
@@ -99,8 +102,9 @@ impl StartQueue {
         ticket
     }
 
-    /// Waits until `ticket` may start: fewer than `slots` (at least one) starts hold
-    /// a slot taken less than a lease ago, and no waiting start comes before it.
+    /// Waits until `ticket` may start: fewer than `slots` (at least one) slots are
+    /// taken (`State::taken`: for a hurried ticket, only those taken less than a
+    /// lease ago), and no waiting start comes before it.
     /// `None` if `given_up` says so first (looked at whenever the queue changes,
     /// `nudge`, and at least every 50 ms).
     pub fn wait(
@@ -121,12 +125,13 @@ impl StartQueue {
                 return None;
             }
             let now = Instant::now();
-            if state.counted(now, self.lease) < slots
+            if state.taken(now, self.lease, ticket.hurried()) < slots
                 && state.waiting.first() == Some(&ticket.key())
             {
                 state.leave(ticket);
                 state.held.insert(ticket.number, now);
-                let more = state.counted(now, self.lease) < slots && !state.waiting.is_empty();
+                // A hurried one may be next: it counts the fewest taken.
+                let more = state.taken(now, self.lease, true) < slots && !state.waiting.is_empty();
                 drop(state);
                 if more {
                     // The next in line may be asleep: a slot is still free for it.
@@ -184,8 +189,15 @@ impl State {
         self.waiting.remove(&(false, ticket.number)) || plain
     }
 
-    /// The slots that count at `now`: taken less than `lease` ago.
-    fn counted(&self, now: Instant, lease: Duration) -> usize {
+    /// The slots taken at `now` as a start sees them: every one held, or for a start
+    /// a play waits for (`hurried`), those taken less than `lease` ago. So starts
+    /// ahead never run more than the slots at once (a compile per start, slower than
+    /// the slots let starts in, would pile up past `--start-timeout`), and a play
+    /// waits at most a lease for a start that hangs before it listens.
+    fn taken(&self, now: Instant, lease: Duration, hurried: bool) -> usize {
+        if !hurried {
+            return self.held.len();
+        }
         self.held
             .values()
             .filter(|taken| now.saturating_duration_since(**taken) < lease)
@@ -194,6 +206,11 @@ impl State {
 }
 
 impl Ticket {
+    /// True once a play waits for its start (`StartQueue::hurry`).
+    fn hurried(&self) -> bool {
+        self.hurried.load(Ordering::SeqCst)
+    }
+
     /// The order in the queue: hurried ones first (`false` sorts first), then by number.
     fn key(&self) -> (bool, u64) {
         (!self.hurried.load(Ordering::SeqCst), self.number)
@@ -304,18 +321,48 @@ mod tests {
         assert!(QUEUE.wait(&QUEUE.ticket(), 2, || false).is_some());
     }
 
-    /// A slot held past its lease no longer counts: the next start goes while the
-    /// first still runs, and it is not woken before the lease runs out.
+    /// A slot held past its lease no longer counts for a start a play waits for,
+    /// which goes while the first still runs; a start not hurried waits for the slot
+    /// to be given back (starts ahead never run more than the slots at once).
     #[test]
-    fn a_slot_held_past_its_lease_lets_the_next_start_go() {
+    fn a_slot_held_past_its_lease_lets_a_hurried_start_go_and_no_other() {
         static QUEUE: StartQueue = StartQueue::new(Duration::from_millis(300));
-        let taken = Instant::now();
-        let _first = QUEUE
+        let first = QUEUE
             .wait(&QUEUE.ticket(), 1, || false)
             .expect("a free slot");
-        let second = QUEUE.wait(&QUEUE.ticket(), 1, || false);
-        assert!(second.is_some(), "the first lease ran out");
-        assert!(taken.elapsed() >= Duration::from_millis(300));
-        assert_eq!(QUEUE.lock().held.len(), 2, "the first still holds its slot");
+        let taken = Instant::now();
+        let ahead = Arc::new(QUEUE.ticket());
+        let played = Arc::new(QUEUE.ticket());
+        let (went, order) = mpsc::channel();
+        let waiter = |ticket: &Arc<Ticket>, name: &'static str| {
+            let (ticket, went) = (ticket.clone(), went.clone());
+            std::thread::spawn(move || {
+                let slot = QUEUE.wait(&ticket, 1, || false);
+                went.send((name, Instant::now())).unwrap();
+                // Held until the test is done looking.
+                std::thread::sleep(Duration::from_millis(200));
+                drop(slot);
+            })
+        };
+        let waiters = [waiter(&ahead, "ahead"), waiter(&played, "played")];
+        QUEUE.hurry(&played);
+        let (name, at) = order.recv_timeout(PATIENCE).expect("the hurried one goes");
+        assert_eq!(name, "played");
+        assert!(
+            at.duration_since(taken) >= Duration::from_millis(300),
+            "not before the lease ran out"
+        );
+        // Two slots held past their leases: the one not hurried still waits.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            order.try_recv().is_err(),
+            "a start ahead went past the slots"
+        );
+        drop(first);
+        let (name, _) = order.recv_timeout(PATIENCE).expect("then the other");
+        assert_eq!(name, "ahead");
+        for w in waiters {
+            w.join().unwrap();
+        }
     }
 }

@@ -47,9 +47,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = super::grade::seconds, requires = "target_cmd")]
     pub start_timeout: f64,
     /// Servers each job starts ahead of the transcript it plays (at most 16), so that
-    /// a start overlaps the plays before it; the long plays then go first among the
+    /// a start overlaps the plays before it; the long plays are then spread among the
     /// short, so the progress lines are not in file order (0: each starts as its
-    /// transcript plays, in file order).
+    /// transcript plays, the jobs taking them in file order).
     #[arg(long, value_name = "N", default_value_t = crate::grading::target::AHEAD as u16, value_parser = clap::value_parser!(u16).range(0..=16), requires = "target_cmd")]
     pub ahead: u16,
     /// Of the servers started ahead, how many start at once, over all jobs (default:

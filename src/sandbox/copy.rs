@@ -48,7 +48,7 @@ pub struct Copied {
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
     /// More bytes than `CopyLimits::bytes`. Example: a 100 MiB `data.bin` with the default 64 MiB.
-    #[error("the submission is over {limit} bytes")]
+    #[error("it is over {} MiB", limit >> 20)]
     TooManyBytes { limit: u64 },
     /// More entries than `CopyLimits::entries`. Example: a checked-in `node_modules`.
     #[error("the submission has over {limit} files and directories")]

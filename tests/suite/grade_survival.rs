@@ -464,7 +464,7 @@ fn ctrl_c_in_a_box_leaves_no_process_of_the_submissions_and_no_temporary_directo
     let mut grader = grade_in_tmp(&subs, &suite, &out, &tmp, &["--jobs", "2"]);
     // Both transcripts' boxes hold their three sleeps.
     await_processes(&mut grader, &marker, 6);
-    interrupted_leaving_nothing(&mut grader, "b-hang", &marker, &tmp);
+    let _ = interrupted_leaving_nothing(&mut grader, "b-hang", &marker, &tmp);
 }
 
 /// `wordwire grade SUBS --suite SUITE --out OUT --transcript-timeout 120 ARGS...`
@@ -511,14 +511,14 @@ fn await_processes(run: &mut std::process::Child, marker: &str, count: usize) {
 
 /// Interrupts `grader` (Ctrl-C), which must exit 130 naming `name` not graded, and
 /// then leave no process whose command line holds `marker` and nothing in `tmp`
-/// (its TMPDIR), each within 5 s.
+/// (its TMPDIR), each within 5 s. Returns what it printed, stdout and stderr.
 fn interrupted_leaving_nothing(
     grader: &mut std::process::Child,
     name: &str,
     marker: &str,
     tmp: &Path,
-) {
-    let (status, _, stderr) = interrupt(grader);
+) -> (String, String) {
+    let (status, stdout, stderr) = interrupt(grader);
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains(&format!("\nnot graded: {name}\n")),
@@ -535,6 +535,7 @@ fn interrupted_leaving_nothing(
     }
     let temps: Vec<_> = std::fs::read_dir(tmp).unwrap().collect();
     assert!(temps.is_empty(), "{temps:?}");
+    (stdout, stderr)
 }
 
 /// Ctrl-C while servers started ahead are alive (`--jobs 1 --ahead 2`: after the
@@ -564,7 +565,14 @@ fn ctrl_c_with_servers_started_ahead_leaves_no_process_and_no_temporary_director
     let mut grader = grade_in_tmp(&subs, &suite, &out, &tmp, &["--jobs", "1", "--ahead", "2"]);
     // l1 plays; l2 and l3 were started ahead: three boxes alive at once.
     await_processes(&mut grader, &marker, 3);
-    interrupted_leaving_nothing(&mut grader, "ahead", &marker, &tmp);
+    let (stdout, stderr) = interrupted_leaving_nothing(&mut grader, "ahead", &marker, &tmp);
+    // Nothing was graded: no table, and no report is promised.
+    assert!(
+        stderr.contains("none of 1 was graded yet, so no report was written"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("submission"), "{stdout}");
+    assert!(!out.join("summary.csv").exists());
 }
 
 /// Ctrl-C stops `replay --target-cmd --no-box` and every server it started, the one

@@ -894,7 +894,10 @@ fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String
     if let Some(e) = write_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
-    print!("{}", table(&graded));
+    // An interrupt before any submission finished has no row to show.
+    if !(graded.is_empty() && interrupt.signal().is_some()) {
+        print!("{}", table(&graded));
+    }
     if let Some(signal) = interrupt.signal() {
         eprintln!("{}", interrupted(signal, &subs, &graded, &args.out));
         return Ok(ExitCode::from(interrupt::exit_status(signal)));
@@ -920,13 +923,21 @@ fn interrupted(signal: i32, subs: &[Submission], graded: &[Graded], out: &Path) 
         .map(|s| s.name.as_str())
         .filter(|n| !done.contains(n))
         .collect();
-    let mut text = format!(
-        "wordwire grade: stopped by {}: the running submissions were killed; {} of {} graded, their reports and summary.csv are in {}",
-        interrupt::signal_name(signal),
-        graded.len(),
-        subs.len(),
-        out.display()
-    );
+    let mut text = if graded.is_empty() {
+        format!(
+            "wordwire grade: stopped by {}: the running submissions were killed; none of {} was graded yet, so no report was written",
+            interrupt::signal_name(signal),
+            subs.len()
+        )
+    } else {
+        format!(
+            "wordwire grade: stopped by {}: the running submissions were killed; {} of {} graded, their reports and summary.csv are in {}",
+            interrupt::signal_name(signal),
+            graded.len(),
+            subs.len(),
+            out.display()
+        )
+    };
     if !left.is_empty() {
         let shown = left[..left.len().min(NAMES_SHOWN)].join(", ");
         let more = left.len().saturating_sub(NAMES_SHOWN);

@@ -301,7 +301,7 @@ fn the_class_on_the_pages_grades_as_they_show() {
     );
     assert_eq!(
         format!("{csv}\n"),
-        block_after(&grading, "start that could not work, reported once):"),
+        block_after(&grading, "(spreadsheets and Python's `csv` read both):"),
         "docs/GRADING.md's summary.csv"
     );
     // The same rows with the suite error's column, further down the page.

@@ -124,11 +124,15 @@ pub fn proven(options: &Options) -> bool {
 /// during it.
 const LONG: Duration = Duration::from_millis(100);
 
-/// The order to play `paths` in: the long plays spread evenly among the short ones,
-/// each kind in its given order. The suite's long plays (idle timeouts, silences)
-/// sit together, and its short ones too; played in file order, the starts of a run of
-/// short plays queue for the CPU while, in the long ones, the CPU idles.
-pub fn play_order(paths: &[PathBuf]) -> Vec<usize> {
+/// The order to play `paths` in with `depth` servers started ahead: the long plays
+/// spread evenly among the short ones, each kind in its given order; file order
+/// with none ahead. The suite's long plays (idle timeouts, silences) sit together,
+/// and its short ones too; played in file order, the starts of a run of short plays
+/// queue for the CPU while, in the long ones, the CPU idles.
+pub fn play_order(paths: &[PathBuf], depth: usize) -> Vec<usize> {
+    if depth == 0 {
+        return (0..paths.len()).collect();
+    }
     let long: Vec<bool> = paths
         .iter()
         .map(|p| Transcript::load(p).is_ok_and(|t| t.idle_estimate() >= LONG))

@@ -28,9 +28,8 @@ use super::clients;
 use super::interrupt::Interrupt;
 use super::play::io_message;
 use super::report;
-pub use super::run_one::{
-    CONTRACT_ONLY, Judge, Loaded, Options, course_skip, load_any, replay_one,
-};
+pub use super::run_one::{Judge, Options, replay_one};
+use super::run_one::{Loaded, load_any};
 use super::suite::builtin;
 use super::suite::transcript::{self, Level};
 use super::target::{self, Target, flags};
@@ -186,11 +185,7 @@ pub fn replay_all(
     let results: Mutex<Vec<Option<TranscriptResult>>> = Mutex::new(vec![None; paths.len()]);
     let depth = super::ahead::depth(options);
     let ahead = depth > 0;
-    let order = if ahead {
-        super::ahead::play_order(paths)
-    } else {
-        (0..paths.len()).collect()
-    };
+    let order = super::ahead::play_order(paths, depth);
     let workers_done = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let mut workers = Vec::new();
@@ -700,6 +695,7 @@ fn print_coverage(counts: &BTreeMap<u16, usize>, transcripts: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grading::run_one::{CONTRACT_ONLY, course_skip};
     use crate::grading::suite::transcript::Header;
 
     #[test]

@@ -92,6 +92,17 @@ pub fn parse_ppid(stat: &str) -> Option<u32> {
         .ok()
 }
 
+/// The process group field of a `/proc/PID/stat` line (`pid (comm) state ppid pgrp
+/// ...`; comm may hold spaces and parentheses, so the fields after the last `)`).
+pub fn parse_pgrp(stat: &str) -> Option<libc::pid_t> {
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
 /// Every process id `/proc` lists now (none if it cannot be read).
 pub fn pids() -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -261,6 +272,9 @@ mod tests {
         assert_eq!(parse_ppid("42 (sh) S 7 42 42 0"), Some(7));
         assert_eq!(parse_ppid("42 (a) b (c)) R 9 1"), Some(9));
         assert_eq!(parse_ppid("42 (x"), None);
+        assert_eq!(parse_pgrp("42 (sh) S 7 40 42 0"), Some(40));
+        assert_eq!(parse_pgrp("42 (a) b (c)) R 9 8 1"), Some(8));
+        assert_eq!(parse_pgrp("42 (x"), None);
     }
 
     #[test]

@@ -995,6 +995,20 @@ pub fn named_transcript(dir: &Path, name: &str, wait_ms: Option<u64>) {
     std::fs::write(dir.join(format!("{name}.transcript")), text).unwrap();
 }
 
+/// `WORK/transcripts`, holding a `named_transcript` for each of `short` and one that
+/// waits as given for each of `long`.
+fn named_suite(work: &Path, short: &[&str], long: &[(&str, u64)]) -> PathBuf {
+    let suite = work.join("transcripts");
+    std::fs::create_dir(&suite).unwrap();
+    for name in short {
+        named_transcript(&suite, name, None);
+    }
+    for (name, ms) in long {
+        named_transcript(&suite, name, Some(*ms));
+    }
+    suite
+}
+
 /// A `--no-box` command that starts `tests/impls/wordserver.py` on `{addr}` and
 /// `{store}` and appends `start NAME` to `log` as it starts and `stop NAME` as its
 /// group is stopped (SIGTERM), NAME being the first line of its starting store. With
@@ -1093,15 +1107,12 @@ fn most_alive(events: &[(String, String)]) -> usize {
 #[test]
 fn replay_starts_servers_ahead_once_the_first_listened_and_with_ahead_0_one_at_a_time() {
     let work = tempfile::tempdir().unwrap();
-    let suite = work.path().join("transcripts");
-    std::fs::create_dir(&suite).unwrap();
     // In file order the long ones come last; spread (`play_order`): s1 l1 s2 s3 l2.
-    for name in ["s1", "s2", "s3"] {
-        named_transcript(&suite, name, None);
-    }
-    for name in ["x-l1", "x-l2"] {
-        named_transcript(&suite, name, Some(2000));
-    }
+    named_suite(
+        work.path(),
+        &["s1", "s2", "s3"],
+        &[("x-l1", 2000), ("x-l2", 2000)],
+    );
     // Both at once: the test takes as long as the slower of the two.
     let played = logged_replays(
         work.path(),
@@ -1146,14 +1157,13 @@ fn replay_starts_servers_ahead_once_the_first_listened_and_with_ahead_0_one_at_a
 #[test]
 fn starts_ahead_wait_their_turn_in_play_order_with_starts_1() {
     let work = tempfile::tempdir().unwrap();
-    let suite = work.path().join("transcripts");
-    std::fs::create_dir(&suite).unwrap();
     // Played (`play_order`) as s1 x-l1 s2 s3 s4 s5 s6: s2 to s5 start ahead during
     // x-l1's 2 s wait.
-    for name in ["s1", "s2", "s3", "s4", "s5", "s6"] {
-        named_transcript(&suite, name, None);
-    }
-    named_transcript(&suite, "x-l1", Some(2000));
+    named_suite(
+        work.path(),
+        &["s1", "s2", "s3", "s4", "s5", "s6"],
+        &[("x-l1", 2000)],
+    );
     let starts: Vec<Vec<(String, String)>> = logged_replays(
         work.path(),
         &[
@@ -1230,12 +1240,7 @@ fn a_start_that_found_its_port_in_use_is_tried_again_on_another() {
 #[test]
 fn a_class_with_one_submission_that_shares_a_machine_starts_none_ahead() {
     let work = tempfile::tempdir().unwrap();
-    let suite = work.path().join("transcripts");
-    std::fs::create_dir(&suite).unwrap();
-    for name in ["s1", "s2", "s3"] {
-        named_transcript(&suite, name, None);
-    }
-    named_transcript(&suite, "x-l1", Some(1000));
+    let suite = named_suite(work.path(), &["s1", "s2", "s3"], &[("x-l1", 1000)]);
     let course = work.path().join("course.toml");
     std::fs::write(
         &course,

@@ -321,11 +321,7 @@ pub fn grade_all(
         .min()
         .unwrap_or(0);
     let ahead = depth > 0;
-    let order = if ahead {
-        super::ahead::play_order(files)
-    } else {
-        (0..files.len()).collect()
-    };
+    let order = super::ahead::play_order(files, depth);
     let tasks: Vec<(usize, usize)> = queue
         .iter()
         .enumerate()
@@ -809,7 +805,9 @@ fn run_grade(args: &GradeArgs, interrupt: &Interrupt) -> Result<ExitCode, String
     });
     let run = Run {
         jobs: if shared { 1 } else { usize::from(args.jobs) },
-        ahead: if shared { 0 } else { usize::from(args.ahead) },
+        // A submission whose starts share the machine makes the class's depth 0
+        // (`grade_all`: the least of the submissions' `ahead::depth`).
+        ahead: usize::from(args.ahead),
         starts: args
             .starts
             .map_or_else(crate::grading::target::queue::cores, usize::from),

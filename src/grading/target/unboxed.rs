@@ -405,35 +405,17 @@ fn listener_on(addr: SocketAddr, group: libc::pid_t) -> Listener {
 /// The first process of `group` that holds one of `inodes` as a socket descriptor,
 /// and that inode.
 fn held_by_group(inodes: &[u64], group: libc::pid_t) -> Option<(u32, u64)> {
-    for pid in crate::sandbox::proc::pids() {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-        let pgrp = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
-            .and_then(|p| p.parse::<libc::pid_t>().ok());
-        if pgrp != Some(group) {
-            continue;
+    use crate::sandbox::proc;
+    proc::pids().into_iter().find_map(|pid| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        if proc::parse_pgrp(&stat)? != group {
+            return None;
         }
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if let Ok(link) = std::fs::read_link(fd.path())
-                && let Some(inode) = link
-                    .to_str()
-                    .and_then(|l| l.strip_prefix("socket:["))
-                    .and_then(|l| l.strip_suffix(']'))
-                    .and_then(|l| l.parse::<u64>().ok())
-                && inodes.contains(&inode)
-            {
-                return Some((pid, inode));
-            }
-        }
-    }
-    None
+        let inode = proc::socket_inodes(pid)
+            .into_iter()
+            .find(|i| inodes.contains(i))?;
+        Some((pid, inode))
+    })
 }
 
 /// A LISTEN socket that 127.0.0.1 may reach.

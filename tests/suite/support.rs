@@ -327,26 +327,13 @@ pub fn run_binary(args: &[&str], dir: &Path) -> (Option<i32>, String) {
 /// As `run_binary`, with stdin empty, but fails the test instead of hanging if the binary has
 /// not exited within `within` (a start that should be refused, a recording that should stop).
 pub fn run_binary_within(args: &[&str], dir: &Path, within: Duration) -> (Option<i32>, String) {
-    let mut child = Command::new(binary())
+    let mut command = Command::new(binary());
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("WORDWIRE_USER")
-        .env_remove("WORDWIRE_PASSWORD")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + within;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("wordwire {args:?} still running after {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let output = child.wait_with_output().unwrap();
+        .env_remove("WORDWIRE_PASSWORD");
+    let output = output_within(&mut command, within);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output.status.code(), stderr)
 }
